@@ -1,0 +1,232 @@
+/**
+ * The kernel interface: the one boundary every model computation crosses.
+ *
+ * Two implementations give the same numbers: `lib/backend/ts/` (plain TypeScript, the reference and
+ * the fallback) and `lib/backend/native/` (C++ over OpenBLAS). Conventions, as in llm.c:
+ *
+ * - Matrices are row-major, packed `Float32Array`s. Shapes are given as plain integers after the
+ *   buffers, and every kernel's comment states every shape.
+ * - Outputs come first, then inputs, then sizes, then scalars.
+ * - Everything works in place on caller-owned buffers: no kernel allocates or returns an array.
+ *   A buffer may be a `subarray` view; kernels read only the first `n` (or `rows*cols`) values.
+ * - Loss kernels return the mean loss and write the gradient of that mean; pass `null` for the
+ *   gradient to compute only the value.
+ *
+ * Validation: the TypeScript layers above validate user input; the native binding validates again
+ * (types, lengths against shapes, finite scalars) so that no call can crash the process.
+ */
+
+/** Element-wise activations, with the integer codes the native side uses. */
+export const ACTIVATIONS = {
+  linear: 0,
+  sigmoid: 1,
+  relu: 2,
+  tanh: 3,
+  leakyRelu: 4,
+  gelu: 5,
+} as const;
+export type ElementwiseActivation = keyof typeof ACTIVATIONS;
+
+/** Regression losses, with their native codes. */
+export const REGRESSION_LOSSES = {
+  mse: 0,
+  mae: 1,
+  huber: 2,
+} as const;
+export type RegressionLoss = keyof typeof REGRESSION_LOSSES;
+
+export interface Kernels {
+  /**
+   * General matrix multiply: C = alpha * op(A) * op(B) + beta * C.
+   * op(A) is (m,k): A is stored (m,k), or (k,m) when `transA`.
+   * op(B) is (k,n): B is stored (k,n), or (n,k) when `transB`.
+   * C is (m,n). beta = 0 overwrites C (NaN in C does not propagate).
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): void;
+
+  /** y (rows,cols) += bias (cols), broadcast over rows. */
+  biasAdd(y: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+
+  /** db (cols) = beta * db + column sums of dy (rows,cols). beta is 0 (overwrite) or 1 (accumulate). */
+  biasGrad(db: Float32Array, dy: Float32Array, rows: number, cols: number, beta: number): void;
+
+  /**
+   * y (n) = f(x) element-wise; y may be x. `alpha` is the negative slope of leakyRelu (ignored by
+   * the others). GELU is the tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+   */
+  activationForward(act: ElementwiseActivation, y: Float32Array, x: Float32Array, n: number, alpha: number): void;
+
+  /**
+   * dx (n) = dy * f'(x), given the forward input x and output y = f(x) (each kernel uses whichever
+   * is cheaper: sigmoid and tanh use y, the others x). dx may be dy.
+   */
+  activationBackward(
+    act: ElementwiseActivation,
+    dx: Float32Array,
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array,
+    n: number,
+    alpha: number,
+  ): void;
+
+  /** y (rows,cols) = softmax over each row of x (rows,cols), by the max-subtracted form. y may be x. */
+  softmaxForward(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /** dx (rows,cols) = y * (dy - rowsum(dy * y)), the softmax Jacobian-vector product. dx may be dy. */
+  softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Mean over all n elements of e(pred - target): MSE (d^2), MAE (|d|), Huber (d^2/2 inside
+   * |d| <= delta, delta (|d| - delta/2) outside). grad (n) = d(mean)/d(pred), or skipped if null.
+   * MAE's gradient at d = 0 is 0.
+   */
+  regressionLoss(
+    kind: RegressionLoss,
+    grad: Float32Array | null,
+    pred: Float32Array,
+    target: Float32Array,
+    n: number,
+    delta: number,
+  ): number;
+
+  /**
+   * Softmax cross-entropy from logits (rows,cols) and class indices labels (rows), each in
+   * [0, cols): mean over rows of logsumexp(z) - z[label]. grad (rows,cols) = (softmax(z) - onehot) / rows.
+   */
+  softmaxCrossEntropy(
+    grad: Float32Array | null,
+    logits: Float32Array,
+    labels: Int32Array,
+    rows: number,
+    cols: number,
+  ): number;
+
+  /**
+   * Softmax cross-entropy against target distributions (rows,cols) (one-hot or soft rows summing
+   * to 1): mean over rows of -sum_j t_j log softmax(z)_j. grad = (softmax(z) - t) / rows.
+   */
+  softmaxCrossEntropyDense(
+    grad: Float32Array | null,
+    logits: Float32Array,
+    targets: Float32Array,
+    rows: number,
+    cols: number,
+  ): number;
+
+  /**
+   * Binary cross-entropy from logits z (n) and targets t (n) in [0, 1], in the stable form
+   * max(z,0) - z t + log(1 + exp(-|z|)); mean over n. grad = (sigmoid(z) - t) / n.
+   */
+  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
+
+  /**
+   * SGD in place over n parameters, PyTorch semantics:
+   *   g = grad + weightDecay * p
+   *   if momentum != 0: v = momentum * v + (1 - dampening) * g  (v = g on the first step: pass
+   *                     `firstStep`); g = nesterov ? g + momentum * v : v
+   *   p -= lr * g
+   * `velocity` (n) is unused when momentum is 0 (may be an empty array).
+   */
+  sgdUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    velocity: Float32Array,
+    n: number,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+    weightDecay: number,
+    firstStep: boolean,
+  ): void;
+
+  /**
+   * Adam / AdamW in place over n parameters, PyTorch semantics. `step` is the 1-based step number
+   * t used for bias correction. decoupled = false (Adam): g = grad + weightDecay * p.
+   * decoupled = true (AdamW): p *= 1 - lr * weightDecay before the update.
+   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+   *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+   */
+  adamUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    decoupled: boolean,
+  ): void;
+
+  /**
+   * RMSprop in place over n parameters, PyTorch semantics (not centered):
+   *   g = grad + weightDecay * p;  sq = alpha sq + (1-alpha) g^2
+   *   if momentum > 0: buf = momentum buf + g / (sqrt(sq) + eps); p -= lr buf
+   *   else:            p -= lr g / (sqrt(sq) + eps)
+   * `buf` (n) is unused when momentum is 0.
+   */
+  rmspropUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    sq: Float32Array,
+    buf: Float32Array,
+    n: number,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+  ): void;
+
+  /** out (rows) = index of the largest value of each row of x (rows,cols); the first on ties. */
+  argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /** Sum of x (n), accumulated in double precision. */
+  sum(x: Float32Array, n: number): number;
+
+  /** Sum of squares of x (n), accumulated in double precision (gradient norms). */
+  sumSquares(x: Float32Array, n: number): number;
+
+  /** x (n) *= s. */
+  scale(x: Float32Array, n: number, s: number): void;
+
+  /** x (n) = min(max(x, lo), hi). */
+  clip(x: Float32Array, n: number, lo: number, hi: number): void;
+}
+
+/** What `backendInfo()` reports. */
+export interface BackendInfo {
+  backend: "native" | "js";
+  /** OpenBLAS build string (`openblas_get_config`), or "none (TypeScript kernels)". */
+  blas: string;
+  /** BLAS threads in use (1 for the TypeScript backend). */
+  threads: number;
+  /** CPU model and the SIMD extensions relevant to kernels. */
+  cpu: string;
+  /** Why native is not in use, when it is not. */
+  fallbackReason?: string;
+}
+
+/** A backend: the kernels plus what it is and how many threads it uses. */
+export interface Backend extends Kernels {
+  readonly name: "native" | "js";
+  setThreads(n: number): void;
+  getThreads(): number;
+  info(): BackendInfo;
+}

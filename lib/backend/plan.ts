@@ -1,0 +1,123 @@
+/**
+ * A training plan: a whole model compiled to plain numbers and flat buffers, so that one call can
+ * run forward, backward and the optimizer update for a batch, a run of batches, or an epoch.
+ *
+ * The same plan runs in two places:
+ * - `lib/train/plan-executor.ts` runs it in TypeScript over any `Kernels` (with the TypeScript kernels
+ *   it is the TypeScript backend's training path; with the native kernels it is the "per-kernel"
+ *   native path, one N-API crossing per kernel);
+ * - the native backend's fused plan (`native/plan.cc`) runs it in C++, one N-API crossing per run
+ *   of steps, on a libuv worker thread.
+ * Parity tests hold the two to the same numbers.
+ *
+ * Memory layout (all float32, owned by the model, shared zero-copy with native code):
+ * - `params` (P): every layer's weights then bias, at the offsets the layers state. A dense
+ *   layer's weight is (outFeatures, inFeatures) row-major, as in PyTorch's Linear.
+ * - `grads` (P): same layout as params.
+ * - `state` (S): optimizer state, `stateSlots(optimizer)` blocks of P values each:
+ *   sgd with momentum: [velocity]; adam/adamw: [m, v]; rmsprop: [sq, buf].
+ * - `rngState` (4 x uint32): the xoshiro128** state used for dropout masks (see core/rng.ts).
+ */
+import type { ElementwiseActivation, RegressionLoss } from "./backend.js";
+
+export type PlanLayer =
+  | { kind: "dense"; inFeatures: number; outFeatures: number; weightOffset: number; biasOffset: number /* -1: no bias */ }
+  | { kind: "activation"; activation: ElementwiseActivation; alpha: number }
+  | { kind: "softmax" }
+  | { kind: "dropout"; rate: number };
+
+/**
+ * The loss the plan minimises. Targets: regression losses, `crossEntropyDense` and `bce` take a
+ * float matrix (rows, outFeatures); `crossEntropy` takes class indices (Int32Array, one per row).
+ * Cross-entropy kinds expect the last layer to produce logits (softmax is fused into the loss).
+ */
+export type PlanLoss =
+  | { kind: RegressionLoss; delta: number }
+  | { kind: "crossEntropy" }
+  | { kind: "crossEntropyDense" }
+  | { kind: "bce" };
+
+export type PlanOptimizer =
+  | { kind: "sgd"; momentum: number; dampening: number; nesterov: boolean; weightDecay: number }
+  | { kind: "adam" | "adamw"; beta1: number; beta2: number; eps: number; weightDecay: number }
+  | { kind: "rmsprop"; alpha: number; eps: number; weightDecay: number; momentum: number };
+
+export interface PlanSpec {
+  inFeatures: number;
+  outFeatures: number;
+  /** Largest batch the plan will see; workspaces are sized for it once. */
+  batchSize: number;
+  layers: PlanLayer[];
+  loss: PlanLoss;
+  optimizer: PlanOptimizer;
+  /** Clip the global gradient L2 norm to this value before the update; 0 disables. */
+  clipNorm: number;
+  /** Clip each gradient value to [-clipValue, clipValue]; 0 disables. */
+  clipValue: number;
+  /** P: total parameter count. */
+  paramCount: number;
+}
+
+export interface PlanBuffers {
+  params: Float32Array;
+  grads: Float32Array;
+  state: Float32Array;
+  rngState: Uint32Array;
+}
+
+/**
+ * One run of training steps. Step s (0-based) trains on the rows
+ * order[start + s*batchSize .. min(start + (s+1)*batchSize, order.length)) of x and y, gathered
+ * into the plan's batch buffers; the last batch of an epoch may be partial.
+ */
+export interface StepRun {
+  /** Inputs (N, inFeatures). */
+  x: Float32Array;
+  /** Targets: (N, outFeatures) floats, or (N) class indices for crossEntropy. */
+  y: Float32Array | Int32Array;
+  /** N: rows in x and y. */
+  rows: number;
+  /** Row indices (each in [0, rows)): the epoch's shuffled order. */
+  order: Int32Array;
+  start: number;
+  steps: number;
+  batchSize: number;
+  /** Learning rate for each step (steps). */
+  lr: Float32Array;
+  /** 1-based optimizer step number of the first step (Adam bias correction). */
+  firstStep: number;
+  /** Dropout layers active (true while training). */
+  training: boolean;
+  /** Out: mean loss of each step (steps). */
+  losses: Float32Array;
+}
+
+/** Optimizer state slots per parameter. */
+export function stateSlots(opt: PlanOptimizer): number {
+  switch (opt.kind) {
+    case "sgd":
+      return opt.momentum !== 0 ? 1 : 0;
+    case "adam":
+    case "adamw":
+      return 2;
+    case "rmsprop":
+      return 2;
+  }
+}
+
+export interface TrainPlan {
+  /**
+   * Run up to `run.steps` steps. Returns the number of steps completed: fewer than asked when a
+   * step's loss was not finite, in which case that step's update was NOT applied (the parameters
+   * are those from before the failing step) and losses[completed] holds the bad loss.
+   */
+  runSteps(run: StepRun): Promise<number>;
+  /**
+   * Forward pass in inference mode (dropout off, no loss): out (rows, outFeatures) from
+   * x (rows, inFeatures), rows <= batchSize. The output is what the last layer produces (logits for
+   * cross-entropy models).
+   */
+  forward(out: Float32Array, x: Float32Array, rows: number): void;
+  /** Release native workspaces. The plan must not be used afterwards. */
+  dispose(): void;
+}
