@@ -15,6 +15,7 @@
  * Validation: the TypeScript layers above validate user input; the native binding validates again
  * (types, lengths against shapes, finite scalars) so that no call can crash the process.
  */
+import type { PlanBuffers, PlanSpec, TrainPlan } from "./plan.js";
 
 /** Element-wise activations, with the integer codes the native side uses. */
 export const ACTIVATIONS = {
@@ -229,4 +230,9 @@ export interface Backend extends Kernels {
   setThreads(n: number): void;
   getThreads(): number;
   info(): BackendInfo;
+  /**
+   * A plan that runs whole training steps in one call (the native backend: in C++, off the main
+   * thread). Backends without one train through `PlanExecutor` over their kernels.
+   */
+  createFusedPlan?(spec: PlanSpec, buffers: PlanBuffers): TrainPlan;
 }
