@@ -1,0 +1,101 @@
+// The native kernels: plain C++ over raw float buffers, no N-API, so they can be tested and timed
+// alone and called directly by the fused plan (native/plan.cc).
+//
+// Same semantics and argument order as `Kernels` in lib/backend/backend.ts: outputs first, then
+// inputs, then sizes, then scalars. Matrices are row-major and packed. Every kernel trusts its
+// arguments (the binding in kernel_binding.cc checks them): buffers hold at least the values the
+// shapes need, dimensions are >= 0 and every element count fits in 2^31-1.
+//
+// Element-wise loops are compiled once per ISA (baseline x86-64, AVX2, AVX-512) and dispatched at
+// load time; GEMM goes to OpenBLAS (cblas_sgemm).
+#pragma once
+#include <cstdint>
+
+namespace blasnet {
+
+// Integer codes shared with ACTIVATIONS / REGRESSION_LOSSES in lib/backend/backend.ts.
+enum class Activation : int { Linear = 0, Sigmoid = 1, Relu = 2, Tanh = 3, LeakyRelu = 4, Gelu = 5 };
+constexpr int kActivationCount = 6;
+enum class RegressionLoss : int { Mse = 0, Mae = 1, Huber = 2 };
+constexpr int kRegressionLossCount = 3;
+
+const char* ActivationName(Activation act);
+const char* RegressionLossName(RegressionLoss kind);
+
+// C (m,n) = alpha * op(A) * op(B) + beta * C; op(A) is (m,k): A is stored (m,k), or (k,m) when
+// trans_a; op(B) is (k,n): B is stored (k,n), or (n,k) when trans_b. beta = 0 overwrites C (NaN in
+// C does not propagate). m, n or k = 0 never reaches BLAS (k = 0: C = beta * C).
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, const float* b,
+          float beta, float* c);
+
+// y (rows,cols) += bias (cols), broadcast over rows.
+void bias_add(float* y, const float* bias, int rows, int cols);
+
+// db (cols) = beta * db + column sums of dy (rows,cols), summed in double. beta is 0 or 1.
+void bias_grad(float* db, const float* dy, int rows, int cols, float beta);
+
+// y (n) = f(x); y may equal x. alpha: leakyRelu's negative slope. GELU: tanh approximation.
+void activation_forward(Activation act, float* y, const float* x, int64_t n, float alpha);
+
+// dx (n) = dy * f'(x), from the forward input x (n) and output y (n); dx may equal dy.
+// sigmoid and tanh read y; the others read x.
+void activation_backward(Activation act, float* dx, const float* dy, const float* x, const float* y,
+                         int64_t n, float alpha);
+
+// y (rows,cols) = row-wise softmax of x (rows,cols), max-subtracted; y may equal x.
+void softmax_forward(float* y, const float* x, int rows, int cols);
+
+// dx (rows,cols) = y * (dy - rowsum(dy * y)), from dy (rows,cols) and y (rows,cols); dx may equal dy.
+void softmax_backward(float* dx, const float* dy, const float* y, int rows, int cols);
+
+// Mean over n of e(pred - target) (MSE d^2, MAE |d|, Huber with `delta`); pred, target, grad are (n).
+// grad (nullable) = d(mean)/d(pred); MAE's gradient at d = 0 is 0. n = 0 gives NaN (0/0).
+double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
+                       float delta);
+
+// Mean over rows of logsumexp(z) - z[label]; logits (rows,cols), labels (rows) each in [0, cols).
+// grad (rows,cols) (nullable) = (softmax(z) - onehot) / rows.
+double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols);
+
+// Mean over rows of -sum_j t_j log softmax(z)_j; logits and targets (rows,cols).
+// grad (rows,cols) (nullable) = (softmax(z) - t) / rows.
+double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols);
+
+// Mean over n of max(z,0) - z t + log(1 + exp(-|z|)); logits z (n), targets t (n).
+// grad (n) (nullable) = (sigmoid(z) - t) / n.
+double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n);
+
+// SGD, PyTorch semantics, in place over param, grad, velocity (n); velocity unused when momentum = 0.
+void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,
+                float dampening, bool nesterov, float weight_decay, bool first_step);
+
+// Adam (decoupled = false) / AdamW (decoupled = true), PyTorch semantics, over param, grad, m, v (n).
+// step: the 1-based step number t for bias correction.
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr, double beta1,
+                 double beta2, float eps, float weight_decay, double step, bool decoupled);
+
+// RMSprop (not centered), PyTorch semantics, over param, grad, sq, buf (n); buf unused when
+// momentum = 0.
+void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, float lr, float alpha,
+                    float eps, float weight_decay, float momentum);
+
+// out (rows) = index of the largest value in each row of x (rows,cols), the first on ties.
+// cols >= 1 when rows > 0.
+void argmax_rows(int32_t* out, const float* x, int rows, int cols);
+
+// Sum of x (n), accumulated in double.
+double sum(const float* x, int64_t n);
+
+// Sum of squares of x (n), accumulated in double.
+double sum_squares(const float* x, int64_t n);
+
+// x (n) *= s.
+void scale(float* x, int64_t n, float s);
+
+// x (n) = min(max(x, lo), hi).
+void clip(float* x, int64_t n, float lo, float hi);
+
+// The instruction set the element-wise kernels dispatch to on this CPU: "avx512", "avx2" or "sse2".
+const char* SimdLevel();
+
+}  // namespace blasnet
