@@ -1,0 +1,383 @@
+/**
+ * Runs a training plan (lib/backend/plan.ts) in TypeScript, one kernel call at a time, over any
+ * `Kernels`: with the TypeScript kernels it is the TypeScript backend's training path and the
+ * reference the native fused plan is tested against; with the native kernels it is the
+ * "per-kernel" native path.
+ *
+ * One training step, for a batch X (B, in) with targets T:
+ *   forward   a_0 = X;  a_{l+1} = layer_l(a_l)            dense: a W^T + b, activation: f(a), ...
+ *   loss      L = 1/B Σ e(a_L, T);  δ_L = dL/da_L
+ *   backward  δ_l = layer_l'(δ_{l+1});  dense also: dW = δ_{l+1}^T a_l, db = Σ_rows δ_{l+1}
+ *   update    θ ← θ − η g   (or momentum / Adam / RMSprop over the one flat parameter buffer)
+ *
+ * Workspaces (activations, deltas, dropout masks, the gathered batch) are allocated once, for
+ * spec.batchSize; a step allocates nothing.
+ */
+import type { Kernels } from "../backend/backend.js";
+import type { PlanBuffers, PlanLayer, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
+import { stateSlots } from "../backend/plan.js";
+import { Rng } from "../core/rng.js";
+
+/** Width of each layer's output, and checks that the layer chain fits together. */
+function layerWidths(spec: PlanSpec): number[] {
+  const widths: number[] = [];
+  let width = spec.inFeatures;
+  spec.layers.forEach((layer, i) => {
+    if (layer.kind === "dense") {
+      if (layer.inFeatures !== width) {
+        throw new RangeError(`Plan layer ${i} (dense) expects ${layer.inFeatures} inputs but receives ${width}`);
+      }
+      const wEnd = layer.weightOffset + layer.inFeatures * layer.outFeatures;
+      const bEnd = layer.biasOffset < 0 ? 0 : layer.biasOffset + layer.outFeatures;
+      if (layer.weightOffset < 0 || wEnd > spec.paramCount || bEnd > spec.paramCount) {
+        throw new RangeError(`Plan layer ${i} (dense) has parameters outside the ${spec.paramCount} parameters`);
+      }
+      width = layer.outFeatures;
+    }
+    widths.push(width);
+  });
+  if (width !== spec.outFeatures) {
+    throw new RangeError(`Plan produces ${width} outputs but spec.outFeatures is ${spec.outFeatures}`);
+  }
+  return widths;
+}
+
+export class PlanExecutor implements TrainPlan {
+  private readonly kernels: Kernels;
+  private readonly spec: PlanSpec;
+  private readonly buffers: PlanBuffers;
+  private readonly widths: number[];
+  /** outputs[l]: layer l's output (B, widths[l]). */
+  private readonly outputs: Float32Array[];
+  /** deltas[l]: dL/d(output of layer l) (B, widths[l]). */
+  private readonly deltas: Float32Array[];
+  /** masks[l]: dropout keep-mask already scaled by 1/(1-rate) (dropout layers only). */
+  private readonly masks: (Float32Array | null)[];
+  private readonly xBatch: Float32Array;
+  private readonly yBatch: Float32Array;
+  private readonly labelBatch: Int32Array;
+  /** Per-layer views into the flat buffers (dense layers only), made once: a step creates no views. */
+  private readonly weights: (Float32Array | null)[];
+  private readonly biases: (Float32Array | null)[];
+  private readonly weightGrads: (Float32Array | null)[];
+  private readonly biasGrads: (Float32Array | null)[];
+  /** Optimizer state blocks of P values each (see stateSlots). */
+  private readonly stateBlocks: Float32Array[];
+  private readonly hasDropout: boolean;
+  private readonly rng = new Rng(0);
+  private disposed = false;
+
+  constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
+    const P = spec.paramCount;
+    if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1) {
+      throw new RangeError(`Invalid plan batchSize: ${spec.batchSize}; expected a positive integer`);
+    }
+    if (buffers.params.length < P || buffers.grads.length < P) {
+      throw new RangeError(`Plan needs ${P} parameters and gradients; received ${buffers.params.length} and ${buffers.grads.length}`);
+    }
+    if (buffers.state.length < stateSlots(spec.optimizer) * P) {
+      throw new RangeError(
+        `Plan optimizer ${spec.optimizer.kind} needs ${stateSlots(spec.optimizer) * P} state values; received ${buffers.state.length}`,
+      );
+    }
+    if (buffers.rngState.length !== 4) throw new RangeError("Plan rngState must hold 4 uint32 words");
+    this.kernels = kernels;
+    this.spec = spec;
+    this.buffers = buffers;
+    this.widths = layerWidths(spec);
+    const B = spec.batchSize;
+    this.outputs = this.widths.map((w) => new Float32Array(B * w));
+    this.deltas = this.widths.map((w) => new Float32Array(B * w));
+    this.masks = spec.layers.map((l, i) => (l.kind === "dropout" ? new Float32Array(B * this.widths[i]!) : null));
+    this.xBatch = new Float32Array(B * spec.inFeatures);
+    this.yBatch = new Float32Array(B * spec.outFeatures);
+    this.labelBatch = new Int32Array(B);
+    const view = (buf: Float32Array, layer: PlanLayer, part: "weight" | "bias"): Float32Array | null => {
+      if (layer.kind !== "dense") return null;
+      if (part === "weight") return buf.subarray(layer.weightOffset, layer.weightOffset + layer.inFeatures * layer.outFeatures);
+      return layer.biasOffset < 0 ? null : buf.subarray(layer.biasOffset, layer.biasOffset + layer.outFeatures);
+    };
+    this.weights = spec.layers.map((l) => view(buffers.params, l, "weight"));
+    this.biases = spec.layers.map((l) => view(buffers.params, l, "bias"));
+    this.weightGrads = spec.layers.map((l) => view(buffers.grads, l, "weight"));
+    this.biasGrads = spec.layers.map((l) => view(buffers.grads, l, "bias"));
+    const slots = Math.max(1, stateSlots(spec.optimizer));
+    this.stateBlocks = Array.from({ length: slots }, (_, i) => buffers.state.subarray(i * P, Math.min((i + 1) * P, buffers.state.length)));
+    this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
+  }
+
+  runSteps(run: StepRun): Promise<number> {
+    try {
+      return Promise.resolve(this.runStepsSync(run));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** runSteps on the calling thread. */
+  runStepsSync(run: StepRun): number {
+    this.checkAlive();
+    this.checkRun(run);
+    const { spec } = this;
+    const classLabels = spec.loss.kind === "crossEntropy";
+    if (this.hasDropout) this.rng.setState(Array.from(this.buffers.rngState));
+    let completed = 0;
+    for (let s = 0; s < run.steps; s++) {
+      const first = run.start + s * run.batchSize;
+      const rows = Math.min(run.batchSize, run.order.length - first);
+      this.gather(run, first, rows, classLabels);
+      const loss = this.forwardLossBackward(this.xBatch, classLabels ? this.labelBatch : this.yBatch, rows, run.training);
+      run.losses[s] = loss;
+      if (!Number.isFinite(loss)) break;
+      this.clipGradients();
+      this.update(run.lr[s]!, run.firstStep + s);
+      completed++;
+    }
+    if (this.hasDropout) this.buffers.rngState.set(this.rng.getState());
+    return completed;
+  }
+
+  forward(out: Float32Array, x: Float32Array, rows: number): void {
+    this.checkAlive();
+    const { spec } = this;
+    if (!Number.isInteger(rows) || rows < 0 || rows > spec.batchSize) {
+      throw new RangeError(`forward rows ${rows} must be an integer in [0, ${spec.batchSize}]`);
+    }
+    if (x.length < rows * spec.inFeatures) throw new RangeError(`forward x has ${x.length} values; needs ${rows * spec.inFeatures}`);
+    if (out.length < rows * spec.outFeatures) throw new RangeError(`forward out has ${out.length} values; needs ${rows * spec.outFeatures}`);
+    const y = this.forwardPass(x, rows, false);
+    out.set(y.subarray(0, rows * spec.outFeatures));
+  }
+
+  /**
+   * Loss of x (rows, in) against y, and its gradient with respect to every parameter written into
+   * buffers.grads. Dropout is off and no update is made: for gradient checks and evaluation.
+   */
+  lossAndGradients(x: Float32Array, y: Float32Array | Int32Array, rows: number): number {
+    this.checkAlive();
+    if (!Number.isInteger(rows) || rows < 1 || rows > this.spec.batchSize) {
+      throw new RangeError(`rows ${rows} must be an integer in [1, ${this.spec.batchSize}]`);
+    }
+    return this.forwardLossBackward(x, y, rows, false);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error("This training plan was disposed; create a new one");
+  }
+
+  private checkRun(run: StepRun): void {
+    const { spec } = this;
+    const { steps, start, batchSize, order } = run;
+    if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`run.steps must be a non-negative integer, got ${steps}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > spec.batchSize) {
+      throw new RangeError(`run.batchSize ${batchSize} must be an integer in [1, ${spec.batchSize}] (the plan's batch size)`);
+    }
+    if (!Number.isInteger(start) || start < 0 || (steps > 0 && start + (steps - 1) * batchSize >= order.length)) {
+      throw new RangeError(`run.start ${start} with ${steps} steps of ${batchSize} runs past the ${order.length} rows of run.order`);
+    }
+    if (run.lr.length < steps || run.losses.length < steps) {
+      throw new RangeError(`run.lr and run.losses need ${steps} values; received ${run.lr.length} and ${run.losses.length}`);
+    }
+    if (run.x.length < run.rows * spec.inFeatures) {
+      throw new RangeError(`run.x has ${run.x.length} values; ${run.rows} rows of ${spec.inFeatures} need ${run.rows * spec.inFeatures}`);
+    }
+    const classLabels = spec.loss.kind === "crossEntropy";
+    if (classLabels !== run.y instanceof Int32Array) {
+      throw new TypeError(classLabels ? "run.y must be an Int32Array of class indices for crossEntropy" : "run.y must be a Float32Array of targets");
+    }
+    const yWidth = classLabels ? 1 : spec.outFeatures;
+    if (run.y.length < run.rows * yWidth) throw new RangeError(`run.y has ${run.y.length} values; needs ${run.rows * yWidth}`);
+    const end = Math.min(order.length, start + steps * batchSize);
+    for (let i = start; i < end; i++) {
+      const r = order[i]!;
+      if (r < 0 || r >= run.rows) throw new RangeError(`run.order[${i}] = ${r} is outside [0, ${run.rows})`);
+    }
+    if (!Number.isInteger(run.firstStep) || run.firstStep < 1) throw new RangeError(`run.firstStep must be >= 1, got ${run.firstStep}`);
+  }
+
+  /** Copy the batch's rows (by order) into the contiguous batch buffers. */
+  private gather(run: StepRun, first: number, rows: number, classLabels: boolean): void {
+    const inF = this.spec.inFeatures;
+    const outF = this.spec.outFeatures;
+    const { x, y, order } = run;
+    const xb = this.xBatch;
+    for (let r = 0; r < rows; r++) {
+      const src = order[first + r]! * inF;
+      const dst = r * inF;
+      for (let j = 0; j < inF; j++) xb[dst + j] = x[src + j]!;
+    }
+    if (classLabels) {
+      const lb = this.labelBatch;
+      for (let r = 0; r < rows; r++) lb[r] = y[order[first + r]!]!;
+    } else {
+      const yb = this.yBatch;
+      for (let r = 0; r < rows; r++) {
+        const src = order[first + r]! * outF;
+        const dst = r * outF;
+        for (let j = 0; j < outF; j++) yb[dst + j] = y[src + j]!;
+      }
+    }
+  }
+
+  /** Forward pass; returns the last layer's output buffer (only the first rows*outFeatures count). */
+  private forwardPass(x: Float32Array, rows: number, training: boolean): Float32Array {
+    const k = this.kernels;
+    const layers = this.spec.layers;
+    let input = x;
+    let width = this.spec.inFeatures;
+    for (let l = 0; l < layers.length; l++) {
+      const layer = layers[l]!;
+      const out = this.outputs[l]!;
+      const w = this.widths[l]!;
+      switch (layer.kind) {
+        case "dense": {
+          // a W^T: (rows, in) x (in, out) with W stored (out, in).
+          k.gemm(false, true, rows, w, width, 1, input, this.weights[l]!, 0, out);
+          const bias = this.biases[l];
+          if (bias) k.biasAdd(out, bias, rows, w);
+          break;
+        }
+        case "activation":
+          k.activationForward(layer.activation, out, input, rows * w, layer.alpha);
+          break;
+        case "softmax":
+          k.softmaxForward(out, input, rows, w);
+          break;
+        case "dropout":
+          this.dropoutForward(layer, l, out, input, rows * w, training);
+          break;
+      }
+      input = out;
+      width = w;
+    }
+    return input;
+  }
+
+  private dropoutForward(layer: Extract<PlanLayer, { kind: "dropout" }>, l: number, out: Float32Array, input: Float32Array, n: number, training: boolean): void {
+    const mask = this.masks[l]!;
+    if (!training || layer.rate === 0) {
+      mask.fill(1, 0, n);
+      out.set(input.subarray(0, n));
+      return;
+    }
+    const keepScale = 1 / (1 - layer.rate);
+    for (let i = 0; i < n; i++) {
+      const m = this.rng.uniform() >= layer.rate ? keepScale : 0;
+      mask[i] = m;
+      out[i] = input[i]! * m;
+    }
+  }
+
+  /** Loss of the last layer's output against targets, writing δ_L into the last delta buffer. */
+  private lossAndOutputDelta(pred: Float32Array, y: Float32Array | Int32Array, rows: number): number {
+    const k = this.kernels;
+    const { loss, outFeatures: outF } = this.spec;
+    const delta = this.deltas[this.deltas.length - 1]!;
+    switch (loss.kind) {
+      case "mse":
+      case "mae":
+      case "huber":
+        return k.regressionLoss(loss.kind, delta, pred, y as Float32Array, rows * outF, loss.delta);
+      case "crossEntropy":
+        return k.softmaxCrossEntropy(delta, pred, y as Int32Array, rows, outF);
+      case "crossEntropyDense":
+        return k.softmaxCrossEntropyDense(delta, pred, y as Float32Array, rows, outF);
+      case "bce":
+        return k.bceWithLogits(delta, pred, y as Float32Array, rows * outF);
+    }
+  }
+
+  private forwardLossBackward(x: Float32Array, y: Float32Array | Int32Array, rows: number, training: boolean): number {
+    const pred = this.forwardPass(x, rows, training);
+    const loss = this.lossAndOutputDelta(pred, y, rows);
+    if (!Number.isFinite(loss)) return loss;
+    this.backward(x, rows);
+    return loss;
+  }
+
+  private backward(x: Float32Array, rows: number): void {
+    const k = this.kernels;
+    const layers = this.spec.layers;
+    for (let l = layers.length - 1; l >= 0; l--) {
+      const layer = layers[l]!;
+      const w = this.widths[l]!;
+      const input = l === 0 ? x : this.outputs[l - 1]!;
+      const inWidth = l === 0 ? this.spec.inFeatures : this.widths[l - 1]!;
+      const dOut = this.deltas[l]!;
+      // The input of layer 0 is the data: its gradient is never needed.
+      const dIn = l === 0 ? null : this.deltas[l - 1]!;
+      switch (layer.kind) {
+        case "dense": {
+          // dW (out, in) = δᵀ a;  db = Σ_rows δ;  δ_in (rows, in) = δ W.
+          k.gemm(true, false, w, inWidth, rows, 1, dOut, input, 0, this.weightGrads[l]!);
+          const db = this.biasGrads[l];
+          if (db) k.biasGrad(db, dOut, rows, w, 0);
+          if (dIn) k.gemm(false, false, rows, inWidth, w, 1, dOut, this.weights[l]!, 0, dIn);
+          break;
+        }
+        case "activation":
+          if (dIn) k.activationBackward(layer.activation, dIn, dOut, input, this.outputs[l]!, rows * w, layer.alpha);
+          break;
+        case "softmax":
+          if (dIn) k.softmaxBackward(dIn, dOut, this.outputs[l]!, rows, w);
+          break;
+        case "dropout":
+          if (dIn) {
+            const mask = this.masks[l]!;
+            for (let i = 0, n = rows * w; i < n; i++) dIn[i] = dOut[i]! * mask[i]!;
+          }
+          break;
+      }
+    }
+  }
+
+  /** Clip by value, then by global L2 norm (as torch.nn.utils.clip_grad_norm_). */
+  private clipGradients(): void {
+    const { clipValue, clipNorm, paramCount: P } = this.spec;
+    const g = this.buffers.grads;
+    if (clipValue > 0) this.kernels.clip(g, P, -clipValue, clipValue);
+    if (clipNorm > 0) {
+      const norm = Math.sqrt(this.kernels.sumSquares(g, P));
+      const coef = clipNorm / (norm + 1e-6);
+      if (coef < 1) this.kernels.scale(g, P, coef);
+    }
+  }
+
+  /** One optimizer step over the whole flat parameter buffer. */
+  private update(lr: number, step: number): void {
+    const k = this.kernels;
+    const opt = this.spec.optimizer;
+    const P = this.spec.paramCount;
+    const { params, grads } = this.buffers;
+    const [s0, s1] = this.stateBlocks as [Float32Array, Float32Array];
+    switch (opt.kind) {
+      case "sgd":
+        k.sgdUpdate(params, grads, s0, P, lr, opt.momentum, opt.dampening, opt.nesterov, opt.weightDecay, step === 1);
+        break;
+      case "adam":
+      case "adamw":
+        k.adamUpdate(
+          params,
+          grads,
+          s0,
+          s1,
+          P,
+          lr,
+          opt.beta1,
+          opt.beta2,
+          opt.eps,
+          opt.weightDecay,
+          step,
+          opt.kind === "adamw",
+        );
+        break;
+      case "rmsprop":
+        k.rmspropUpdate(params, grads, s0, s1, P, lr, opt.alpha, opt.eps, opt.weightDecay, opt.momentum);
+        break;
+    }
+  }
+}
