@@ -1,0 +1,163 @@
+/**
+ * Loss kernels: each returns the mean loss (in double precision) and, unless `grad` is null,
+ * writes the gradient of that mean with respect to the prediction or logits.
+ *
+ * An empty batch (n = 0 or rows = 0) has no mean: the loss is NaN (0/0) and nothing is written.
+ */
+import type { RegressionLoss } from "../backend.js";
+import { sigmoid } from "./activations.js";
+import { checkLength, checkSize } from "./check.js";
+import { rowLogSumExp } from "./softmax.js";
+
+/** mean_i e(pred_i - target_i) over n values, e = MSE d^2, MAE |d| or Huber; grad (n) = d mean / d pred. */
+export function regressionLoss(
+  kind: RegressionLoss,
+  grad: Float32Array | null,
+  pred: Float32Array,
+  target: Float32Array,
+  n: number,
+  delta: number,
+): number {
+  checkSize("n", n);
+  checkLength("pred (n)", pred.length, n);
+  checkLength("target (n)", target.length, n);
+  if (grad !== null) checkLength("grad (n)", grad.length, n);
+  switch (kind) {
+    case "mse":
+      return mse(grad, pred, target, n);
+    case "mae":
+      return mae(grad, pred, target, n);
+    case "huber":
+      return huber(grad, pred, target, n, delta);
+    default:
+      throw new RangeError(`Unknown regression loss ${JSON.stringify(kind)}; expected "mse", "mae" or "huber"`);
+  }
+}
+
+/** mean d^2, d = pred - target; grad = 2 d / n. */
+function mse(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number): number {
+  let total = 0;
+  const g = 2 / n;
+  for (let i = 0; i < n; i++) {
+    const d = pred[i] - target[i];
+    total += d * d;
+    if (grad !== null) grad[i] = g * d;
+  }
+  return total / n;
+}
+
+/** mean |d|; grad = sign(d) / n, 0 at d = 0. */
+function mae(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number): number {
+  let total = 0;
+  const g = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const d = pred[i] - target[i];
+    total += Math.abs(d);
+    if (grad !== null) grad[i] = d > 0 ? g : d < 0 ? -g : 0;
+  }
+  return total / n;
+}
+
+/** mean of d^2/2 for |d| <= delta, delta (|d| - delta/2) beyond; grad = clamp(d, -delta, delta) / n. */
+function huber(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, delta: number): number {
+  let total = 0;
+  const g = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const d = pred[i] - target[i];
+    const ad = Math.abs(d);
+    if (ad <= delta) {
+      total += 0.5 * d * d;
+      if (grad !== null) grad[i] = g * d;
+    } else {
+      total += delta * (ad - 0.5 * delta);
+      if (grad !== null) grad[i] = d > 0 ? g * delta : -g * delta;
+    }
+  }
+  return total / n;
+}
+
+/**
+ * mean over rows of logsumexp(z) - z[label], z = logits (rows,cols), labels (rows) in [0, cols).
+ * grad (rows,cols) = (softmax(z) - onehot(label)) / rows. grad may be logits.
+ */
+export function softmaxCrossEntropy(
+  grad: Float32Array | null,
+  logits: Float32Array,
+  labels: Int32Array,
+  rows: number,
+  cols: number,
+): number {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  checkLength("logits (rows,cols)", logits.length, rows * cols);
+  checkLength("labels (rows)", labels.length, rows);
+  if (grad !== null) checkLength("grad (rows,cols)", grad.length, rows * cols);
+  let total = 0;
+  const g = 1 / rows;
+  for (let r = 0; r < rows; r++) {
+    const label = labels[r];
+    if (!(label >= 0 && label < cols)) {
+      throw new RangeError(`Label ${label} at row ${r} is out of range; expected an integer in [0, ${cols})`);
+    }
+    const o = r * cols;
+    const lse = rowLogSumExp(logits, o, cols);
+    total += lse - logits[o + label];
+    if (grad !== null) {
+      for (let j = 0; j < cols; j++) grad[o + j] = g * Math.exp(logits[o + j] - lse);
+      grad[o + label] -= g;
+    }
+  }
+  return total / rows;
+}
+
+/**
+ * mean over rows of -sum_j t_j log softmax(z)_j = sum_j t_j (lse(z) - z_j), against target
+ * distributions t (rows,cols). grad (rows,cols) = (softmax(z) - t) / rows. grad may be logits.
+ */
+export function softmaxCrossEntropyDense(
+  grad: Float32Array | null,
+  logits: Float32Array,
+  targets: Float32Array,
+  rows: number,
+  cols: number,
+): number {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  checkLength("logits (rows,cols)", logits.length, rows * cols);
+  checkLength("targets (rows,cols)", targets.length, rows * cols);
+  if (grad !== null) checkLength("grad (rows,cols)", grad.length, rows * cols);
+  let total = 0;
+  const g = 1 / rows;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const lse = rowLogSumExp(logits, o, cols);
+    for (let j = 0; j < cols; j++) {
+      const z = logits[o + j];
+      const t = targets[o + j];
+      // t = 0 contributes nothing, even where lse - z is huge.
+      if (t !== 0) total += t * (lse - z);
+      if (grad !== null) grad[o + j] = g * (Math.exp(z - lse) - t);
+    }
+  }
+  return total / rows;
+}
+
+/**
+ * mean over n of the binary cross-entropy from logits z and targets t in [0, 1], in the stable form
+ * max(z,0) - z t + log(1 + e^-|z|); grad (n) = (σ(z) - t) / n. grad may be logits.
+ */
+export function bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number {
+  checkSize("n", n);
+  checkLength("logits (n)", logits.length, n);
+  checkLength("targets (n)", targets.length, n);
+  if (grad !== null) checkLength("grad (n)", grad.length, n);
+  let total = 0;
+  const g = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const z = logits[i];
+    const t = targets[i];
+    total += (z > 0 ? z : 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)));
+    if (grad !== null) grad[i] = g * (sigmoid(z) - t);
+  }
+  return total / n;
+}

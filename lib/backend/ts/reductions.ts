@@ -1,0 +1,48 @@
+/** Reductions over float32 buffers: argmax per row, sum and sum of squares in double precision. */
+import { checkLength, checkSize } from "./check.js";
+
+/**
+ * out (rows) = index of the largest value in each row of x (rows,cols), the first on ties.
+ * A row with no columns (cols = 0) has no index: -1.
+ */
+export function argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  checkLength("x (rows,cols)", x.length, rows * cols);
+  checkLength("out (rows)", out.length, rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let best = cols > 0 ? 0 : -1;
+    let max = cols > 0 ? x[o] : 0;
+    // Strictly greater: a later equal value does not replace the first.
+    for (let j = 1; j < cols; j++) {
+      const v = x[o + j];
+      if (v > max) {
+        max = v;
+        best = j;
+      }
+    }
+    out[r] = best;
+  }
+}
+
+/** sum of x (n), accumulated in double precision. */
+export function sum(x: Float32Array, n: number): number {
+  checkSize("n", n);
+  checkLength("x (n)", x.length, n);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i];
+  return s;
+}
+
+/** sum of x_i^2 over x (n), accumulated in double precision (squared L2 norm of a gradient). */
+export function sumSquares(x: Float32Array, n: number): number {
+  checkSize("n", n);
+  checkLength("x (n)", x.length, n);
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    s += v * v;
+  }
+  return s;
+}
