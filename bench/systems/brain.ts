@@ -1,0 +1,61 @@
+/**
+ * brain.js (1.6.1, pure JS): the per-sample reference for T1. It trains one sample at a time
+ * (no mini-batches), so a "step" here is one sample. Its output layer is a sigmoid too (T1's
+ * targets lie inside (0,1)), its error is the mean squared error, and it always uses momentum:
+ * set to 1e-10 (it rejects 0) so that the update is plain SGD at the workload's learning rate.
+ */
+import type { Dataset, Workload } from "../workloads.js";
+import type { SystemEntry, TrainSession } from "./types.js";
+
+interface BrainNet {
+  train(
+    data: { input: number[]; output: number[] }[],
+    options: { iterations: number; errorThresh: number; log: boolean; learningRate: number; momentum: number },
+  ): { error: number; iterations: number };
+}
+
+async function createSession(w: Workload, data: Dataset): Promise<TrainSession> {
+  const mod = (await import("brain.js")) as unknown as {
+    default?: { NeuralNetwork: new (o: object) => BrainNet };
+    NeuralNetwork?: new (o: object) => BrainNet;
+  };
+  const NeuralNetwork = mod.NeuralNetwork ?? mod.default?.NeuralNetwork;
+  if (!NeuralNetwork) throw new Error("brain.js did not export NeuralNetwork");
+  const lr = w.optimizer.lr;
+  const net = new NeuralNetwork({
+    hiddenLayers: w.hidden.map((h) => h.units),
+    activation: "sigmoid",
+    learningRate: lr,
+  });
+  let rowsData: { input: number[]; output: number[] }[] = [];
+  const y = data.y as Float32Array;
+  return {
+    samplesPerStep: 1,
+    notes: ["brain.js 1.6.1, per-sample SGD (batch 1), sigmoid output, momentum 1e-10"],
+    stepsPerEpoch: (rows) => rows,
+    prepare(rows) {
+      if (rowsData.length === rows) return;
+      rowsData = [];
+      for (let r = 0; r < rows; r++) {
+        rowsData.push({
+          input: Array.from(data.x.subarray(r * w.inFeatures, (r + 1) * w.inFeatures)),
+          output: Array.from(y.subarray(r * w.outFeatures, (r + 1) * w.outFeatures)),
+        });
+      }
+    },
+    async fit(rows, epochs) {
+      if (rowsData.length !== rows) throw new Error(`brain.js session: prepare(${rows}) was not called`);
+      const r = net.train(rowsData, { iterations: epochs, errorThresh: 1e-12, log: false, learningRate: lr, momentum: 1e-10 });
+      return r.error;
+    },
+    dispose() {},
+  };
+}
+
+export const brainJs: SystemEntry = {
+  id: "brain.js",
+  threaded: false,
+  supports: (w) =>
+    w.id === "T1" ? true : "brain.js is the per-sample reference for T1 only (no mini-batches, no softmax cross-entropy)",
+  create: (w, data) => createSession(w, data),
+};

@@ -1,0 +1,123 @@
+/**
+ * TensorFlow.js entries: the pure-JS "cpu" backend and the WASM backend (loaded from node_modules,
+ * offline: the .wasm files are read from the package's dist directory), training through
+ * `LayersModel.fit` with the workload's exact network, loss, optimizer and batch size.
+ *
+ * fit runs with `shuffle: true, verbose: 0, yieldEvery: "never"` (no event-loop yields between
+ * batches: the most favourable setting for throughput).
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { Dataset, Workload } from "../workloads.js";
+import type { SystemEntry, TrainSession } from "./types.js";
+
+type Tf = typeof import("@tensorflow/tfjs");
+
+async function loadTf(backend: "cpu" | "wasm"): Promise<{ tf: Tf; notes: string[] }> {
+  // tfjs prints a "use tfjs-node" banner through console.log on import; it is harmless.
+  const tf = await import("@tensorflow/tfjs");
+  const notes: string[] = [];
+  if (backend === "wasm") {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const require = createRequire(import.meta.url);
+    const dist = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+    wasm.setWasmPaths(dist);
+  }
+  const ok = await tf.setBackend(backend);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== backend) {
+    throw new Error(`TensorFlow.js backend "${backend}" did not initialise (got ${tf.getBackend()})`);
+  }
+  if (backend === "wasm") {
+    const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
+    const mt = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
+    notes.push(`tfjs ${tf.version.tfjs} wasm (simd ${simd ? "on" : "off"}, ${mt ? "multi-threaded" : "1 thread"})`);
+  } else {
+    notes.push(`tfjs ${tf.version.tfjs} cpu (pure JS, 1 thread)`);
+  }
+  return { tf, notes };
+}
+
+async function createSession(
+  backend: "cpu" | "wasm",
+  w: Workload,
+  data: Dataset,
+): Promise<TrainSession> {
+  const { tf, notes } = await loadTf(backend);
+  const model = tf.sequential();
+  let first = true;
+  for (const h of w.hidden) {
+    model.add(
+      tf.layers.dense({
+        units: h.units,
+        activation: h.activation,
+        ...(first ? { inputShape: [w.inFeatures] } : {}),
+      }),
+    );
+    first = false;
+  }
+  model.add(tf.layers.dense({ units: w.outFeatures, ...(first ? { inputShape: [w.inFeatures] } : {}) }));
+
+  const o = w.optimizer;
+  const optimizer =
+    o.kind === "adam"
+      ? tf.train.adam(o.lr)
+      : o.momentum !== 0
+        ? tf.train.momentum(o.lr, o.momentum)
+        : tf.train.sgd(o.lr);
+  const loss =
+    w.loss === "mse"
+      ? "meanSquaredError"
+      : (yTrue: import("@tensorflow/tfjs").Tensor, yPred: import("@tensorflow/tfjs").Tensor) =>
+          tf.losses.softmaxCrossEntropy(yTrue, yPred);
+  model.compile({ optimizer, loss });
+
+  let xs: import("@tensorflow/tfjs").Tensor | undefined;
+  let ys: import("@tensorflow/tfjs").Tensor | undefined;
+  let preparedRows = -1;
+
+  return {
+    samplesPerStep: w.batchSize,
+    notes,
+    stepsPerEpoch: (rows) => Math.ceil(rows / w.batchSize),
+    prepare(rows) {
+      if (rows === preparedRows) return;
+      xs?.dispose();
+      ys?.dispose();
+      xs = tf.tensor2d(data.x.subarray(0, rows * w.inFeatures), [rows, w.inFeatures], "float32");
+      if (w.loss === "crossEntropy") {
+        const labels = tf.tensor1d(data.y.subarray(0, rows) as Int32Array, "int32");
+        ys = tf.oneHot(labels, w.outFeatures).toFloat();
+        labels.dispose();
+      } else {
+        ys = tf.tensor2d(data.y.subarray(0, rows * w.outFeatures) as Float32Array, [rows, w.outFeatures], "float32");
+      }
+      preparedRows = rows;
+    },
+    async fit(rows, epochs) {
+      if (rows !== preparedRows || !xs || !ys) throw new Error(`tfjs session: prepare(${rows}) was not called`);
+      const h = await model.fit(xs, ys, { batchSize: w.batchSize, epochs, shuffle: true, verbose: 0, yieldEvery: "never" });
+      const losses = h.history["loss"] as number[];
+      return losses[losses.length - 1]!;
+    },
+    dispose() {
+      xs?.dispose();
+      ys?.dispose();
+      model.dispose();
+    },
+  };
+}
+
+export const tfjsCpu: SystemEntry = {
+  id: "tfjs-cpu",
+  threaded: false,
+  supports: () => true,
+  create: (w, data) => createSession("cpu", w, data),
+};
+
+export const tfjsWasm: SystemEntry = {
+  id: "tfjs-wasm",
+  threaded: false,
+  supports: () => true,
+  create: (w, data) => createSession("wasm", w, data),
+};

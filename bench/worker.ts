@@ -1,0 +1,309 @@
+/**
+ * One measurement in a fresh process, spawned by bench/run.ts. The job arrives as JSON in argv[2];
+ * the result is printed as one line `BENCH_RESULT <json>` on stdout (systems may print their own
+ * chatter around it).
+ *
+ * Jobs:
+ * - "train": one (system, workload, threads). Warm-up and calibration calls first (excluded), then
+ *   `runs` timed `fit` calls of about `targetRunSeconds` each, all within `budgetSeconds`; the
+ *   result counts only if the loss fell from the first call to the last.
+ * - "bound": the GEMM-only bound of one training step per workload, with the native gemm kernel.
+ */
+import { makeDataset, denseShapes, flopsPerStep, type Workload } from "./workloads.js";
+import { loadSystem } from "./systems/index.js";
+import { median, nowSeconds } from "./util.js";
+
+export interface TrainJob {
+  kind: "train";
+  system: string;
+  workload: Workload;
+  threads: number;
+  targetRunSeconds: number;
+  runs: number;
+  budgetSeconds: number;
+}
+
+export interface BoundJob {
+  kind: "bound";
+  workloads: Workload[];
+  threads: number;
+  seconds: number;
+}
+
+export type Job = TrainJob | BoundJob;
+
+export interface RunSample {
+  seconds: number;
+  steps: number;
+  samples: number;
+}
+
+export interface TrainResult {
+  kind: "train";
+  system: string;
+  workload: string;
+  threads: number;
+  ok: boolean;
+  /** Why the result does not count (error, loss did not fall), when !ok. */
+  error?: string;
+  notes: string[];
+  batchSize: number;
+  samplesPerStep: number;
+  lossStart: number;
+  lossEnd: number;
+  /** Rows and epochs of each timed fit call. */
+  rowsPerRun: number;
+  epochsPerRun: number;
+  stepsPerRun: number;
+  runs: RunSample[];
+  samplesPerSec: number;
+  /** Microseconds per step of `batchSize` samples (batchSize / samplesPerSec). */
+  usPerStep: number;
+  gflops: number;
+  /** Whole data set's epoch not measured: a fixed number of steps on a prefix of the data. */
+  partialEpoch: boolean;
+  wallSeconds: number;
+}
+
+export interface BoundEntry {
+  workload: string;
+  batchSize: number;
+  /** Seconds for the GEMMs of one training step (median). */
+  stepSeconds: number;
+  samplesPerSec: number;
+  /** GFLOPS the GEMMs ran at (their exact FLOPs). */
+  gemmGflops: number;
+  /** FLOPs of those GEMMs per step (2 m n k each; the first layer's dX is not computed). */
+  gemmFlops: number;
+}
+
+export interface BoundResult {
+  kind: "bound";
+  threads: number;
+  ok: boolean;
+  error?: string;
+  backend?: unknown;
+  entries: BoundEntry[];
+}
+
+function emit(result: TrainResult | BoundResult): void {
+  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+async function trainJob(job: TrainJob): Promise<TrainResult> {
+  const t0 = nowSeconds();
+  const w = job.workload;
+  const base: TrainResult = {
+    kind: "train",
+    system: job.system,
+    workload: w.id,
+    threads: job.threads,
+    ok: false,
+    notes: [],
+    batchSize: w.batchSize,
+    samplesPerStep: w.batchSize,
+    lossStart: NaN,
+    lossEnd: NaN,
+    rowsPerRun: 0,
+    epochsPerRun: 0,
+    stepsPerRun: 0,
+    runs: [],
+    samplesPerSec: NaN,
+    usPerStep: NaN,
+    gflops: NaN,
+    partialEpoch: false,
+    wallSeconds: 0,
+  };
+  const entry = await loadSystem(job.system);
+  const supported = entry.supports(w);
+  if (supported !== true) return { ...base, error: `skipped: ${supported}` };
+
+  const data = makeDataset(w);
+  const session = await entry.create(w, data, job.threads);
+  base.notes = session.notes;
+  base.samplesPerStep = session.samplesPerStep;
+  const sps = session.samplesPerStep;
+  const N = data.rows;
+  const epochSteps = session.stepsPerEpoch(N);
+
+  /** Rows and epochs for a fit call of about `steps` steps. */
+  const shape = (steps: number): { rows: number; epochs: number; steps: number } => {
+    if (steps < epochSteps) {
+      const rows = Math.min(N, steps * sps);
+      return { rows, epochs: 1, steps: session.stepsPerEpoch(rows) };
+    }
+    const epochs = Math.max(1, Math.round(steps / epochSteps));
+    return { rows: N, epochs, steps: epochs * epochSteps };
+  };
+  const timed = async (s: { rows: number; epochs: number }): Promise<{ seconds: number; loss: number }> => {
+    await session.prepare(s.rows);
+    const a = nowSeconds();
+    const loss = await session.fit(s.rows, s.epochs);
+    return { seconds: nowSeconds() - a, loss };
+  };
+
+  // Warm-up and calibration (excluded from the figures): the first call covers one workload batch,
+  // and its loss is the starting loss the last run must beat.
+  let steps = Math.max(1, Math.ceil(w.batchSize / sps));
+  let s = shape(steps);
+  let r = await timed(s);
+  base.lossStart = r.loss;
+  let perStep = r.seconds / s.steps;
+  for (;;) {
+    const elapsed = nowSeconds() - t0;
+    if (r.seconds >= job.targetRunSeconds / 4 || elapsed > job.budgetSeconds / 3) break;
+    const next = Math.max(steps * 2, Math.ceil((job.targetRunSeconds / 4 / Math.max(perStep, 1e-9)) * 1.2));
+    if (next === steps) break;
+    steps = next;
+    s = shape(steps);
+    r = await timed(s);
+    perStep = r.seconds / s.steps;
+  }
+
+  // Timed runs.
+  s = shape(Math.max(1, Math.round(job.targetRunSeconds / Math.max(perStep, 1e-9))));
+  const runSeconds = perStep * s.steps;
+  const remaining = job.budgetSeconds - (nowSeconds() - t0);
+  const runs = Math.max(1, Math.min(job.runs, Math.floor(remaining / Math.max(runSeconds, 1e-9))));
+  const samples: RunSample[] = [];
+  let lossEnd = NaN;
+  for (let i = 0; i < runs; i++) {
+    r = await timed(s);
+    lossEnd = r.loss;
+    samples.push({ seconds: r.seconds, steps: s.steps, samples: s.epochs * s.rows });
+  }
+  session.dispose();
+
+  const samplesPerSec = median(samples.map((x) => x.samples / x.seconds));
+  const usPerStep = (1e6 * w.batchSize) / samplesPerSec;
+  const fell = Number.isFinite(lossEnd) && Number.isFinite(base.lossStart) && lossEnd < base.lossStart;
+  return {
+    ...base,
+    ok: fell,
+    ...(fell ? {} : { error: `loss did not fall: ${base.lossStart} -> ${lossEnd}` }),
+    lossEnd,
+    rowsPerRun: s.rows,
+    epochsPerRun: s.epochs,
+    stepsPerRun: s.steps,
+    runs: samples,
+    samplesPerSec,
+    usPerStep,
+    gflops: (flopsPerStep(w) / w.batchSize) * samplesPerSec / 1e9,
+    partialEpoch: s.rows < N,
+    wallSeconds: nowSeconds() - t0,
+  };
+}
+
+async function boundJob(job: BoundJob): Promise<BoundResult> {
+  const { nativeBackendIfAvailable, nativeUnavailableReason } = await import("../lib/backend/index.js");
+  const native = nativeBackendIfAvailable();
+  if (!native) {
+    return { kind: "bound", threads: job.threads, ok: false, error: `native backend unavailable: ${nativeUnavailableReason()}`, entries: [] };
+  }
+  native.setThreads(job.threads);
+  const entries: BoundEntry[] = [];
+  for (const w of job.workloads) {
+    const B = w.batchSize;
+    const layers = denseShapes(w).map(([inF, outF], l) => {
+      const fill = (n: number, seed: number): Float32Array => {
+        const a = new Float32Array(n);
+        for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37 + seed) * 0.5;
+        return a;
+      };
+      return {
+        inF,
+        outF,
+        first: l === 0,
+        x: fill(B * inF, 1),
+        w: fill(outF * inF, 2),
+        y: new Float32Array(B * outF),
+        dy: fill(B * outF, 3),
+        dw: new Float32Array(outF * inF),
+        dx: new Float32Array(B * inF),
+      };
+    });
+    let gemmFlops = 0;
+    for (const L of layers) gemmFlops += 2 * B * L.inF * L.outF * (L.first ? 2 : 3);
+    // One training step's GEMMs: forward Y = X·Wᵀ; backward dW = dYᵀ·X and dX = dY·W (not for the
+    // first layer: nothing needs the gradient of the input data).
+    const step = (): void => {
+      for (const L of layers) native.gemm(false, true, B, L.outF, L.inF, 1, L.x, L.w, 0, L.y);
+      for (let l = layers.length - 1; l >= 0; l--) {
+        const L = layers[l]!;
+        native.gemm(true, false, L.outF, L.inF, B, 1, L.dy, L.x, 0, L.dw);
+        if (!L.first) native.gemm(false, false, B, L.inF, L.outF, 1, L.dy, L.w, 0, L.dx);
+      }
+    };
+    // Verify one forward entry against a float64 dot product before timing.
+    step();
+    const L0 = layers[0]!;
+    let ref = 0;
+    for (let k = 0; k < L0.inF; k++) ref += L0.x[k]! * L0.w[k]!;
+    if (Math.abs(ref - L0.y[0]!) > 1e-3 * (1 + Math.abs(ref))) {
+      return { kind: "bound", threads: job.threads, ok: false, error: `gemm check failed for ${w.id}: ${L0.y[0]} vs ${ref}`, entries };
+    }
+    // Median of timed batches of reps, each batch at least ~seconds/5.
+    let reps = 1;
+    for (;;) {
+      const a = nowSeconds();
+      for (let i = 0; i < reps; i++) step();
+      const t = nowSeconds() - a;
+      if (t > job.seconds / 10 || reps > 1e6) break;
+      reps *= 2;
+    }
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = nowSeconds();
+      for (let j = 0; j < reps; j++) step();
+      times.push((nowSeconds() - a) / reps);
+    }
+    const t = median(times);
+    entries.push({ workload: w.id, batchSize: B, stepSeconds: t, samplesPerSec: B / t, gemmGflops: gemmFlops / t / 1e9, gemmFlops });
+  }
+  return { kind: "bound", threads: job.threads, ok: true, backend: native.info(), entries };
+}
+
+async function main(): Promise<void> {
+  const raw = process.argv[2];
+  if (!raw) throw new Error("usage: worker.ts '<job json>' (spawned by bench/run.ts)");
+  const job = JSON.parse(raw) as Job;
+  if (job.kind === "train") {
+    try {
+      emit(await trainJob(job));
+    } catch (e) {
+      const err = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      emit({
+        kind: "train",
+        system: job.system,
+        workload: job.workload.id,
+        threads: job.threads,
+        ok: false,
+        error: err.split("\n").slice(0, 4).join(" | "),
+        notes: [],
+        batchSize: job.workload.batchSize,
+        samplesPerStep: job.workload.batchSize,
+        lossStart: NaN,
+        lossEnd: NaN,
+        rowsPerRun: 0,
+        epochsPerRun: 0,
+        stepsPerRun: 0,
+        runs: [],
+        samplesPerSec: NaN,
+        usPerStep: NaN,
+        gflops: NaN,
+        partialEpoch: false,
+        wallSeconds: 0,
+      });
+    }
+  } else {
+    try {
+      emit(await boundJob(job));
+    } catch (e) {
+      emit({ kind: "bound", threads: job.threads, ok: false, error: e instanceof Error ? e.message : String(e), entries: [] });
+    }
+  }
+  // tfjs and the native plan may hold handles open; this process is done.
+  process.exit(0);
+}
+
+await main();

@@ -1,0 +1,180 @@
+/**
+ * The training workloads of issue 5 (T1-T4) and the scaling grid, as plain data every system reads,
+ * plus their seeded synthetic data sets.
+ *
+ * FLOPs per training step are counted as 6 x weights x batch (forward X·Wᵀ, dW = dYᵀX and dX = dY·W
+ * for every dense layer; weights = the entries of the weight matrices, biases not counted).
+ */
+import { Rng } from "../lib/core/rng.js";
+
+export type WorkloadLoss = "mse" | "crossEntropy";
+export type WorkloadOptimizer =
+  | { kind: "sgd"; lr: number; momentum: number }
+  | { kind: "adam"; lr: number };
+
+export interface Workload {
+  id: string;
+  name: string;
+  inFeatures: number;
+  /** Hidden dense layers, each followed by its activation. */
+  hidden: { units: number; activation: "sigmoid" | "relu" }[];
+  /** The output dense layer (no activation: logits for crossEntropy, values for mse). */
+  outFeatures: number;
+  loss: WorkloadLoss;
+  optimizer: WorkloadOptimizer;
+  batchSize: number;
+  /** N: rows in the data set (one epoch). */
+  rows: number;
+}
+
+function reluStack(units: number, count: number): Workload["hidden"] {
+  return Array.from({ length: count }, () => ({ units, activation: "relu" as const }));
+}
+
+/** Issue 5's workloads, exactly as specified. */
+export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
+  T1: {
+    id: "T1",
+    name: "lecture 1-3-1",
+    inFeatures: 1,
+    hidden: [{ units: 3, activation: "sigmoid" }],
+    outFeatures: 1,
+    loss: "mse",
+    optimizer: { kind: "sgd", lr: 0.01, momentum: 0 },
+    batchSize: 10,
+    rows: 10_000,
+  },
+  T2: {
+    id: "T2",
+    name: "mnist-mlp 784-256-128-10",
+    inFeatures: 784,
+    hidden: [
+      { units: 256, activation: "relu" },
+      { units: 128, activation: "relu" },
+    ],
+    outFeatures: 10,
+    loss: "crossEntropy",
+    optimizer: { kind: "adam", lr: 1e-3 },
+    batchSize: 128,
+    rows: 60_000,
+  },
+  T3: {
+    id: "T3",
+    name: "wide 1024-4096-4096-1024",
+    inFeatures: 1024,
+    hidden: [
+      { units: 4096, activation: "relu" },
+      { units: 4096, activation: "relu" },
+    ],
+    outFeatures: 1024,
+    loss: "mse",
+    optimizer: { kind: "sgd", lr: 1e-3, momentum: 0 },
+    batchSize: 256,
+    rows: 16_384,
+  },
+  T4: {
+    id: "T4",
+    name: "deep 256-16x256-10",
+    inFeatures: 256,
+    hidden: reluStack(256, 16),
+    outFeatures: 10,
+    loss: "crossEntropy",
+    optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9 },
+    batchSize: 64,
+    rows: 32_768,
+  },
+};
+
+/**
+ * A scaling-grid point: width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01,
+ * at the given batch size. Rows: enough for 32 steps (the grid measures steady-state throughput).
+ */
+export function scalingWorkload(width: number, batchSize: number): Workload {
+  return {
+    id: `S-w${width}-b${batchSize}`,
+    name: `${width}-${width}-${width}-10 @${batchSize}`,
+    inFeatures: width,
+    hidden: [
+      { units: width, activation: "relu" },
+      { units: width, activation: "relu" },
+    ],
+    outFeatures: 10,
+    loss: "crossEntropy",
+    optimizer: { kind: "sgd", lr: 0.01, momentum: 0 },
+    batchSize,
+    rows: Math.max(4096, 32 * batchSize),
+  };
+}
+
+/** Dense layers as [inFeatures, outFeatures]. */
+export function denseShapes(w: Workload): [number, number][] {
+  const shapes: [number, number][] = [];
+  let prev = w.inFeatures;
+  for (const h of w.hidden) {
+    shapes.push([prev, h.units]);
+    prev = h.units;
+  }
+  shapes.push([prev, w.outFeatures]);
+  return shapes;
+}
+
+/** Weight-matrix entries (biases excluded). */
+export function weightCount(w: Workload): number {
+  return denseShapes(w).reduce((s, [i, o]) => s + i * o, 0);
+}
+
+/** FLOPs of one training step: 6 x weights x batch. */
+export function flopsPerStep(w: Workload): number {
+  return 6 * weightCount(w) * w.batchSize;
+}
+
+export interface Dataset {
+  /** (rows, inFeatures) row-major. */
+  x: Float32Array;
+  /** crossEntropy: class indices (rows); mse: (rows, outFeatures) row-major. */
+  y: Float32Array | Int32Array;
+  rows: number;
+}
+
+/**
+ * Seeded synthetic data that a network can learn (so "the loss fell" is a real check):
+ * - T1-style 1-in/1-out regression: x uniform in [-1, 1], y = 0.5 + 0.3 sin(2x) (inside (0,1), so the
+ *   sigmoid-output brain.js can fit it too);
+ * - other mse workloads: x uniform in [-1, 1], y_j = 0.5 x_(j mod in) - 0.3 x_((7j + 3) mod in);
+ * - crossEntropy: a class c uniform, x = 0.5 mu_c + uniform noise in [-1, 1], mu_c fixed random
+ *   class means.
+ */
+export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Dataset {
+  const rng = new Rng(seed);
+  const inF = w.inFeatures;
+  const x = new Float32Array(rows * inF);
+  if (w.loss === "mse") {
+    for (let i = 0; i < x.length; i++) x[i] = rng.uniform() * 2 - 1;
+    const out = w.outFeatures;
+    const y = new Float32Array(rows * out);
+    if (inF === 1 && out === 1) {
+      for (let r = 0; r < rows; r++) y[r] = 0.5 + 0.3 * Math.sin(2 * x[r]!);
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const xr = r * inF;
+        const yr = r * out;
+        for (let j = 0; j < out; j++) {
+          y[yr + j] = 0.5 * x[xr + (j % inF)]! - 0.3 * x[xr + ((7 * j + 3) % inF)]!;
+        }
+      }
+    }
+    return { x, y, rows };
+  }
+  const classes = w.outFeatures;
+  const mu = new Float32Array(classes * inF);
+  for (let i = 0; i < mu.length; i++) mu[i] = rng.normal();
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const c = Math.min(classes - 1, Math.floor(rng.uniform() * classes));
+    y[r] = c;
+    const xr = r * inF;
+    const mr = c * inF;
+    for (let j = 0; j < inF; j++) x[xr + j] = 0.5 * mu[mr + j]! + (rng.uniform() * 2 - 1);
+  }
+  return { x, y, rows };
+}
