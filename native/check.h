@@ -1,0 +1,228 @@
+// Argument checking for N-API entry points: every native function checks the count and type of its
+// arguments, dimensions, buffer lengths against shapes and scalar ranges before touching memory.
+//
+// Errors are C++ throws of Napi::TypeError (wrong type or argument count) or Napi::RangeError (bad
+// value or length) that become JavaScript exceptions (NODE_ADDON_API_CPP_EXCEPTIONS). Every message
+// names the function and the argument, what was expected and what arrived:
+//   "Expected a Float32Array for argument 'a' of gemm but received a Float64Array of length 6"
+//   "Argument 'c' of gemm has 10 values but m*n = 12"
+// The passing path makes no allocation: typed arrays are read with one napi_get_typedarray_info
+// call, strings are built only when throwing.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace blasnet {
+namespace check {
+
+// Largest element count (and dimension) accepted: BLAS takes 32-bit ints.
+constexpr int64_t kMaxElements = 2147483647;
+
+// A typed array argument: its data (honouring byteOffset) and element count.
+template <typename T>
+struct View {
+  T* data;
+  size_t length;
+  const char* name;
+};
+
+// A JavaScript rendering of a value for error messages: "a string (\"x\")", "a Float64Array of
+// length 3", "an Array of length 2", "undefined", "a number (NaN)" ...
+inline std::string Describe(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return "an unknown value";
+  auto js_string = [&](napi_value x) -> std::string {
+    napi_value s;
+    size_t len = 0;
+    if (napi_coerce_to_string(env, x, &s) != napi_ok) return "?";
+    if (napi_get_value_string_utf8(env, s, nullptr, 0, &len) != napi_ok) return "?";
+    std::string out(len, '\0');
+    napi_get_value_string_utf8(env, s, &out[0], len + 1, &len);
+    if (out.size() > 40) out = out.substr(0, 40) + "...";
+    return out;
+  };
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean (" + js_string(v) + ")";
+    case napi_number: return "a number (" + js_string(v) + ")";
+    case napi_string: return "a string (\"" + js_string(v) + "\")";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_external: return "an external";
+    case napi_bigint: return "a bigint (" + js_string(v) + "n)";
+    case napi_object: break;
+  }
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    napi_get_typedarray_info(env, v, &type, &length, nullptr, nullptr, nullptr);
+    const char* names[] = {"Int8Array",    "Uint8Array",   "Uint8ClampedArray", "Int16Array",
+                           "Uint16Array",  "Int32Array",   "Uint32Array",       "Float32Array",
+                           "Float64Array", "BigInt64Array", "BigUint64Array"};
+    const char* name = unsigned(type) < sizeof names / sizeof names[0] ? names[type] : "typed array";
+    return std::string("a ") + name + " of length " + std::to_string(length);
+  }
+  if (napi_is_array(env, v, &is) == napi_ok && is) {
+    uint32_t length = 0;
+    napi_get_array_length(env, v, &length);
+    return "an Array of length " + std::to_string(length);
+  }
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) return "an ArrayBuffer";
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) return "a DataView";
+  return "an object";
+}
+
+// A number for messages, in JavaScript's own formatting (1.5, NaN, -Infinity, 1e+21).
+inline std::string FormatNumber(napi_env env, double x) {
+  napi_value v;
+  if (napi_create_double(env, x, &v) != napi_ok) return std::to_string(x);
+  napi_value s;
+  size_t len = 0;
+  if (napi_coerce_to_string(env, v, &s) != napi_ok) return std::to_string(x);
+  napi_get_value_string_utf8(env, s, nullptr, 0, &len);
+  std::string out(len, '\0');
+  napi_get_value_string_utf8(env, s, &out[0], len + 1, &len);
+  return out;
+}
+
+// The arguments of one call of native function `fn`, with the checks that read them.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_(info), env_(info.Env()), fn_(fn) {
+    if (info.Length() != count) {
+      TypeError(std::string(fn) + " expects " + std::to_string(count) + " arguments but received " +
+                std::to_string(info.Length()));
+    }
+  }
+
+  Napi::Env env() const { return env_; }
+  const char* fn() const { return fn_; }
+
+  [[noreturn]] void TypeError(const std::string& message) const { throw Napi::TypeError::New(env_, message); }
+  [[noreturn]] void RangeError(const std::string& message) const { throw Napi::RangeError::New(env_, message); }
+
+  // "argument 'a' of gemm"
+  std::string Arg(const char* name) const { return std::string("argument '") + name + "' of " + fn_; }
+  std::string ArgCap(const char* name) const { return std::string("Argument '") + name + "' of " + fn_; }
+
+  [[noreturn]] void ExpectedType(size_t i, const char* name, const char* expected) const {
+    TypeError(std::string("Expected ") + expected + " for " + Arg(name) + " but received " +
+              Describe(env_, info_[i]));
+  }
+
+  template <typename T>
+  View<T> Typed(size_t i, const char* name, napi_typedarray_type want, const char* expected) const {
+    napi_value v = info_[i];
+    bool is = false;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_is_typedarray(env_, v, &is) != napi_ok || !is ||
+        napi_get_typedarray_info(env_, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want) {
+      ExpectedType(i, name, expected);
+    }
+    return View<T>{static_cast<T*>(data), length, name};
+  }
+
+  View<float> F32(size_t i, const char* name) const {
+    return Typed<float>(i, name, napi_float32_array, "a Float32Array");
+  }
+
+  // A Float32Array or null (then data is nullptr).
+  View<float> F32OrNull(size_t i, const char* name) const {
+    napi_valuetype t;
+    if (napi_typeof(env_, info_[i], &t) == napi_ok && t == napi_null) return View<float>{nullptr, 0, name};
+    return Typed<float>(i, name, napi_float32_array, "a Float32Array or null");
+  }
+
+  View<int32_t> I32(size_t i, const char* name) const {
+    return Typed<int32_t>(i, name, napi_int32_array, "an Int32Array");
+  }
+
+  View<uint32_t> U32(size_t i, const char* name) const {
+    return Typed<uint32_t>(i, name, napi_uint32_array, "a Uint32Array");
+  }
+
+  bool Bool(size_t i, const char* name) const {
+    bool b = false;
+    if (napi_get_value_bool(env_, info_[i], &b) != napi_ok) ExpectedType(i, name, "a boolean");
+    return b;
+  }
+
+  double Number(size_t i, const char* name) const {
+    double x = 0;
+    if (napi_get_value_double(env_, info_[i], &x) != napi_ok) ExpectedType(i, name, "a number");
+    return x;
+  }
+
+  // A finite number.
+  double Finite(size_t i, const char* name) const {
+    const double x = Number(i, name);
+    if (!std::isfinite(x)) RangeError(ArgCap(name) + " must be a finite number but received " + Fmt(x));
+    return x;
+  }
+
+  // A finite number in a range; `range` describes it for the message ("[0, 1)", ">= 0", "> 0").
+  double FiniteIn(size_t i, const char* name, bool ok_fn(double), const char* range) const {
+    const double x = Finite(i, name);
+    if (!ok_fn(x)) RangeError(ArgCap(name) + " must be " + range + " but received " + Fmt(x));
+    return x;
+  }
+
+  // A dimension: an integer in [0, 2^31-1].
+  int64_t Dim(size_t i, const char* name) const {
+    const double x = Number(i, name);
+    if (!std::isfinite(x) || std::trunc(x) != x || x < 0) {
+      RangeError(ArgCap(name) + " must be a non-negative integer but received " + Fmt(x));
+    }
+    if (x > double(kMaxElements)) {
+      RangeError(ArgCap(name) + " is " + Fmt(x) + "; sizes above 2147483647 (2^31-1) are not supported");
+    }
+    return int64_t(x);
+  }
+
+  // An integer code in [0, count), e.g. an activation; `what` names the kind ("activation code").
+  int Code(size_t i, const char* name, int count, const char* what, const char* choices) const {
+    const double x = Number(i, name);
+    if (!(std::trunc(x) == x && x >= 0 && x < count)) {
+      RangeError(std::string("Unknown ") + what + " " + Fmt(x) + " for " + Arg(name) + "; expected one of " +
+                 choices);
+    }
+    return int(x);
+  }
+
+  // a*b as an element count, rejected above 2^31-1. Dimensions are already <= 2^31-1, so the
+  // int64 product cannot overflow.
+  int64_t Product(int64_t a, int64_t b, const char* expr) const {
+    const int64_t p = a * b;
+    if (p > kMaxElements) {
+      RangeError(std::string(expr) + " = " + std::to_string(p) + " in " + fn_ +
+                 " exceeds the limit of 2147483647 (2^31-1) elements");
+    }
+    return p;
+  }
+
+  // The buffer must hold at least `need` values (`expr` says where the need comes from: "m*n").
+  template <typename T>
+  void Length(const View<T>& v, int64_t need, const char* expr) const {
+    if (int64_t(v.length) < need) {
+      RangeError(ArgCap(v.name) + " has " + std::to_string(v.length) + " values but " + expr + " = " +
+                 std::to_string(need));
+    }
+  }
+
+  std::string Fmt(double x) const { return FormatNumber(env_, x); }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
+  const char* fn_;
+};
+
+}  // namespace check
+}  // namespace blasnet

@@ -1,0 +1,453 @@
+// N-API entry points of the per-kernel backend: unpack, check, call.
+//
+// Each function checks every argument (see check.h) and then calls the plain C++ kernel in
+// kernels.cc on the caller's buffers, zero-copy (typed-array data pointers include byteOffset, so
+// subarray views work). Argument order and meaning follow `Kernels` in lib/backend/backend.ts;
+// activation and loss kinds arrive as the integer codes of ACTIVATIONS / REGRESSION_LOSSES.
+#include <cblas.h>
+
+#include <cfloat>
+#include <cstring>
+#include <string>
+
+#include "check.h"
+#include "kernels.h"
+#include "rng.h"
+
+namespace blasnet {
+namespace {
+
+using check::Args;
+using check::View;
+
+constexpr const char* kActivationChoices = "0 (linear), 1 (sigmoid), 2 (relu), 3 (tanh), 4 (leakyRelu), 5 (gelu)";
+constexpr const char* kLossChoices = "0 (mse), 1 (mae), 2 (huber)";
+
+bool NonNegative(double x) { return x >= 0; }
+bool Positive(double x) { return x > 0; }
+bool UnitOpen(double x) { return x >= 0 && x < 1; }
+bool UnitClosed(double x) { return x >= 0 && x <= 1; }
+bool ZeroOrOne(double x) { return x == 0 || x == 1; }
+
+// A float scalar: finite, and finite once rounded to float32.
+float Scalar(const Args& args, size_t i, const char* name) {
+  const double x = args.Finite(i, name);
+  if (std::fabs(x) > double(FLT_MAX)) {
+    args.RangeError(args.ArgCap(name) + " is " + args.Fmt(x) + ", outside the float32 range");
+  }
+  return float(x);
+}
+
+float ScalarIn(const Args& args, size_t i, const char* name, bool ok_fn(double), const char* range) {
+  const float x = Scalar(args, i, name);
+  if (!ok_fn(x)) args.RangeError(args.ArgCap(name) + " must be " + range + " but received " + args.Fmt(x));
+  return x;
+}
+
+// Byte ranges of the first `count` values of two views overlap.
+template <typename T, typename U>
+bool Overlap(const View<T>& a, int64_t na, const View<U>& b, int64_t nb) {
+  if (na == 0 || nb == 0) return false;
+  const char* a0 = reinterpret_cast<const char*>(a.data);
+  const char* b0 = reinterpret_cast<const char*>(b.data);
+  return a0 < b0 + nb * int64_t(sizeof(U)) && b0 < a0 + na * int64_t(sizeof(T));
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args args(info, "gemm", 10);
+  const bool trans_a = args.Bool(0, "transA");
+  const bool trans_b = args.Bool(1, "transB");
+  const int64_t m = args.Dim(2, "m");
+  const int64_t n = args.Dim(3, "n");
+  const int64_t k = args.Dim(4, "k");
+  const float alpha = Scalar(args, 5, "alpha");
+  const View<float> a = args.F32(6, "a");
+  const View<float> b = args.F32(7, "b");
+  const float beta = Scalar(args, 8, "beta");
+  const View<float> c = args.F32(9, "c");
+  const int64_t mk = args.Product(m, k, "m*k");
+  const int64_t kn = args.Product(k, n, "k*n");
+  const int64_t mn = args.Product(m, n, "m*n");
+  args.Length(a, mk, "m*k");
+  args.Length(b, kn, "k*n");
+  args.Length(c, mn, "m*n");
+  if (Overlap(c, mn, a, mk)) args.RangeError("Argument 'c' of gemm shares memory with argument 'a'");
+  if (Overlap(c, mn, b, kn)) args.RangeError("Argument 'c' of gemm shares memory with argument 'b'");
+  gemm(trans_a, trans_b, int(m), int(n), int(k), alpha, a.data, b.data, beta, c.data);
+  return info.Env().Undefined();
+}
+
+Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
+  Args args(info, "biasAdd", 4);
+  const View<float> y = args.F32(0, "y");
+  const View<float> bias = args.F32(1, "bias");
+  const int64_t rows = args.Dim(2, "rows");
+  const int64_t cols = args.Dim(3, "cols");
+  args.Length(y, args.Product(rows, cols, "rows*cols"), "rows*cols");
+  args.Length(bias, cols, "cols");
+  bias_add(y.data, bias.data, int(rows), int(cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
+  Args args(info, "biasGrad", 5);
+  const View<float> db = args.F32(0, "db");
+  const View<float> dy = args.F32(1, "dy");
+  const int64_t rows = args.Dim(2, "rows");
+  const int64_t cols = args.Dim(3, "cols");
+  const float beta = ScalarIn(args, 4, "beta", ZeroOrOne, "0 (overwrite) or 1 (accumulate)");
+  args.Length(db, cols, "cols");
+  args.Length(dy, args.Product(rows, cols, "rows*cols"), "rows*cols");
+  bias_grad(db.data, dy.data, int(rows), int(cols), beta);
+  return info.Env().Undefined();
+}
+
+Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
+  Args args(info, "activationForward", 5);
+  const int act = args.Code(0, "act", kActivationCount, "activation code", kActivationChoices);
+  const View<float> y = args.F32(1, "y");
+  const View<float> x = args.F32(2, "x");
+  const int64_t n = args.Dim(3, "n");
+  const float alpha = Scalar(args, 4, "alpha");
+  args.Length(y, n, "n");
+  args.Length(x, n, "n");
+  if (n > 0) activation_forward(Activation(act), y.data, x.data, n, alpha);
+  return info.Env().Undefined();
+}
+
+Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "activationBackward", 7);
+  const int act = args.Code(0, "act", kActivationCount, "activation code", kActivationChoices);
+  const View<float> dx = args.F32(1, "dx");
+  const View<float> dy = args.F32(2, "dy");
+  const View<float> x = args.F32(3, "x");
+  const View<float> y = args.F32(4, "y");
+  const int64_t n = args.Dim(5, "n");
+  const float alpha = Scalar(args, 6, "alpha");
+  args.Length(dx, n, "n");
+  args.Length(dy, n, "n");
+  args.Length(x, n, "n");
+  args.Length(y, n, "n");
+  if (n > 0) activation_backward(Activation(act), dx.data, dy.data, x.data, y.data, n, alpha);
+  return info.Env().Undefined();
+}
+
+Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
+  Args args(info, "softmaxForward", 4);
+  const View<float> y = args.F32(0, "y");
+  const View<float> x = args.F32(1, "x");
+  const int64_t rows = args.Dim(2, "rows");
+  const int64_t cols = args.Dim(3, "cols");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
+  args.Length(y, count, "rows*cols");
+  args.Length(x, count, "rows*cols");
+  softmax_forward(y.data, x.data, int(rows), int(cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "softmaxBackward", 5);
+  const View<float> dx = args.F32(0, "dx");
+  const View<float> dy = args.F32(1, "dy");
+  const View<float> y = args.F32(2, "y");
+  const int64_t rows = args.Dim(3, "rows");
+  const int64_t cols = args.Dim(4, "cols");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
+  args.Length(dx, count, "rows*cols");
+  args.Length(dy, count, "rows*cols");
+  args.Length(y, count, "rows*cols");
+  softmax_backward(dx.data, dy.data, y.data, int(rows), int(cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
+  Args args(info, "regressionLoss", 6);
+  const int kind = args.Code(0, "kind", kRegressionLossCount, "regression loss code", kLossChoices);
+  const View<float> grad = args.F32OrNull(1, "grad");
+  const View<float> pred = args.F32(2, "pred");
+  const View<float> target = args.F32(3, "target");
+  const int64_t n = args.Dim(4, "n");
+  const float delta = RegressionLoss(kind) == RegressionLoss::Huber
+                          ? ScalarIn(args, 5, "delta", Positive, "> 0 for the Huber loss")
+                          : Scalar(args, 5, "delta");
+  if (grad.data) args.Length(grad, n, "n");
+  args.Length(pred, n, "n");
+  args.Length(target, n, "n");
+  const double loss = regression_loss(RegressionLoss(kind), grad.data, pred.data, target.data, n, delta);
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  Args args(info, "softmaxCrossEntropy", 5);
+  const View<float> grad = args.F32OrNull(0, "grad");
+  const View<float> logits = args.F32(1, "logits");
+  const View<int32_t> labels = args.I32(2, "labels");
+  const int64_t rows = args.Dim(3, "rows");
+  const int64_t cols = args.Dim(4, "cols");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
+  if (grad.data) args.Length(grad, count, "rows*cols");
+  args.Length(logits, count, "rows*cols");
+  args.Length(labels, rows, "rows");
+  for (int64_t r = 0; r < rows; r++) {
+    const int32_t label = labels.data[r];
+    if (label < 0 || label >= cols) {
+      args.RangeError("Argument 'labels' of softmaxCrossEntropy has label " + std::to_string(label) + " at row " +
+                      std::to_string(r) + "; expected a class index in [0, " + std::to_string(cols) + ")");
+    }
+  }
+  const double loss = softmax_cross_entropy(grad.data, logits.data, labels.data, int(rows), int(cols));
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value SoftmaxCrossEntropyDense(const Napi::CallbackInfo& info) {
+  Args args(info, "softmaxCrossEntropyDense", 5);
+  const View<float> grad = args.F32OrNull(0, "grad");
+  const View<float> logits = args.F32(1, "logits");
+  const View<float> targets = args.F32(2, "targets");
+  const int64_t rows = args.Dim(3, "rows");
+  const int64_t cols = args.Dim(4, "cols");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
+  if (grad.data) args.Length(grad, count, "rows*cols");
+  args.Length(logits, count, "rows*cols");
+  args.Length(targets, count, "rows*cols");
+  const double loss = softmax_cross_entropy_dense(grad.data, logits.data, targets.data, int(rows), int(cols));
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
+  Args args(info, "bceWithLogits", 4);
+  const View<float> grad = args.F32OrNull(0, "grad");
+  const View<float> logits = args.F32(1, "logits");
+  const View<float> targets = args.F32(2, "targets");
+  const int64_t n = args.Dim(3, "n");
+  if (grad.data) args.Length(grad, n, "n");
+  args.Length(logits, n, "n");
+  args.Length(targets, n, "n");
+  const double loss = bce_with_logits(grad.data, logits.data, targets.data, n);
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
+  Args args(info, "sgdUpdate", 10);
+  const View<float> param = args.F32(0, "param");
+  const View<float> grad = args.F32(1, "grad");
+  const View<float> velocity = args.F32(2, "velocity");
+  const int64_t n = args.Dim(3, "n");
+  const float lr = ScalarIn(args, 4, "lr", NonNegative, ">= 0");
+  const float momentum = ScalarIn(args, 5, "momentum", NonNegative, ">= 0");
+  const float dampening = Scalar(args, 6, "dampening");
+  const bool nesterov = args.Bool(7, "nesterov");
+  const float weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
+  const bool first_step = args.Bool(9, "firstStep");
+  args.Length(param, n, "n");
+  args.Length(grad, n, "n");
+  if (momentum != 0.0f) args.Length(velocity, n, "n (momentum is not 0)");
+  sgd_update(param.data, grad.data, velocity.data, n, lr, momentum, dampening, nesterov, weight_decay, first_step);
+  return info.Env().Undefined();
+}
+
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  Args args(info, "adamUpdate", 12);
+  const View<float> param = args.F32(0, "param");
+  const View<float> grad = args.F32(1, "grad");
+  const View<float> m = args.F32(2, "m");
+  const View<float> v = args.F32(3, "v");
+  const int64_t n = args.Dim(4, "n");
+  const float lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
+  const double beta1 = args.FiniteIn(6, "beta1", UnitOpen, "in [0, 1)");
+  const double beta2 = args.FiniteIn(7, "beta2", UnitOpen, "in [0, 1)");
+  const float eps = ScalarIn(args, 8, "eps", Positive, "> 0");
+  const float weight_decay = ScalarIn(args, 9, "weightDecay", NonNegative, ">= 0");
+  const double step = args.Number(10, "step");
+  if (!(std::trunc(step) == step && step >= 1 && step <= 9007199254740991.0)) {
+    args.RangeError("Argument 'step' of adamUpdate must be an integer >= 1 (the 1-based step number) but received " +
+                    args.Fmt(step));
+  }
+  const bool decoupled = args.Bool(11, "decoupled");
+  args.Length(param, n, "n");
+  args.Length(grad, n, "n");
+  args.Length(m, n, "n");
+  args.Length(v, n, "n");
+  adam_update(param.data, grad.data, m.data, v.data, n, lr, beta1, beta2, eps, weight_decay, step, decoupled);
+  return info.Env().Undefined();
+}
+
+Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
+  Args args(info, "rmspropUpdate", 10);
+  const View<float> param = args.F32(0, "param");
+  const View<float> grad = args.F32(1, "grad");
+  const View<float> sq = args.F32(2, "sq");
+  const View<float> buf = args.F32(3, "buf");
+  const int64_t n = args.Dim(4, "n");
+  const float lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
+  const float alpha = ScalarIn(args, 6, "alpha", UnitClosed, "in [0, 1]");
+  const float eps = ScalarIn(args, 7, "eps", Positive, "> 0");
+  const float weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
+  const float momentum = ScalarIn(args, 9, "momentum", NonNegative, ">= 0");
+  args.Length(param, n, "n");
+  args.Length(grad, n, "n");
+  args.Length(sq, n, "n");
+  if (momentum > 0.0f) args.Length(buf, n, "n (momentum > 0)");
+  rmsprop_update(param.data, grad.data, sq.data, buf.data, n, lr, alpha, eps, weight_decay, momentum);
+  return info.Env().Undefined();
+}
+
+Napi::Value ArgmaxRows(const Napi::CallbackInfo& info) {
+  Args args(info, "argmaxRows", 4);
+  const View<int32_t> out = args.I32(0, "out");
+  const View<float> x = args.F32(1, "x");
+  const int64_t rows = args.Dim(2, "rows");
+  const int64_t cols = args.Dim(3, "cols");
+  if (rows > 0 && cols == 0) args.RangeError("Argument 'cols' of argmaxRows must be >= 1 when rows > 0 but received 0");
+  args.Length(out, rows, "rows");
+  args.Length(x, args.Product(rows, cols, "rows*cols"), "rows*cols");
+  argmax_rows(out.data, x.data, int(rows), int(cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value Sum(const Napi::CallbackInfo& info) {
+  Args args(info, "sum", 2);
+  const View<float> x = args.F32(0, "x");
+  const int64_t n = args.Dim(1, "n");
+  args.Length(x, n, "n");
+  return Napi::Number::New(info.Env(), sum(x.data, n));
+}
+
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Args args(info, "sumSquares", 2);
+  const View<float> x = args.F32(0, "x");
+  const int64_t n = args.Dim(1, "n");
+  args.Length(x, n, "n");
+  return Napi::Number::New(info.Env(), sum_squares(x.data, n));
+}
+
+Napi::Value Scale(const Napi::CallbackInfo& info) {
+  Args args(info, "scale", 3);
+  const View<float> x = args.F32(0, "x");
+  const int64_t n = args.Dim(1, "n");
+  const float s = Scalar(args, 2, "s");
+  args.Length(x, n, "n");
+  scale(x.data, n, s);
+  return info.Env().Undefined();
+}
+
+Napi::Value Clip(const Napi::CallbackInfo& info) {
+  Args args(info, "clip", 4);
+  const View<float> x = args.F32(0, "x");
+  const int64_t n = args.Dim(1, "n");
+  // Infinite bounds are allowed (one-sided clipping); NaN is not.
+  const double lo = args.Number(2, "lo");
+  const double hi = args.Number(3, "hi");
+  if (std::isnan(lo)) args.RangeError("Argument 'lo' of clip must be a number but received NaN");
+  if (std::isnan(hi)) args.RangeError("Argument 'hi' of clip must be a number but received NaN");
+  if (!(lo <= hi)) {
+    args.RangeError("Argument 'lo' of clip must be <= hi but received lo = " + args.Fmt(lo) + ", hi = " + args.Fmt(hi));
+  }
+  args.Length(x, n, "n");
+  clip(x.data, n, float(lo), float(hi));
+  return info.Env().Undefined();
+}
+
+// --- Threads and build information -----------------------------------------------------------
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args args(info, "setThreads", 1);
+  const double n = args.Number(0, "n");
+  if (!(std::trunc(n) == n && n >= 1 && n <= 1024)) {
+    args.RangeError("Argument 'n' of setThreads must be an integer in [1, 1024] but received " + args.Fmt(n));
+  }
+  openblas_set_num_threads(int(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  Args args(info, "getThreads", 0);
+  return Napi::Number::New(info.Env(), openblas_get_num_threads());
+}
+
+// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (core: SkylakeX)"
+Napi::Value BlasConfig(const Napi::CallbackInfo& info) {
+  Args args(info, "blasConfig", 0);
+  std::string s = openblas_get_config();
+  // The config string ends with a space in some builds.
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  const char* core = openblas_get_corename();
+  if (core && *core) s += std::string(" (core: ") + core + ")";
+  return Napi::String::New(info.Env(), s);
+}
+
+Napi::Value SimdLevelFn(const Napi::CallbackInfo& info) {
+  Args args(info, "simdLevel", 0);
+  return Napi::String::New(info.Env(), SimdLevel());
+}
+
+// --- RNG (the C++ twin of lib/core/rng.ts; used by the fused plan for dropout) ----------------
+
+// rngFill(seed, out: Uint32Array): out[i] = the i-th nextUint32() of new Rng(seed).
+Napi::Value RngFill(const Napi::CallbackInfo& info) {
+  Args args(info, "rngFill", 2);
+  const double seed = args.Finite(0, "seed");
+  const View<uint32_t> out = args.U32(1, "out");
+  Rng rng(Rng::SeedFromNumber(seed));
+  for (size_t i = 0; i < out.length; i++) out.data[i] = rng.NextUint32();
+  return info.Env().Undefined();
+}
+
+// rngUniform(state: Uint32Array(4), out: Float32Array): out[i] = uniform() drawn from `state`,
+// which is advanced in place (Rng.getState()/setState() layout).
+Napi::Value RngUniform(const Napi::CallbackInfo& info) {
+  Args args(info, "rngUniform", 2);
+  const View<uint32_t> state = args.U32(0, "state");
+  const View<float> out = args.F32(1, "out");
+  if (state.length != 4) {
+    args.RangeError("Argument 'state' of rngUniform has " + std::to_string(state.length) +
+                    " values but the generator state is 4 words");
+  }
+  if ((state.data[0] | state.data[1] | state.data[2] | state.data[3]) == 0) {
+    args.RangeError("Argument 'state' of rngUniform is all zero, which is not a valid xoshiro128** state");
+  }
+  Rng rng;
+  rng.SetState(state.data);
+  for (size_t i = 0; i < out.length; i++) out.data[i] = rng.Uniform();
+  rng.GetState(state.data);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterKernels(Napi::Env env, Napi::Object exports) {
+  struct Entry {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  const Entry entries[] = {
+      {"gemm", Gemm},
+      {"biasAdd", BiasAdd},
+      {"biasGrad", BiasGrad},
+      {"activationForward", ActivationForward},
+      {"activationBackward", ActivationBackward},
+      {"softmaxForward", SoftmaxForward},
+      {"softmaxBackward", SoftmaxBackward},
+      {"regressionLoss", RegressionLossFn},
+      {"softmaxCrossEntropy", SoftmaxCrossEntropy},
+      {"softmaxCrossEntropyDense", SoftmaxCrossEntropyDense},
+      {"bceWithLogits", BceWithLogits},
+      {"sgdUpdate", SgdUpdate},
+      {"adamUpdate", AdamUpdate},
+      {"rmspropUpdate", RmspropUpdate},
+      {"argmaxRows", ArgmaxRows},
+      {"sum", Sum},
+      {"sumSquares", SumSquares},
+      {"scale", Scale},
+      {"clip", Clip},
+      {"setThreads", SetThreads},
+      {"getThreads", GetThreads},
+      {"blasConfig", BlasConfig},
+      {"simdLevel", SimdLevelFn},
+      {"rngFill", RngFill},
+      {"rngUniform", RngUniform},
+  };
+  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+}
+
+}  // namespace blasnet

@@ -1,0 +1,577 @@
+// The native kernels (see kernels.h). No N-API here.
+//
+// Vectorization: no -march flag is used, so the library runs on any x86-64. The hot element-wise
+// kernels carry BLASNET_CLONES: GCC compiles each one for baseline x86-64 (SSE2), x86-64-v3 (AVX2 +
+// FMA) and x86-64-v4 (AVX-512) and picks one at load time (an ifunc). Reductions use
+// `#pragma omp simd reduction(...)` (-fopenmp-simd, no OpenMP runtime), which lets the compiler
+// reorder just those sums. exp() is a polynomial the compiler can vectorize (exp_f below), within
+// about 1 ulp of the correctly rounded float.
+#include "kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__)
+#define BLASNET_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define BLASNET_CLONE_LEVELS 1
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6 && defined(__ELF__)
+#define BLASNET_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#define BLASNET_CLONE_LEVELS 2
+#else
+#define BLASNET_CLONES
+#define BLASNET_CLONE_LEVELS 0
+#endif
+
+#define BLASNET_INLINE inline __attribute__((always_inline))
+
+namespace blasnet {
+
+namespace {
+
+BLASNET_INLINE int32_t FloatBits(float x) {
+  int32_t i;
+  std::memcpy(&i, &x, sizeof i);
+  return i;
+}
+
+BLASNET_INLINE float BitsFloat(int32_t i) {
+  float x;
+  std::memcpy(&x, &i, sizeof x);
+  return x;
+}
+
+// e^x for float, branch-free so that loops calling it vectorize. x = n ln2 + r with |r| <= ln2/2;
+// e^r by its degree-7 Taylor polynomial (truncation error < 6e-9 relative); 2^n built in the
+// exponent bits, in two halves so that n = -126 and n = 128 both stay representable.
+// Results below 2^-126 flush to 0; x > ln(FLT_MAX) gives +inf; NaN gives NaN.
+BLASNET_INLINE float exp_f(float x) {
+  constexpr float kMaxX = 88.72283905206835f;   // ln(FLT_MAX)
+  constexpr float kMinX = -87.33654475055310f;  // ln(FLT_MIN)
+  constexpr float kRound = 12582912.0f;         // 1.5 * 2^23: adding it rounds to an integer
+  float xc = std::min(std::max(x, kMinX), kMaxX);
+  float t = xc * 1.44269504088896341f + kRound;
+  float nf = t - kRound;
+  int32_t n = FloatBits(t) - FloatBits(kRound);
+  // ln2 in two parts: 0.693359375 has 9 significant bits, so n * it is exact.
+  float r = xc - nf * 0.693359375f;
+  r = r - nf * -2.12194440054690583e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t h = n >> 1;
+  float s1 = BitsFloat((h + 127) << 23);
+  float s2 = BitsFloat((n - h + 127) << 23);
+  float y = p * s1 * s2;
+  y = x > kMaxX ? std::numeric_limits<float>::infinity() : y;
+  y = x < kMinX ? 0.0f : y;
+  return y;
+}
+
+// Logistic sigmoid without overflow: e = exp(-|x|) <= 1, so neither branch divides by a huge value.
+BLASNET_INLINE float sigmoid_f(float x) {
+  float e = exp_f(-std::fabs(x));
+  float r = 1.0f / (1.0f + e);
+  return x >= 0.0f ? r : e * r;
+}
+
+// tanh: an odd Taylor polynomial near 0 (where 1 - e^-2|x| would cancel), the exp form elsewhere.
+BLASNET_INLINE float tanh_f(float x) {
+  float a = std::fabs(x);
+  float e = exp_f(-2.0f * a);
+  float big = (1.0f - e) / (1.0f + e);
+  float x2 = a * a;
+  // tanh a = a - a^3/3 + 2a^5/15 - 17a^7/315 + 62a^9/2835 - ...; for a < 0.25 the next term is < 1e-8 a.
+  float q = 62.0f / 2835.0f;
+  q = q * x2 - 17.0f / 315.0f;
+  q = q * x2 + 2.0f / 15.0f;
+  q = q * x2 - 1.0f / 3.0f;
+  q = q * x2 + 1.0f;
+  float small = a * q;
+  float t = a < 0.25f ? small : big;
+  t = x != x ? x : t;
+  return std::copysign(t, x);
+}
+
+constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float kGeluA = 0.044715f;
+
+}  // namespace
+
+const char* ActivationName(Activation act) {
+  switch (act) {
+    case Activation::Linear: return "linear";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Relu: return "relu";
+    case Activation::Tanh: return "tanh";
+    case Activation::LeakyRelu: return "leakyRelu";
+    case Activation::Gelu: return "gelu";
+  }
+  return "unknown";
+}
+
+const char* RegressionLossName(RegressionLoss kind) {
+  switch (kind) {
+    case RegressionLoss::Mse: return "mse";
+    case RegressionLoss::Mae: return "mae";
+    case RegressionLoss::Huber: return "huber";
+  }
+  return "unknown";
+}
+
+const char* SimdLevel() {
+#if BLASNET_CLONE_LEVELS == 1
+  if (__builtin_cpu_supports("x86-64-v4")) return "avx512 (x86-64-v4)";
+  if (__builtin_cpu_supports("x86-64-v3")) return "avx2 (x86-64-v3)";
+  return "sse2 (x86-64 baseline)";
+#elif BLASNET_CLONE_LEVELS == 2
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "sse2 (x86-64 baseline)";
+#else
+  return "compiler default (no per-ISA dispatch)";
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+
+BLASNET_CLONES
+static void scale_or_zero(float* c, int64_t count, float beta) {
+  if (beta == 0.0f) {
+    for (int64_t i = 0; i < count; i++) c[i] = 0.0f;
+  } else if (beta != 1.0f) {
+    for (int64_t i = 0; i < count; i++) c[i] *= beta;
+  }
+}
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, const float* b,
+          float beta, float* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    // op(A) op(B) is an empty sum: C = beta * C.
+    scale_or_zero(c, int64_t(m) * n, beta);
+    return;
+  }
+  const int lda = trans_a ? m : k;
+  const int ldb = trans_b ? k : n;
+  if (beta == 0.0f) {
+    // The BLAS standard lets beta = 0 skip reading C; zero it ourselves so NaN never survives,
+    // whatever the BLAS build does.
+    scale_or_zero(c, int64_t(m) * n, 0.0f);
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias
+
+BLASNET_CLONES
+void bias_add(float* y, const float* bias, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    float* __restrict__ yr = y + int64_t(r) * cols;
+    for (int j = 0; j < cols; j++) yr[j] += bias[j];
+  }
+}
+
+BLASNET_CLONES
+void bias_grad(float* db, const float* dy, int rows, int cols, float beta) {
+  // Column sums in double, a block of columns at a time (a small stack accumulator, no allocation).
+  constexpr int kBlock = 256;
+  double acc[kBlock];
+  for (int j0 = 0; j0 < cols; j0 += kBlock) {
+    const int w = std::min(kBlock, cols - j0);
+    for (int j = 0; j < w; j++) acc[j] = 0.0;
+    for (int r = 0; r < rows; r++) {
+      const float* dyr = dy + int64_t(r) * cols + j0;
+      for (int j = 0; j < w; j++) acc[j] += double(dyr[j]);
+    }
+    float* dbj = db + j0;
+    if (beta == 0.0f) {
+      for (int j = 0; j < w; j++) dbj[j] = float(acc[j]);
+    } else {
+      for (int j = 0; j < w; j++) dbj[j] = float(double(beta) * double(dbj[j]) + acc[j]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+BLASNET_CLONES
+void activation_forward(Activation act, float* y, const float* x, int64_t n, float alpha) {
+  switch (act) {
+    case Activation::Linear:
+      if (y != x) std::memmove(y, x, size_t(n) * sizeof(float));
+      return;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; i++) y[i] = sigmoid_f(x[i]);
+      return;
+    case Activation::Relu:
+      // std::max(x, 0) keeps NaN (a diverging model stays visible).
+      for (int64_t i = 0; i < n; i++) y[i] = std::max(x[i], 0.0f);
+      return;
+    case Activation::Tanh:
+      for (int64_t i = 0; i < n; i++) y[i] = tanh_f(x[i]);
+      return;
+    case Activation::LeakyRelu:
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+      return;
+    case Activation::Gelu:
+      // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation for large negative x.
+      for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float u = kGeluC * (v + kGeluA * v * v * v);
+        y[i] = v * sigmoid_f(2.0f * u);
+      }
+      return;
+  }
+}
+
+BLASNET_CLONES
+void activation_backward(Activation act, float* dx, const float* dy, const float* x, const float* y, int64_t n,
+                         float alpha) {
+  switch (act) {
+    case Activation::Linear:
+      if (dx != dy) std::memmove(dx, dy, size_t(n) * sizeof(float));
+      return;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+      return;
+    case Activation::Relu:
+      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    case Activation::Tanh:
+      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+      return;
+    case Activation::LeakyRelu:
+      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
+      return;
+    case Activation::Gelu:
+      // d/dx [x s(2u)] = s + 2 x s (1 - s) u',  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+      for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float u = kGeluC * (v + kGeluA * v * v * v);
+        const float du = kGeluC * (1.0f + 3.0f * kGeluA * v * v);
+        const float s = sigmoid_f(2.0f * u);
+        dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
+      }
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+
+namespace {
+
+BLASNET_INLINE float row_max(const float* x, int cols) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int j = 0; j < cols; j++) m = std::max(m, x[j]);
+  return m;
+}
+
+// y (cols) = exp(x - m); y may equal x.
+BLASNET_INLINE void exp_shift(float* y, const float* x, int cols, float m) {
+  for (int j = 0; j < cols; j++) y[j] = exp_f(x[j] - m);
+}
+
+BLASNET_INLINE double sum_double(const float* y, int cols) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < cols; j++) s += double(y[j]);
+  return s;
+}
+
+// y = exp(x - m), returning the sum in double. y may equal x. (Two loops: GCC vectorizes each in
+// every target clone, but not the fused form.)
+BLASNET_INLINE double exp_shift_sum(float* y, const float* x, int cols, float m) {
+  exp_shift(y, x, cols, m);
+  return sum_double(y, cols);
+}
+
+// The sum of exp(x - m) without an output, through a small stack buffer.
+BLASNET_INLINE double exp_shift_sum_ro(const float* x, int cols, float m) {
+  constexpr int kChunk = 256;
+  float tmp[kChunk];
+  double s = 0.0;
+  for (int j0 = 0; j0 < cols; j0 += kChunk) {
+    const int w = std::min(kChunk, cols - j0);
+    exp_shift(tmp, x + j0, w, m);
+    s += sum_double(tmp, w);
+  }
+  return s;
+}
+
+}  // namespace
+
+BLASNET_CLONES
+void softmax_forward(float* y, const float* x, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + int64_t(r) * cols;
+    float* yr = y + int64_t(r) * cols;
+    const float m = row_max(xr, cols);
+    const float inv = float(1.0 / exp_shift_sum(yr, xr, cols, m));
+    for (int j = 0; j < cols; j++) yr[j] *= inv;
+  }
+}
+
+BLASNET_CLONES
+void softmax_backward(float* dx, const float* dy, const float* y, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float* dyr = dy + int64_t(r) * cols;
+    const float* yr = y + int64_t(r) * cols;
+    float* dxr = dx + int64_t(r) * cols;
+    double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < cols; j++) dot += double(dyr[j]) * double(yr[j]);
+    const float d = float(dot);
+    for (int j = 0; j < cols; j++) dxr[j] = yr[j] * (dyr[j] - d);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+
+BLASNET_CLONES
+double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
+                       float delta) {
+  double total = 0.0;
+  const float inv_n = float(1.0 / double(n));
+  switch (kind) {
+    case RegressionLoss::Mse:
+#pragma omp simd reduction(+ : total)
+      for (int64_t i = 0; i < n; i++) {
+        const double d = double(pred[i]) - double(target[i]);
+        total += d * d;
+      }
+      if (grad) {
+        const float g = 2.0f * inv_n;
+        for (int64_t i = 0; i < n; i++) grad[i] = g * (pred[i] - target[i]);
+      }
+      break;
+    case RegressionLoss::Mae:
+#pragma omp simd reduction(+ : total)
+      for (int64_t i = 0; i < n; i++) total += std::fabs(double(pred[i]) - double(target[i]));
+      if (grad) {
+        for (int64_t i = 0; i < n; i++) {
+          const float d = pred[i] - target[i];
+          grad[i] = d > 0.0f ? inv_n : (d < 0.0f ? -inv_n : 0.0f);
+        }
+      }
+      break;
+    case RegressionLoss::Huber: {
+      const double dd = delta;
+#pragma omp simd reduction(+ : total)
+      for (int64_t i = 0; i < n; i++) {
+        const double d = double(pred[i]) - double(target[i]);
+        const double a = std::fabs(d);
+        total += a <= dd ? 0.5 * d * d : dd * (a - 0.5 * dd);
+      }
+      if (grad) {
+        for (int64_t i = 0; i < n; i++) {
+          const float d = pred[i] - target[i];
+          const float c = std::min(std::max(d, -delta), delta);
+          grad[i] = c * inv_n;
+        }
+      }
+      break;
+    }
+  }
+  return total / double(n);
+}
+
+BLASNET_CLONES
+double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols) {
+  double total = 0.0;
+  const float inv_rows = float(1.0 / double(rows));
+  for (int r = 0; r < rows; r++) {
+    const float* z = logits + int64_t(r) * cols;
+    const int label = labels[r];
+    const double z_label = z[label];  // read before grad (which may alias logits) is written
+    const float m = row_max(z, cols);
+    double s;
+    if (grad) {
+      float* g = grad + int64_t(r) * cols;
+      s = exp_shift_sum(g, z, cols, m);
+      const float scale_row = float(1.0 / s) * inv_rows;
+      for (int j = 0; j < cols; j++) g[j] *= scale_row;
+      g[label] -= inv_rows;
+    } else {
+      s = exp_shift_sum_ro(z, cols, m);
+    }
+    total += (double(m) + std::log(s)) - z_label;
+  }
+  return total / double(rows);
+}
+
+BLASNET_CLONES
+double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols) {
+  double total = 0.0;
+  const float inv_rows = float(1.0 / double(rows));
+  for (int r = 0; r < rows; r++) {
+    const float* z = logits + int64_t(r) * cols;
+    const float* t = targets + int64_t(r) * cols;
+    const float m = row_max(z, cols);
+    // -sum_j t_j (z_j - lse) = lse sum_j t_j - sum_j t_j z_j, both read before grad (which may
+    // alias logits) is written. Terms with t_j = 0 are skipped: a -inf logit of zero weight adds 0.
+    double t_sum = 0.0;
+    double tz = 0.0;
+    for (int j = 0; j < cols; j++) {
+      if (t[j] != 0.0f) {
+        t_sum += double(t[j]);
+        tz += double(t[j]) * double(z[j]);
+      }
+    }
+    double s;
+    if (grad) {
+      float* g = grad + int64_t(r) * cols;
+      s = exp_shift_sum(g, z, cols, m);
+      const float scale_row = float(1.0 / s);
+      for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
+    } else {
+      s = exp_shift_sum_ro(z, cols, m);
+    }
+    total += (double(m) + std::log(s)) * t_sum - tz;
+  }
+  return total / double(rows);
+}
+
+BLASNET_CLONES
+double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    const double z = logits[i];
+    const double t = targets[i];
+    total += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::fabs(z)));
+  }
+  if (grad) {
+    const float inv_n = float(1.0 / double(n));
+    for (int64_t i = 0; i < n; i++) grad[i] = (sigmoid_f(logits[i]) - targets[i]) * inv_n;
+  }
+  return total / double(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers
+
+BLASNET_CLONES
+void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,
+                float dampening, bool nesterov, float weight_decay, bool first_step) {
+  if (momentum == 0.0f) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + weight_decay * param[i];
+      param[i] -= lr * g;
+    }
+    return;
+  }
+  const float keep = 1.0f - dampening;
+  for (int64_t i = 0; i < n; i++) {
+    const float g = grad[i] + weight_decay * param[i];
+    const float v = first_step ? g : momentum * velocity[i] + keep * g;
+    velocity[i] = v;
+    param[i] -= lr * (nesterov ? g + momentum * v : v);
+  }
+}
+
+BLASNET_CLONES
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr, double beta1,
+                 double beta2, float eps, float weight_decay, double step, bool decoupled) {
+  const float b1 = float(beta1);
+  const float b2 = float(beta2);
+  const float c1 = float(1.0 - beta1);
+  const float c2 = float(1.0 - beta2);
+  // p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)  with bc = 1 - beta^t, computed in double.
+  const float inv_bc1 = float(1.0 / (1.0 - std::pow(beta1, step)));
+  const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
+  const float wd_coupled = decoupled ? 0.0f : weight_decay;
+  const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
+  for (int64_t i = 0; i < n; i++) {
+    const float p = param[i];
+    const float g = grad[i] + wd_coupled * p;
+    const float mi = b1 * m[i] + c1 * g;
+    const float vi = b2 * v[i] + c2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = p * decay - lr * (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+BLASNET_CLONES
+void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, float lr, float alpha,
+                    float eps, float weight_decay, float momentum) {
+  const float keep = 1.0f - alpha;
+  if (momentum > 0.0f) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + weight_decay * param[i];
+      const float s = alpha * sq[i] + keep * g * g;
+      sq[i] = s;
+      const float b = momentum * buf[i] + g / (std::sqrt(s) + eps);
+      buf[i] = b;
+      param[i] -= lr * b;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + weight_decay * param[i];
+      const float s = alpha * sq[i] + keep * g * g;
+      sq[i] = s;
+      param[i] -= lr * g / (std::sqrt(s) + eps);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions and small element-wise helpers
+
+void argmax_rows(int32_t* out, const float* x, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + int64_t(r) * cols;
+    int best = 0;
+    float bv = xr[0];
+    for (int j = 1; j < cols; j++) {
+      if (xr[j] > bv) {
+        bv = xr[j];
+        best = j;
+      }
+    }
+    out[r] = best;
+  }
+}
+
+BLASNET_CLONES
+double sum(const float* x, int64_t n) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; i++) s += double(x[i]);
+  return s;
+}
+
+BLASNET_CLONES
+double sum_squares(const float* x, int64_t n) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; i++) s += double(x[i]) * double(x[i]);
+  return s;
+}
+
+BLASNET_CLONES
+void scale(float* x, int64_t n, float s) {
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+BLASNET_CLONES
+void clip(float* x, int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; i++) x[i] = std::min(std::max(x[i], lo), hi);
+}
+
+}  // namespace blasnet
