@@ -118,3 +118,17 @@ export function intFlag(args: Map<string, string | true>, name: string, fallback
   }
   return n;
 }
+
+/**
+ * The native backend if it loads, else the reason (also when lib/backend/native itself is missing,
+ * so the benchmark runs on a checkout where the addon is not built).
+ */
+export async function loadNativeBackend(): Promise<{ native?: import("../lib/backend/backend.js").Backend; reason?: string }> {
+  try {
+    const m = await import("../lib/backend/index.js");
+    const native = m.nativeBackendIfAvailable();
+    return native ? { native } : { reason: m.nativeUnavailableReason() ?? "unknown" };
+  } catch (e) {
+    return { reason: e instanceof Error ? e.message.split("\n")[0] : String(e) };
+  }
+}

@@ -11,7 +11,7 @@
  */
 import { makeDataset, denseShapes, flopsPerStep, type Workload } from "./workloads.js";
 import { loadSystem } from "./systems/index.js";
-import { median, nowSeconds } from "./util.js";
+import { loadNativeBackend, median, nowSeconds } from "./util.js";
 
 export interface TrainJob {
   kind: "train";
@@ -195,10 +195,9 @@ async function trainJob(job: TrainJob): Promise<TrainResult> {
 }
 
 async function boundJob(job: BoundJob): Promise<BoundResult> {
-  const { nativeBackendIfAvailable, nativeUnavailableReason } = await import("../lib/backend/index.js");
-  const native = nativeBackendIfAvailable();
+  const { native, reason } = await loadNativeBackend();
   if (!native) {
-    return { kind: "bound", threads: job.threads, ok: false, error: `native backend unavailable: ${nativeUnavailableReason()}`, entries: [] };
+    return { kind: "bound", threads: job.threads, ok: false, error: `native backend unavailable: ${reason}`, entries: [] };
   }
   native.setThreads(job.threads);
   const entries: BoundEntry[] = [];
