@@ -1,0 +1,250 @@
+/**
+ * Turning what users pass to fit / evaluate / predict into the contiguous arrays a training plan
+ * reads, with every check done before any training starts.
+ *
+ * Inputs x: a `Matrix`, `number[][]`, or `{ data: Float32Array, shape: [rows, cols] }`.
+ * Targets y: the same forms (float rows); for regression or binaryCrossEntropy with one output, also
+ * a flat `number[]` / `Float32Array` (one value per row); for crossEntropy, class indices as an
+ * integer typed array (`Int32Array`, `Uint8Array`, ...) or `number[]`, or rows of class
+ * probabilities (one-hot or soft labels) in any matrix form.
+ */
+import { Matrix, describe } from "../core/matrix.js";
+import type { Loss } from "../losses/index.js";
+import type { Targets } from "./metrics.js";
+
+export interface ShapedArray {
+  data: Float32Array;
+  shape: readonly [number, number];
+}
+export type FeaturesInput = Matrix | readonly (readonly number[])[] | ShapedArray;
+export type TargetsInput =
+  | FeaturesInput
+  | readonly number[]
+  | Float32Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Int8Array
+  | Int16Array
+  | Uint32Array;
+
+interface Dense2D {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+function isShaped(v: unknown): v is ShapedArray {
+  return v !== null && typeof v === "object" && !ArrayBuffer.isView(v) && "data" in v && "shape" in v;
+}
+
+/** A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array. */
+function as2D(v: unknown, name: string): Dense2D | null {
+  if (v instanceof Matrix) return { data: v.data, rows: v.rows, cols: v.cols };
+  if (isShaped(v)) {
+    const { data, shape } = v;
+    if (!(data instanceof Float32Array)) {
+      throw new TypeError(`Expected a Float32Array for ${name}.data but received ${describe(data)}`);
+    }
+    if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new TypeError(`Expected ${name}.shape to be [rows, cols] (two non-negative integers) but received ${JSON.stringify(shape)}`);
+    }
+    const [rows, cols] = shape;
+    if (data.length !== rows * cols) {
+      throw new RangeError(`${name}.data has ${data.length} values but ${name}.shape [${rows}, ${cols}] needs ${rows * cols}`);
+    }
+    return { data, rows, cols };
+  }
+  if (Array.isArray(v)) {
+    if (v.length === 0) return { data: new Float32Array(0), rows: 0, cols: 0 };
+    if (!Array.isArray(v[0])) return null;
+    const cols = (v[0] as unknown[]).length;
+    const data = new Float32Array(v.length * cols);
+    for (let i = 0; i < v.length; i++) {
+      const row = v[i] as unknown;
+      if (!Array.isArray(row)) throw new TypeError(`${name}[${i}] is ${describe(row)}; expected an array of numbers like ${name}[0]`);
+      if (row.length !== cols) {
+        throw new RangeError(`${name}[${i}] has ${row.length} values but ${name}[0] has ${cols}: every row must have the same length`);
+      }
+      for (let j = 0; j < cols; j++) {
+        const x = row[j] as unknown;
+        if (typeof x !== "number") throw new TypeError(`${name}[${i}][${j}] is ${describe(x)}; expected a number`);
+        data[i * cols + j] = x;
+      }
+    }
+    return { data, rows: v.length, cols };
+  }
+  return null;
+}
+
+function checkFinite(data: Float32Array, cols: number, name: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      const row = Math.floor(i / cols);
+      throw new RangeError(
+        `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
+      );
+    }
+  }
+}
+
+function checkNonEmpty(rows: number, name: string): void {
+  if (rows === 0) throw new RangeError(`${name} is empty: expected at least one row`);
+}
+
+/**
+ * Inputs as one contiguous (rows, inputSize) Float32Array, standardized by (x - mean) / std when
+ * `mean` and `std` are given (always a copy then; otherwise a Matrix or shaped array is used as is).
+ */
+export function toFeatures(
+  x: unknown,
+  name: string,
+  inputSize: number,
+  mean: Float32Array | null = null,
+  std: Float32Array | null = null,
+): Dense2D {
+  const m = as2D(x, name);
+  if (m === null) {
+    throw new TypeError(
+      `Expected ${name} as a Matrix, number[][] or { data: Float32Array, shape: [rows, cols] } but received ${describe(x)}`,
+    );
+  }
+  checkNonEmpty(m.rows, name);
+  if (m.cols !== inputSize) {
+    throw new RangeError(
+      `${name} has ${m.cols} column${m.cols === 1 ? "" : "s"} per row but the model expects inputSize ${inputSize} features`,
+    );
+  }
+  checkFinite(m.data, m.cols, name);
+  if (mean && std) return { data: standardize(m.data, m.rows, m.cols, mean, std), rows: m.rows, cols: m.cols };
+  return m;
+}
+
+/** (x - mean) / std per column, into a new array. */
+export function standardize(data: Float32Array, rows: number, cols: number, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const off = i * cols;
+    for (let j = 0; j < cols; j++) out[off + j] = (data[off + j]! - mean[j]!) / std[j]!;
+  }
+  return out;
+}
+
+const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, Uint32Array];
+
+/**
+ * Targets for `loss` as the plan reads them: float rows (rows, outFeatures) — standardized when
+ * `mean`/`std` are given — or class indices (rows) for crossEntropy with label targets.
+ */
+export function toTargets(
+  y: unknown,
+  name: string,
+  loss: Loss,
+  outFeatures: number,
+  rows: number,
+  mean: Float32Array | null = null,
+  std: Float32Array | null = null,
+): Targets {
+  if (loss.name === "crossEntropy") {
+    if (outFeatures < 2) {
+      throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but it has ${outFeatures}; for two classes with one output use binaryCrossEntropy`);
+    }
+    const isIntArray = INT_ARRAYS.some((T) => y instanceof T);
+    const flatNumbers = Array.isArray(y) && (y.length === 0 || !Array.isArray(y[0]));
+    if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array) {
+      const src = y as ArrayLike<unknown>;
+      checkRows(src.length, rows, name);
+      const labels = y instanceof Int32Array ? y : new Int32Array(src.length);
+      for (let i = 0; i < src.length; i++) {
+        const v = src[i];
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= outFeatures) {
+          throw new RangeError(
+            `Class label ${typeof v === "number" ? v : describe(v)} at ${name}[${i}] is invalid for a model with ${outFeatures} outputs: labels must be integers in [0, ${outFeatures})`,
+          );
+        }
+        labels[i] = v;
+      }
+      return { kind: "index", data: labels };
+    }
+    const m = as2D(y, name);
+    if (m === null) throw targetsTypeError(name, y, loss);
+    checkRows(m.rows, rows, name);
+    checkCols(m.cols, outFeatures, name, "class probabilities per row (one-hot or soft labels)");
+    checkFinite(m.data, m.cols, name);
+    for (let i = 0; i < m.rows; i++) {
+      let s = 0;
+      for (let j = 0; j < m.cols; j++) {
+        const v = m.data[i * m.cols + j]!;
+        if (v < 0) throw new RangeError(`${name} has a negative class probability ${v} at row ${i}, column ${j}: rows must be one-hot or probabilities`);
+        s += v;
+      }
+      if (Math.abs(s - 1) > 1e-3) {
+        throw new RangeError(
+          `${name} row ${i} sums to ${s}, not 1: crossEntropy targets must be one-hot or probability rows (or pass class indices)`,
+        );
+      }
+    }
+    return { kind: "float", data: m.data };
+  }
+
+  let m = as2D(y, name);
+  if (m === null) {
+    const flat = y instanceof Float32Array || y instanceof Float64Array || INT_ARRAYS.some((T) => y instanceof T) || Array.isArray(y);
+    if (!flat) throw targetsTypeError(name, y, loss);
+    const src = y as ArrayLike<unknown>;
+    if (outFeatures !== 1) {
+      throw new RangeError(
+        `${name} is a flat array but the model has ${outFeatures} outputs: pass targets as a Matrix, number[][] or { data, shape: [rows, ${outFeatures}] }`,
+      );
+    }
+    const data = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i];
+      if (typeof v !== "number") throw new TypeError(`${name}[${i}] is ${describe(v)}; expected a number`);
+      data[i] = v;
+    }
+    m = { data, rows: src.length, cols: 1 };
+  }
+  checkRows(m.rows, rows, name);
+  checkCols(m.cols, outFeatures, name, "target values per row");
+  checkFinite(m.data, m.cols, name);
+  if (loss.name === "binaryCrossEntropy") {
+    for (let i = 0; i < m.data.length; i++) {
+      const v = m.data[i]!;
+      if (!(v >= 0 && v <= 1)) {
+        const row = Math.floor(i / m.cols);
+        throw new RangeError(`${name} has ${v} at row ${row}, column ${i - row * m.cols}: binaryCrossEntropy targets must be in [0, 1]`);
+      }
+    }
+  }
+  if (mean && std) return { kind: "float", data: standardize(m.data, m.rows, m.cols, mean, std) };
+  return { kind: "float", data: m.data };
+}
+
+function targetsTypeError(name: string, y: unknown, loss: Loss): TypeError {
+  const forms =
+    loss.name === "crossEntropy"
+      ? "class indices (Int32Array or number[]) or one-hot rows (Matrix, number[][] or { data, shape })"
+      : "a Matrix, number[][], { data: Float32Array, shape: [rows, cols] }, or a flat number[] / Float32Array for a single output";
+  return new TypeError(`Expected ${name} as ${forms} but received ${describe(y)}`);
+}
+
+function checkRows(got: number, want: number, name: string): void {
+  if (got !== want) {
+    throw new RangeError(`${name} has ${got} rows but the inputs have ${want}: every input row needs exactly one target row`);
+  }
+}
+
+function checkCols(got: number, want: number, name: string, what: string): void {
+  if (got !== want) {
+    throw new RangeError(`${name} has ${got} ${what} but the model has ${want} output${want === 1 ? "" : "s"}`);
+  }
+}
+
+/** Rows [start, end) of targets, as views. */
+export function sliceTargets(t: Targets, cols: number, start: number, end: number): Targets {
+  return t.kind === "index"
+    ? { kind: "index", data: t.data.subarray(start, end) }
+    : { kind: "float", data: t.data.subarray(start * cols, end * cols) };
+}

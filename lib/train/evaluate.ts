@@ -1,0 +1,98 @@
+/**
+ * Batched inference over prepared arrays: loss (the training loss, on the scale the model trains on)
+ * and metrics (on predictions as `predict` returns them), for `evaluate` and for the validation and
+ * training metrics `fit` reports each epoch.
+ */
+import type { Kernels } from "../backend/backend.js";
+import type { PlanLoss, TrainPlan } from "../backend/plan.js";
+import type { Loss } from "../losses/index.js";
+import { MetricAccumulator, type MetricName, type MetricTask, type Targets } from "./metrics.js";
+import { yieldIfDue, type Slicer } from "./yield.js";
+
+export interface EvalContext {
+  plan: TrainPlan;
+  kernels: Kernels;
+  /** Rows per forward call (at most the plan's batch size). */
+  batchSize: number;
+  inFeatures: number;
+  outFeatures: number;
+  loss: Loss;
+  planLoss: PlanLoss;
+  targetMean: Float32Array | null;
+  targetStd: Float32Array | null;
+}
+
+export function metricTask(loss: Loss | null): MetricTask {
+  if (loss?.name === "crossEntropy") return "crossEntropy";
+  if (loss?.name === "binaryCrossEntropy") return "binaryCrossEntropy";
+  return "regression";
+}
+
+/**
+ * Turn plan outputs (rows, cols) into predictions in place: softmax for crossEntropy, sigmoid for
+ * binaryCrossEntropy, y * std + mean for regression with stored target statistics.
+ */
+export function toPredictions(
+  kernels: Kernels,
+  loss: Loss | null,
+  out: Float32Array,
+  rows: number,
+  cols: number,
+  targetMean: Float32Array | null,
+  targetStd: Float32Array | null,
+): void {
+  if (loss?.name === "crossEntropy") kernels.softmaxForward(out, out, rows, cols);
+  else if (loss?.name === "binaryCrossEntropy") kernels.activationForward("sigmoid", out, out, rows * cols, 0);
+  else if (targetMean && targetStd) {
+    for (let i = 0; i < rows; i++) {
+      const off = i * cols;
+      for (let j = 0; j < cols; j++) out[off + j] = out[off + j]! * targetStd[j]! + targetMean[j]!;
+    }
+  }
+}
+
+/** Mean loss of plan outputs `out` (rows, cols) against targets rows [start, start + rows). */
+function batchLoss(k: Kernels, planLoss: PlanLoss, out: Float32Array, targets: Targets, start: number, rows: number, cols: number): number {
+  switch (planLoss.kind) {
+    case "mse":
+    case "mae":
+    case "huber":
+      return k.regressionLoss(planLoss.kind, null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols, planLoss.delta);
+    case "crossEntropy":
+      return k.softmaxCrossEntropy(null, out, (targets.data as Int32Array).subarray(start, start + rows), rows, cols);
+    case "crossEntropyDense":
+      return k.softmaxCrossEntropyDense(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows, cols);
+    case "bce":
+      return k.bceWithLogits(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols);
+  }
+}
+
+/**
+ * Loss and metrics of x (rows, inFeatures) against targets, batch by batch, yielding to the event
+ * loop by the same rule as training (see yield.ts) when `slicer` is given.
+ */
+export async function evaluateArrays(
+  ctx: EvalContext,
+  x: Float32Array,
+  targets: Targets,
+  rows: number,
+  metrics: readonly MetricName[],
+  slicer: Slicer | null,
+): Promise<Record<string, number>> {
+  const { plan, kernels, batchSize, inFeatures, outFeatures: cols } = ctx;
+  const out = new Float32Array(batchSize * cols);
+  const acc = new MetricAccumulator(metrics, metricTask(ctx.loss), cols, ctx.targetMean, ctx.targetStd);
+  let lossSum = 0;
+  for (let start = 0; start < rows; start += batchSize) {
+    const b = Math.min(batchSize, rows - start);
+    plan.forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
+    const view = out.subarray(0, b * cols);
+    lossSum += batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols) * b;
+    if (acc.active) {
+      toPredictions(kernels, ctx.loss, view, b, cols, ctx.targetMean, ctx.targetStd);
+      acc.update(view, targets, start, b);
+    }
+    if (slicer) await yieldIfDue(slicer);
+  }
+  return { loss: lossSum / rows, ...acc.results() };
+}

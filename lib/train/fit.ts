@@ -1,0 +1,358 @@
+/**
+ * The training loop behind `Sequential.fit`.
+ *
+ * Data is converted once per fit into contiguous arrays (inputs (N, inFeatures) Float32Array;
+ * targets (N, outFeatures) Float32Array or (N) Int32Array class indices), all checked before any
+ * training. Each epoch shuffles one `order` array (seeded from seed and the epoch index, so an
+ * epoch's order does not depend on earlier epochs and a resumed run repeats it) and runs
+ * ceil(N / batchSize) steps through the model's training plan; the last, partial batch is used.
+ * The order, learning-rate and loss arrays are allocated once per fit; a step allocates nothing.
+ *
+ * Steps run in chunks:
+ * - plans that run on the calling thread (PlanExecutor: the TypeScript backend and the per-kernel
+ *   native path) by the rule in yield.ts: chunks sized to take about 4 ms, a yield to the event loop
+ *   whenever 4 ms have passed since the last one. With onBatchEnd callbacks, chunks are one step, so
+ *   callbacks see every step as it happens and `stopTraining` takes effect after that step.
+ * - the native fused plan runs a chunk off the main thread (its runSteps is asynchronous); chunks
+ *   grow to about 100 ms of work (at most the rest of the epoch), and progress, onBatchEnd callbacks
+ *   (for each step of the chunk) and `stopTraining` are handled between chunks.
+ */
+import type { Kernels } from "../backend/backend.js";
+import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
+import { describe } from "../core/matrix.js";
+import { Rng } from "../core/rng.js";
+import type { Sequential } from "../nn/sequential.js";
+import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
+import { sliceTargets, toFeatures, toTargets, type FeaturesInput, type TargetsInput } from "./data.js";
+import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
+import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
+import { Progress, type Verbosity } from "./progress.js";
+import { makeSlicer, SLICE_MS, yieldToEventLoop } from "./yield.js";
+
+export interface FitOptions {
+  /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
+  epochs?: number;
+  /** Rows per step. Default 32. A batch size above N trains on all N rows each step. */
+  batchSize?: number;
+  /** Shuffle the rows each epoch. Default true. */
+  shuffle?: boolean;
+  /** Seed of the shuffle. Default: the model's seed. */
+  seed?: number;
+  /** Fraction in (0, 1) of rows, taken from the end before shuffling, held out for validation. */
+  validationSplit?: number;
+  /** Validation data, as [x, y] or { x, y }. Takes precedence over validationSplit. */
+  validationData?: readonly [FeaturesInput, TargetsInput] | { x: FeaturesInput; y: TargetsInput };
+  /** Metrics computed each epoch on the training data (after the epoch) and the validation data. */
+  metrics?: MetricName[];
+  callbacks?: Callback[];
+  /** 0 silent, 1 progress bar on a TTY (one line per epoch otherwise), 2 one line per epoch. Default 1. */
+  verbose?: Verbosity;
+  /** 0-based epoch to start from (resuming a checkpoint). Default 0. */
+  initialEpoch?: number;
+  /** Where progress goes. Default process.stderr. */
+  progressStream?: NodeJS.WritableStream;
+}
+
+export interface History {
+  /** 0-based epoch indices trained. */
+  epochs: number[];
+  /** Mean training loss of each epoch (step losses weighted by batch rows). */
+  loss: number[];
+  valLoss?: number[];
+  /** Training metrics by name, one value per epoch. */
+  metrics: Record<string, number[]>;
+  valMetrics?: Record<string, number[]>;
+  /** ceil(N / batchSize): optimizer updates per epoch. */
+  stepsPerEpoch: number;
+}
+
+/** Chunks of the asynchronous (fused native) plan aim at this much work. */
+const ASYNC_CHUNK_MS = 100;
+
+function checkInt(name: string, v: unknown, min: number, hint: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    throw new RangeError(`Invalid ${name}: ${typeof v === "number" ? v : describe(v)}; expected an integer >= ${min}${hint}`);
+  }
+  return v;
+}
+
+/** A shuffle seed that differs for every (seed, epoch) pair. */
+function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(Math.trunc(seed) | 0, 0x9e3779b1) + Math.imul(epoch + 1, 0x85ebca6b)) | 0;
+}
+
+async function call<T extends unknown[]>(fn: ((...a: T) => void | Promise<void>) | undefined, self: unknown, ...args: T): Promise<void> {
+  if (!fn) return;
+  const r = fn.apply(self, args);
+  if (r && typeof (r as Promise<void>).then === "function") await r;
+}
+
+export interface PreparedData {
+  x: Float32Array;
+  y: Targets;
+  rows: number;
+}
+
+/** Convert and check x and y for the model (standardizing by its stored statistics). */
+export function prepareData(model: Sequential, x: unknown, y: unknown, xName: string, yName: string): PreparedData {
+  const loss = model.loss!;
+  const norm = model.normalization;
+  if (norm?.targetMean && !loss.isRegression) {
+    throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
+  }
+  const fx = toFeatures(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null);
+  const fy = toTargets(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null);
+  return { x: fx.data, y: fy, rows: fx.rows };
+}
+
+export async function fitModel(model: Sequential, x: unknown, y: unknown, options: FitOptions): Promise<History> {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid fit options: expected an object but received ${describe(options)}`);
+  }
+  const loss = model.loss;
+  const optimizer = model.optimizer;
+  if (!loss || !optimizer) throw new Error("The model must be compiled before fit: call model.compile({ loss, optimizer }) first");
+
+  // --- Options -----------------------------------------------------------------------------------
+  const epochs = checkInt("epochs", options.epochs ?? 1, 1, " (the number of passes over the data)");
+  const initialEpoch = checkInt("initialEpoch", options.initialEpoch ?? 0, 0, "");
+  if (initialEpoch >= epochs) {
+    throw new RangeError(`Invalid initialEpoch: ${initialEpoch}; it must be below epochs (${epochs}): epochs counts from 0, including the epochs already trained`);
+  }
+  const batchSizeOpt = checkInt("batchSize", options.batchSize ?? 32, 1, " (rows per training step)");
+  const shuffle = options.shuffle ?? true;
+  if (typeof shuffle !== "boolean") throw new TypeError(`Invalid shuffle: expected a boolean but received ${describe(shuffle)}`);
+  const seed = options.seed ?? model.seed;
+  if (typeof seed !== "number" || !Number.isInteger(seed)) throw new TypeError(`Invalid seed: expected an integer but received ${describe(seed)}`);
+  const verbose = options.verbose ?? 1;
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new RangeError(`Invalid verbose: ${describe(verbose)}; expected 0, 1 or 2`);
+  const callbacks = options.callbacks ?? [];
+  if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== "object")) {
+    throw new TypeError(`Invalid callbacks: expected an array of callback objects but received ${describe(callbacks)}`);
+  }
+  const metrics = checkMetrics(options.metrics, metricTask(loss));
+  const split = options.validationSplit;
+  if (split !== undefined && (typeof split !== "number" || !(split > 0 && split < 1))) {
+    throw new RangeError(`Invalid validationSplit: ${describe(split)}; expected a fraction in (0, 1), e.g. 0.2 to hold out the last 20% of rows`);
+  }
+
+  // --- Data (all checks before any training) -------------------------------------------------------
+  const all = prepareData(model, x, y, "x", "y");
+  let train: PreparedData = all;
+  let val: PreparedData | null = null;
+  const vd = options.validationData;
+  if (vd !== undefined) {
+    const [vx, vy] = Array.isArray(vd) ? vd : [(vd as { x: unknown }).x, (vd as { y: unknown }).y];
+    if (vx === undefined || vy === undefined) {
+      throw new TypeError("Invalid validationData: expected [x, y] or { x, y }");
+    }
+    val = prepareData(model, vx, vy, "validationData x", "validationData y");
+  } else if (split !== undefined) {
+    const valRows = Math.floor(all.rows * split);
+    const trainRows = all.rows - valRows;
+    if (valRows < 1 || trainRows < 1) {
+      throw new RangeError(`validationSplit ${split} of ${all.rows} rows leaves ${trainRows} for training and ${valRows} for validation: both need at least one row`);
+    }
+    const inF = model.inputSize;
+    train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows };
+    val = {
+      x: all.x.subarray(trainRows * inF, all.rows * inF),
+      y: sliceTargets(all.y, model.outputSize, trainRows, all.rows),
+      rows: valRows,
+    };
+  }
+
+  const n = train.rows;
+  const batchSize = Math.min(batchSizeOpt, n);
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const denseTargets = train.y.kind === "float" && loss.name === "crossEntropy";
+  if (val && val.y.kind !== train.y.kind) {
+    throw new TypeError("validationData targets must have the same form as y (both class indices, or both matrices)");
+  }
+
+  // --- Training ---------------------------------------------------------------------------------------
+  const release = model._beginFit();
+  const progress = new Progress(verbose, epochs, stepsPerEpoch, options.progressStream ?? process.stderr);
+  try {
+    const plan = model._plan(batchSize, denseTargets, true);
+    const kernels = model._kernels();
+    const planLoss: PlanLoss = loss.toPlan(denseTargets);
+    const norm = model.normalization;
+    const evalCtx: EvalContext = {
+      plan,
+      kernels,
+      batchSize,
+      inFeatures: model.inputSize,
+      outFeatures: model.outputSize,
+      loss,
+      planLoss,
+      targetMean: norm?.targetMean ?? null,
+      targetStd: norm?.targetStd ?? null,
+    };
+    const sync = typeof (plan as { runStepsSync?: unknown }).runStepsSync === "function"
+      ? (plan as TrainPlan & { runStepsSync(run: StepRun): number })
+      : null;
+
+    const order = new Int32Array(n);
+    const lr = new Float32Array(stepsPerEpoch);
+    const losses = new Float32Array(stepsPerEpoch);
+    const run: StepRun = {
+      x: train.x,
+      y: train.y.data,
+      rows: n,
+      order,
+      start: 0,
+      steps: 0,
+      batchSize,
+      lr,
+      firstStep: 1,
+      training: true,
+      losses,
+    };
+    const rng = new Rng(seed);
+    const history: History = { epochs: [], loss: [], metrics: {}, stepsPerEpoch };
+    for (const m of metrics) history.metrics[m] = [];
+    if (val) {
+      history.valLoss = [];
+      history.valMetrics = {};
+      for (const m of metrics) history.valMetrics[m] = [];
+    }
+    const batchCallbacks = callbacks.filter((c) => typeof c.onBatchEnd === "function");
+    const batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
+    const slicer = makeSlicer();
+    // Chunk size in steps, adapted to the measured step time (see the file comment).
+    let chunk = 1;
+
+    model.stopTraining = false;
+    for (const c of callbacks) await call(c.onTrainBegin, c, model);
+
+    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+      for (const c of callbacks) await call(c.onEpochBegin, c, epoch, model);
+      progress.epochBegin(epoch);
+      for (let i = 0; i < n; i++) order[i] = i;
+      if (shuffle) {
+        rng.reseed(epochSeed(seed, epoch));
+        rng.shuffle(order);
+      }
+      let lossSum = 0; // sum over steps of loss * rows
+      let rowsDone = 0;
+      let step = 0;
+      while (step < stepsPerEpoch && !model.stopTraining) {
+        const c = batchCallbacks.length > 0 && sync ? 1 : Math.min(chunk, stepsPerEpoch - step);
+        const first = model.step; // updates applied so far
+        for (let s = 0; s < c; s++) lr[s] = optimizer.lrAt(first + s, epoch);
+        run.start = step * batchSize;
+        run.steps = c;
+        run.firstStep = first + 1;
+        const t0 = performance.now();
+        let done: number;
+        if (sync) done = sync.runStepsSync(run);
+        else {
+          model._stepsRunning = true;
+          try {
+            done = await plan.runSteps(run);
+          } finally {
+            model._stepsRunning = false;
+          }
+        }
+        const elapsed = performance.now() - t0;
+        model._addSteps(done);
+        for (let s = 0; s < done; s++) {
+          const rows = Math.min(batchSize, n - (step + s) * batchSize);
+          lossSum += losses[s]! * rows;
+          rowsDone += rows;
+        }
+        if (done < c) {
+          const bad = losses[done]!;
+          throw new Error(
+            `Training stopped: the loss became ${bad} at epoch ${epoch + 1}, step ${step + done + 1} of ${stepsPerEpoch} ` +
+              `(learning rate ${lr[done]}). The model keeps the weights from before that step. ` +
+              `Try a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets.`,
+          );
+        }
+        for (const cb of batchCallbacks) {
+          for (let s = 0; s < done; s++) {
+            batchLogs.loss = losses[s]!;
+            batchLogs.size = Math.min(batchSize, n - (step + s) * batchSize);
+            batchLogs.lr = lr[s]!;
+            await call(cb.onBatchEnd, cb, step + s, batchLogs, model);
+          }
+        }
+        step += done;
+        progress.update(step, lossSum / rowsDone);
+        const target = sync ? SLICE_MS : ASYNC_CHUNK_MS;
+        const growth = sync ? 2 : 4;
+        chunk = Math.max(1, Math.min(growth * c, Math.floor((c * target) / Math.max(elapsed, 1e-3))));
+        if (sync && performance.now() - slicer.last >= SLICE_MS) {
+          await yieldToEventLoop();
+          slicer.last = performance.now();
+        }
+      }
+
+      const logs: EpochLogs = { loss: lossSum / rowsDone };
+      if (metrics.length > 0) {
+        const r = await evaluateArrays(evalCtx, train.x, train.y, n, metrics, sync ? slicer : null);
+        for (const m of metrics) logs[m] = r[m]!;
+      }
+      if (val) {
+        const r = await evaluateArrays(evalCtx, val.x, val.y, val.rows, metrics, sync ? slicer : null);
+        logs["valLoss"] = r["loss"]!;
+        for (const m of metrics) logs[valName(m)] = r[m]!;
+      }
+      model._setEpoch(epoch + 1);
+      history.epochs.push(epoch);
+      history.loss.push(logs["loss"]!);
+      for (const m of metrics) history.metrics[m]!.push(logs[m]!);
+      if (val) {
+        history.valLoss!.push(logs["valLoss"]!);
+        for (const m of metrics) history.valMetrics![m]!.push(logs[valName(m)]!);
+      }
+      progress.epochEnd(epoch, logs);
+      for (const c of callbacks) await call(c.onEpochEnd, c, epoch, { ...logs }, model);
+    }
+    for (const c of callbacks) await call(c.onTrainEnd, c, history, model);
+    return history;
+  } catch (e) {
+    progress.abort();
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+/** "mae" -> "valMae". */
+export function valName(metric: string): string {
+  return "val" + metric.charAt(0).toUpperCase() + metric.slice(1);
+}
+
+/** For evaluate: loss and metrics of prepared data. */
+export async function evaluatePrepared(
+  model: Sequential,
+  data: PreparedData,
+  batchSize: number,
+  metrics: readonly MetricName[],
+  kernels: Kernels,
+): Promise<Record<string, number>> {
+  const loss = model.loss!;
+  const denseTargets = data.y.kind === "float" && loss.name === "crossEntropy";
+  const plan = model._plan(batchSize, denseTargets, false);
+  const norm = model.normalization;
+  return evaluateArrays(
+    {
+      plan,
+      kernels,
+      batchSize,
+      inFeatures: model.inputSize,
+      outFeatures: model.outputSize,
+      loss,
+      planLoss: loss.toPlan(denseTargets),
+      targetMean: norm?.targetMean ?? null,
+      targetStd: norm?.targetStd ?? null,
+    },
+    data.x,
+    data.y,
+    data.rows,
+    metrics,
+    makeSlicer(),
+  );
+}
