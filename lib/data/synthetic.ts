@@ -77,28 +77,38 @@ export function sampleCurve(target: (x: number) => number, options: CurveOptions
   return { x: new Matrix(xs, n, 1), y: new Matrix(ys, n, 1), target, noise };
 }
 
-/** The skeleton of the lecture curve: seven linear pieces over [-1, 1]. */
+/** The skeleton of the lecture curve: seven linear pieces over [-3, 3]. */
 export const LECTURE_KNOTS: readonly (readonly [number, number])[] = [
-  [-1.0, 0.2],
-  [-0.7, 0.9],
-  [-0.4, 0.5],
-  [-0.1, 1.3],
-  [0.2, 0.8],
-  [0.5, 1.0],
-  [0.75, 0.1],
-  [1.0, 0.5],
+  [-3.0, 0.2],
+  [-2.1, 0.9],
+  [-1.2, 0.5],
+  [-0.3, 1.3],
+  [0.6, 0.8],
+  [1.5, 1.0],
+  [2.25, 0.1],
+  [3.0, 0.5],
 ];
 
-/** The lecture's target over [-1, 1]: the piecewise-linear skeleton plus a ripple of amplitude 0.15. */
+/** The x interval the lecture data is drawn from. */
+export const LECTURE_DOMAIN: readonly [number, number] = [-3, 3];
+
+/**
+ * The lecture's target over [-3, 3]: the piecewise-linear skeleton plus one gentle wave of
+ * amplitude 0.1 (so that it is curved, not only piecewise linear).
+ */
 export function lectureTarget(): (x: number) => number {
   const skeleton = piecewiseLinear(LECTURE_KNOTS);
-  return (x: number): number => skeleton(x) + 0.15 * Math.sin(6 * Math.PI * x);
+  return (x: number): number => skeleton(x) + 0.1 * Math.sin((2 * Math.PI * x) / 3);
 }
 
 /**
  * The lecture's data: `n` noisy samples (default 1,000, noise 0.05) of `lectureTarget()` at uniform
- * x in [-1, 1]. A straight line cannot follow it, 3 sigmoids follow its outline, many follow it all.
+ * x in [-3, 3]. A straight line cannot follow it, 3 sigmoids follow its outline, many follow it all.
+ *
+ * The inputs are deliberately left at this scale (not squeezed into [-1, 1]): with the usual
+ * initializers a sigmoid unit's weight starts near 1, so its step is about as wide as the curve's
+ * pieces and training only has to move the steps, not also sharpen them.
  */
 export function lectureCurve(options: Omit<CurveOptions, "domain"> = {}): CurveData {
-  return sampleCurve(lectureTarget(), { ...options, domain: [-1, 1] });
+  return sampleCurve(lectureTarget(), { ...options, domain: LECTURE_DOMAIN });
 }
