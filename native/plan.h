@@ -1,8 +1,129 @@
 // The fused training plan: forward, backward and optimizer update for runs of batches in C++.
-// Registered into the addon's exports by addon.cc.
+//
+// plan.cc is plain C++ (no N-API): the engine below, testable and timeable alone.
+// plan_binding.cc is its N-API surface (spec unpacking, AsyncWorker for runSteps), registered into
+// the addon's exports by addon.cc through RegisterPlan.
+//
+// The semantics are those of lib/backend/plan.ts (PlanSpec, StepRun, TrainPlan) and the kernel
+// definitions of lib/backend/backend.ts; lib/train/plan-executor.ts is the TypeScript reference.
 #pragma once
-#include <napi.h>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace Napi {
+class Env;
+class Object;
+}  // namespace Napi
 
 namespace blasnet {
+
+/// Adds the FusedPlan class and the planFastMath test function to the addon's exports.
 void RegisterPlan(Napi::Env env, Napi::Object exports);
-}
+
+namespace plan {
+
+// Codes match ACTIVATIONS / REGRESSION_LOSSES in lib/backend/backend.ts.
+enum Activation : int { kLinear = 0, kSigmoid = 1, kRelu = 2, kTanh = 3, kLeakyRelu = 4, kGelu = 5 };
+enum LossKind : int { kMse = 0, kMae = 1, kHuber = 2, kCrossEntropy = 3, kCrossEntropyDense = 4, kBce = 5 };
+enum OptimizerKind : int { kSgd = 0, kAdam = 1, kAdamW = 2, kRmsprop = 3 };
+enum LayerKind : int { kDense = 0, kActivation = 1, kSoftmax = 2, kDropout = 3 };
+
+struct LayerDesc {
+  LayerKind kind = kDense;
+  // dense
+  int64_t inFeatures = 0;
+  int64_t outFeatures = 0;
+  int64_t weightOffset = 0;
+  int64_t biasOffset = -1;  // -1: no bias
+  // activation
+  Activation activation = kLinear;
+  double alpha = 0;  // leakyRelu negative slope
+  // dropout
+  double rate = 0;
+};
+
+struct SpecDesc {
+  int64_t inFeatures = 0;
+  int64_t outFeatures = 0;
+  int64_t batchSize = 0;
+  std::vector<LayerDesc> layers;
+  LossKind loss = kMse;
+  double huberDelta = 1;
+  OptimizerKind optimizer = kSgd;
+  double momentum = 0, dampening = 0, weightDecay = 0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double rmsAlpha = 0.99;
+  double clipNorm = 0, clipValue = 0;
+  int64_t paramCount = 0;
+};
+
+/// Optimizer state slots per parameter, as stateSlots() in plan.ts.
+int StateSlots(const SpecDesc& spec);
+
+/// A validation failure: which JS error to throw and its message (naming the field).
+struct PlanError {
+  bool range = false;  // RangeError if true, else TypeError
+  std::string message;
+  bool ok() const { return message.empty(); }
+};
+
+/// Checks the whole spec against the buffer lengths (in elements).
+PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t gradsLength, int64_t stateLength,
+                       int64_t rngStateLength);
+
+/// One run of steps (see StepRun in plan.ts). Plain pointers into caller-owned arrays.
+struct StepArgs {
+  const float* x = nullptr;        // (rows, inFeatures)
+  const float* yFloat = nullptr;   // (rows, outFeatures), or null for class labels
+  const int32_t* yLabels = nullptr;  // (rows), crossEntropy only
+  int64_t rows = 0;
+  const int32_t* order = nullptr;
+  int64_t orderLength = 0;
+  int64_t start = 0;
+  int64_t steps = 0;
+  int64_t batchSize = 0;
+  const float* lr = nullptr;  // (steps)
+  int64_t firstStep = 1;
+  bool training = true;
+  float* losses = nullptr;  // (steps)
+};
+
+/// Checks a run against the plan (lengths, ranges, labels, order values) before anything runs.
+/// Lengths are in elements; yIsLabels tells which of yFloat / yLabels is set.
+PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength, int64_t yLength, bool yIsLabels,
+                      int64_t lrLength, int64_t lossesLength);
+
+struct Workspace;
+
+/// The engine. Works in place on params / grads / state / rngState (caller-owned, kept alive by
+/// the caller); allocates every workspace once, for spec.batchSize rows, in the constructor.
+class Plan {
+ public:
+  /// The spec must have passed ValidateSpec.
+  Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint32_t* rngState);
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  /// Runs up to run.steps steps; returns the number completed (fewer when a loss was not finite:
+  /// that step's update is not applied, losses[completed] holds the bad loss).
+  int64_t RunSteps(const StepArgs& run);
+
+  /// Inference-mode forward pass: out (rows, outFeatures) from x (rows, inFeatures), rows <= batchSize.
+  void Forward(float* out, const float* x, int64_t rows);
+
+  const SpecDesc& spec() const { return spec_; }
+
+ private:
+  SpecDesc spec_;
+  std::unique_ptr<Workspace> ws_;
+};
+
+/// Element-wise fast math over n values, for tests: fn 0 = exp, 1 = sigmoid, 2 = tanh.
+void FastMathApply(int fn, float* out, const float* x, int64_t n);
+
+}  // namespace plan
+}  // namespace blasnet

@@ -1,0 +1,978 @@
+// The fused training plan engine (plain C++, no N-API): see plan.h and lib/backend/plan.ts.
+//
+// One step, for a gathered batch X (B, in):
+//   forward   dense: Z = X W^T (GEMM), then bias + activation in ONE pass over Z
+//             (A = f(Z + b); Z + b is kept only where f' needs it: leakyRelu, gelu)
+//   loss      mean over the batch, gradient written into the first delta buffer
+//   backward  dense: dZ = dA * f'(.) fused with db = column sums of dZ in one pass,
+//             dW = dZ^T X and dX = dZ W (GEMMs; the first dense layer skips dX)
+//   update    clip (by value, then by global norm), then one optimizer loop over all P parameters
+//
+// GEMMs go to OpenBLAS above a size threshold and to plain loops below it (see kSmallGemmWork).
+// The step loop and everything it inlines are compiled three times (x86-64 baseline, Haswell AVX2
+// + FMA, Skylake-AVX512) with GCC target_clones and dispatched once at load time.
+#include "plan.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fast_math.h"
+#include "rng.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(BLASNET_NO_CLONES)
+#define BN_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define BN_CLONES
+#endif
+#define BN_INLINE inline __attribute__((always_inline))
+
+namespace blasnet {
+namespace plan {
+
+// ---------------------------------------------------------------------------------------------
+// Small GEMMs: plain loops below this many multiply-adds (m * n * k), OpenBLAS above.
+//
+// Measured on this machine (Xeon, AVX-512, 2 cores, OpenBLAS 0.3.21 pthreads, 2 threads), ns per
+// call, plain loops (AVX-512 clone) vs cblas_sgemm, for the three shapes a dense layer uses
+// (forward X W^T; dW = dZ^T X; dX = dZ W); see the table filled in below by the microbenchmark
+// (a throwaway program linking plan.cc, run with the workloads' and intermediate shapes):
+//   SMALL_GEMM_TABLE
+// The loops win clearly below SMALL_GEMM_CROSSOVER multiply-adds and lose above; the threshold sits
+// at the crossover.
+constexpr int64_t kSmallGemmWork = 32768;
+
+BN_INLINE bool UseLoops(int64_t m, int64_t n, int64_t k) { return m * n * k <= kSmallGemmWork; }
+
+// wt (k, n) = w (n, k) transposed.
+BN_INLINE void Transpose(float* __restrict wt, const float* __restrict w, int64_t n, int64_t k) {
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t p = 0; p < k; p++) wt[p * n + j] = w[j * k + p];
+}
+
+// c (m, n) = a (m, k) * wt (k, n): row i of c is a sum of rows of wt (vectorizes over n).
+BN_INLINE void LoopNN(float* __restrict c, const float* __restrict a, const float* __restrict b, int64_t m,
+                      int64_t n, int64_t k) {
+  for (int64_t i = 0; i < m; i++) {
+    float* __restrict ci = c + i * n;
+    const float* __restrict ai = a + i * k;
+    {
+      const float s = ai[0];
+      for (int64_t j = 0; j < n; j++) ci[j] = s * b[j];
+    }
+    for (int64_t p = 1; p < k; p++) {
+      const float s = ai[p];
+      const float* __restrict bp = b + p * n;
+      for (int64_t j = 0; j < n; j++) ci[j] += s * bp[j];
+    }
+  }
+}
+
+// c (n, k) = d (m, n)^T * x (m, k): row j of c is a sum over batch rows of d[i,j] x[i,:].
+BN_INLINE void LoopTN(float* __restrict c, const float* __restrict d, const float* __restrict x, int64_t m,
+                      int64_t n, int64_t k) {
+  for (int64_t j = 0; j < n; j++) {
+    float* __restrict cj = c + j * k;
+    {
+      const float s = d[j];
+      for (int64_t p = 0; p < k; p++) cj[p] = s * x[p];
+    }
+    for (int64_t i = 1; i < m; i++) {
+      const float s = d[i * n + j];
+      const float* __restrict xi = x + i * k;
+      for (int64_t p = 0; p < k; p++) cj[p] += s * xi[p];
+    }
+  }
+}
+
+// Forward: z (m, n) = x (m, k) * w^T, w stored (n, k); wt is a (k, n) scratch for the loop path.
+BN_INLINE void GemmForward(float* z, const float* x, const float* w, float* wt, int64_t m, int64_t n, int64_t k) {
+  if (UseLoops(m, n, k)) {
+    Transpose(wt, w, n, k);
+    LoopNN(z, x, wt, m, n, k);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, x, int(k), w, int(k), 0.0f, z,
+                int(n));
+  }
+}
+
+// dW (n, k) = dz (m, n)^T * x (m, k).
+BN_INLINE void GemmWeightGrad(float* dw, const float* dz, const float* x, int64_t m, int64_t n, int64_t k) {
+  if (UseLoops(m, n, k)) {
+    LoopTN(dw, dz, x, m, n, k);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k), int(m), 1.0f, dz, int(n), x, int(k), 0.0f,
+                dw, int(k));
+  }
+}
+
+// dX (m, k) = dz (m, n) * w (n, k).
+BN_INLINE void GemmInputGrad(float* dx, const float* dz, const float* w, int64_t m, int64_t n, int64_t k) {
+  if (UseLoops(m, n, k)) {
+    LoopNN(dx, dz, w, m, k, n);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(k), int(n), 1.0f, dz, int(n), w, int(k), 0.0f,
+                dx, int(k));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations (definitions as in backend.ts; GELU is the tanh approximation).
+
+constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float kGeluA = 0.044715f;
+
+template <int ACT>
+BN_INLINE float ActF(float v, float alpha) {
+  if constexpr (ACT == kLinear) {
+    return v;
+  } else if constexpr (ACT == kSigmoid) {
+    return fastmath::Sigmoid(v);
+  } else if constexpr (ACT == kRelu) {
+    return v > 0.0f ? v : 0.0f;
+  } else if constexpr (ACT == kTanh) {
+    return fastmath::Tanh(v);
+  } else if constexpr (ACT == kLeakyRelu) {
+    return v > 0.0f ? v : alpha * v;
+  } else {
+    return 0.5f * v * (1.0f + fastmath::Tanh(kGeluC * (v + kGeluA * v * v * v)));
+  }
+}
+
+// f'(x) from the forward input x and output y (sigmoid, tanh use y; relu may be given y for x,
+// as y > 0 exactly when x > 0).
+template <int ACT>
+BN_INLINE float ActD(float x, float y, float alpha) {
+  if constexpr (ACT == kLinear) {
+    return 1.0f;
+  } else if constexpr (ACT == kSigmoid) {
+    return y * (1.0f - y);
+  } else if constexpr (ACT == kRelu) {
+    return x > 0.0f ? 1.0f : 0.0f;
+  } else if constexpr (ACT == kTanh) {
+    return 1.0f - y * y;
+  } else if constexpr (ACT == kLeakyRelu) {
+    return x > 0.0f ? 1.0f : alpha;
+  } else {
+    const float x2 = x * x;
+    const float t = fastmath::Tanh(kGeluC * (x + kGeluA * x2 * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kGeluC * (1.0f + 3.0f * kGeluA * x2);
+  }
+}
+
+// Whether the fused dense+activation keeps Z + b (f' needs x, and y does not determine it).
+BN_INLINE bool NeedsPreActivation(int act) { return act == kLeakyRelu || act == kGelu; }
+
+// Fused forward epilogue over the GEMM output z (rows, cols): v = z + b; a = f(v); z = v where
+// needed. For linear, a == z and this is just the bias add.
+template <int ACT>
+BN_INLINE void BiasActT(float* z, float* a, const float* __restrict b, int64_t rows, int64_t cols, float alpha) {
+  for (int64_t i = 0; i < rows; i++) {
+    float* zi = z + i * cols;
+    float* ai = a + i * cols;
+    for (int64_t j = 0; j < cols; j++) {
+      const float v = zi[j] + b[j];
+      if constexpr (ACT == kLeakyRelu || ACT == kGelu || ACT == kLinear) zi[j] = v;
+      if constexpr (ACT != kLinear) ai[j] = ActF<ACT>(v, alpha);
+    }
+  }
+}
+
+BN_INLINE void BiasAct(int act, float* z, float* a, const float* b, int64_t rows, int64_t cols, float alpha) {
+  switch (act) {
+    case kLinear: BiasActT<kLinear>(z, a, b, rows, cols, alpha); break;
+    case kSigmoid: BiasActT<kSigmoid>(z, a, b, rows, cols, alpha); break;
+    case kRelu: BiasActT<kRelu>(z, a, b, rows, cols, alpha); break;
+    case kTanh: BiasActT<kTanh>(z, a, b, rows, cols, alpha); break;
+    case kLeakyRelu: BiasActT<kLeakyRelu>(z, a, b, rows, cols, alpha); break;
+    default: BiasActT<kGelu>(z, a, b, rows, cols, alpha); break;
+  }
+}
+
+// Fused backward prologue: d (rows, cols) = dA * f'(x, y) in place, and db = column sums of it.
+template <int ACT>
+BN_INLINE void ActBackBiasT(float* d, const float* x, const float* y, float* __restrict db, int64_t rows,
+                            int64_t cols, float alpha) {
+  for (int64_t j = 0; j < cols; j++) db[j] = 0.0f;
+  for (int64_t i = 0; i < rows; i++) {
+    float* di = d + i * cols;
+    const float* xi = x + i * cols;
+    const float* yi = y + i * cols;
+    for (int64_t j = 0; j < cols; j++) {
+      float g = di[j];
+      if constexpr (ACT != kLinear) {
+        g *= ActD<ACT>(xi[j], yi[j], alpha);
+        di[j] = g;
+      }
+      db[j] += g;
+    }
+  }
+}
+
+BN_INLINE void ActBackBias(int act, float* d, const float* x, const float* y, float* db, int64_t rows, int64_t cols,
+                           float alpha) {
+  switch (act) {
+    case kLinear: ActBackBiasT<kLinear>(d, x, y, db, rows, cols, alpha); break;
+    case kSigmoid: ActBackBiasT<kSigmoid>(d, x, y, db, rows, cols, alpha); break;
+    case kRelu: ActBackBiasT<kRelu>(d, x, y, db, rows, cols, alpha); break;
+    case kTanh: ActBackBiasT<kTanh>(d, x, y, db, rows, cols, alpha); break;
+    case kLeakyRelu: ActBackBiasT<kLeakyRelu>(d, x, y, db, rows, cols, alpha); break;
+    default: ActBackBiasT<kGelu>(d, x, y, db, rows, cols, alpha); break;
+  }
+}
+
+template <int ACT>
+BN_INLINE void ActForwardT(float* y, const float* x, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) y[i] = ActF<ACT>(x[i], alpha);
+}
+
+BN_INLINE void ActForward(int act, float* y, const float* x, int64_t n, float alpha) {
+  switch (act) {
+    case kLinear: ActForwardT<kLinear>(y, x, n, alpha); break;
+    case kSigmoid: ActForwardT<kSigmoid>(y, x, n, alpha); break;
+    case kRelu: ActForwardT<kRelu>(y, x, n, alpha); break;
+    case kTanh: ActForwardT<kTanh>(y, x, n, alpha); break;
+    case kLeakyRelu: ActForwardT<kLeakyRelu>(y, x, n, alpha); break;
+    default: ActForwardT<kGelu>(y, x, n, alpha); break;
+  }
+}
+
+template <int ACT>
+BN_INLINE void ActBackwardT(float* d, const float* x, const float* y, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) d[i] *= ActD<ACT>(x[i], y[i], alpha);
+}
+
+BN_INLINE void ActBackward(int act, float* d, const float* x, const float* y, int64_t n, float alpha) {
+  switch (act) {
+    case kLinear: break;
+    case kSigmoid: ActBackwardT<kSigmoid>(d, x, y, n, alpha); break;
+    case kRelu: ActBackwardT<kRelu>(d, x, y, n, alpha); break;
+    case kTanh: ActBackwardT<kTanh>(d, x, y, n, alpha); break;
+    case kLeakyRelu: ActBackwardT<kLeakyRelu>(d, x, y, n, alpha); break;
+    default: ActBackwardT<kGelu>(d, x, y, n, alpha); break;
+  }
+}
+
+// y (rows, cols) = row-wise softmax of x, max-subtracted.
+BN_INLINE void SoftmaxForward(float* y, const float* x, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; i++) {
+    const float* xi = x + i * cols;
+    float* yi = y + i * cols;
+    float mx = xi[0];
+    for (int64_t j = 1; j < cols; j++) mx = xi[j] > mx ? xi[j] : mx;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float e = fastmath::Exp(xi[j] - mx);
+      yi[j] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < cols; j++) yi[j] *= inv;
+  }
+}
+
+// d (rows, cols) = y * (d - rowsum(d * y)) in place.
+BN_INLINE void SoftmaxBackward(float* d, const float* y, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; i++) {
+    float* di = d + i * cols;
+    const float* yi = y + i * cols;
+    float dot = 0.0f;
+    for (int64_t j = 0; j < cols; j++) dot += di[j] * yi[j];
+    for (int64_t j = 0; j < cols; j++) di[j] = yi[j] * (di[j] - dot);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses: mean over the batch (definitions as in backend.ts); gradient of the mean into g.
+
+BN_INLINE double RegressionLossGrad(int kind, float* g, const float* pred, const float* t, int64_t n, float delta) {
+  double sum = 0.0;
+  const float invN = float(1.0 / double(n));
+  if (kind == kMse) {
+    const float twoInvN = 2.0f * invN;
+    for (int64_t i = 0; i < n; i++) {
+      const float d = pred[i] - t[i];
+      sum += double(d) * double(d);
+      g[i] = twoInvN * d;
+    }
+  } else if (kind == kMae) {
+    for (int64_t i = 0; i < n; i++) {
+      const float d = pred[i] - t[i];
+      sum += std::fabs(double(d));
+      g[i] = d > 0.0f ? invN : (d < 0.0f ? -invN : 0.0f);
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float d = pred[i] - t[i];
+      const float ad = std::fabs(d);
+      if (ad <= delta) {
+        sum += 0.5 * double(d) * double(d);
+        g[i] = d * invN;
+      } else {
+        sum += double(delta) * (double(ad) - 0.5 * double(delta));
+        g[i] = (d > 0.0f ? delta : -delta) * invN;
+      }
+    }
+  }
+  return sum / double(n);
+}
+
+// Softmax cross-entropy from logits z (rows, cols); labels (rows) or dense targets t (rows, cols).
+BN_INLINE double CrossEntropyGrad(float* g, const float* z, const int32_t* labels, const float* t, int64_t rows,
+                                  int64_t cols) {
+  double sum = 0.0;
+  const float invRows = float(1.0 / double(rows));
+  for (int64_t i = 0; i < rows; i++) {
+    const float* zi = z + i * cols;
+    float* gi = g + i * cols;
+    float mx = zi[0];
+    for (int64_t j = 1; j < cols; j++) mx = zi[j] > mx ? zi[j] : mx;
+    float s = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float e = fastmath::Exp(zi[j] - mx);
+      gi[j] = e;
+      s += e;
+    }
+    const double lse = double(mx) + std::log(double(s));
+    const float scale = invRows / s;
+    for (int64_t j = 0; j < cols; j++) gi[j] *= scale;
+    if (labels) {
+      const int32_t label = labels[i];
+      sum += lse - double(zi[label]);
+      gi[label] -= invRows;
+    } else {
+      const float* ti = t + i * cols;
+      for (int64_t j = 0; j < cols; j++) {
+        if (ti[j] != 0.0f) sum += double(ti[j]) * (lse - double(zi[j]));
+        gi[j] -= ti[j] * invRows;
+      }
+    }
+  }
+  return sum / double(rows);
+}
+
+BN_INLINE double BceGrad(float* g, const float* z, const float* t, int64_t n) {
+  double sum = 0.0;
+  const float invN = float(1.0 / double(n));
+  for (int64_t i = 0; i < n; i++) {
+    const float zi = z[i];
+    const double az = std::fabs(double(zi));
+    sum += (zi > 0.0f ? double(zi) : 0.0) - double(zi) * double(t[i]) + std::log1p(std::exp(-az));
+    g[i] = (fastmath::Sigmoid(zi) - t[i]) * invN;
+  }
+  return sum / double(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient clipping and optimizers over the flat buffers (PyTorch semantics, as backend.ts).
+
+BN_INLINE void ClipValue(float* g, int64_t n, float c) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = g[i];
+    v = v < -c ? -c : v;
+    g[i] = v > c ? c : v;
+  }
+}
+
+// Sum of squares in double, over float partial sums of 16 lanes x 1024-element blocks.
+BN_INLINE double SumSquares(const float* g, int64_t n) {
+  double total = 0.0;
+  int64_t i = 0;
+  for (; i + 1024 <= n; i += 1024) {
+    float lanes[16] = {0};
+    for (int64_t b = 0; b < 1024; b += 16)
+      for (int l = 0; l < 16; l++) lanes[l] += g[i + b + l] * g[i + b + l];
+    double s = 0.0;
+    for (int l = 0; l < 16; l++) s += lanes[l];
+    total += s;
+  }
+  for (; i < n; i++) total += double(g[i]) * double(g[i]);
+  return total;
+}
+
+BN_INLINE void Scale(float* g, int64_t n, float s) {
+  for (int64_t i = 0; i < n; i++) g[i] *= s;
+}
+
+BN_INLINE void SgdUpdate(float* __restrict p, const float* __restrict grad, float* __restrict v, int64_t n, float lr,
+                         float momentum, float dampening, bool nesterov, float wd, bool first) {
+  if (momentum == 0.0f) {
+    if (wd == 0.0f) {
+      for (int64_t i = 0; i < n; i++) p[i] -= lr * grad[i];
+    } else {
+      for (int64_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + wd * p[i]);
+    }
+    return;
+  }
+  const float keep = 1.0f - dampening;
+  if (first) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + wd * p[i];
+      v[i] = g;
+      p[i] -= lr * (nesterov ? g + momentum * g : g);
+    }
+  } else if (nesterov) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + wd * p[i];
+      const float vi = momentum * v[i] + keep * g;
+      v[i] = vi;
+      p[i] -= lr * (g + momentum * vi);
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + wd * p[i];
+      const float vi = momentum * v[i] + keep * g;
+      v[i] = vi;
+      p[i] -= lr * vi;
+    }
+  }
+}
+
+BN_INLINE void AdamUpdate(float* __restrict p, const float* __restrict grad, float* __restrict m, float* __restrict v,
+                          int64_t n, float lr, double beta1, double beta2, float eps, float wd, double t,
+                          bool decoupled) {
+  const float b1 = float(beta1), b2 = float(beta2);
+  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+  const float stepSize = float(double(lr) / (1.0 - std::pow(beta1, t)));
+  const float invSqrtBc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, t)));
+  const float decay = decoupled ? 1.0f - lr * wd : 1.0f;
+  const float l2 = decoupled ? 0.0f : wd;
+  for (int64_t i = 0; i < n; i++) {
+    const float pi = p[i] * decay;
+    const float g = grad[i] + l2 * pi;
+    const float mi = b1 * m[i] + c1 * g;
+    const float vi = b2 * v[i] + c2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + eps);
+  }
+}
+
+BN_INLINE void RmspropUpdate(float* __restrict p, const float* __restrict grad, float* __restrict sq,
+                             float* __restrict buf, int64_t n, float lr, float alpha, float eps, float wd,
+                             float momentum) {
+  const float c = 1.0f - alpha;
+  if (momentum > 0.0f) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + wd * p[i];
+      const float s = alpha * sq[i] + c * g * g;
+      sq[i] = s;
+      const float b = momentum * buf[i] + g / (std::sqrt(s) + eps);
+      buf[i] = b;
+      p[i] -= lr * b;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = grad[i] + wd * p[i];
+      const float s = alpha * sq[i] + c * g * g;
+      sq[i] = s;
+      p[i] -= lr * g / (std::sqrt(s) + eps);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace: the compiled op list and every buffer, allocated once.
+
+namespace {
+
+// 64-byte aligned float storage (one cache line; full AVX-512 vectors).
+struct AlignedFloats {
+  float* data = nullptr;
+  explicit AlignedFloats(int64_t n) {
+    const size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+    data = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!data) throw std::bad_alloc();
+    std::memset(data, 0, bytes);
+  }
+  ~AlignedFloats() { std::free(data); }
+  AlignedFloats(const AlignedFloats&) = delete;
+  AlignedFloats& operator=(const AlignedFloats&) = delete;
+};
+
+}  // namespace
+
+struct Op {
+  LayerKind kind = kDense;
+  int64_t in = 0, out = 0;  // widths
+  // dense (with the activation that follows it fused in)
+  float* w = nullptr;
+  const float* b = nullptr;  // bias, or the shared zeros
+  float* dw = nullptr;
+  float* db = nullptr;  // bias grad, or a scratch row
+  float* wt = nullptr;  // (in, out) transpose scratch for the loop path, or null
+  int act = kLinear;
+  float alpha = 0;
+  bool needDx = true;    // produce the input gradient (false for the first dense layer)
+  bool backward = true;  // take part in backward (false for layers before the first dense one)
+  float* z = nullptr;    // GEMM output (+ bias), (B, out)
+  float* a = nullptr;    // output, (B, out); == z when act is linear
+  // dropout
+  double rate = 0;
+  double keepScale = 1;
+  float* mask = nullptr;  // kept-and-scaled mask (B, out)
+  // set by each forward pass
+  const float* inPtr = nullptr;
+  const float* outPtr = nullptr;
+};
+
+struct Workspace {
+  std::vector<Op> ops;
+  std::vector<std::unique_ptr<AlignedFloats>> owned;
+  float* xb = nullptr;   // (B, in)
+  float* yb = nullptr;   // (B, out)
+  int32_t* lb = nullptr;  // (B)
+  std::vector<int32_t> labels;
+  float* d0 = nullptr;  // delta ping-pong buffers, (B, max width)
+  float* d1 = nullptr;
+  float* params = nullptr;
+  float* grads = nullptr;
+  float* state = nullptr;
+  uint32_t* rngState = nullptr;
+  bool hasDropout = false;
+
+  float* Alloc(int64_t n) {
+    owned.push_back(std::make_unique<AlignedFloats>(n));
+    return owned.back()->data;
+  }
+};
+
+int StateSlots(const SpecDesc& spec) {
+  switch (spec.optimizer) {
+    case kSgd: return spec.momentum != 0 ? 1 : 0;
+    case kAdam:
+    case kAdamW:
+    case kRmsprop: return 2;
+  }
+  return 0;
+}
+
+Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint32_t* rngState)
+    : spec_(spec), ws_(std::make_unique<Workspace>()) {
+  Workspace& ws = *ws_;
+  ws.params = params;
+  ws.grads = grads;
+  ws.state = state;
+  ws.rngState = rngState;
+  const int64_t B = spec.batchSize;
+  int64_t maxWidth = std::max(spec.inFeatures, spec.outFeatures);
+  {
+    int64_t width = spec.inFeatures;
+    for (const LayerDesc& l : spec.layers) {
+      if (l.kind == kDense) width = l.outFeatures;
+      maxWidth = std::max(maxWidth, width);
+    }
+  }
+  float* zeros = ws.Alloc(maxWidth);
+  float* dbScratch = ws.Alloc(maxWidth);
+  ws.xb = ws.Alloc(B * spec.inFeatures);
+  ws.yb = ws.Alloc(B * spec.outFeatures);
+  ws.labels.assign(size_t(B), 0);
+  ws.lb = ws.labels.data();
+  ws.d0 = ws.Alloc(B * maxWidth);
+  ws.d1 = ws.Alloc(B * maxWidth);
+
+  int64_t width = spec.inFeatures;
+  bool seenDense = false;
+  const size_t L = spec.layers.size();
+  for (size_t i = 0; i < L; i++) {
+    const LayerDesc& l = spec.layers[i];
+    Op op;
+    op.kind = l.kind;
+    op.in = width;
+    op.backward = seenDense || l.kind == kDense;
+    switch (l.kind) {
+      case kDense: {
+        op.out = l.outFeatures;
+        op.w = params + l.weightOffset;
+        op.dw = grads + l.weightOffset;
+        op.b = l.biasOffset >= 0 ? params + l.biasOffset : zeros;
+        op.db = l.biasOffset >= 0 ? grads + l.biasOffset : dbScratch;
+        op.needDx = seenDense;
+        seenDense = true;
+        if (op.in * op.out <= kSmallGemmWork) op.wt = ws.Alloc(op.in * op.out);
+        op.z = ws.Alloc(B * op.out);
+        if (i + 1 < L && spec.layers[i + 1].kind == kActivation) {
+          op.act = spec.layers[i + 1].activation;
+          op.alpha = float(spec.layers[i + 1].alpha);
+          i++;  // the activation is fused into this op
+        }
+        op.a = op.act == kLinear ? op.z : ws.Alloc(B * op.out);
+        break;
+      }
+      case kActivation:
+        op.out = width;
+        op.act = l.activation;
+        op.alpha = float(l.alpha);
+        op.a = op.act == kLinear ? nullptr : ws.Alloc(B * op.out);
+        break;
+      case kSoftmax:
+        op.out = width;
+        op.a = ws.Alloc(B * op.out);
+        break;
+      case kDropout:
+        op.out = width;
+        op.rate = l.rate;
+        op.keepScale = 1.0 / (1.0 - l.rate);
+        op.a = ws.Alloc(B * op.out);
+        op.mask = ws.Alloc(B * op.out);
+        ws.hasDropout = true;
+        break;
+    }
+    width = op.out;
+    ws.ops.push_back(op);
+  }
+}
+
+Plan::~Plan() = default;
+
+// ---------------------------------------------------------------------------------------------
+// The step loop (compiled per ISA).
+
+namespace {
+
+BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, bool training, Rng& rng) {
+  const float* cur = x;
+  for (Op& op : ws.ops) {
+    op.inPtr = cur;
+    switch (op.kind) {
+      case kDense:
+        GemmForward(op.z, cur, op.w, op.wt, rows, op.out, op.in);
+        BiasAct(op.act, op.z, op.a, op.b, rows, op.out, op.alpha);
+        op.outPtr = op.a;
+        break;
+      case kActivation:
+        if (op.act == kLinear) {
+          op.outPtr = cur;
+        } else {
+          ActForward(op.act, op.a, cur, rows * op.out, op.alpha);
+          op.outPtr = op.a;
+        }
+        break;
+      case kSoftmax:
+        SoftmaxForward(op.a, cur, rows, op.out);
+        op.outPtr = op.a;
+        break;
+      case kDropout: {
+        const int64_t n = rows * op.out;
+        if (!training || op.rate == 0.0) {
+          op.outPtr = cur;  // identity (mask of ones)
+          op.inPtr = nullptr;
+        } else {
+          const double rate = op.rate;
+          const double keepScale = op.keepScale;
+          const float maskKeep = float(keepScale);
+          for (int64_t i = 0; i < n; i++) {
+            const bool keep = double(rng.Uniform()) >= rate;
+            op.mask[i] = keep ? maskKeep : 0.0f;
+            op.a[i] = keep ? float(double(cur[i]) * keepScale) : 0.0f;
+          }
+          op.outPtr = op.a;
+        }
+        break;
+      }
+    }
+    cur = op.outPtr;
+  }
+  return cur;
+}
+
+BN_INLINE double Loss(const SpecDesc& spec, float* g, const float* pred, const float* yb, const int32_t* lb,
+                      int64_t rows) {
+  const int64_t n = rows * spec.outFeatures;
+  switch (spec.loss) {
+    case kMse:
+    case kMae:
+    case kHuber: return RegressionLossGrad(spec.loss, g, pred, yb, n, float(spec.huberDelta));
+    case kCrossEntropy: return CrossEntropyGrad(g, pred, lb, nullptr, rows, spec.outFeatures);
+    case kCrossEntropyDense: return CrossEntropyGrad(g, pred, nullptr, yb, rows, spec.outFeatures);
+    case kBce: return BceGrad(g, pred, yb, n);
+  }
+  return 0.0;
+}
+
+// Backward from the loss gradient in ws.d0; writes every dense layer's dW and db into grads.
+BN_INLINE void BackwardPass(Workspace& ws, int64_t rows) {
+  float* d = ws.d0;
+  float* other = ws.d1;
+  for (size_t i = ws.ops.size(); i-- > 0;) {
+    Op& op = ws.ops[i];
+    if (!op.backward) break;
+    switch (op.kind) {
+      case kDense: {
+        // For relu the output stands in for the pre-activation (same sign).
+        const float* x = NeedsPreActivation(op.act) ? op.z : op.a;
+        ActBackBias(op.act, d, x, op.a, op.db, rows, op.out, op.alpha);
+        GemmWeightGrad(op.dw, d, op.inPtr, rows, op.out, op.in);
+        if (op.needDx) {
+          GemmInputGrad(other, d, op.w, rows, op.out, op.in);
+          std::swap(d, other);
+        }
+        break;
+      }
+      case kActivation:
+        ActBackward(op.act, d, op.inPtr, op.outPtr, rows * op.out, op.alpha);
+        break;
+      case kSoftmax:
+        SoftmaxBackward(d, op.a, rows, op.out);
+        break;
+      case kDropout:
+        if (op.inPtr != nullptr) {
+          const int64_t n = rows * op.out;
+          for (int64_t k = 0; k < n; k++) d[k] *= op.mask[k];
+        }
+        break;
+    }
+  }
+}
+
+BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t step) {
+  const int64_t P = spec.paramCount;
+  float* p = ws.params;
+  float* g = ws.grads;
+  if (spec.clipValue > 0) ClipValue(g, P, float(spec.clipValue));
+  if (spec.clipNorm > 0) {
+    const double norm = std::sqrt(SumSquares(g, P));
+    const double coef = spec.clipNorm / (norm + 1e-6);
+    if (coef < 1) Scale(g, P, float(coef));
+  }
+  switch (spec.optimizer) {
+    case kSgd:
+      SgdUpdate(p, g, ws.state, P, lr, float(spec.momentum), float(spec.dampening), spec.nesterov,
+                float(spec.weightDecay), step == 1);
+      break;
+    case kAdam:
+    case kAdamW:
+      AdamUpdate(p, g, ws.state, ws.state + P, P, lr, spec.beta1, spec.beta2, float(spec.eps),
+                 float(spec.weightDecay), double(step), spec.optimizer == kAdamW);
+      break;
+    case kRmsprop:
+      RmspropUpdate(p, g, ws.state, ws.state + P, P, lr, float(spec.rmsAlpha), float(spec.eps),
+                    float(spec.weightDecay), float(spec.momentum));
+      break;
+  }
+}
+
+BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepArgs& run) {
+  Rng rng;
+  if (ws.hasDropout) rng.SetState(ws.rngState);
+  const int64_t inF = spec.inFeatures;
+  const int64_t outF = spec.outFeatures;
+  const bool labels = spec.loss == kCrossEntropy;
+  int64_t completed = 0;
+  for (int64_t s = 0; s < run.steps; s++) {
+    const int64_t first = run.start + s * run.batchSize;
+    const int64_t rows = std::min(run.batchSize, run.orderLength - first);
+    const int32_t* idx = run.order + first;
+    // Gather the batch by index into the reused batch buffers.
+    for (int64_t r = 0; r < rows; r++) {
+      const float* src = run.x + int64_t(idx[r]) * inF;
+      float* dst = ws.xb + r * inF;
+      for (int64_t j = 0; j < inF; j++) dst[j] = src[j];
+    }
+    if (labels) {
+      for (int64_t r = 0; r < rows; r++) ws.lb[r] = run.yLabels[idx[r]];
+    } else {
+      for (int64_t r = 0; r < rows; r++) {
+        const float* src = run.yFloat + int64_t(idx[r]) * outF;
+        float* dst = ws.yb + r * outF;
+        for (int64_t j = 0; j < outF; j++) dst[j] = src[j];
+      }
+    }
+    const float* pred = ForwardPass(ws, ws.xb, rows, run.training, rng);
+    const double loss = Loss(spec, ws.d0, pred, ws.yb, ws.lb, rows);
+    run.losses[s] = float(loss);
+    if (!std::isfinite(loss)) break;
+    BackwardPass(ws, rows);
+    Update(spec, ws, run.lr[s], run.firstStep + s);
+    completed++;
+  }
+  if (ws.hasDropout) rng.GetState(ws.rngState);
+  return completed;
+}
+
+BN_CLONES void ForwardImpl(Workspace& ws, const SpecDesc& spec, float* out, const float* x, int64_t rows) {
+  Rng rng;  // unused: dropout is off in inference
+  const float* y = ForwardPass(ws, x, rows, false, rng);
+  std::memcpy(out, y, size_t(rows * spec.outFeatures) * sizeof(float));
+}
+
+BN_CLONES void FastMathImpl(int fn, float* out, const float* x, int64_t n) {
+  if (fn == 0) {
+    for (int64_t i = 0; i < n; i++) out[i] = fastmath::Exp(x[i]);
+  } else if (fn == 1) {
+    for (int64_t i = 0; i < n; i++) out[i] = fastmath::Sigmoid(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) out[i] = fastmath::Tanh(x[i]);
+  }
+}
+
+}  // namespace
+
+int64_t Plan::RunSteps(const StepArgs& run) {
+  if (run.steps <= 0) return 0;
+  return RunStepsImpl(spec_, *ws_, run);
+}
+
+void Plan::Forward(float* out, const float* x, int64_t rows) {
+  if (rows <= 0) return;
+  ForwardImpl(*ws_, spec_, out, x, rows);
+}
+
+void FastMathApply(int fn, float* out, const float* x, int64_t n) { FastMathImpl(fn, out, x, n); }
+
+// ---------------------------------------------------------------------------------------------
+// Validation (messages name the field, what was expected and what arrived).
+
+namespace {
+
+std::string Num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+PlanError Range(const std::string& m) { return PlanError{true, m}; }
+
+bool IsFinite(double v) { return std::isfinite(v); }
+
+}  // namespace
+
+PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t gradsLength, int64_t stateLength,
+                       int64_t rngStateLength) {
+  const int64_t kMaxDim = int64_t(1) << 30;
+  auto dim = [&](const char* name, int64_t v) -> PlanError {
+    if (v < 1 || v > kMaxDim) return Range(std::string("Invalid ") + name + ": " + Num(double(v)) + "; expected an integer in [1, 2^30]");
+    return {};
+  };
+  if (auto e = dim("spec.inFeatures", spec.inFeatures); !e.ok()) return e;
+  if (auto e = dim("spec.outFeatures", spec.outFeatures); !e.ok()) return e;
+  if (auto e = dim("spec.batchSize", spec.batchSize); !e.ok()) return e;
+  const int64_t P = spec.paramCount;
+  if (P < 0 || P > (int64_t(1) << 40)) return Range("Invalid spec.paramCount: " + Num(double(P)) + "; expected a non-negative integer");
+  if (spec.layers.empty()) return Range("Invalid spec.layers: expected at least one layer");
+  if (paramsLength < P) return Range("Invalid buffers.params: expected at least spec.paramCount = " + Num(double(P)) + " values but received " + Num(double(paramsLength)));
+  if (gradsLength < P) return Range("Invalid buffers.grads: expected at least spec.paramCount = " + Num(double(P)) + " values but received " + Num(double(gradsLength)));
+  const int64_t need = int64_t(StateSlots(spec)) * P;
+  if (stateLength < need) return Range("Invalid buffers.state: optimizer needs " + Num(double(need)) + " values (stateSlots x paramCount) but received " + Num(double(stateLength)));
+  if (rngStateLength != 4) return Range("Invalid buffers.rngState: expected 4 uint32 words but received " + Num(double(rngStateLength)));
+
+  // Layer chain, parameter ranges (inside [0, P), not overlapping), workspace sizes.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  int64_t width = spec.inFeatures;
+  for (size_t i = 0; i < spec.layers.size(); i++) {
+    const LayerDesc& l = spec.layers[i];
+    const std::string at = "spec.layers[" + std::to_string(i) + "]";
+    switch (l.kind) {
+      case kDense: {
+        if (l.inFeatures != width) return Range("Invalid " + at + ".inFeatures: " + Num(double(l.inFeatures)) + "; the previous layer produces " + Num(double(width)));
+        if (auto e = dim((at + ".outFeatures").c_str(), l.outFeatures); !e.ok()) return e;
+        const int64_t wn = l.inFeatures * l.outFeatures;
+        if (l.weightOffset < 0 || l.weightOffset + wn > P) return Range("Invalid " + at + ".weightOffset: " + Num(double(l.weightOffset)) + "; the (" + Num(double(l.outFeatures)) + ", " + Num(double(l.inFeatures)) + ") weight must lie within the " + Num(double(P)) + " parameters");
+        ranges.push_back({l.weightOffset, l.weightOffset + wn});
+        if (l.biasOffset != -1) {
+          if (l.biasOffset < 0 || l.biasOffset + l.outFeatures > P) return Range("Invalid " + at + ".biasOffset: " + Num(double(l.biasOffset)) + "; expected -1 or a bias of " + Num(double(l.outFeatures)) + " values within the " + Num(double(P)) + " parameters");
+          ranges.push_back({l.biasOffset, l.biasOffset + l.outFeatures});
+        }
+        if (spec.batchSize * l.outFeatures > (int64_t(1) << 31) - 1 || wn > (int64_t(1) << 31) - 1) return Range("Invalid " + at + ": batchSize x outFeatures and the weight size must each be below 2^31");
+        width = l.outFeatures;
+        break;
+      }
+      case kActivation:
+        if (int(l.activation) < kLinear || int(l.activation) > kGelu) return PlanError{false, "Invalid " + at + ".activation"};
+        if (!IsFinite(l.alpha)) return Range("Invalid " + at + ".alpha: " + Num(l.alpha) + "; expected a finite number");
+        break;
+      case kSoftmax:
+        break;
+      case kDropout:
+        if (!(l.rate >= 0 && l.rate < 1)) return Range("Invalid " + at + ".rate: " + Num(l.rate) + "; expected a number in [0, 1)");
+        break;
+      default:
+        return PlanError{false, "Invalid " + at + ".kind"};
+    }
+  }
+  if (width != spec.outFeatures) return Range("Invalid spec.outFeatures: " + Num(double(spec.outFeatures)) + "; the last layer produces " + Num(double(width)));
+  if (spec.batchSize * std::max(spec.inFeatures, spec.outFeatures) > (int64_t(1) << 31) - 1) return Range("Invalid spec.batchSize: batchSize x features must be below 2^31");
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); i++) {
+    if (ranges[i].first < ranges[i - 1].second) return Range("Invalid spec.layers: parameter ranges overlap at offset " + Num(double(ranges[i].first)));
+  }
+
+  // Loss and optimizer hyperparameters.
+  if (spec.loss == kHuber && !(spec.huberDelta > 0 && IsFinite(spec.huberDelta))) return Range("Invalid spec.loss.delta: " + Num(spec.huberDelta) + "; expected a finite number > 0");
+  auto finite = [&](const char* name, double v) -> PlanError {
+    if (!IsFinite(v)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a finite number");
+    return {};
+  };
+  auto nonneg = [&](const char* name, double v) -> PlanError {
+    if (!(IsFinite(v) && v >= 0)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a finite number >= 0");
+    return {};
+  };
+  auto unit = [&](const char* name, double v) -> PlanError {
+    if (!(v >= 0 && v < 1)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a number in [0, 1)");
+    return {};
+  };
+  if (auto e = nonneg("spec.clipNorm", spec.clipNorm); !e.ok()) return e;
+  if (auto e = nonneg("spec.clipValue", spec.clipValue); !e.ok()) return e;
+  if (auto e = nonneg("spec.optimizer.weightDecay", spec.weightDecay); !e.ok()) return e;
+  switch (spec.optimizer) {
+    case kSgd:
+      if (auto e = nonneg("spec.optimizer.momentum", spec.momentum); !e.ok()) return e;
+      if (auto e = finite("spec.optimizer.dampening", spec.dampening); !e.ok()) return e;
+      break;
+    case kAdam:
+    case kAdamW:
+      if (auto e = unit("spec.optimizer.beta1", spec.beta1); !e.ok()) return e;
+      if (auto e = unit("spec.optimizer.beta2", spec.beta2); !e.ok()) return e;
+      if (auto e = nonneg("spec.optimizer.eps", spec.eps); !e.ok()) return e;
+      break;
+    case kRmsprop:
+      if (!(spec.rmsAlpha >= 0 && spec.rmsAlpha <= 1)) return Range("Invalid spec.optimizer.alpha: " + Num(spec.rmsAlpha) + "; expected a number in [0, 1]");
+      if (auto e = nonneg("spec.optimizer.eps", spec.eps); !e.ok()) return e;
+      if (auto e = nonneg("spec.optimizer.momentum", spec.momentum); !e.ok()) return e;
+      break;
+  }
+  return {};
+}
+
+PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength, int64_t yLength, bool yIsLabels,
+                      int64_t lrLength, int64_t lossesLength) {
+  const bool wantLabels = spec.loss == kCrossEntropy;
+  if (wantLabels != yIsLabels) {
+    return PlanError{false, wantLabels ? "Invalid run.y: expected an Int32Array of class indices for the crossEntropy loss"
+                                       : "Invalid run.y: expected a Float32Array of targets (rows, outFeatures)"};
+  }
+  if (run.rows < 0) return Range("Invalid run.rows: " + Num(double(run.rows)) + "; expected a non-negative integer");
+  if (run.steps < 0) return Range("Invalid run.steps: " + Num(double(run.steps)) + "; expected a non-negative integer");
+  if (run.batchSize < 1 || run.batchSize > spec.batchSize) return Range("Invalid run.batchSize: " + Num(double(run.batchSize)) + "; expected an integer in [1, " + Num(double(spec.batchSize)) + "] (the plan's batch size)");
+  if (run.start < 0 || (run.steps > 0 && run.start + (run.steps - 1) * run.batchSize >= run.orderLength)) return Range("Invalid run.start: " + Num(double(run.start)) + " with " + Num(double(run.steps)) + " steps of " + Num(double(run.batchSize)) + " runs past the " + Num(double(run.orderLength)) + " rows of run.order");
+  if (run.firstStep < 1) return Range("Invalid run.firstStep: " + Num(double(run.firstStep)) + "; expected an integer >= 1");
+  if (xLength < run.rows * spec.inFeatures) return Range("Invalid run.x: expected at least " + Num(double(run.rows * spec.inFeatures)) + " values (rows x inFeatures) but received " + Num(double(xLength)));
+  const int64_t yNeed = run.rows * (wantLabels ? 1 : spec.outFeatures);
+  if (yLength < yNeed) return Range("Invalid run.y: expected at least " + Num(double(yNeed)) + " values but received " + Num(double(yLength)));
+  if (lrLength < run.steps) return Range("Invalid run.lr: expected at least " + Num(double(run.steps)) + " values (one per step) but received " + Num(double(lrLength)));
+  if (lossesLength < run.steps) return Range("Invalid run.losses: expected at least " + Num(double(run.steps)) + " values (one per step) but received " + Num(double(lossesLength)));
+  for (int64_t s = 0; s < run.steps; s++) {
+    const double v = run.lr[s];
+    if (!(IsFinite(v) && v >= 0)) return Range("Invalid run.lr[" + Num(double(s)) + "]: " + Num(v) + "; expected a finite number >= 0");
+  }
+  // Rows used by this run: their indices and (crossEntropy) their labels.
+  const int64_t end = std::min(run.orderLength, run.start + run.steps * run.batchSize);
+  for (int64_t i = run.start; i < end; i++) {
+    const int32_t r = run.order[i];
+    if (r < 0 || r >= run.rows) return Range("Invalid run.order[" + Num(double(i)) + "]: " + Num(double(r)) + "; expected a row index in [0, " + Num(double(run.rows)) + ")");
+    if (wantLabels) {
+      const int32_t c = run.yLabels[r];
+      if (c < 0 || c >= spec.outFeatures) return Range("Invalid run.y[" + Num(double(r)) + "]: class " + Num(double(c)) + "; expected a class index in [0, " + Num(double(spec.outFeatures)) + ")");
+    }
+  }
+  return {};
+}
+
+}  // namespace plan
+}  // namespace blasnet
