@@ -1,0 +1,155 @@
+/**
+ * The native addon's shape, declared once (build/Release/blasnet.node, built from native/*.cc).
+ *
+ * The per-kernel functions mirror `Kernels` in ../backend.ts argument for argument, except that
+ * activation and regression-loss kinds are passed as their integer codes (ACTIVATIONS,
+ * REGRESSION_LOSSES). Every function checks its arguments and throws a TypeError or RangeError that
+ * names the argument; none allocates or copies: typed arrays are read and written in place.
+ * The fused training plan registers its own entries (native/plan_binding.cc); they are declared in
+ * `NativePlanBinding` below.
+ */
+
+export interface NativeKernelBinding {
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): void;
+  biasAdd(y: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  biasGrad(db: Float32Array, dy: Float32Array, rows: number, cols: number, beta: number): void;
+  activationForward(act: number, y: Float32Array, x: Float32Array, n: number, alpha: number): void;
+  activationBackward(
+    act: number,
+    dx: Float32Array,
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array,
+    n: number,
+    alpha: number,
+  ): void;
+  softmaxForward(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
+  softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, rows: number, cols: number): void;
+  regressionLoss(
+    kind: number,
+    grad: Float32Array | null,
+    pred: Float32Array,
+    target: Float32Array,
+    n: number,
+    delta: number,
+  ): number;
+  softmaxCrossEntropy(
+    grad: Float32Array | null,
+    logits: Float32Array,
+    labels: Int32Array,
+    rows: number,
+    cols: number,
+  ): number;
+  softmaxCrossEntropyDense(
+    grad: Float32Array | null,
+    logits: Float32Array,
+    targets: Float32Array,
+    rows: number,
+    cols: number,
+  ): number;
+  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
+  sgdUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    velocity: Float32Array,
+    n: number,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+    weightDecay: number,
+    firstStep: boolean,
+  ): void;
+  adamUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    decoupled: boolean,
+  ): void;
+  rmspropUpdate(
+    param: Float32Array,
+    grad: Float32Array,
+    sq: Float32Array,
+    buf: Float32Array,
+    n: number,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+  ): void;
+  argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void;
+  sum(x: Float32Array, n: number): number;
+  sumSquares(x: Float32Array, n: number): number;
+  scale(x: Float32Array, n: number, s: number): void;
+  clip(x: Float32Array, n: number, lo: number, hi: number): void;
+
+  /** openblas_set_num_threads; n an integer in [1, 1024]. */
+  setThreads(n: number): void;
+  /** openblas_get_num_threads. */
+  getThreads(): number;
+  /** openblas_get_config(), plus " (core: <openblas_get_corename()>)". */
+  blasConfig(): string;
+  /** The ISA the element-wise kernels dispatch to on this CPU, e.g. "avx512 (x86-64-v4)". */
+  simdLevel(): string;
+
+  /** out[i] = the i-th nextUint32() of `new Rng(seed)` (native/rng.h, the twin of core/rng.ts). */
+  rngFill(seed: number, out: Uint32Array): void;
+  /** out[i] = uniform() drawn from `state` (4 words, as Rng.getState()), which is advanced in place. */
+  rngUniform(state: Uint32Array, out: Float32Array): void;
+}
+
+/** Entries registered by native/plan_binding.cc (the fused training plan); see fused-plan.ts. */
+export interface NativePlanBinding {
+  [name: string]: unknown;
+}
+
+export type NativeAddon = NativeKernelBinding & NativePlanBinding;
+
+/** The kernel entry points every addon build must export (checked by the loader). */
+export const REQUIRED_EXPORTS = [
+  "gemm",
+  "biasAdd",
+  "biasGrad",
+  "activationForward",
+  "activationBackward",
+  "softmaxForward",
+  "softmaxBackward",
+  "regressionLoss",
+  "softmaxCrossEntropy",
+  "softmaxCrossEntropyDense",
+  "bceWithLogits",
+  "sgdUpdate",
+  "adamUpdate",
+  "rmspropUpdate",
+  "argmaxRows",
+  "sum",
+  "sumSquares",
+  "scale",
+  "clip",
+  "setThreads",
+  "getThreads",
+  "blasConfig",
+  "simdLevel",
+  "rngFill",
+  "rngUniform",
+] as const satisfies readonly (keyof NativeKernelBinding)[];
