@@ -1,0 +1,72 @@
+/**
+ * The native backend's fused training plan: the whole plan (lib/backend/plan.ts) runs in C++
+ * (native/plan.cc), one N-API crossing per run of steps, on a libuv worker thread.
+ *
+ * The native object validates the spec and every run itself (TypeError / RangeError naming the
+ * field), keeps references to the plan's four buffers and works in their memory (zero-copy), and
+ * allocates its workspaces once. While a run is in flight the plan is busy: another `runSteps`,
+ * `forward` or `dispose` fails with an Error; the parameters must not be touched until the
+ * returned promise settles.
+ */
+import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../plan.js";
+
+/** The native plan object (class `FusedPlan` of native/plan_binding.cc). */
+export interface NativeFusedPlanHandle {
+  /** Validates synchronously (throws), then runs on a worker; resolves with the steps completed. */
+  runSteps(run: StepRun): Promise<number>;
+  forward(out: Float32Array, x: Float32Array, rows: number): void;
+  dispose(): void;
+  /** True while a runSteps is in flight. */
+  readonly busy: boolean;
+}
+
+/** The addon entries registered by native/plan_binding.cc. */
+export interface NativeFusedPlanBinding {
+  FusedPlan: new (spec: PlanSpec, buffers: PlanBuffers) => NativeFusedPlanHandle;
+  /**
+   * Test hook: out[i] = f(x[i]) with the plan's fast float32 math (native/fast_math.h);
+   * fn 0 = exp, 1 = sigmoid, 2 = tanh. out.length >= x.length.
+   */
+  planFastMath(fn: 0 | 1 | 2, out: Float32Array, x: Float32Array): void;
+}
+
+/** Whether an addon object carries the fused-plan entries. */
+export function hasFusedPlan(addon: object): addon is NativeFusedPlanBinding {
+  const a = addon as Partial<Record<keyof NativeFusedPlanBinding, unknown>>;
+  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function";
+}
+
+/** A `TrainPlan` over the native engine. */
+export class NativeFusedPlan implements TrainPlan {
+  private readonly handle: NativeFusedPlanHandle;
+
+  constructor(binding: NativeFusedPlanBinding, spec: PlanSpec, buffers: PlanBuffers) {
+    this.handle = new binding.FusedPlan(spec, buffers);
+  }
+
+  /** Steps run on a libuv worker; invalid runs and busy/disposed plans reject before anything runs. */
+  async runSteps(run: StepRun): Promise<number> {
+    return this.handle.runSteps(run);
+  }
+
+  forward(out: Float32Array, x: Float32Array, rows: number): void {
+    this.handle.forward(out, x, rows);
+  }
+
+  dispose(): void {
+    this.handle.dispose();
+  }
+
+  /** True while a run is in flight. */
+  get busy(): boolean {
+    return this.handle.busy;
+  }
+}
+
+/** Build a native fused plan from an addon that has one; throws if this addon build lacks it. */
+export function createNativeFusedPlan(addon: object, spec: PlanSpec, buffers: PlanBuffers): NativeFusedPlan {
+  if (!hasFusedPlan(addon)) {
+    throw new Error("This build of the blasnet addon has no fused training plan (FusedPlan); rebuild it with `npm run build:native`");
+  }
+  return new NativeFusedPlan(addon, spec, buffers);
+}
