@@ -15,6 +15,7 @@ import {
 } from "../backend.js";
 import type { NativeAddon } from "./binding.js";
 import { loadAddon } from "./loader.js";
+import { createNativeFusedPlan, hasFusedPlan } from "./fused-plan.js";
 
 /** The native backend. Throws (with the reason and the fix) when the addon cannot be loaded. */
 export function createNativeBackend(): Backend {
@@ -50,6 +51,7 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
     setThreads: (n) => addon.setThreads(n),
     getThreads: () => addon.getThreads(),
     info: () => ({ backend: "native", blas: addon.blasConfig(), threads: addon.getThreads(), cpu }),
+    ...(hasFusedPlan(addon) && { createFusedPlan: (spec, buffers) => createNativeFusedPlan(addon, spec, buffers) }),
   };
   return backend;
 }
