@@ -96,8 +96,9 @@ Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   const int64_t rows = args.Dim(2, "rows");
   const int64_t cols = args.Dim(3, "cols");
   const float beta = ScalarIn(args, 4, "beta", ZeroOrOne, "0 (overwrite) or 1 (accumulate)");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
   args.Length(db, cols, "cols");
-  args.Length(dy, args.Product(rows, cols, "rows*cols"), "rows*cols");
+  args.Length(dy, count, "rows*cols");
   bias_grad(db.data, dy.data, int(rows), int(cols), beta);
   return info.Env().Undefined();
 }
@@ -299,8 +300,9 @@ Napi::Value ArgmaxRows(const Napi::CallbackInfo& info) {
   const int64_t rows = args.Dim(2, "rows");
   const int64_t cols = args.Dim(3, "cols");
   if (rows > 0 && cols == 0) args.RangeError("Argument 'cols' of argmaxRows must be >= 1 when rows > 0 but received 0");
+  const int64_t count = args.Product(rows, cols, "rows*cols");
   args.Length(out, rows, "rows");
-  args.Length(x, args.Product(rows, cols, "rows*cols"), "rows*cols");
+  args.Length(x, count, "rows*cols");
   argmax_rows(out.data, x.data, int(rows), int(cols));
   return info.Env().Undefined();
 }

@@ -150,7 +150,7 @@ export function explainLoadFailure(attempts: readonly LoadAttempt[]): string {
       fix = `  rebuild it:\n${build.split("\n").slice(1).join("\n")}`;
       break;
     case "other":
-      why = "the addon failed to load (see the error above).";
+      why = "the addon failed to load (the error is listed under Tried).";
       fix = `  ${INSTALL}\n${build}`;
       break;
   }

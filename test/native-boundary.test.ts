@@ -1,0 +1,632 @@
+/**
+ * The native addon's boundary: every entry point rejects bad arguments with a TypeError or
+ * RangeError naming the argument, before touching memory, and the process survives; plus a small
+ * gemm, info(), the C++ RNG against lib/core/rng.ts, and the loader's explanations.
+ *
+ * Bad-argument cases are generated from one table: for each function, the valid arguments and the
+ * kind of each argument (buffer, dimension, scalar, flag, code); each kind has its list of bad values.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { NativeAddon } from "../lib/backend/native/binding.js";
+import { classifyLoadError, explainLoadFailure, findPackageRoot, loadAddon, loadFrom } from "../lib/backend/native/loader.js";
+import { Rng } from "../lib/core/rng.js";
+import { nativeOrSkip } from "./helpers.js";
+
+const native = nativeOrSkip();
+const describeNative = native ? describe : describe.skip;
+
+type Fn = (...args: unknown[]) => unknown;
+type ErrorClass = typeof TypeError | typeof RangeError;
+
+/** Kinds of argument, each with its own bad values. `need`: values the valid shape needs. */
+type ArgSpec =
+  | { name: string; kind: "f32" | "f32|null" | "i32" | "u32"; need: number }
+  | { name: string; kind: "bool" | "dim" | "finite" | "bound" }
+  | { name: string; kind: "code"; count: number }
+  | { name: string; kind: "range"; bad: number[] };
+
+interface FnSpec {
+  fn: string;
+  args: ArgSpec[];
+  valid: () => unknown[];
+  /** Pairs of dimensions whose product is an element count (each pair set to 2^16 must overflow). */
+  products?: [string, string][];
+}
+
+const f32 = (n: number, fill = 0.5): Float32Array => new Float32Array(n).fill(fill);
+
+// Shapes used throughout: rows = 2, cols = 3 (6 values); gemm m = 2, n = 3, k = 4.
+const SPECS: FnSpec[] = [
+  {
+    fn: "gemm",
+    args: [
+      { name: "transA", kind: "bool" },
+      { name: "transB", kind: "bool" },
+      { name: "m", kind: "dim" },
+      { name: "n", kind: "dim" },
+      { name: "k", kind: "dim" },
+      { name: "alpha", kind: "finite" },
+      { name: "a", kind: "f32", need: 8 },
+      { name: "b", kind: "f32", need: 12 },
+      { name: "beta", kind: "finite" },
+      { name: "c", kind: "f32", need: 6 },
+    ],
+    valid: () => [false, false, 2, 3, 4, 1, f32(8), f32(12), 0, f32(6)],
+    products: [
+      ["m", "k"],
+      ["k", "n"],
+      ["m", "n"],
+    ],
+  },
+  {
+    fn: "biasAdd",
+    args: [
+      { name: "y", kind: "f32", need: 6 },
+      { name: "bias", kind: "f32", need: 3 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(3), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "biasGrad",
+    args: [
+      { name: "db", kind: "f32", need: 3 },
+      { name: "dy", kind: "f32", need: 6 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+      { name: "beta", kind: "range", bad: [0.5, 2, -1, NaN, Infinity] },
+    ],
+    valid: () => [f32(3), f32(6), 2, 3, 1],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "activationForward",
+    args: [
+      { name: "act", kind: "code", count: 6 },
+      { name: "y", kind: "f32", need: 6 },
+      { name: "x", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "alpha", kind: "finite" },
+    ],
+    valid: () => [4, f32(6), f32(6, -0.5), 6, 0.01],
+  },
+  {
+    fn: "activationBackward",
+    args: [
+      { name: "act", kind: "code", count: 6 },
+      { name: "dx", kind: "f32", need: 6 },
+      { name: "dy", kind: "f32", need: 6 },
+      { name: "x", kind: "f32", need: 6 },
+      { name: "y", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "alpha", kind: "finite" },
+    ],
+    valid: () => [5, f32(6), f32(6), f32(6), f32(6), 6, 0],
+  },
+  {
+    fn: "softmaxForward",
+    args: [
+      { name: "y", kind: "f32", need: 6 },
+      { name: "x", kind: "f32", need: 6 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(6), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "softmaxBackward",
+    args: [
+      { name: "dx", kind: "f32", need: 6 },
+      { name: "dy", kind: "f32", need: 6 },
+      { name: "y", kind: "f32", need: 6 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(6), f32(6), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "regressionLoss",
+    args: [
+      { name: "kind", kind: "code", count: 3 },
+      { name: "grad", kind: "f32|null", need: 6 },
+      { name: "pred", kind: "f32", need: 6 },
+      { name: "target", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      // kind 2 is Huber: delta must be > 0.
+      { name: "delta", kind: "range", bad: [0, -1, NaN, Infinity] },
+    ],
+    valid: () => [2, f32(6), f32(6), f32(6, 0.25), 6, 1],
+  },
+  {
+    fn: "softmaxCrossEntropy",
+    args: [
+      { name: "grad", kind: "f32|null", need: 6 },
+      { name: "logits", kind: "f32", need: 6 },
+      { name: "labels", kind: "i32", need: 2 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(6), new Int32Array([0, 2]), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "softmaxCrossEntropyDense",
+    args: [
+      { name: "grad", kind: "f32|null", need: 6 },
+      { name: "logits", kind: "f32", need: 6 },
+      { name: "targets", kind: "f32", need: 6 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(6), f32(6, 1 / 3), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "bceWithLogits",
+    args: [
+      { name: "grad", kind: "f32|null", need: 6 },
+      { name: "logits", kind: "f32", need: 6 },
+      { name: "targets", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+    ],
+    valid: () => [f32(6), f32(6), f32(6, 1), 6],
+  },
+  {
+    fn: "sgdUpdate",
+    args: [
+      { name: "param", kind: "f32", need: 6 },
+      { name: "grad", kind: "f32", need: 6 },
+      { name: "velocity", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "lr", kind: "range", bad: [-0.1, NaN, Infinity, -Infinity] },
+      { name: "momentum", kind: "range", bad: [-0.5, NaN, Infinity] },
+      { name: "dampening", kind: "finite" },
+      { name: "nesterov", kind: "bool" },
+      { name: "weightDecay", kind: "range", bad: [-1, NaN, Infinity] },
+      { name: "firstStep", kind: "bool" },
+    ],
+    valid: () => [f32(6), f32(6), f32(6), 6, 0.1, 0.9, 0, true, 0.01, false],
+  },
+  {
+    fn: "adamUpdate",
+    args: [
+      { name: "param", kind: "f32", need: 6 },
+      { name: "grad", kind: "f32", need: 6 },
+      { name: "m", kind: "f32", need: 6 },
+      { name: "v", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "lr", kind: "range", bad: [-1e-3, NaN, Infinity] },
+      { name: "beta1", kind: "range", bad: [1, -0.1, 1.5, NaN, Infinity] },
+      { name: "beta2", kind: "range", bad: [1, -0.1, NaN, -Infinity] },
+      { name: "eps", kind: "range", bad: [0, -1e-8, NaN, Infinity] },
+      { name: "weightDecay", kind: "range", bad: [-0.01, NaN] },
+      { name: "step", kind: "range", bad: [0, -1, 1.5, NaN, Infinity] },
+      { name: "decoupled", kind: "bool" },
+    ],
+    valid: () => [f32(6), f32(6), f32(6), f32(6), 6, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, true],
+  },
+  {
+    fn: "rmspropUpdate",
+    args: [
+      { name: "param", kind: "f32", need: 6 },
+      { name: "grad", kind: "f32", need: 6 },
+      { name: "sq", kind: "f32", need: 6 },
+      { name: "buf", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "lr", kind: "range", bad: [-1, NaN, Infinity] },
+      { name: "alpha", kind: "range", bad: [1.5, -0.1, NaN] },
+      { name: "eps", kind: "range", bad: [0, NaN] },
+      { name: "weightDecay", kind: "range", bad: [-1, Infinity] },
+      { name: "momentum", kind: "range", bad: [-0.9, NaN] },
+    ],
+    valid: () => [f32(6), f32(6), f32(6), f32(6), 6, 0.01, 0.99, 1e-8, 0, 0.9],
+  },
+  {
+    fn: "argmaxRows",
+    args: [
+      { name: "out", kind: "i32", need: 2 },
+      { name: "x", kind: "f32", need: 6 },
+      { name: "rows", kind: "dim" },
+      { name: "cols", kind: "dim" },
+    ],
+    valid: () => [new Int32Array(2), f32(6), 2, 3],
+    products: [["rows", "cols"]],
+  },
+  {
+    fn: "sum",
+    args: [
+      { name: "x", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+    ],
+    valid: () => [f32(6), 6],
+  },
+  {
+    fn: "sumSquares",
+    args: [
+      { name: "x", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+    ],
+    valid: () => [f32(6), 6],
+  },
+  {
+    fn: "scale",
+    args: [
+      { name: "x", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "s", kind: "finite" },
+    ],
+    valid: () => [f32(6), 6, 2],
+  },
+  {
+    fn: "clip",
+    args: [
+      { name: "x", kind: "f32", need: 6 },
+      { name: "n", kind: "dim" },
+      { name: "lo", kind: "bound" },
+      { name: "hi", kind: "bound" },
+    ],
+    valid: () => [f32(6), 6, -1, 1],
+  },
+  {
+    fn: "setThreads",
+    args: [{ name: "n", kind: "range", bad: [0, -1, 1.5, NaN, Infinity, 5000] }],
+    valid: () => [1],
+  },
+  {
+    fn: "rngFill",
+    args: [
+      { name: "seed", kind: "range", bad: [NaN, Infinity, -Infinity] },
+      { name: "out", kind: "u32", need: 0 },
+    ],
+    valid: () => [42, new Uint32Array(4)],
+  },
+  {
+    fn: "rngUniform",
+    args: [
+      { name: "state", kind: "u32", need: 4 },
+      { name: "out", kind: "f32", need: 0 },
+    ],
+    valid: () => [new Uint32Array([1, 2, 3, 4]), f32(3)],
+  },
+];
+
+interface BadCase {
+  label: string;
+  value: unknown;
+  error: ErrorClass;
+}
+
+/** Bad values for one argument kind. */
+function badValues(spec: ArgSpec): BadCase[] {
+  const type = (label: string, value: unknown): BadCase => ({ label, value, error: TypeError });
+  const range = (label: string, value: unknown): BadCase => ({ label, value, error: RangeError });
+  switch (spec.kind) {
+    case "f32":
+    case "f32|null": {
+      const cases = [
+        type("a string", "abc"),
+        type("a plain array", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
+        type("a Float64Array", new Float64Array(Math.max(spec.need, 1))),
+        type("an Int32Array", new Int32Array(Math.max(spec.need, 1))),
+        type("undefined", undefined),
+        type("an object", { length: spec.need }),
+      ];
+      if (spec.kind === "f32") cases.push(type("null", null));
+      if (spec.need > 0) cases.push(range("a short buffer", new Float32Array(spec.need - 1)));
+      return cases;
+    }
+    case "i32":
+    case "u32": {
+      const cases = [
+        type("a Float32Array", new Float32Array(Math.max(spec.need, 1))),
+        type("a plain array", [0, 1, 2, 3]),
+        type("undefined", undefined),
+        type(spec.kind === "i32" ? "a Uint32Array" : "an Int32Array", spec.kind === "i32" ? new Uint32Array(4) : new Int32Array(4)),
+      ];
+      if (spec.need > 0) {
+        const Ctor = spec.kind === "i32" ? Int32Array : Uint32Array;
+        cases.push(range("a short buffer", new Ctor(spec.need - 1)));
+      }
+      return cases;
+    }
+    case "bool":
+      return [type("a number", 1), type("a string", "true"), type("undefined", undefined), type("null", null)];
+    case "dim":
+      return [
+        type("a string", "2"),
+        type("undefined", undefined),
+        type("a bigint", 2n),
+        range("negative", -1),
+        range("fractional", 1.5),
+        range("NaN", NaN),
+        range("Infinity", Infinity),
+        range("2^31", 2 ** 31),
+        range("huge", 1e300),
+      ];
+    case "finite":
+      return [range("NaN", NaN), range("Infinity", Infinity), range("-Infinity", -Infinity), range("beyond float32", 1e39), type("a string", "0.5"), type("undefined", undefined)];
+    case "bound":
+      return [range("NaN", NaN), type("a string", "1"), type("undefined", undefined)];
+    case "code":
+      return [
+        range("the count", spec.count),
+        range("negative", -1),
+        range("fractional", 1.5),
+        range("NaN", NaN),
+        range("large", 1e9),
+        type("a name", "relu"),
+        type("undefined", undefined),
+      ];
+    case "range":
+      return [...spec.bad.map((v) => range(String(v), v)), type("a string", "1"), type("undefined", undefined)];
+  }
+}
+
+/** Calls `fn` and returns what it threw (failing the test if it did not throw). */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof Error) return e;
+    throw new Error(`threw a non-Error: ${String(e)}`);
+  }
+  throw new Error("did not throw");
+}
+
+describeNative("native addon: every entry point rejects bad arguments", () => {
+  const addon = (native ? loadAddon() : undefined) as unknown as Record<string, Fn>;
+
+  for (const spec of SPECS) {
+    describe(spec.fn, () => {
+      it("accepts its valid arguments", () => {
+        expect(() => addon[spec.fn]!(...spec.valid())).not.toThrow();
+      });
+
+      it("rejects a wrong argument count with a TypeError naming the function", () => {
+        const args = spec.valid();
+        for (const bad of [args.slice(0, -1), [...args, 0], []]) {
+          if (bad.length === args.length) continue;
+          const e = thrown(() => addon[spec.fn]!(...bad));
+          expect(e).toBeInstanceOf(TypeError);
+          expect(e.message).toContain(spec.fn);
+        }
+      });
+
+      spec.args.forEach((arg, index) => {
+        for (const bad of badValues(arg)) {
+          it(`rejects ${bad.label} for '${arg.name}' with a ${bad.error.name}`, () => {
+            const args = spec.valid();
+            args[index] = bad.value;
+            const e = thrown(() => addon[spec.fn]!(...args));
+            expect(e, e.message).toBeInstanceOf(bad.error);
+            expect(e.message).toContain(`'${arg.name}'`);
+            expect(e.message).toContain(spec.fn);
+          });
+        }
+      });
+
+      for (const [p, q] of spec.products ?? []) {
+        it(`rejects ${p}*${q} beyond 2^31-1 elements`, () => {
+          const args = spec.valid();
+          args[spec.args.findIndex((a) => a.name === p)] = 2 ** 16;
+          args[spec.args.findIndex((a) => a.name === q)] = 2 ** 16;
+          const e = thrown(() => addon[spec.fn]!(...args));
+          expect(e).toBeInstanceOf(RangeError);
+          expect(e.message).toContain(`${p}*${q}`);
+          expect(e.message).toContain("4294967296");
+        });
+      }
+    });
+  }
+
+  it("rejects out-of-range labels naming the row and the label, before writing anything", () => {
+    for (const [labels, row, label] of [
+      [new Int32Array([0, 3]), 1, 3],
+      [new Int32Array([-1, 0]), 0, -1],
+      [new Int32Array([2, 2147483647]), 1, 2147483647],
+    ] as const) {
+      const grad = f32(6, 7);
+      const e = thrown(() => addon["softmaxCrossEntropy"]!(grad, f32(6), labels, 2, 3));
+      expect(e).toBeInstanceOf(RangeError);
+      expect(e.message).toContain("'labels'");
+      expect(e.message).toContain(`row ${row}`);
+      expect(e.message).toContain(`label ${label}`);
+      expect(Array.from(grad)).toEqual([7, 7, 7, 7, 7, 7]);
+    }
+  });
+
+  it("rejects a gemm output that shares memory with an input", () => {
+    const buf = f32(32);
+    const e = thrown(() => addon["gemm"]!(false, false, 2, 2, 2, 1, buf.subarray(0, 4), f32(4), 0, buf.subarray(2, 6)));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toContain("'c'");
+  });
+
+  it("rejects clip bounds in the wrong order and an all-zero RNG state", () => {
+    const e1 = thrown(() => addon["clip"]!(f32(6), 6, 1, -1));
+    expect(e1).toBeInstanceOf(RangeError);
+    expect(e1.message).toContain("'lo'");
+    const e2 = thrown(() => addon["rngUniform"]!(new Uint32Array(4), f32(2)));
+    expect(e2).toBeInstanceOf(RangeError);
+    expect(e2.message).toContain("'state'");
+    const e3 = thrown(() => addon["argmaxRows"]!(new Int32Array(2), f32(0), 2, 0));
+    expect(e3).toBeInstanceOf(RangeError);
+    expect(e3.message).toContain("'cols'");
+  });
+
+  it("still computes correctly after all the rejected calls (the process survived)", () => {
+    const c = new Float32Array(4);
+    addon["gemm"]!(false, false, 2, 2, 3, 1, new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([7, 8, 9, 10, 11, 12]), 0, c);
+    expect(Array.from(c)).toEqual([58, 64, 139, 154]);
+  });
+});
+
+describeNative("native backend: kernels, info and threads", () => {
+  const backend = native!;
+  const addon = (native ? loadAddon() : undefined) as NativeAddon;
+
+  function naiveGemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): Float64Array {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[transA ? p * m + i : i * k + p]! * b[transB ? j * k + p : p * n + j]!;
+        out[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * c[i * n + j]!);
+      }
+    }
+    return out;
+  }
+
+  it("gemm matches a naive product for every transpose, on subarray views", () => {
+    const rng = new Rng(7);
+    const [m, n, k] = [3, 5, 4];
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        // Views at odd offsets into larger buffers: the addon must honour byteOffset.
+        const abuf = new Float32Array(m * k + 3).map(() => rng.uniformRange(-1, 1));
+        const bbuf = new Float32Array(k * n + 5).map(() => rng.uniformRange(-1, 1));
+        const cbuf = new Float32Array(m * n + 2).map(() => rng.uniformRange(-1, 1));
+        const a = abuf.subarray(3);
+        const b = bbuf.subarray(5);
+        const c = cbuf.subarray(1, 1 + m * n);
+        const [before, after] = [cbuf[0], cbuf[1 + m * n]];
+        const want = naiveGemm(transA, transB, m, n, k, 0.5, a, b, 2, c);
+        backend.gemm(transA, transB, m, n, k, 0.5, a, b, 2, c);
+        for (let i = 0; i < m * n; i++) expect(c[i]).toBeCloseTo(want[i]!, 5);
+        // The values just outside the view are untouched.
+        expect([cbuf[0], cbuf[1 + m * n]]).toEqual([before, after]);
+      }
+    }
+  });
+
+  it("gemm with beta = 0 overwrites NaN, and k = 0 gives beta * C", () => {
+    const c = new Float32Array([NaN, NaN, Infinity, NaN]);
+    backend.gemm(false, false, 2, 2, 1, 1, new Float32Array([1, 2]), new Float32Array([3, 4]), 0, c);
+    expect(Array.from(c)).toEqual([3, 4, 6, 8]);
+    const c0 = new Float32Array([1, 2, 3, 4]);
+    backend.gemm(false, false, 2, 2, 0, 1, new Float32Array(0), new Float32Array(0), 0.5, c0);
+    expect(Array.from(c0)).toEqual([0.5, 1, 1.5, 2]);
+    const cz = new Float32Array([NaN, 1, 2, NaN]);
+    backend.gemm(true, true, 2, 2, 0, 1, new Float32Array(0), new Float32Array(0), 0, cz);
+    expect(Array.from(cz)).toEqual([0, 0, 0, 0]);
+    // m = 0 or n = 0: nothing to do, and empty buffers are fine.
+    expect(() => backend.gemm(false, false, 0, 3, 4, 1, new Float32Array(0), f32(12), 0, new Float32Array(0))).not.toThrow();
+  });
+
+  it("maps activation and loss names to codes and rejects unknown names", () => {
+    const x = new Float32Array([-2, -0.5, 0, 0.5, 2]);
+    const y = new Float32Array(5);
+    backend.activationForward("relu", y, x, 5, 0);
+    expect(Array.from(y)).toEqual([0, 0, 0, 0.5, 2]);
+    backend.activationForward("leakyRelu", y, x, 5, 0.1);
+    expect(y[0]).toBeCloseTo(-0.2, 6);
+    expect(backend.regressionLoss("mae", null, x, new Float32Array(5), 5, 1)).toBeCloseTo(1, 6);
+    const e = thrown(() => backend.activationForward("swish" as never, y, x, 5, 0));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toContain("'act'");
+    const e2 = thrown(() => backend.regressionLoss("toString" as never, null, x, x, 5, 1));
+    expect(e2).toBeInstanceOf(RangeError);
+    expect(e2.message).toContain("'kind'");
+  });
+
+  it("info() reports native, the OpenBLAS build, threads and the CPU with its SIMD level", () => {
+    const info = backend.info();
+    expect(backend.name).toBe("native");
+    expect(info.backend).toBe("native");
+    expect(info.blas).toMatch(/OpenBLAS/);
+    expect(info.threads).toBe(backend.getThreads());
+    expect(info.cpu).toMatch(/\(kernels: (avx512|avx2|sse2)/);
+  });
+
+  it("setThreads / getThreads round-trip through OpenBLAS", () => {
+    const before = backend.getThreads();
+    backend.setThreads(1);
+    expect(backend.getThreads()).toBe(1);
+    backend.setThreads(before);
+    expect(backend.getThreads()).toBe(before);
+  });
+
+  it("rng.h matches lib/core/rng.ts bit for bit (seeding, stream, uniform, state)", () => {
+    for (const seed of [0, 1, 42, -1, 123.9, -7.5, 2 ** 32 + 5, 2 ** 53, -(2 ** 40) - 3]) {
+      const out = new Uint32Array(257);
+      addon.rngFill(seed, out);
+      const rng = new Rng(seed);
+      const want = Uint32Array.from({ length: out.length }, () => rng.nextUint32());
+      expect(Array.from(out), `seed ${seed}`).toEqual(Array.from(want));
+    }
+    const rng = new Rng(2024);
+    rng.nextUint32();
+    const state = Uint32Array.from(rng.getState());
+    const u = new Float32Array(100);
+    addon.rngUniform(state, u);
+    const want = Float32Array.from({ length: u.length }, () => rng.uniform());
+    expect(Array.from(u)).toEqual(Array.from(want));
+    expect(Array.from(state)).toEqual(rng.getState());
+  });
+});
+
+describe("native loader: explains why the addon cannot load and how to fix it", () => {
+  it("finds the package root from lib/", () => {
+    const root = findPackageRoot();
+    expect(root).toBeDefined();
+    expect(path.basename(path.join(root!, "package.json"))).toBe("package.json");
+  });
+
+  it("a missing addon: not built, with the install and build commands", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "blasnet-loader-"));
+    const missing = path.join(dir, "build", "Release", "blasnet.node");
+    const e = thrown(() => loadFrom([missing]));
+    expect(e.message).toContain("has not been built");
+    expect(e.message).toContain(missing);
+    expect(e.message).toContain("sudo apt-get install -y libopenblas-dev cmake g++");
+    expect(e.message).toContain("npm run build:native");
+    expect(e.message).toContain("npm rebuild blasnet");
+  });
+
+  it("a file that is not a shared library for this machine: wrong architecture, keeping the error", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "blasnet-loader-"));
+    const bogus = path.join(dir, "blasnet.node");
+    writeFileSync(bogus, "not an ELF file\n".repeat(256));
+    const e = thrown(() => loadFrom([path.join(dir, "nothing.node"), bogus]));
+    expect(e.message).toContain("another CPU architecture");
+    expect(e.message).toContain(bogus);
+    expect(e.message).toContain("nothing.node: not found");
+  });
+
+  it("classifies dlopen's messages", () => {
+    const err = (m: string): Error => new Error(m);
+    expect(classifyLoadError(undefined)).toBe("not-built");
+    expect(classifyLoadError(err("libopenblas.so.0: cannot open shared object file: No such file or directory"))).toBe(
+      "openblas-missing",
+    );
+    expect(classifyLoadError(err("/x/blasnet.node: wrong ELF class: ELFCLASS32"))).toBe("wrong-architecture");
+    expect(
+      classifyLoadError(err("The module '/x/blasnet.node' was compiled against a different Node.js version using NODE_MODULE_VERSION 108.")),
+    ).toBe("abi-mismatch");
+    const msg = explainLoadFailure([
+      { path: "/a/build/Release/blasnet.node", error: err("libopenblas.so.0: cannot open shared object file: No such file or directory") },
+      { path: "/a/build/Debug/blasnet.node" },
+    ]);
+    expect(msg).toContain("OpenBLAS shared library");
+    expect(msg).toContain("libopenblas.so.0: cannot open shared object file");
+    expect(msg).toContain("sudo apt-get install -y libopenblas-dev");
+  });
+});
