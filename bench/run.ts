@@ -1,0 +1,455 @@
+/**
+ * The benchmark suite: `npm run bench` / `npx tsx bench/run.ts [flags]`.
+ *
+ *   --quick              smoke run (well under a minute): tiny time budgets, no big TypeScript GEMMs,
+ *                        T3 skipped for the systems that take 10+ seconds per step
+ *   --only T2[,T4]       only these training workloads (and, unless --suite says otherwise, only
+ *                        the training suite)
+ *   --suite a,b          kernels, training, scaling (default: all three)
+ *   --threads N          BLAS threads for the native systems (default: all logical CPUs); 1-thread
+ *                        figures are measured too unless N is 1 or --no-single-thread
+ *   --no-single-thread   skip the extra 1-thread pass (--quick skips it too)
+ *   --no-competitors     blasnet's systems only (no TensorFlow.js, no brain.js)
+ *   --systems a,b        only these systems (blasnet-fused, blasnet-kernels, blasnet-ts, tfjs-cpu,
+ *                        tfjs-wasm, brain.js)
+ *   --budget S           wall-time cap in seconds for one (system, workload) measurement (default 60)
+ *   --json path          where to write the JSON (default bench/results/bench-<date>.json)
+ *   --md path            also write the tables as Markdown to this file
+ *
+ * Every (system, workload) runs in a fresh child process (bench/worker.ts); the kernel benchmark
+ * runs in one too (bench/kernels.ts). Children run one at a time.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { WORKLOADS, flopsPerStep, scalingWorkload, weightCount, type Workload } from "./workloads.js";
+import { BLASNET_IDS, SYSTEM_IDS } from "./systems/index.js";
+import type { BoundEntry, BoundResult, Job, TrainResult } from "./worker.js";
+import type { KernelBenchResult } from "./kernels.js";
+import { kernelTables } from "./kernels.js";
+import {
+  BENCH_DIR,
+  REPO_DIR,
+  RESULTS_DIR,
+  fmt,
+  fmtRatio,
+  intFlag,
+  loadAvgString,
+  machineInfo,
+  parseArgs,
+  stamp,
+  table,
+  writeJson,
+} from "./util.js";
+
+type Suite = "kernels" | "training" | "scaling";
+
+interface Options {
+  quick: boolean;
+  suites: Set<Suite>;
+  workloads: Workload[];
+  threads: number;
+  singleThread: boolean;
+  systems: string[];
+  budget: number;
+  targetRun: number;
+  runs: number;
+  json: string;
+  md?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const args = parseArgs(argv);
+  const known = new Set(["quick", "only", "suite", "threads", "no-single-thread", "no-competitors", "systems", "budget", "json", "md", "help"]);
+  for (const k of args.keys()) {
+    if (!known.has(k)) throw new Error(`Unknown flag --${k}; expected one of ${[...known].map((x) => `--${x}`).join(", ")}`);
+  }
+  if (args.has("help")) {
+    const src = fs.readFileSync(path.join(BENCH_DIR, "run.ts"), "utf8");
+    console.log(src.slice(src.indexOf("/**") + 3, src.indexOf("*/")).replace(/^ \* ?/gm, ""));
+    process.exit(0);
+  }
+  const quick = args.has("quick");
+  const str = (name: string): string | undefined => {
+    const v = args.get(name);
+    if (v === true) throw new Error(`Expected a value for --${name}`);
+    return v;
+  };
+  const only = str("only")?.split(",").map((s) => s.trim().toUpperCase());
+  for (const id of only ?? []) {
+    if (!(id in WORKLOADS)) throw new Error(`Expected a workload id (T1, T2, T3, T4) for --only but received ${JSON.stringify(id)}`);
+  }
+  const suiteArg = str("suite")?.split(",").map((s) => s.trim());
+  for (const s of suiteArg ?? []) {
+    if (!["kernels", "training", "scaling"].includes(s)) {
+      throw new Error(`Expected kernels, training or scaling for --suite but received ${JSON.stringify(s)}`);
+    }
+  }
+  const suites = new Set<Suite>((suiteArg as Suite[] | undefined) ?? (only ? ["training"] : ["kernels", "training", "scaling"]));
+  let systems: string[] = str("systems")?.split(",").map((s) => s.trim()) ?? [...SYSTEM_IDS];
+  for (const s of systems) {
+    if (!(SYSTEM_IDS as readonly string[]).includes(s)) {
+      throw new Error(`Expected one of ${SYSTEM_IDS.join(", ")} for --systems but received ${JSON.stringify(s)}`);
+    }
+  }
+  if (args.has("no-competitors")) systems = systems.filter((s) => (BLASNET_IDS as readonly string[]).includes(s));
+  const threads = intFlag(args, "threads", os.cpus().length);
+  const budget = intFlag(args, "budget", quick ? 4 : 60);
+  return {
+    quick,
+    suites,
+    workloads: (only ?? ["T1", "T2", "T3", "T4"]).map((id) => WORKLOADS[id as keyof typeof WORKLOADS]),
+    threads,
+    // --quick skips the 1-thread pass: it exercises no code the main pass does not.
+    singleThread: threads !== 1 && !quick && !args.has("no-single-thread"),
+    systems,
+    budget,
+    targetRun: quick ? 0.05 : 1.0,
+    runs: quick ? 2 : 5,
+    json: str("json") ?? path.join(RESULTS_DIR, `bench-${stamp()}.json`),
+    ...(str("md") ? { md: str("md")! } : {}),
+  };
+}
+
+/** Run a TypeScript script in a fresh Node process; resolves with its stdout (stderr passes through). */
+function child(script: string, args: string[], threads: number, timeoutSeconds: number): Promise<{ stdout: string; timedOut: boolean; code: number | null }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, script), ...args], {
+      cwd: REPO_DIR,
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), BLASNET_THREADS: String(threads) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill("SIGKILL");
+    }, timeoutSeconds * 1000);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0 && stderr.trim()) process.stderr.write(stderr.split("\n").slice(-12).join("\n") + "\n");
+      resolve({ stdout, timedOut, code });
+    });
+  });
+}
+
+function parseResult<T>(stdout: string): T | undefined {
+  const line = stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  return line ? (JSON.parse(line.slice("BENCH_RESULT ".length)) as T) : undefined;
+}
+
+/** Systems that take seconds or more per T3 step (skipped on T3 in --quick). */
+const SLOW_SYSTEMS = new Set(["blasnet-ts", "tfjs-cpu", "tfjs-wasm"]);
+
+async function runTrain(opts: Options, system: string, w: Workload, threads: number): Promise<TrainResult> {
+  const base = { kind: "train" as const, system, workload: w.id, threads };
+  if (opts.quick && w.id === "T3" && SLOW_SYSTEMS.has(system)) {
+    return { ...base, ok: false, error: "skipped in --quick: one T3 step takes 10+ seconds", ...emptyResult(w) };
+  }
+  const job: Job = {
+    kind: "train",
+    system,
+    workload: opts.quick ? { ...w, rows: Math.min(w.rows, 16 * w.batchSize) } : w,
+    threads,
+    targetRunSeconds: opts.targetRun,
+    runs: opts.runs,
+    budgetSeconds: opts.budget,
+  };
+  const load = loadAvgString();
+  // Generous wall cap: a slow system's single step can exceed the budget (it always gets one).
+  const r = await child("worker.ts", [JSON.stringify(job)], threads, opts.budget * 3 + 120);
+  const res = parseResult<TrainResult>(r.stdout);
+  if (!res) {
+    return { ...base, ok: false, error: r.timedOut ? `timed out after ${opts.budget * 3 + 120} s` : `worker exited ${r.code} without a result`, ...emptyResult(w) };
+  }
+  (res as TrainResult & { loadAvg?: string }).loadAvg = load;
+  return res;
+}
+
+function emptyResult(w: Workload): Omit<TrainResult, "kind" | "system" | "workload" | "threads" | "ok" | "error"> {
+  return {
+    notes: [], batchSize: w.batchSize, samplesPerStep: w.batchSize, lossStart: NaN, lossEnd: NaN, rowsPerRun: 0,
+    epochsPerRun: 0, stepsPerRun: 0, runs: [], samplesPerSec: NaN, usPerStep: NaN, gflops: NaN, partialEpoch: false, wallSeconds: 0,
+  };
+}
+
+async function runBound(opts: Options, workloads: Workload[], threads: number): Promise<BoundResult> {
+  const job: Job = { kind: "bound", workloads, threads, seconds: opts.quick ? 0.1 : 1 };
+  const r = await child("worker.ts", [JSON.stringify(job)], threads, 300);
+  return parseResult<BoundResult>(r.stdout) ?? { kind: "bound", threads, ok: false, error: `worker exited ${r.code} without a result`, entries: [] };
+}
+
+function status(r: TrainResult): string {
+  if (r.ok) return "ok";
+  const e = (r.error ?? "?").split(" | ")[0]!.split("\n")[0]!;
+  const short = e.length > 90 ? `${e.slice(0, 87)}...` : e;
+  return short.startsWith("skipped") ? short : `NOT COUNTED: ${short}`;
+}
+
+function runsNote(r: TrainResult): string {
+  if (!r.runs.length) return "";
+  const per = r.epochsPerRun > 1 ? `${r.epochsPerRun} epochs` : r.partialEpoch ? `${r.stepsPerRun} steps (partial epoch)` : "1 epoch";
+  return `${r.runs.length} x ${per}`;
+}
+
+function trainingTable(results: TrainResult[], bounds: BoundEntry[], threads: number): string {
+  const rows = results.map((r) => {
+    const b = bounds.find((x) => x.workload === r.workload);
+    const ok = r.ok;
+    return [
+      r.workload,
+      r.system,
+      String(threads),
+      ok ? fmt(r.samplesPerSec) : "-",
+      ok ? fmt(r.usPerStep) : "-",
+      ok ? fmt(r.gflops) : "-",
+      ok && b ? `${((100 * r.samplesPerSec) / b.samplesPerSec).toFixed(1)}%` : "-",
+      Number.isFinite(r.lossStart) ? `${r.lossStart.toPrecision(3)} -> ${r.lossEnd.toPrecision(3)}` : "-",
+      runsNote(r),
+      ok ? "ok" : status(r),
+    ];
+  });
+  return table(["workload", "system", "threads", "samples/s", "us/step", "GFLOPS", "% GEMM bound", "loss first -> last", "timed runs", "status"], rows);
+}
+
+function boundTable(bounds: BoundResult[]): string {
+  const rows: string[][] = [];
+  for (const b of bounds) {
+    if (!b.ok) {
+      rows.push(["all", String(b.threads), "-", "-", "-", `unavailable: ${b.error?.split("\n")[0] ?? "?"}`]);
+      continue;
+    }
+    for (const e of b.entries) {
+      rows.push([e.workload, String(b.threads), fmt(e.stepSeconds * 1e6), fmt(e.samplesPerSec), fmt(e.gemmGflops), "ok"]);
+    }
+  }
+  return table(["workload", "threads", "GEMM-only us/step", "bound samples/s", "GEMM GFLOPS", "status"], rows);
+}
+
+function get(results: TrainResult[], system: string, workload: string, threads: number): number {
+  const r = results.find((x) => x.system === system && x.workload === workload && x.threads === threads && x.ok);
+  return r ? r.samplesPerSec : NaN;
+}
+
+function ratioTable(results: TrainResult[], workloads: Workload[], threads: number): string {
+  const rows = workloads.map((w) => {
+    const f = get(results, "blasnet-fused", w.id, threads);
+    const k = get(results, "blasnet-kernels", w.id, threads);
+    const ts = get(results, "blasnet-ts", w.id, threads);
+    const cpu = get(results, "tfjs-cpu", w.id, threads);
+    const wasm = get(results, "tfjs-wasm", w.id, threads);
+    const brain = get(results, "brain.js", w.id, threads);
+    return [
+      w.id,
+      fmtRatio(f / ts),
+      fmtRatio(f / k),
+      fmtRatio(f / cpu),
+      fmtRatio(f / wasm),
+      fmtRatio(ts / cpu),
+      fmtRatio(ts / wasm),
+      w.id === "T1" ? fmtRatio(f / brain) : "-",
+      w.id === "T1" ? fmtRatio(ts / brain) : "-",
+    ];
+  });
+  return table(
+    ["workload", "fused / TS", "fused / per-kernel", "fused / tfjs-cpu", "fused / tfjs-wasm", "TS / tfjs-cpu", "TS / tfjs-wasm", "fused / brain.js", "TS / brain.js"],
+    rows,
+  );
+}
+
+/** Issue 5's targets: measured value, target, met or missed by how much. */
+function targetTable(results: TrainResult[], threads: number): string {
+  const rows: string[][] = [];
+  const abs = (label: string, value: number, target: number, unit = "samples/s"): void => {
+    const met = value >= target;
+    rows.push([
+      label,
+      Number.isFinite(value) ? `${fmt(value)} ${unit}` : "not measured",
+      `>= ${fmt(target)} ${unit}`,
+      !Number.isFinite(value) ? "-" : met ? "met" : `MISSED (${((100 * value) / target).toFixed(0)}% of target)`,
+    ]);
+  };
+  abs("T1 native fused", get(results, "blasnet-fused", "T1", threads), 20e6);
+  abs("T1 TypeScript backend", get(results, "blasnet-ts", "T1", threads), 6e6);
+  abs("T2 native fused", get(results, "blasnet-fused", "T2", threads), 100e3);
+  abs("T3 native fused", get(results, "blasnet-fused", "T3", threads), 1200);
+  abs("T4 native fused", get(results, "blasnet-fused", "T4", threads), 18e3);
+  for (const id of ["T2", "T3", "T4"]) {
+    abs(`${id} native fused / TS`, get(results, "blasnet-fused", id, threads) / get(results, "blasnet-ts", id, threads), 30, "x");
+  }
+  for (const id of ["T2", "T4"]) {
+    abs(`${id} TS / tfjs-cpu`, get(results, "blasnet-ts", id, threads) / get(results, "tfjs-cpu", id, threads), 4, "x");
+  }
+  return table(["target (issue 5)", `measured (${threads} threads)`, "target", "verdict"], rows);
+}
+
+// ---- scaling ----
+
+function scalingGrid(quick: boolean): Workload[] {
+  if (quick) return [scalingWorkload(64, 16), scalingWorkload(256, 64)];
+  const grid: Workload[] = [];
+  for (const b of [16, 64, 256, 1024]) grid.push(scalingWorkload(256, b));
+  for (const width of [64, 1024, 4096]) grid.push(scalingWorkload(width, 64));
+  return grid;
+}
+
+function scalingTable(grid: Workload[], results: TrainResult[]): string {
+  const rows = grid.map((w) => {
+    const f = results.find((r) => r.workload === w.id && r.system === "blasnet-fused");
+    const t = results.find((r) => r.workload === w.id && r.system === "blasnet-ts");
+    const fs_ = f?.ok ? f.samplesPerSec : NaN;
+    const ts = t?.ok ? t.samplesPerSec : NaN;
+    return [
+      String(w.inFeatures),
+      String(w.batchSize),
+      fmt(weightCount(w)),
+      fmt(fs_),
+      fmt(f?.ok ? f.usPerStep : NaN),
+      fmt(f?.ok ? f.gflops : NaN),
+      fmt(ts),
+      fmt(t?.ok ? t.usPerStep : NaN),
+      fmt(t?.ok ? t.gflops : NaN),
+      fmtRatio(fs_ / ts),
+      [f, t].filter((r) => r && !r.ok).map((r) => `${r!.system}: ${status(r!)}`).join("; ") || (t?.partialEpoch ? `TS: ${runsNote(t)}` : ""),
+    ];
+  });
+  return table(
+    ["width", "batch", "weights", "fused samples/s", "fused us/step", "fused GFLOPS", "TS samples/s", "TS us/step", "TS GFLOPS", "fused / TS", "note"],
+    rows,
+  );
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const t0 = Date.now();
+  const machine = machineInfo();
+  const out: string[] = [];
+  const say = (s = ""): void => {
+    console.log(s);
+    out.push(s);
+  };
+  say(`# blasnet benchmark${opts.quick ? " (--quick smoke run: figures are not meaningful)" : ""}`);
+  say();
+  say(`- date: ${machine.date}`);
+  say(`- machine: ${machine.cpu}, ${machine.logicalCpus} logical CPUs, ${machine.totalMemGiB} GiB, ${machine.platform}, Node ${machine.node}`);
+  say(`- load average at start: ${loadAvgString()}`);
+  say(`- threads: ${opts.threads} (native systems; OPENBLAS_NUM_THREADS and setThreads)${opts.singleThread ? ", plus a 1-thread pass" : ""}`);
+  say();
+
+  const json: Record<string, unknown> = { machine, options: { ...opts, suites: [...opts.suites], workloads: opts.workloads.map((w) => w.id) } };
+
+  if (opts.suites.has("kernels")) {
+    const tmp = path.join(os.tmpdir(), `blasnet-kernels-${process.pid}.json`);
+    const r = await child("kernels.ts", ["--threads", String(opts.threads), "--json", tmp, ...(opts.quick ? ["--quick"] : [])], opts.threads, 900);
+    if (fs.existsSync(tmp)) {
+      const k = JSON.parse(fs.readFileSync(tmp, "utf8")) as KernelBenchResult;
+      fs.rmSync(tmp);
+      json["kernels"] = k;
+      say("## Kernels (issue 2, item 10)");
+      say();
+      say(`native backend: ${"unavailable" in k.native ? `unavailable (${k.native.unavailable.split("\n")[0]})` : `${k.native.blas}; ${k.native.cpu}`}`);
+      say();
+      say(kernelTables(k));
+      say();
+    } else {
+      say(`## Kernels: FAILED (exit ${r.code})`);
+      say();
+    }
+  }
+
+  if (opts.suites.has("training")) {
+    const passes = opts.singleThread ? [opts.threads, 1] : [opts.threads];
+    const results: TrainResult[] = [];
+    const bounds: BoundResult[] = [];
+    for (const threads of passes) {
+      // The 1-thread pass re-measures only the systems that use threads: the others are
+      // single-threaded JavaScript / WASM, and their figures stand for both passes.
+      const systems = threads === opts.threads ? opts.systems : opts.systems.filter((s) => s === "blasnet-fused" || s === "blasnet-kernels");
+      bounds.push(await runBound(opts, opts.workloads, threads));
+      for (const w of opts.workloads) {
+        for (const s of systems) {
+          const r = await runTrain(opts, s, w, threads);
+          results.push(r);
+          const line = r.ok
+            ? `${fmt(r.samplesPerSec)} samples/s, ${fmt(r.usPerStep)} us/step, loss ${r.lossStart.toPrecision(3)} -> ${r.lossEnd.toPrecision(3)}`
+            : status(r);
+          console.error(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${w.id} ${s} ${threads}T: ${line}`);
+        }
+      }
+    }
+    json["training"] = { results, bounds };
+    say("## Training throughput (issue 5, item 4)");
+    say();
+    say("Workloads: " + opts.workloads.map((w) => `${w.id} ${w.name} (batch ${w.batchSize}, N ${w.rows}, ${fmt(flopsPerStep(w))} FLOP/step)`).join("; ") + ".");
+    say();
+    say(
+      "Each (system, workload) in a fresh process; `fit` end to end on seeded synthetic data in memory; warm-up and calibration calls excluded; " +
+        "median of the timed runs. GFLOPS = 6 x weights x batch per step / time (weights = weight-matrix entries). " +
+        "% GEMM bound = samples/s over the samples/s of the GEMMs alone of one training step (native gemm, same batch, measured in this run). " +
+        "us/step = time per batch of the workload's batch size (brain.js trains per sample). A result counts only if the loss fell from the first call to the last. " +
+        "Slow systems measure a fixed number of steps on a prefix of the data (partial epoch) rather than full epochs.",
+    );
+    say();
+    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer):");
+    say();
+    say(boundTable(bounds));
+    for (const threads of passes) {
+      const b = bounds.find((x) => x.threads === threads)?.entries ?? [];
+      say();
+      say(`### ${threads} thread${threads === 1 ? "" : "s"}${threads === 1 ? " (native systems re-measured; the others are single-threaded, see above)" : ""}`);
+      say();
+      say(trainingTable(results.filter((r) => r.threads === threads), b, threads));
+      if (threads === opts.threads) {
+        say();
+        say("Ratios (samples/s):");
+        say();
+        say(ratioTable(results, opts.workloads, threads));
+        say();
+        say(targetTable(results, threads));
+      }
+    }
+    const notes = [...new Set(results.flatMap((r) => r.notes.map((n) => `${r.system}: ${n}`)))];
+    if (notes.length) {
+      say();
+      say("System notes: " + notes.join("; ") + ".");
+    }
+    say();
+  }
+
+  if (opts.suites.has("scaling")) {
+    const grid = scalingGrid(opts.quick);
+    const systems = ["blasnet-fused", "blasnet-ts"].filter((s) => opts.systems.includes(s));
+    const results: TrainResult[] = [];
+    for (const w of grid) {
+      for (const s of systems) {
+        const r = await runTrain({ ...opts, budget: opts.quick ? opts.budget : Math.min(opts.budget, 30) }, s, w, opts.threads);
+        results.push(r);
+        console.error(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${w.id} ${s}: ${r.ok ? `${fmt(r.samplesPerSec)} samples/s` : status(r)}`);
+      }
+    }
+    json["scaling"] = { grid, results };
+    say(`## Scaling (issue 5, item 5): width -> width relu -> width relu -> 10, softmax CE, SGD 0.01, ${opts.threads} threads`);
+    say();
+    say(scalingTable(grid, results));
+    say();
+  }
+
+  say(`Load average at end: ${loadAvgString()}; wall time ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
+  json["loadAvgEnd"] = os.loadavg();
+  json["wallSeconds"] = (Date.now() - t0) / 1000;
+  writeJson(opts.json, json);
+  console.log(`JSON: ${path.relative(process.cwd(), opts.json)}`);
+  if (opts.md) {
+    fs.mkdirSync(path.dirname(opts.md), { recursive: true });
+    fs.writeFileSync(opts.md, out.join("\n") + "\n");
+    console.log(`Markdown: ${path.relative(process.cwd(), opts.md)}`);
+  }
+}
+
+await main();

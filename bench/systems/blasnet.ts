@@ -1,0 +1,78 @@
+/**
+ * blasnet's own entries, all through the public model API (`Sequential.compile` + `fit`, end to end):
+ * - blasnet-fused:   native backend, trainingPath "fused" (whole steps in C++ on a worker thread);
+ * - blasnet-kernels: native backend, trainingPath "kernels" (one N-API call per kernel);
+ * - blasnet-ts:      the TypeScript backend.
+ * Data is handed over as `{ data, shape }` views of the workload's arrays (no copies).
+ */
+import type { Dataset, Workload } from "../workloads.js";
+import type { SystemEntry, TrainSession } from "./types.js";
+
+async function createSession(
+  backendName: "native" | "js",
+  trainingPath: "fused" | "kernels",
+  w: Workload,
+  data: Dataset,
+  threads: number,
+): Promise<TrainSession> {
+  const lib = await import("../../lib/index.js");
+  const backend = lib.setBackend(backendName);
+  if (backendName === "native") lib.setThreads(threads);
+  const info = lib.backendInfo();
+  const layers = [
+    ...w.hidden.map((h) => lib.dense(h.units, { activation: h.activation })),
+    lib.dense(w.outFeatures),
+  ];
+  const model = new lib.Sequential(layers, { inputSize: w.inFeatures, seed: 0, backend });
+  const o = w.optimizer;
+  model.compile({
+    loss: w.loss,
+    optimizer: o.kind === "adam" ? lib.adam({ lr: o.lr }) : lib.sgd({ lr: o.lr, momentum: o.momentum }),
+    trainingPath,
+  });
+  const notes =
+    backendName === "native"
+      ? [`native ${trainingPath}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, ${info.blas}`]
+      : ["TypeScript backend (1 thread)"];
+  let x: { data: Float32Array; shape: [number, number] } | undefined;
+  let y: { data: Float32Array; shape: [number, number] } | Int32Array | undefined;
+  return {
+    samplesPerStep: w.batchSize,
+    notes,
+    stepsPerEpoch: (rows) => Math.ceil(rows / w.batchSize),
+    prepare(rows) {
+      x = { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] };
+      y =
+        w.loss === "crossEntropy"
+          ? (data.y as Int32Array).subarray(0, rows)
+          : { data: (data.y as Float32Array).subarray(0, rows * w.outFeatures), shape: [rows, w.outFeatures] };
+    },
+    async fit(rows, epochs) {
+      if (!x || !y || x.shape[0] !== rows) throw new Error(`blasnet session: prepare(${rows}) was not called`);
+      const h = await model.fit(x, y, { epochs, batchSize: w.batchSize, verbose: 0 });
+      return h.loss[h.loss.length - 1]!;
+    },
+    dispose() {},
+  };
+}
+
+export const blasnetFused: SystemEntry = {
+  id: "blasnet-fused",
+  threaded: true,
+  supports: () => true,
+  create: (w, data, threads) => createSession("native", "fused", w, data, threads),
+};
+
+export const blasnetKernels: SystemEntry = {
+  id: "blasnet-kernels",
+  threaded: true,
+  supports: () => true,
+  create: (w, data, threads) => createSession("native", "kernels", w, data, threads),
+};
+
+export const blasnetTs: SystemEntry = {
+  id: "blasnet-ts",
+  threaded: false,
+  supports: () => true,
+  create: (w, data) => createSession("js", "fused", w, data, 1),
+};
