@@ -6,14 +6,15 @@
 //
 // Accuracy, measured against double-precision references over float32 inputs (see
 // test/fast-math.test.ts, which checks it through the addon's planFastMath test export):
-//   fast_exp:     relative error < 2e-7 for x in [-87.3, 88.7] (normal results; about 1.5 ulp);
-//                 x > 88.72 -> +inf; results below FLT_MIN are gradually underflowed subnormals
-//                 (absolute error < 2e-45 there) and x < -103.98 -> 0; NaN -> NaN.
-//   fast_sigmoid: relative error < 4e-7 for all x (0 below x = -103.9, 1 above x = 17).
-//   fast_tanh:    relative error < 4e-7 for all x (|x| < 0.625 by an odd polynomial, so tiny
-//                 inputs keep full relative precision; +-1 for |x| > 9.1).
+//   Exp:     relative error < 1.1e-7 (about 1 ulp) for x in [-87.33, 88.72] (normal results);
+//            x > 88.72 -> +inf; below x = -87.33 the result underflows gradually to subnormals
+//            (absolute error <= 1.4e-45, one subnormal step) and x < -103.97 -> 0; NaN -> NaN.
+//   Sigmoid: relative error < 1.6e-7 wherever the result is a normal float (x > -87.33);
+//            absolute error <= 1.4e-45 below; 1 above x = 17; NaN -> NaN.
+//   Tanh:    relative error < 1.6e-7 for all x (|x| < 0.625 by an odd polynomial, so tiny
+//            inputs keep full relative precision); +-1 for |x| > 9.1; NaN -> NaN.
 //
-// How fast_exp works: exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 in [-ln2/2, ln2/2]
+// How Exp works: exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 in [-ln2/2, ln2/2]
 // by a two-constant Cody-Waite reduction (LN2_HI has 9 significant bits, so n * LN2_HI is exact
 // for |n| <= 256). exp(r) = 1 + r q(r) with q of degree 5, fitted for this file by iteratively
 // reweighted least squares for minimal relative error (truncation error 2.0e-9; the float32

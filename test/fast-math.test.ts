@@ -1,0 +1,108 @@
+/**
+ * The fused plan's fast float32 math (native/fast_math.h) against Math.exp / Math.tanh in double
+ * precision, through the addon's planFastMath test export (the dispatched ISA version on this CPU).
+ * Bounds are the ones stated in fast_math.h.
+ */
+import { describe, expect, it } from "vitest";
+import { hasFusedPlan, type NativeFusedPlanBinding } from "../lib/backend/native/fused-plan.js";
+import { loadAddon } from "../lib/backend/native/loader.js";
+import { nativeOrSkip } from "./helpers.js";
+
+const native = nativeOrSkip();
+const addon: NativeFusedPlanBinding | undefined = (() => {
+  if (!native) return undefined;
+  const a = loadAddon();
+  if (!hasFusedPlan(a)) throw new Error("the addon loaded but has no planFastMath export (stale build?)");
+  return a;
+})();
+
+const EXP = 0;
+const SIGMOID = 1;
+const TANH = 2;
+const FLT_MIN = 1.1754943508222875e-38;
+
+function grid(lo: number, hi: number, n: number): Float32Array {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = lo + ((hi - lo) * i) / (n - 1);
+  return x;
+}
+
+function apply(fn: 0 | 1 | 2, x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  addon!.planFastMath(fn, out, x);
+  return out;
+}
+
+/** Largest relative error of f(x) against ref over the inputs whose reference is a normal float. */
+function maxRelError(fn: 0 | 1 | 2, x: Float32Array, ref: (v: number) => number): { err: number; at: number } {
+  const out = apply(fn, x);
+  let err = 0;
+  let at = NaN;
+  for (let i = 0; i < x.length; i++) {
+    const r = ref(x[i]!);
+    if (Math.abs(r) < FLT_MIN) continue;
+    const e = Math.abs(out[i]! - r) / Math.abs(r);
+    if (!(e <= err)) {
+      err = e;
+      at = x[i]!;
+    }
+  }
+  return { err, at };
+}
+
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+describe.skipIf(!addon)("fast math (native/fast_math.h)", () => {
+  it("exp: relative error < 1.2e-7 over the whole normal range, and near 0", () => {
+    expect(maxRelError(EXP, grid(-87.33, 88.72, 2_000_001), Math.exp).err).toBeLessThan(1.2e-7);
+    expect(maxRelError(EXP, grid(-1, 1, 500_001), Math.exp).err).toBeLessThan(1.2e-7);
+    // Every float in one binade around the reduction boundaries (|r| = ln2 / 2).
+    const x = new Float32Array(1 << 16);
+    for (let i = 0; i < x.length; i++) x[i] = 0.3 + (i * 0.1) / x.length;
+    expect(maxRelError(EXP, x, Math.exp).err).toBeLessThan(1.2e-7);
+  });
+
+  it("exp: overflow to +inf, gradual underflow to 0, NaN and infinities", () => {
+    const x = Float32Array.from([88.72, 88.73, 89, 100, 3e38, Infinity, -103.98, -104, -200, -3e38, -Infinity, NaN, 0, -0]);
+    const out = apply(EXP, x);
+    // 88.72: the top of the range, still finite and accurate.
+    expect(Math.abs(out[0]! / Math.exp(Math.fround(88.72)) - 1)).toBeLessThan(1.2e-7);
+    expect(Array.from(out.subarray(1, 6))).toEqual([Infinity, Infinity, Infinity, Infinity, Infinity]);
+    expect(Array.from(out.subarray(6, 11))).toEqual([0, 0, 0, 0, 0]);
+    expect(out[11]).toBeNaN();
+    expect(out[12]).toBe(1);
+    expect(out[13]).toBe(1);
+    // Subnormal results: within one subnormal step (2^-149) of the correctly rounded value.
+    const sub = grid(-103.9, -87.34, 200_001);
+    const s = apply(EXP, sub);
+    let worst = 0;
+    for (let i = 0; i < sub.length; i++) worst = Math.max(worst, Math.abs(s[i]! - Math.fround(Math.exp(sub[i]!))));
+    expect(worst).toBeLessThanOrEqual(2 ** -149);
+    expect(s[0]).toBeGreaterThan(0);
+  });
+
+  it("sigmoid: relative error < 2e-7 wherever the result is normal; saturates to exactly 0 and 1", () => {
+    expect(maxRelError(SIGMOID, grid(-87.3, 30, 2_000_001), sigmoid).err).toBeLessThan(2e-7);
+    expect(maxRelError(SIGMOID, grid(-2, 2, 400_001), sigmoid).err).toBeLessThan(2e-7);
+    const out = apply(SIGMOID, Float32Array.from([-1000, -Infinity, 20, 1000, Infinity, 0, NaN]));
+    expect(Array.from(out.subarray(0, 6))).toEqual([0, 0, 1, 1, 1, 0.5]);
+    expect(out[6]).toBeNaN();
+  });
+
+  it("tanh: relative error < 2e-7 for all x, including tiny inputs", () => {
+    expect(maxRelError(TANH, grid(-12, 12, 2_000_001), Math.tanh).err).toBeLessThan(2e-7);
+    expect(maxRelError(TANH, grid(-1, 1, 1_000_001), Math.tanh).err).toBeLessThan(2e-7);
+    const tiny = Float32Array.from([1e-30, -1e-30, 1e-10, -3e-5, 1e-3, 0.6249, 0.6251, -0.6251]);
+    expect(maxRelError(TANH, tiny, Math.tanh).err).toBeLessThan(2e-7);
+    const out = apply(TANH, Float32Array.from([10, -10, 1e30, -Infinity, Infinity, 0, NaN]));
+    expect(Array.from(out.subarray(0, 6))).toEqual([1, -1, 1, -1, 1, 0]);
+    expect(out[6]).toBeNaN();
+  });
+
+  it("rejects bad arguments with errors that name them", () => {
+    const x = new Float32Array(4);
+    expect(() => addon!.planFastMath(3 as 0, x, x)).toThrow(RangeError);
+    expect(() => addon!.planFastMath(EXP, new Float32Array(2), x)).toThrow(/out/);
+    expect(() => addon!.planFastMath(EXP, x, new Float64Array(4) as unknown as Float32Array)).toThrow(TypeError);
+  });
+});
