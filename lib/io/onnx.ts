@@ -20,7 +20,10 @@
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
 import type { ElementwiseActivation } from "../backend/backend.js";
+import { Sequential } from "../nn/sequential.js";
+import { describe } from "../core/matrix.js";
 import { atomicWriteFile } from "./atomic-write.js";
+import { blasnetVersion } from "./version.js";
 
 const { onnx } = onnxProto;
 
@@ -253,4 +256,59 @@ export function decodeOnnxModel(bytes: Uint8Array): OnnxTypes.ModelProto {
 /** Write `spec` as an ONNX file, atomically. */
 export async function writeOnnx(spec: OnnxGraphSpec, path: string, options: OnnxExportOptions = {}): Promise<void> {
   await atomicWriteFile(path, buildOnnxModel(spec, options));
+}
+
+/**
+ * What `model.predict` computes, as an export spec: the layers of its inference plan (a trailing
+ * softmax or sigmoid that a cross-entropy loss fuses is moved to `output`; dropout is dropped), its
+ * stored standardization, and the output transform predict applies.
+ */
+export function onnxSpecOf(model: Sequential, metadata: Record<string, string> = {}): OnnxGraphSpec {
+  if (!(model instanceof Sequential)) throw new TypeError(`exportOnnx expects a Sequential model but received ${describe(model)}`);
+  const spec = model.buildSpec(1);
+  const layers: OnnxLayer[] = [];
+  for (const l of spec.layers) {
+    if (l.kind === "dense") {
+      layers.push({
+        kind: "dense",
+        inFeatures: l.inFeatures,
+        outFeatures: l.outFeatures,
+        weight: model.params.subarray(l.weightOffset, l.weightOffset + l.inFeatures * l.outFeatures),
+        bias: l.biasOffset < 0 ? null : model.params.subarray(l.biasOffset, l.biasOffset + l.outFeatures),
+      });
+    } else if (l.kind === "activation") layers.push({ kind: "activation", activation: l.activation, alpha: l.alpha });
+    else if (l.kind === "softmax") layers.push({ kind: "softmax" });
+    // dropout: the identity at inference.
+  }
+  const loss = model.loss?.name;
+  const norm = model.normalization;
+  const output = loss === "crossEntropy" ? "softmax" : loss === "binaryCrossEntropy" ? "sigmoid" : "identity";
+  const regression = output === "identity";
+  return {
+    inFeatures: model.inputSize,
+    outFeatures: model.outputSize,
+    layers,
+    inputMean: norm?.inputMean ?? null,
+    inputStd: norm?.inputStd ?? null,
+    output,
+    targetMean: regression ? (norm?.targetMean ?? null) : null,
+    targetStd: regression ? (norm?.targetStd ?? null) : null,
+    metadata: { ...(loss ? { loss } : {}), ...metadata },
+  };
+}
+
+/**
+ * Export `model` as an ONNX file at `path` (written atomically). The graph maps raw inputs to what
+ * `model.predict` returns (see the file comment); its input is "input" (batch, inputSize) and its
+ * output "output" (batch, outputSize), float32, with a dynamic batch dimension. `metadata` (e.g.
+ * class names) is stored in the model's metadata_props.
+ */
+export async function exportOnnx(
+  model: Sequential,
+  path: string,
+  options: OnnxExportOptions & { metadata?: Record<string, string> } = {},
+): Promise<void> {
+  if (typeof path !== "string" || path === "") throw new TypeError(`exportOnnx expects a file path but received ${describe(path)}`);
+  const spec = onnxSpecOf(model, options.metadata);
+  await writeOnnx(spec, path, { producerVersion: blasnetVersion(), ...options });
 }

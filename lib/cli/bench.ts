@@ -1,0 +1,45 @@
+/**
+ * `blasnet bench`: runs the benchmark suite, bench/run.ts in the source repository, in a child
+ * process (through tsx), passing the remaining arguments on. The suite is not part of the npm
+ * package; from an installed package the command says where to get it.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { packageRoot } from "../io/version.js";
+import { UserError } from "./errors.js";
+
+/** Where the suite lives. */
+export function benchScript(): string {
+  return join(packageRoot(), "bench", "run.ts");
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command("bench")
+    .description("run the benchmark suite (bench/run.ts of the source repository); extra arguments are passed on")
+    .argument("[args...]", "arguments for bench/run.ts (see its --help)")
+    .allowUnknownOption(true)
+    .action(async (args: string[]) => {
+      const script = benchScript();
+      if (!existsSync(script)) {
+        throw new UserError(
+          `${script} not found: the benchmark suite ships with the source repository (git clone, then npm ci), not with the npm package`,
+        );
+      }
+      let tsxCli: string;
+      try {
+        tsxCli = createRequire(import.meta.url).resolve("tsx/cli");
+      } catch {
+        throw new UserError("the benchmark suite runs through tsx, which is not installed: run `npm ci` in the repository first");
+      }
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(process.execPath, [tsxCli, script, ...args], { stdio: "inherit", cwd: packageRoot() });
+        child.on("error", reject);
+        child.on("exit", (c, signal) => resolve(c ?? (signal ? 128 + 15 : 1)));
+      });
+      if (code !== 0) process.exitCode = code;
+    });
+}

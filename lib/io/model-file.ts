@@ -1,0 +1,375 @@
+/**
+ * A saved model is a directory of two files:
+ *
+ * - `model.json`, the manifest: format name and version, the blasnet version that wrote it, the
+ *   model's config (architecture, seed, loss, optimizer, clipping, input/target standardization),
+ *   optional data column names (features, targets, class names), the byte size and SHA-256 of the
+ *   weights file it belongs to, and, when optimizer state was saved, the training state (step,
+ *   epoch, dropout generator state).
+ * - `model.safetensors`, the tensors: `layers.{i}.weight` (outFeatures, inFeatures) and
+ *   `layers.{i}.bias` (outFeatures) for each dense layer at index i of `model.layers` (PyTorch's
+ *   nn.Sequential naming and layout), plus `optimizer.{slot}.layers.{i}.{weight|bias}` when the
+ *   optimizer state is saved (slots as PyTorch names them: momentum_buffer; exp_avg, exp_avg_sq;
+ *   square_avg, momentum_buffer).
+ *
+ * Saving writes both files to temporary names, fsyncs them, then renames the weights and then the
+ * manifest into place (see atomic-write.ts): a failure while writing leaves the previous model
+ * intact. The manifest is the commit point; because it records the weights' size and SHA-256, a
+ * crash between the two renames is detected on load instead of pairing new weights with an old
+ * manifest.
+ *
+ * Loading treats both files as hostile: sizes are checked against the files before anything is
+ * allocated, the architecture must match the tensors exactly, and every error names the file.
+ */
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Backend } from "../backend/backend.js";
+import type { BackendName } from "../backend/index.js";
+import { stateSlots } from "../backend/plan.js";
+import { describe } from "../core/matrix.js";
+import { Dense } from "../nn/layers.js";
+import { Sequential, type SequentialConfig } from "../nn/sequential.js";
+import { atomicWriteFiles, type WriteFaults } from "./atomic-write.js";
+import { decodeSafetensors, encodeSafetensors, ModelFileError, type Tensor } from "./safetensors.js";
+import { blasnetVersion } from "./version.js";
+
+/** The manifest's format name. */
+export const MODEL_FORMAT = "blasnet-model";
+/** The manifest format version this blasnet writes and the newest it reads. */
+export const MODEL_FORMAT_VERSION = 1;
+export const MANIFEST_FILE = "model.json";
+export const WEIGHTS_FILE = "model.safetensors";
+
+/** The largest model.json accepted (a manifest with normalization for 10^6 features is ~25 MB). */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** The most layers a manifest may describe. */
+const MAX_LAYERS = 10_000;
+
+/** Column names of the data a model was trained on (kept so CLI predict output maps back). */
+export interface DataInfo {
+  /** Feature columns, in input order. */
+  featureNames?: string[];
+  /** Target columns. */
+  targetNames?: string[];
+  /** For a categorical target: the class of each output, in output order. */
+  classNames?: string[];
+}
+
+/** What model.json holds. */
+export interface ModelManifest {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  blasnetVersion: string;
+  model: SequentialConfig;
+  data?: DataInfo;
+  weights: { file: string; bytes: number; sha256: string };
+  /** Present when the optimizer state was saved (checkpoints). */
+  trainingState?: { step: number; epoch: number; rngState: number[]; optimizerSlots: string[] };
+}
+
+export interface SaveOptions {
+  /** Also save the optimizer state, step, epoch and dropout generator state (to resume training). Default false. */
+  includeOptimizer?: boolean;
+  /** Column names of the training data, stored in the manifest. */
+  data?: DataInfo;
+  /** @internal fault injection for tests. */
+  faults?: WriteFaults;
+}
+
+export interface LoadOptions {
+  /** Backend of the loaded model. */
+  backend?: Backend | BackendName;
+  /** Restore the saved optimizer/training state when present. Default true. */
+  trainingState?: boolean;
+  /**
+   * Check the weights file against the size and SHA-256 in model.json. Default true; turn off only
+   * when model.safetensors was replaced on purpose (or remove "sha256" from model.json).
+   */
+  verifyChecksum?: boolean;
+}
+
+/** Optimizer state slot names (PyTorch's), in the order of the model's state buffer blocks. */
+function slotNames(optimizer: string, slots: number): string[] {
+  switch (optimizer) {
+    case "sgd":
+      return slots === 1 ? ["momentum_buffer"] : [];
+    case "adam":
+    case "adamw":
+      return ["exp_avg", "exp_avg_sq"];
+    case "rmsprop":
+      return ["square_avg", "momentum_buffer"];
+    default:
+      return Array.from({ length: slots }, (_, i) => `slot${i}`);
+  }
+}
+
+/** Each dense layer's (index, layer). */
+function denseLayers(model: Sequential): [number, Dense][] {
+  const out: [number, Dense][] = [];
+  model.layers.forEach((l, i) => {
+    if (l instanceof Dense) out.push([i, l]);
+  });
+  return out;
+}
+
+/** The tensors of a model (views, not copies), in parameter-buffer order, and the manifest. */
+export function modelToFiles(model: Sequential, options: SaveOptions = {}): { manifest: ModelManifest; weights: Uint8Array } {
+  const tensors: [string, Tensor][] = [];
+  const dense = denseLayers(model);
+  for (const [i, l] of dense) {
+    tensors.push([`layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: l.weight }]);
+    if (l.bias) tensors.push([`layers.${i}.bias`, { shape: [l.outFeatures], data: l.bias }]);
+  }
+  let trainingState: ModelManifest["trainingState"];
+  if (options.includeOptimizer) {
+    if (!model.optimizer) throw new Error("saveModel with includeOptimizer: the model is not compiled, so it has no optimizer state");
+    const st = model.getTrainingState();
+    const P = model.params.length;
+    const nSlots = st.optimizerState.length / P;
+    const names = slotNames(model.optimizer.name, nSlots);
+    names.forEach((slot, s) => {
+      const block = st.optimizerState.subarray(s * P, (s + 1) * P);
+      for (const [i, l] of dense) {
+        tensors.push([`optimizer.${slot}.layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: block.subarray(l.weightOffset, l.weightOffset + l.weight.length) }]);
+        if (l.bias) tensors.push([`optimizer.${slot}.layers.${i}.bias`, { shape: [l.outFeatures], data: block.subarray(l.biasOffset, l.biasOffset + l.outFeatures) }]);
+      }
+    });
+    trainingState = { step: st.step, epoch: st.epoch, rngState: Array.from(st.rngState), optimizerSlots: names };
+  }
+  const weights = encodeSafetensors(tensors, { format: "pt", producer: "blasnet" });
+  const manifest: ModelManifest = {
+    format: MODEL_FORMAT,
+    formatVersion: MODEL_FORMAT_VERSION,
+    blasnetVersion: blasnetVersion(),
+    model: model.config(),
+    ...(options.data ? { data: cleanDataInfo(options.data) } : {}),
+    weights: { file: WEIGHTS_FILE, bytes: weights.length, sha256: createHash("sha256").update(weights).digest("hex") },
+    ...(trainingState ? { trainingState } : {}),
+  };
+  return { manifest, weights };
+}
+
+function cleanDataInfo(d: DataInfo): DataInfo {
+  const out: DataInfo = {};
+  for (const k of ["featureNames", "targetNames", "classNames"] as const) {
+    const v = d[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) throw new TypeError(`saveModel data.${k}: expected an array of strings but received ${describe(v)}`);
+    out[k] = [...v];
+  }
+  return out;
+}
+
+/**
+ * Save `model` to directory `dir` (created if needed) as model.json + model.safetensors, atomically.
+ */
+export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<void> {
+  if (!(model instanceof Sequential)) throw new TypeError(`saveModel expects a Sequential model but received ${describe(model)}`);
+  if (typeof dir !== "string" || dir === "") throw new TypeError(`saveModel expects a directory path but received ${describe(dir)}`);
+  const { manifest, weights } = modelToFiles(model, options);
+  await atomicWriteFiles(
+    [
+      { path: join(dir, WEIGHTS_FILE), data: weights },
+      { path: join(dir, MANIFEST_FILE), data: JSON.stringify(manifest, null, 2) + "\n" },
+    ],
+    options.faults,
+  );
+}
+
+async function readBytes(path: string, max: number, what: string): Promise<Buffer> {
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new ModelFileError(path, `${what} is not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelFileError(path, code === "ENOENT" ? `${what} not found (is this a saved blasnet model directory?)` : `cannot read ${what} (${code ?? (e as Error).message})`);
+  }
+  if (size > max) throw new ModelFileError(path, `${what} is ${size} bytes, more than the ${max}-byte limit`);
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new ModelFileError(path, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/**
+ * Rebuild a model from a manifest's text and the weights' bytes (the pure half of `loadModel`;
+ * `jsonFile` and `weightsFile` name the sources in errors).
+ */
+export function modelFromFiles(
+  jsonText: string,
+  weightBytes: Uint8Array,
+  jsonFile: string,
+  weightsFile: string,
+  options: LoadOptions = {},
+): { model: Sequential; manifest: ModelManifest } {
+  const bad = (msg: string): never => {
+    throw new ModelFileError(jsonFile, msg);
+  };
+  let m: unknown;
+  try {
+    m = JSON.parse(jsonText);
+  } catch (e) {
+    return bad(`not valid JSON (${(e as Error).message})`);
+  }
+  if (m === null || typeof m !== "object" || Array.isArray(m)) bad("expected a JSON object");
+  const man = m as Record<string, unknown>;
+  if (man["format"] !== MODEL_FORMAT) bad(`not a blasnet model manifest: "format" is ${describe(man["format"])}, expected "${MODEL_FORMAT}"`);
+  const fv = man["formatVersion"];
+  if (typeof fv !== "number" || !Number.isInteger(fv) || fv < 1) bad(`"formatVersion" must be a positive integer, received ${describe(fv)}`);
+  if ((fv as number) > MODEL_FORMAT_VERSION) {
+    bad(
+      `written by a newer blasnet (${describe(man["blasnetVersion"])}) in model format version ${fv}; this blasnet (${blasnetVersion()}) reads up to version ${MODEL_FORMAT_VERSION}: upgrade blasnet`,
+    );
+  }
+  const w = man["weights"] as Record<string, unknown> | undefined;
+  if (w === null || typeof w !== "object") bad(`"weights" must be an object { file, bytes, sha256 }`);
+  if (options.verifyChecksum !== false) {
+    if (typeof w!["bytes"] === "number" && w!["bytes"] !== weightBytes.length) {
+      throw new ModelFileError(
+        weightsFile,
+        `is ${weightBytes.length} bytes but ${jsonFile} expects ${w!["bytes"]}: the two files are from different saves (an interrupted save, or a file replaced by hand)`,
+      );
+    }
+    if (typeof w!["sha256"] === "string" && createHash("sha256").update(weightBytes).digest("hex") !== w!["sha256"]) {
+      throw new ModelFileError(
+        weightsFile,
+        `SHA-256 does not match the one in ${jsonFile}: the weights are corrupt or from a different save (if you replaced them on purpose, remove "sha256" from ${jsonFile})`,
+      );
+    }
+  }
+
+  // Check the architecture's size against the weights file before building anything: a manifest
+  // cannot make us allocate more than the weights file could fill.
+  const config = man["model"] as SequentialConfig;
+  if (config === null || typeof config !== "object" || Array.isArray(config)) bad(`"model" must be an object (the model config)`);
+  if (!Array.isArray(config.layers)) bad(`"model.layers" must be an array`);
+  if (config.layers.length > MAX_LAYERS) bad(`"model.layers" has ${config.layers.length} layers, more than ${MAX_LAYERS}`);
+  if (!Number.isSafeInteger(config.inputSize) || config.inputSize < 1) bad(`"model.inputSize" must be a positive integer, received ${describe(config.inputSize)}`);
+  let width = config.inputSize;
+  let params = 0;
+  const budget = weightBytes.length / 4;
+  config.layers.forEach((l, i) => {
+    if (l === null || typeof l !== "object") bad(`"model.layers[${i}]" must be an object`);
+    if (l.type !== "dense") return;
+    if (!Number.isSafeInteger(l.units) || l.units < 1) bad(`"model.layers[${i}].units" must be a positive integer, received ${describe(l.units)}`);
+    params += l.units * width + (l.useBias === false ? 0 : l.units);
+    width = l.units;
+    if (params > budget) {
+      throw new ModelFileError(weightsFile, `holds at most ${Math.floor(budget)} float32 values but the architecture in ${jsonFile} needs more than ${Math.floor(budget)} (through layer ${i})`);
+    }
+  });
+
+  let model: Sequential;
+  try {
+    model = Sequential.fromConfig(config, options.backend ? { backend: options.backend } : {});
+  } catch (e) {
+    return bad(`invalid model config: ${(e as Error).message}`);
+  }
+
+  const st = decodeSafetensors(weightBytes, weightsFile);
+  const used = new Set<string>();
+  const take = (name: string, shape: number[]): Float32Array => {
+    const t = st.tensors.get(name);
+    if (!t) throw new ModelFileError(weightsFile, `missing tensor "${name}" (shape [${shape.join(", ")}]) required by the architecture in ${jsonFile}`);
+    if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
+      throw new ModelFileError(weightsFile, `tensor "${name}" has shape [${t.shape.join(", ")}] but the architecture in ${jsonFile} needs [${shape.join(", ")}]`);
+    }
+    used.add(name);
+    return t.data;
+  };
+  const dense = denseLayers(model);
+  const weights = dense.map(([i, l]) => ({
+    weight: take(`layers.${i}.weight`, [l.outFeatures, l.inFeatures]),
+    bias: l.bias ? take(`layers.${i}.bias`, [l.outFeatures]) : null,
+  }));
+  try {
+    model.setWeights(weights);
+  } catch (e) {
+    throw new ModelFileError(weightsFile, (e as Error).message);
+  }
+
+  const ts = man["trainingState"] as ModelManifest["trainingState"] | undefined;
+  if (ts !== undefined) {
+    if (ts === null || typeof ts !== "object") bad(`"trainingState" must be an object`);
+    if (!Array.isArray(ts.optimizerSlots) || !ts.optimizerSlots.every((s) => typeof s === "string")) bad(`"trainingState.optimizerSlots" must be an array of names`);
+    const P = model.params.length;
+    const opt = model.optimizer;
+    if (!opt) bad(`"trainingState" is present but "model.compile" (the optimizer) is missing`);
+    const expected = slotNames(opt!.name, stateSlots(opt!.plan));
+    if (ts.optimizerSlots.length !== expected.length || ts.optimizerSlots.some((s, k) => s !== expected[k])) {
+      bad(`"trainingState.optimizerSlots" is [${ts.optimizerSlots.join(", ")}] but optimizer ${opt!.name} has [${expected.join(", ")}]`);
+    }
+    const state = new Float32Array(expected.length * P);
+    expected.forEach((slot, s) => {
+      const block = state.subarray(s * P, (s + 1) * P);
+      for (const [i, l] of dense) {
+        block.set(take(`optimizer.${slot}.layers.${i}.weight`, [l.outFeatures, l.inFeatures]), l.weightOffset);
+        if (l.bias) block.set(take(`optimizer.${slot}.layers.${i}.bias`, [l.outFeatures]), l.biasOffset);
+      }
+    });
+    for (let k = 0; k < state.length; k++) {
+      if (!Number.isFinite(state[k]!)) throw new ModelFileError(weightsFile, `optimizer state holds a non-finite value (${state[k]})`);
+    }
+    if (options.trainingState !== false) {
+      const rng = ts.rngState;
+      if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+        bad(`"trainingState.rngState" must be four 32-bit unsigned integers`);
+      }
+      try {
+        model.setTrainingState({ step: ts.step, epoch: ts.epoch, optimizerState: state, rngState: Uint32Array.from(rng) });
+      } catch (e) {
+        bad(`invalid "trainingState": ${(e as Error).message}`);
+      }
+    }
+  }
+  for (const name of st.tensors.keys()) {
+    if (!used.has(name)) throw new ModelFileError(weightsFile, `unexpected tensor "${name}": the architecture in ${jsonFile} has no place for it`);
+  }
+
+  const data = man["data"];
+  if (data !== undefined) {
+    if (data === null || typeof data !== "object") bad(`"data" must be an object`);
+    for (const k of ["featureNames", "targetNames", "classNames"] as const) {
+      const v = (data as Record<string, unknown>)[k];
+      if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === "string"))) bad(`"data.${k}" must be an array of strings`);
+    }
+    const d = data as DataInfo;
+    if (d.featureNames && d.featureNames.length !== model.inputSize) {
+      bad(`"data.featureNames" lists ${d.featureNames.length} columns but the model takes ${model.inputSize} inputs`);
+    }
+    if (d.classNames && d.classNames.length !== model.outputSize) {
+      bad(`"data.classNames" lists ${d.classNames.length} classes but the model has ${model.outputSize} outputs`);
+    }
+  }
+  return { model, manifest: man as unknown as ModelManifest };
+}
+
+/** Load a model saved by `saveModel`, with its manifest (column names, versions, training state). */
+export async function loadModelWithManifest(dir: string, options: LoadOptions = {}): Promise<{ model: Sequential; manifest: ModelManifest }> {
+  if (typeof dir !== "string" || dir === "") throw new TypeError(`loadModel expects a directory path but received ${describe(dir)}`);
+  const jsonPath = join(dir, MANIFEST_FILE);
+  const jsonBytes = await readBytes(jsonPath, MAX_MANIFEST_BYTES, MANIFEST_FILE);
+  let jsonText: string;
+  try {
+    jsonText = new TextDecoder("utf-8", { fatal: true }).decode(jsonBytes);
+  } catch {
+    throw new ModelFileError(jsonPath, "not valid UTF-8 text");
+  }
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  const weightBytes = await readBytes(weightsPath, Number.MAX_SAFE_INTEGER, WEIGHTS_FILE);
+  return modelFromFiles(jsonText, weightBytes, jsonPath, weightsPath, options);
+}
+
+/**
+ * Load a model saved by `saveModel`: it predicts exactly as the saved one did. With a saved
+ * training state (checkpoints), training resumes where it stopped:
+ * `await model.fit(x, y, { epochs, initialEpoch: model.epoch })`.
+ */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Sequential> {
+  return (await loadModelWithManifest(dir, options)).model;
+}
