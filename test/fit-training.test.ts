@@ -1,0 +1,354 @@
+import { describe, expect, it } from "vitest";
+import { Matrix } from "../lib/core/matrix.js";
+import { Rng } from "../lib/core/rng.js";
+import { dense, dropout, softmax } from "../lib/nn/layers.js";
+import { Sequential } from "../lib/nn/sequential.js";
+import { adam, sgd } from "../lib/optim/index.js";
+import { earlyStopping } from "../lib/train/callbacks.js";
+import { tsBackend } from "./helpers.js";
+
+const XOR_X = Matrix.fromArray([[0, 0], [0, 1], [1, 0], [1, 1]]);
+const XOR_Y = Matrix.column([0, 1, 1, 0]);
+
+/** Three Gaussian blobs in 2-D, labels 0..2. */
+function blobs(rows: number, seed: number): { x: Matrix; labels: Int32Array } {
+  const rng = new Rng(seed);
+  const centers = [[-2, 0], [2, 0], [0, 2.5]];
+  const x = Matrix.zeros(rows, 2);
+  const labels = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const c = i % 3;
+    labels[i] = c;
+    x.set(i, 0, centers[c]![0]! + 0.5 * rng.normal());
+    x.set(i, 1, centers[c]![1]! + 0.5 * rng.normal());
+  }
+  return { x, labels };
+}
+
+/** y = sin(x) sampled on [-3, 3]. */
+function curve(rows: number, seed: number): { x: Matrix; y: Matrix } {
+  const x = Matrix.randomUniform(rows, 1, seed, -3, 3);
+  return { x, y: new Matrix(x.data.map(Math.sin), rows, 1) };
+}
+
+describe("what a network can learn", () => {
+  it("learns XOR with a hidden layer", async () => {
+    const model = new Sequential([dense(8, { activation: "tanh" }), dense(1)], { inputSize: 2, seed: 1, backend: tsBackend });
+    model.compile({ loss: "binaryCrossEntropy", optimizer: adam({ lr: 0.05 }) });
+    const h = await model.fit(XOR_X, XOR_Y, { epochs: 300, batchSize: 4, verbose: 0, metrics: ["accuracy"] });
+    expect(h.loss[h.loss.length - 1]!).toBeLessThan(0.05);
+    expect(Array.from(model.predictClasses(XOR_X))).toEqual([0, 1, 1, 0]);
+    expect(h.metrics["accuracy"]!.at(-1)).toBe(1);
+  });
+
+  it("does not learn XOR without one (a linear model cannot do better than ln 2)", async () => {
+    const model = new Sequential([dense(1)], { inputSize: 2, seed: 1, backend: tsBackend });
+    model.compile({ loss: "binaryCrossEntropy", optimizer: adam({ lr: 0.05 }) });
+    const h = await model.fit(XOR_X, XOR_Y, { epochs: 300, batchSize: 4, verbose: 0 });
+    expect(h.loss[h.loss.length - 1]!).toBeGreaterThan(Math.LN2 - 1e-3);
+    const acc = (await model.evaluate(XOR_X, XOR_Y, { metrics: ["accuracy"] }))["accuracy"]!;
+    expect(acc).toBeLessThanOrEqual(0.75);
+  });
+
+  it("classifies blobs with crossEntropy: labels and one-hot targets train alike; predict gives probabilities", async () => {
+    const { x, labels } = blobs(300, 2);
+    const oneHot = Matrix.zeros(300, 3);
+    labels.forEach((c, i) => oneHot.set(i, c, 1));
+    const make = (): Sequential => {
+      const m = new Sequential([dense(8, { activation: "relu" }), dense(3), softmax()], { inputSize: 2, seed: 4, backend: tsBackend });
+      m.compile({ loss: "crossEntropy", optimizer: adam({ lr: 0.02 }) });
+      return m;
+    };
+    const a = make();
+    const b = make();
+    const ha = await a.fit(x, labels, { epochs: 10, batchSize: 30, verbose: 0, metrics: ["accuracy"] });
+    const hb = await b.fit(x, oneHot, { epochs: 10, batchSize: 30, verbose: 0, metrics: ["accuracy"] });
+    expect(ha.metrics["accuracy"]!.at(-1)!).toBeGreaterThan(0.95);
+    for (let i = 0; i < a.params.length; i++) expect(a.params[i]!).toBeCloseTo(b.params[i]!, 4);
+    const p = a.predict(x);
+    for (let i = 0; i < p.rows; i++) expect(p.get(i, 0) + p.get(i, 1) + p.get(i, 2)).toBeCloseTo(1, 5);
+    const classes = a.predictClasses(x);
+    let right = 0;
+    classes.forEach((c, i) => (right += c === labels[i] ? 1 : 0));
+    expect(right / 300).toBeCloseTo(ha.metrics["accuracy"]!.at(-1)!, 10);
+  });
+});
+
+describe("the training loop", () => {
+  it("makes ceil(N / batchSize) updates per epoch, using the last partial batch", async () => {
+    for (const [n, steps, lastSize] of [[10_000, 1000, 10], [10_001, 1001, 1]] as const) {
+      const x = Matrix.randomUniform(n, 1, 3, -1, 1);
+      const model = new Sequential([dense(3, { activation: "sigmoid" }), dense(1)], { inputSize: 1, backend: tsBackend });
+      model.compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) });
+      const sizes: number[] = [];
+      const h = await model.fit(x, x, { epochs: 1, batchSize: 10, verbose: 0, callbacks: [{ onBatchEnd: (_s, logs) => void sizes.push(logs.size) }] });
+      expect(sizes.length).toBe(steps);
+      expect(h.stepsPerEpoch).toBe(steps);
+      expect(model.step).toBe(steps);
+      expect(sizes.at(-1)).toBe(lastSize);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
+    }
+  });
+
+  it("reports the epoch loss as the row-weighted mean of the step losses", async () => {
+    const { x, y } = curve(25, 5);
+    const model = new Sequential([dense(4, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.05 }) });
+    const steps: [number, number][] = [];
+    const h = await model.fit(x, y, { epochs: 1, batchSize: 10, verbose: 0, callbacks: [{ onBatchEnd: (_s, l) => void steps.push([l.loss, l.size]) }] });
+    expect(steps.map((s) => s[1])).toEqual([10, 10, 5]);
+    expect(h.loss[0]!).toBeCloseTo(steps.reduce((a, [l, r]) => a + l * r, 0) / 25, 6);
+  });
+
+  it("repeats exactly from the same seed (shuffle and dropout), and differs with another seed", async () => {
+    const { x, y } = curve(200, 6);
+    const run = async (seed: number): Promise<[Float32Array, number[]]> => {
+      const model = new Sequential([dense(16, { activation: "relu" }), dropout(0.3), dense(1)], { inputSize: 1, seed, backend: tsBackend });
+      model.compile({ loss: "mse", optimizer: adam({ lr: 0.01 }) });
+      const h = await model.fit(x, y, { epochs: 3, batchSize: 16, verbose: 0 });
+      return [model.params, h.loss];
+    };
+    const [p1, l1] = await run(11);
+    const [p2, l2] = await run(11);
+    const [p3] = await run(12);
+    expect(Array.from(p2)).toEqual(Array.from(p1));
+    expect(l2).toEqual(l1);
+    expect(Array.from(p3)).not.toEqual(Array.from(p1));
+  });
+
+  it("resumes from getTrainingState + initialEpoch exactly as an uninterrupted run", async () => {
+    const { x, y } = curve(120, 7);
+    const make = (): Sequential => {
+      const m = new Sequential([dense(8, { activation: "tanh" }), dropout(0.2), dense(1)], { inputSize: 1, seed: 3, backend: tsBackend });
+      m.compile({ loss: "mse", optimizer: adam({ lr: 0.01 }) });
+      return m;
+    };
+    const full = make();
+    const hFull = await full.fit(x, y, { epochs: 4, batchSize: 16, verbose: 0 });
+    const first = make();
+    await first.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    const weights = first.getWeights();
+    const state = first.getTrainingState();
+    expect(state.epoch).toBe(2);
+    const resumed = make();
+    resumed.setWeights(weights);
+    resumed.setTrainingState(state);
+    const hRest = await resumed.fit(x, y, { epochs: 4, batchSize: 16, verbose: 0, initialEpoch: state.epoch });
+    expect(hRest.epochs).toEqual([2, 3]);
+    expect(hRest.loss).toEqual(hFull.loss.slice(2));
+    expect(Array.from(resumed.params)).toEqual(Array.from(full.params));
+  });
+
+  it("calls callbacks in order and stops when a callback sets model.stopTraining", async () => {
+    const { x, y } = curve(40, 8);
+    const model = new Sequential([dense(4, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.05 }) });
+    const events: string[] = [];
+    const h = await model.fit(x, y, {
+      epochs: 10,
+      batchSize: 20,
+      verbose: 0,
+      callbacks: [
+        {
+          onTrainBegin: () => void events.push("trainBegin"),
+          onEpochBegin: (e) => void events.push(`epochBegin ${e}`),
+          onBatchEnd: async (s) => {
+            await new Promise((r) => setTimeout(r, 1));
+            events.push(`batch ${s}`);
+          },
+          onEpochEnd: (e, logs, m) => {
+            events.push(`epochEnd ${e} ${Object.keys(logs).join(",")}`);
+            if (e === 1) m.stopTraining = true;
+          },
+          onTrainEnd: () => void events.push("trainEnd"),
+        },
+      ],
+    });
+    expect(events).toEqual([
+      "trainBegin",
+      "epochBegin 0",
+      "batch 0",
+      "batch 1",
+      "epochEnd 0 loss",
+      "epochBegin 1",
+      "batch 0",
+      "batch 1",
+      "epochEnd 1 loss",
+      "trainEnd",
+    ]);
+    expect(h.epochs).toEqual([0, 1]);
+    // stopTraining from a batch hook takes effect after that step.
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.05 }) });
+    const h2 = await model.fit(x, y, { epochs: 3, batchSize: 5, verbose: 0, callbacks: [{ onBatchEnd: (s, _l, m) => void (s === 2 && (m.stopTraining = true)) }] });
+    expect(model.step).toBe(3);
+    expect(h2.epochs).toEqual([0]);
+  });
+
+  it("holds out the last rows with validationSplit and reports validation loss and metrics", async () => {
+    const { x, y } = curve(100, 9);
+    const model = new Sequential([dense(16, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: adam({ lr: 0.02 }) });
+    const h = await model.fit(x, y, { epochs: 40, batchSize: 10, verbose: 0, validationSplit: 0.2, metrics: ["mae", "rmse", "r2"] });
+    expect(h.stepsPerEpoch).toBe(8);
+    expect(h.valLoss!.length).toBe(40);
+    expect(Object.keys(h.valMetrics!)).toEqual(["mae", "rmse", "r2"]);
+    expect(h.metrics["r2"]!.at(-1)!).toBeGreaterThan(0.9);
+    // Validation numbers equal evaluate on the held-out rows.
+    const vx = x.sliceRows(80, 100);
+    const vy = y.sliceRows(80, 100);
+    const ev = await model.evaluate(vx, vy, { metrics: ["mae", "rmse", "r2", "mse"] });
+    expect(ev.loss).toBeCloseTo(h.valLoss!.at(-1)!, 6);
+    expect(ev["mae"]!).toBeCloseTo(h.valMetrics!["mae"]!.at(-1)!, 6);
+    expect(ev["mse"]!).toBeCloseTo(ev.loss, 6);
+    expect(ev["rmse"]!).toBeCloseTo(Math.sqrt(ev.loss), 6);
+    // And equal the same numbers computed from predict.
+    const p = model.predict(vx);
+    let sa = 0;
+    let ss = 0;
+    let mean = 0;
+    for (let i = 0; i < 20; i++) mean += vy.data[i]! / 20;
+    let st = 0;
+    for (let i = 0; i < 20; i++) {
+      const d = p.data[i]! - vy.data[i]!;
+      sa += Math.abs(d);
+      ss += d * d;
+      st += (vy.data[i]! - mean) ** 2;
+    }
+    expect(ev["mae"]!).toBeCloseTo(sa / 20, 6);
+    expect(ev["r2"]!).toBeCloseTo(1 - ss / st, 5);
+  });
+
+  it("early stopping stops after `patience` epochs without improvement and restores the best weights", async () => {
+    // Train towards y = x while validating against y = -x: starting from w = -3, the validation loss
+    // (w + 1)^2 falls until w passes -1 and rises afterwards.
+    const x = Matrix.randomUniform(64, 1, 10, -1, 1);
+    const vy = new Matrix(x.data.map((v) => -v), 64, 1);
+    const run = async (restoreBestWeights: boolean): Promise<{ snapshots: Float32Array[]; model: Sequential; stop: ReturnType<typeof earlyStopping>; epochs: number[] }> => {
+      const model = new Sequential([dense(1, { useBias: false })], { inputSize: 1, backend: tsBackend });
+      model.setWeights([{ weight: Matrix.full(1, 1, -3) }]);
+      model.compile({ loss: "mse", optimizer: sgd({ lr: 0.05 }) });
+      const snapshots: Float32Array[] = [];
+      const stop = earlyStopping({ patience: 2, restoreBestWeights });
+      const h = await model.fit(x, x, {
+        epochs: 100,
+        batchSize: 8,
+        verbose: 0,
+        validationData: [x, vy],
+        callbacks: [{ onEpochEnd: (_e, _l, m) => void snapshots.push(m.params.slice()) }, stop],
+      });
+      return { snapshots, model, stop, epochs: h.epochs };
+    };
+    const r = await run(true);
+    expect(r.stop.monitored).toBe("valLoss");
+    expect(r.stop.bestEpoch).toBeGreaterThan(0);
+    expect(r.stop.stoppedEpoch).toBe(r.stop.bestEpoch + 2);
+    expect(r.epochs.length).toBe(r.stop.bestEpoch + 3);
+    expect(Array.from(r.model.params)).toEqual(Array.from(r.snapshots[r.stop.bestEpoch]!));
+    expect(Math.abs(r.model.params[0]! + 1)).toBeLessThan(0.3);
+    const noRestore = await run(false);
+    expect(Array.from(noRestore.model.params)).toEqual(Array.from(noRestore.snapshots.at(-1)!));
+    expect(Array.from(noRestore.model.params)).not.toEqual(Array.from(r.model.params));
+  });
+
+  it("early stopping falls back to the training loss without validation data", async () => {
+    const { x, y } = curve(30, 11);
+    const model = new Sequential([dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+    const stop = earlyStopping({ minDelta: 1e-3 });
+    const h = await model.fit(x, y, { epochs: 200, batchSize: 30, verbose: 0, callbacks: [stop] });
+    expect(stop.monitored).toBe("loss");
+    expect(h.epochs.length).toBeLessThan(200);
+    expect(() => earlyStopping({ patience: -1 })).toThrow(/Invalid patience: -1/);
+  });
+
+  it("stops on a non-finite loss with an error naming epoch and step, keeping the weights from before that step", async () => {
+    const x = Matrix.randomNormal(64, 1, 12);
+    const y = new Matrix(x.data.map((v) => 1000 * v), 64, 1);
+    const make = (): Sequential => {
+      const m = new Sequential([dense(8, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+      m.compile({ loss: "mse", optimizer: sgd({ lr: 10 }) });
+      return m;
+    };
+    const model = make();
+    let last = model.params.slice();
+    const err = await model
+      .fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, callbacks: [{ onBatchEnd: (_s, _l, m) => void (last = m.params.slice()) }] })
+      .then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    const where = /the loss became (NaN|Infinity|-Infinity) at epoch (\d+), step (\d+) of 8/.exec(err!.message);
+    expect(where).not.toBeNull();
+    expect(err!.message).toMatch(/smaller learning rate/);
+    expect(Array.from(model.params)).toEqual(Array.from(last));
+    expect(model.isTraining).toBe(false);
+    const [epoch, step] = [Number(where![2]), Number(where![3])];
+    expect(model.step).toBe((epoch - 1) * 8 + step - 1);
+
+    // The chunked path (no batch callbacks) stops at the same step with the same weights.
+    const again = make();
+    await expect(again.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0 })).rejects.toThrow(`at epoch ${epoch}, step ${step} of 8`);
+    expect(Array.from(again.params)).toEqual(Array.from(last));
+  });
+
+  it("refuses a second concurrent fit and weight mutations while fitting, and keeps the event loop running", async () => {
+    const x = Matrix.randomUniform(20_000, 1, 13, -1, 1);
+    const model = new Sequential([dense(3, { activation: "sigmoid" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const first = model.fit(x, x, { epochs: 3, batchSize: 10, verbose: 0 });
+    expect(model.isTraining).toBe(true);
+    await expect(model.fit(x, x, { epochs: 1, verbose: 0 })).rejects.toThrow(/already training/);
+    expect(() => model.setWeights(model.getWeights())).toThrow(/Cannot setWeights while fit\(\) is running/);
+    expect(() => model.compile({ loss: "mse", optimizer: "sgd" })).toThrow(/Cannot compile while fit\(\) is running/);
+    expect(() => model.setTrainingState(model.getTrainingState())).toThrow(/Cannot setTrainingState while fit/);
+    expect(() => model.setNormalization(null)).toThrow(/Cannot setNormalization while fit/);
+    const h = await first;
+    clearInterval(timer);
+    expect(h.epochs).toEqual([0, 1, 2]);
+    expect(model.step).toBe(6000);
+    // 6,000 steps ran while a 1 ms interval kept firing: fit yielded to the event loop.
+    expect(ticks).toBeGreaterThan(2);
+    // After fit, mutation is allowed again.
+    model.setWeights(model.getWeights());
+  });
+
+  it("standardizes raw inputs and targets by the stored statistics and maps predictions back", async () => {
+    const n = 200;
+    const x = Matrix.zeros(n, 1);
+    const y = Matrix.zeros(n, 1);
+    const rng = new Rng(14);
+    for (let i = 0; i < n; i++) {
+      x.data[i] = 100 + 10 * rng.normal();
+      y.data[i] = 1000 + 5 * (x.data[i]! - 100);
+    }
+    const model = new Sequential([dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+    model.setNormalization({ inputMean: [100], inputStd: [10], targetMean: [1000], targetStd: [50] });
+    await model.fit(x, y, { epochs: 30, batchSize: 20, verbose: 0 });
+    // In standardized units the model is y' = x': weight 1, bias 0.
+    expect(model.params[0]!).toBeCloseTo(1, 2);
+    const p = model.predict(Matrix.fromArray([[110], [90]]));
+    expect(p.data[0]!).toBeCloseTo(1050, 0);
+    expect(p.data[1]!).toBeCloseTo(950, 0);
+    // Metrics are in raw units; the loss is on the standardized scale the model trains on.
+    const ev = await model.evaluate(x, y, { metrics: ["rmse"] });
+    expect(ev["rmse"]!).toBeCloseTo(Math.sqrt(ev.loss) * 50, 2);
+    // Targets cannot be standardized for a classification loss.
+    model.compile({ loss: "binaryCrossEntropy", optimizer: "sgd" });
+    await expect(model.fit(x, Matrix.column(new Array(n).fill(1)), { verbose: 0 })).rejects.toThrow(/not a regression loss/);
+  });
+
+  it("prints one line per epoch when not on a TTY, and nothing with verbose 0", async () => {
+    const { x, y } = curve(20, 15);
+    const model = new Sequential([dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: "sgd" });
+    const lines: string[] = [];
+    const stream = { write: (s: string) => (lines.push(s), true), isTTY: false } as unknown as NodeJS.WritableStream;
+    await model.fit(x, y, { epochs: 3, batchSize: 5, progressStream: stream, metrics: ["mae"], validationSplit: 0.25 });
+    expect(lines.length).toBe(3);
+    expect(lines[2]).toMatch(/^Epoch 3\/3 - [\d.]+s - loss \d\.\d{4} - mae \d\.\d{4} - valLoss \d\.\d{4} - valMae \d\.\d{4}\n$/);
+    lines.length = 0;
+    await model.fit(x, y, { epochs: 2, progressStream: stream, verbose: 0 });
+    expect(lines).toEqual([]);
+  });
+});
