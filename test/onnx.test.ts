@@ -1,0 +1,125 @@
+/**
+ * ONNX export checked by an independent runtime: onnxruntime-node (its bundled CPU binary) runs the
+ * exported file and must reproduce model.predict on the same raw inputs within 1e-5.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { Matrix } from "../lib/core/matrix.js";
+import { Rng } from "../lib/core/rng.js";
+import { Sequential } from "../lib/nn/sequential.js";
+import { dense, dropout, gelu, leakyRelu, softmax } from "../lib/nn/layers.js";
+import { adam } from "../lib/optim/index.js";
+import { decodeOnnxModel, exportOnnx } from "../lib/io/onnx.js";
+import { maxAbsDiff, nativeOrSkip } from "./helpers.js";
+
+const native = nativeOrSkip();
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "blasnet-onnx-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function runOnnx(path: string, x: Matrix): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const session = await ort.InferenceSession.create(path);
+  try {
+    expect(session.inputNames).toEqual(["input"]);
+    expect(session.outputNames).toEqual(["output"]);
+    const out = await session.run({ input: new ort.Tensor("float32", x.data.slice(), [x.rows, x.cols]) });
+    const t = out["output"]!;
+    return { data: t.data as Float32Array, dims: t.dims };
+  } finally {
+    await session.release();
+  }
+}
+
+function inputs(rows: number, cols: number, seed: number): Matrix {
+  // Raw, unstandardized features: offsets and scales differ per column.
+  const m = Matrix.randomNormal(rows, cols, new Rng(seed));
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m.data[i * cols + j] = 3 * j + (1 + j) * m.data[i * cols + j]!;
+  return m;
+}
+
+describe("ONNX export (onnxruntime-node)", () => {
+  it("a regressor with input standardization and target de-standardization, every activation", async () => {
+    const model = new Sequential(
+      [dense(16, { activation: "tanh" }), dense(12, { activation: "relu" }), dense(10), leakyRelu(0.05), dropout(0.2), dense(8, { activation: "sigmoid" }), dense(6), gelu(), dense(2)],
+      { inputSize: 4, seed: 3, backend: "js" },
+    );
+    model.compile({ loss: "mse", optimizer: adam({ lr: 0.01 }) });
+    const x = inputs(64, 4, 1);
+    const y = Matrix.zeros(64, 2);
+    for (let i = 0; i < 64; i++) {
+      y.data[2 * i] = 5 + Math.sin(x.get(i, 0)) * 2;
+      y.data[2 * i + 1] = -3 + x.get(i, 1) * 0.5;
+    }
+    model.setNormalization({ inputMean: [0, 3, 6, 9], inputStd: [1, 2, 3, 4], targetMean: [5, -3], targetStd: [2, 1.5] });
+    await model.fit(x, y, { epochs: 3, batchSize: 16, verbose: 0 });
+
+    const path = join(root, "regressor.onnx");
+    for (const opset of [17, 20]) {
+      await exportOnnx(model, path, { opset });
+      const proto = decodeOnnxModel(await readFile(path));
+      const ops = proto.graph!.node.map((n) => n.opType);
+      expect(ops.slice(0, 3)).toEqual(["Sub", "Div", "Gemm"]);
+      expect(ops.slice(-2)).toEqual(["Mul", "Add"]);
+      expect(ops).toContain("LeakyRelu");
+      expect(ops.includes("Gelu")).toBe(opset >= 20);
+      expect(proto.graph!.node.find((n) => n.opType === "Gemm")!.attribute.find((a) => a.name === "transB")!.i.toString()).toBe("1");
+
+      const xt = inputs(37, 4, 2); // a batch size the model never saw: the batch dimension is dynamic
+      const got = await runOnnx(path, xt);
+      const want = model.predict(xt);
+      expect(got.dims).toEqual([37, 2]);
+      expect(maxAbsDiff(got.data, want.data)).toBeLessThan(1e-5);
+      if (native) {
+        // The same weights predicting on the native backend (its own exp/tanh) agree too.
+        const twin = Sequential.fromConfig(model.config(), { backend: native });
+        twin.setWeights(model.getWeights());
+        expect(maxAbsDiff(got.data, twin.predict(xt).data)).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it("a crossEntropy classifier: the graph ends in softmax, as predict's probabilities", async () => {
+    const model = new Sequential([dense(10, { activation: "relu" }), dense(3)], { inputSize: 4, seed: 5, backend: "js" });
+    model.compile({ loss: "crossEntropy", optimizer: "adam" });
+    const x = inputs(60, 4, 3);
+    const labels = Int32Array.from({ length: 60 }, (_, i) => (x.get(i, 0) > 0.5 ? 2 : x.get(i, 1) > 3 ? 1 : 0));
+    model.setNormalization({ inputMean: [0, 3, 6, 9], inputStd: [1, 2, 3, 4] });
+    await model.fit(x, labels, { epochs: 3, batchSize: 20, verbose: 0 });
+
+    const path = join(root, "classifier.onnx");
+    await exportOnnx(model, path, { metadata: { classNames: JSON.stringify(["a", "b", "c"]) } });
+    const proto = decodeOnnxModel(await readFile(path));
+    expect(proto.graph!.node.map((n) => n.opType)).toEqual(["Sub", "Div", "Gemm", "Relu", "Gemm", "Softmax"]);
+    expect(proto.metadataProps.find((p) => p.key === "classNames")!.value).toBe('["a","b","c"]');
+    const xt = inputs(25, 4, 4);
+    const got = await runOnnx(path, xt);
+    const want = model.predict(xt);
+    expect(maxAbsDiff(got.data, want.data)).toBeLessThan(1e-5);
+    // Rows are probabilities.
+    for (let i = 0; i < 25; i++) expect(got.data[3 * i]! + got.data[3 * i + 1]! + got.data[3 * i + 2]!).toBeCloseTo(1, 5);
+  });
+
+  it("a trailing softmax layer is exported once; binaryCrossEntropy ends in sigmoid", async () => {
+    const ce = new Sequential([dense(5, { activation: "tanh" }), dense(3), softmax()], { inputSize: 2, seed: 1, backend: "js" });
+    ce.compile({ loss: "crossEntropy", optimizer: "sgd" });
+    await exportOnnx(ce, join(root, "ce.onnx"));
+    const ceOps = decodeOnnxModel(await readFile(join(root, "ce.onnx"))).graph!.node.map((n) => n.opType);
+    expect(ceOps.filter((o) => o === "Softmax")).toHaveLength(1);
+    const x = inputs(9, 2, 5);
+    expect(maxAbsDiff((await runOnnx(join(root, "ce.onnx"), x)).data, ce.predict(x).data)).toBeLessThan(1e-5);
+
+    const bce = new Sequential([dense(4, { activation: "gelu" }), dense(2)], { inputSize: 2, seed: 2, backend: "js" });
+    bce.compile({ loss: "binaryCrossEntropy", optimizer: "sgd" });
+    await exportOnnx(bce, join(root, "bce.onnx"));
+    expect(decodeOnnxModel(await readFile(join(root, "bce.onnx"))).graph!.node.at(-1)!.opType).toBe("Sigmoid");
+    expect(maxAbsDiff((await runOnnx(join(root, "bce.onnx"), x)).data, bce.predict(x).data)).toBeLessThan(1e-5);
+  });
+});
