@@ -524,6 +524,13 @@ describe("losses", () => {
     expectClose(grad, wantGrad, 2 * U, (2 * U) / rows, "soft-target grad");
   });
 
+  it("a row certain of its label has loss 0 and gradient exactly 0 (p - 1 rounded once)", () => {
+    const logits = Float32Array.from([0.3, -7, 2.5]);
+    const grad = new Float32Array(3).fill(NaN);
+    expect(ts.softmaxCrossEntropy(grad, logits, new Int32Array(3), 3, 1)).toBe(0);
+    expect(Array.from(grad)).toEqual([0, 0, 0]);
+  });
+
   it("softmax cross-entropy rejects a label out of range, naming the row", () => {
     const logits = new Float32Array(3 * 4);
     const grad = new Float32Array(12);
@@ -727,7 +734,7 @@ describe("argmaxRows", () => {
     expect(Array.from(out)).toEqual([1, 0, 1, 2]);
   });
 
-  it("handles a column vector, a row vector, 0 rows and 0 columns", () => {
+  it("handles a column vector, a row vector and 0 rows; rejects rows without columns", () => {
     const out = new Int32Array(3).fill(9);
     ts.argmaxRows(out, Float32Array.from([4, -2, 0]), 3, 1);
     expect(Array.from(out)).toEqual([0, 0, 0]);
@@ -736,8 +743,8 @@ describe("argmaxRows", () => {
     out.fill(9);
     ts.argmaxRows(out, new Float32Array(0), 0, 5);
     expect(Array.from(out)).toEqual([9, 9, 9]);
-    ts.argmaxRows(out, new Float32Array(0), 2, 0);
-    expect(Array.from(out)).toEqual([-1, -1, 9]);
+    expect(() => ts.argmaxRows(out, new Float32Array(0), 2, 0)).toThrow(/Invalid cols: 0 with 2 rows/);
+    expect(Array.from(out)).toEqual([9, 9, 9]);
   });
 
   it("matches a naive argmax on random rows", () => {

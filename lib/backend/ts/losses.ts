@@ -101,10 +101,12 @@ export function softmaxCrossEntropy(
     }
     const o = r * cols;
     const lse = rowLogSumExp(logits, o, cols);
-    total += lse - logits[o + label];
+    const zLabel = logits[o + label]; // read before grad, which may alias logits, is written
+    total += lse - zLabel;
     if (grad !== null) {
       for (let j = 0; j < cols; j++) grad[o + j] = g * Math.exp(logits[o + j] - lse);
-      grad[o + label] -= g;
+      // p - 1 in double, then rounded: exactly 0 when the row is certain of its label.
+      grad[o + label] = g * (Math.exp(zLabel - lse) - 1);
     }
   }
   return total / rows;

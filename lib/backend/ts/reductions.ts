@@ -3,17 +3,20 @@ import { checkLength, checkSize } from "./check.js";
 
 /**
  * out (rows) = index of the largest value in each row of x (rows,cols), the first on ties.
- * A row with no columns (cols = 0) has no index: -1.
+ * A row with no columns has no largest value: cols = 0 with rows > 0 is an error.
  */
 export function argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void {
   checkSize("rows", rows);
   checkSize("cols", cols);
   checkLength("x (rows,cols)", x.length, rows * cols);
   checkLength("out (rows)", out.length, rows);
+  if (cols === 0 && rows > 0) {
+    throw new RangeError(`Invalid cols: 0 with ${rows} rows; argmaxRows needs at least one column`);
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let best = cols > 0 ? 0 : -1;
-    let max = cols > 0 ? x[o] : 0;
+    let best = 0;
+    let max = x[o];
     // Strictly greater: a later equal value does not replace the first.
     for (let j = 1; j < cols; j++) {
       const v = x[o + j];
