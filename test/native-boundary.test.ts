@@ -6,7 +6,7 @@
  * Bad-argument cases are generated from one table: for each function, the valid arguments and the
  * kind of each argument (buffer, dimension, scalar, flag, code); each kind has its list of bad values.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -609,6 +609,40 @@ describe("native loader: explains why the addon cannot load and how to fix it", 
     expect(e.message).toContain("another CPU architecture");
     expect(e.message).toContain(bogus);
     expect(e.message).toContain("nothing.node: not found");
+  });
+
+  // Real dlopen failures, from copies of the built addon with one thing broken.
+  const built = findPackageRoot() && path.join(findPackageRoot()!, "build", "Release", "blasnet.node");
+  const itBuilt = built && existsSync(built) ? it : it.skip;
+
+  itBuilt("an addon whose OpenBLAS is missing: says so, with dlopen's message and the apt command", () => {
+    const bytes = readFileSync(built!);
+    const needle = Buffer.from("libopenblas.so.0\0");
+    const at = bytes.indexOf(needle);
+    expect(at).toBeGreaterThan(0);
+    bytes.write("libopenblas.so.9", at); // a soname no system has
+    const dir = mkdtempSync(path.join(os.tmpdir(), "blasnet-loader-"));
+    const file = path.join(dir, "blasnet.node");
+    writeFileSync(file, bytes);
+    const e = thrown(() => loadFrom([file]));
+    expect(e.message).toContain("OpenBLAS shared library");
+    expect(e.message).toContain("libopenblas.so.9: cannot open shared object file");
+    expect(e.message).toContain("sudo apt-get install -y libopenblas-dev");
+  });
+
+  itBuilt("an addon built for another machine or word size: wrong architecture", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "blasnet-loader-"));
+    const arm = Buffer.from(readFileSync(built!));
+    arm.writeUInt16LE(0xb7, 18); // e_machine = AArch64
+    const elf32 = Buffer.from(readFileSync(built!));
+    elf32[4] = 1; // EI_CLASS = ELFCLASS32
+    for (const [name, bytes] of [["arm.node", arm], ["elf32.node", elf32]] as const) {
+      const file = path.join(dir, name);
+      writeFileSync(file, bytes);
+      const e = thrown(() => loadFrom([file]));
+      expect(e.message, e.message).toContain("another CPU architecture");
+      expect(e.message).toContain("npm rebuild blasnet");
+    }
   });
 
   it("classifies dlopen's messages", () => {

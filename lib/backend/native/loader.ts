@@ -97,10 +97,17 @@ export function loadFrom(candidates: readonly string[]): NativeAddon {
   throw new Error(explainLoadFailure(attempts));
 }
 
-/** Classify one load error by its message (dlopen and Node's own wording). */
-export function classifyLoadError(error: Error | undefined): LoadFailureKind {
+/**
+ * Classify one load error by its message (dlopen's and Node's wording). `file` is the addon that
+ * was tried: glibc reports an ELF built for another machine as "<file>: cannot open shared object
+ * file", as if the existing file were missing.
+ */
+export function classifyLoadError(error: Error | undefined, file?: string): LoadFailureKind {
   if (error === undefined) return "not-built";
   const msg = error.message;
+  if (file !== undefined && msg.includes(`${file}: cannot open shared object file`) && existsSync(file)) {
+    return "wrong-architecture";
+  }
   if (/libopenblas[^:]*: cannot open shared object file/i.test(msg) || /Library not loaded: .*openblas/i.test(msg)) {
     return "openblas-missing";
   }
@@ -117,7 +124,7 @@ const BUILD_DEPENDENCY = "npm rebuild blasnet --ignore-scripts=false --foregroun
 
 /** The message thrown when the addon cannot be loaded: every attempt, the likely cause, the fix. */
 export function explainLoadFailure(attempts: readonly LoadAttempt[]): string {
-  const kinds = attempts.map((a) => classifyLoadError(a.error));
+  const kinds = attempts.map((a) => classifyLoadError(a.error, a.path));
   // The most specific cause wins: a file that exists and fails says more than a missing one.
   const order: LoadFailureKind[] = ["openblas-missing", "wrong-architecture", "abi-mismatch", "other", "not-built"];
   const kind = order.find((k) => kinds.includes(k)) ?? "not-built";
@@ -128,8 +135,9 @@ export function explainLoadFailure(attempts: readonly LoadAttempt[]): string {
     `  then build the addon:\n` +
     `    in a blasnet checkout:                 ${BUILD_CHECKOUT}\n` +
     `    with blasnet installed as a dependency: ${BUILD_DEPENDENCY}\n` +
-    `    (npm does not run blasnet's install script under --ignore-scripts, or until scripts are allowed;\n` +
-    `     this command runs it explicitly)`;
+    `    (npm skips blasnet's install script under --ignore-scripts or when scripts are not allowed;\n` +
+    `     this command runs it explicitly. With npm 11's allowScripts, \`npm install-scripts approve blasnet\`\n` +
+    `     lets later installs build it.)`;
   let why: string;
   let fix: string;
   switch (kind) {
