@@ -63,7 +63,7 @@ describe("fit rejects bad input before any training", () => {
     it(what, async () => {
       const m = model(loss);
       const before = m.params.slice();
-      const err = await m.fit(x, y, { verbose: 0, ...options }).then(() => null, (e: unknown) => e);
+      const err = await m.fit(x as never, y as never, { verbose: 0, ...options }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(type);
       expect((err as Error).message).toMatch(pattern);
       expect(m.step).toBe(0);
@@ -112,7 +112,7 @@ describe("accepted input forms", () => {
     const results: number[][] = [];
     for (const [x, y] of forms) {
       const m = model("mse");
-      await m.fit(x, y, { epochs: 3, batchSize: 2, verbose: 0 });
+      await m.fit(x as never, y as never, { epochs: 3, batchSize: 2, verbose: 0 });
       results.push(Array.from(m.params));
     }
     for (const r of results) expect(r).toEqual(results[0]);

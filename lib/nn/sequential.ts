@@ -19,7 +19,7 @@ import { Matrix, describe } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { toFeatures } from "../train/data.js";
+import { toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
 import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
@@ -291,8 +291,18 @@ export class Sequential {
 
   // --- Training and inference ------------------------------------------------------------------------
 
-  /** Train; see FitOptions. Resolves to the per-epoch history. */
-  fit(x: unknown, y: unknown, options: FitOptions = {}): Promise<History> {
+  /**
+   * Train for `epochs` passes over (x, y), ceil(N / batchSize) updates each (the last batch may be
+   * partial); resolves to the per-epoch history. See FitOptions for every option.
+   *
+   * Never blocks the event loop for long: on main-thread plans (the TypeScript backend) steps run in
+   * chunks of about 4 ms with a yield to the event loop between them (so no block lasts longer than
+   * about 4 ms plus one batch); the native fused plan runs its steps on a worker thread in chunks of
+   * about 100 ms. While fit runs, a second fit, compile, setWeights, setNormalization and
+   * setTrainingState throw. If the loss becomes NaN or infinite, fit rejects with an Error naming the
+   * epoch and step, and the model keeps the weights from before that step.
+   */
+  fit(x: FeaturesInput, y: TargetsInput, options: FitOptions = {}): Promise<History> {
     try {
       if (this.fitting) throw new Error("Cannot start fit(): this model is already training. Await the running fit() before starting another.");
       return fitModel(this, x, y, options);
@@ -302,7 +312,7 @@ export class Sequential {
   }
 
   /** Loss (on the scale the model trains on) and metrics (on predictions, raw units) of x against y. */
-  async evaluate(x: unknown, y: unknown, options: EvaluateOptions = {}): Promise<Record<string, number> & { loss: number }> {
+  async evaluate(x: FeaturesInput, y: TargetsInput, options: EvaluateOptions = {}): Promise<Record<string, number> & { loss: number }> {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     this.assertNotStepping("evaluate");
@@ -317,7 +327,7 @@ export class Sequential {
    * de-standardized values for regression with stored target statistics, the last layer's output
    * otherwise.
    */
-  predict(x: unknown, options: { batchSize?: number } = {}): Matrix {
+  predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
     this.assertNotStepping("predict");
     const batchSize = inferenceBatch(options.batchSize);
     const { data, rows } = toFeatures(x, "x", this.inputSize);
@@ -349,7 +359,7 @@ export class Sequential {
    * Predicted class per row: the argmax of the outputs, or for a one-output binaryCrossEntropy model
    * 1 when the probability is above 0.5, else 0.
    */
-  predictClasses(x: unknown, options: { batchSize?: number } = {}): Int32Array {
+  predictClasses(x: FeaturesInput, options: { batchSize?: number } = {}): Int32Array {
     const p = this.predict(x, options);
     const out = new Int32Array(p.rows);
     if (this.lossFn?.name === "binaryCrossEntropy") {
