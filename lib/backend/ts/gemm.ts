@@ -21,6 +21,8 @@ import { checkLength, checkSize } from "./check.js";
 const NC = 512;
 /** Values of k per block: rows of B kept in cache together. */
 const KC = 128;
+/** Up to this many multiply-adds (m n k), a plain dot-product loop beats the blocked kernel. */
+const SMALL = 4096;
 
 /** op(B) as a row-major (k,n) copy when B is stored (n,k). Grows to the largest size seen. */
 let packedB = new Float32Array(4096);
@@ -49,6 +51,11 @@ export function gemm(
   checkLength(transB ? "b (n,k)" : "b (k,n)", b.length, k * n);
   checkLength("c (m,n)", c.length, m * n);
 
+  if (m * n * k <= SMALL && alpha !== 0) {
+    // A(i,p) = a[i * ars + p * acs], B(p,j) = b[p * brs + j * bcs].
+    smallGemm(c, m, n, k, alpha, a, transA ? 1 : k, transA ? m : 1, b, transB ? 1 : n, transB ? k : 1, beta);
+    return;
+  }
   scaleC(c, m * n, beta);
   if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
 
@@ -56,6 +63,36 @@ export function gemm(
   // A[i,p] is a[i * rowStride + p * colStride].
   if (transA) blockedGemm(c, a, 1, m, bKN, m, n, k, alpha);
   else blockedGemm(c, a, k, 1, bKN, m, n, k, alpha);
+}
+
+/**
+ * Small products (the lecture network's 10x3x1 layers): one dot product per element of C, read
+ * through strides, so there is no beta pass, no packing and no blocking to pay for.
+ * C[i,j] = alpha * sum_p A(i,p) B(p,j) + beta * C[i,j], the sum in double, rounded once.
+ */
+function smallGemm(
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  brs: number,
+  bcs: number,
+  beta: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const ai = i * ars;
+    const ci = i * n;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0, ap = ai, bp = j * bcs; p < k; p++, ap += acs, bp += brs) s += a[ap] * b[bp];
+      c[ci + j] = beta === 0 ? alpha * s : alpha * s + beta * c[ci + j];
+    }
+  }
 }
 
 /** c (count) *= beta; beta = 0 writes zeros (so NaN or Inf in C does not survive). */
