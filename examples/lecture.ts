@@ -15,8 +15,11 @@
  * Run: npx tsx examples/lecture.ts [--quick] [--epochs N]
  */
 import { pathToFileURL } from "node:url";
-import { adam, backendInfo, cosineDecay, dense, Matrix, Sequential, type Layer } from "../lib/index.js";
+import { adam, backendInfo, cosineDecay, dense, Matrix, Sequential, type BackendName, type Layer } from "../lib/index.js";
 import { lectureCurve, LECTURE_DOMAIN } from "../lib/data/synthetic.js";
+import type { Backend } from "../lib/backend/backend.js";
+import { nativeBackendIfAvailable, nativeUnavailableReason } from "../lib/backend/index.js";
+import { createTsBackend } from "../lib/backend/ts/index.js";
 
 export interface LectureOptions {
   /** The fast form (for tests): 1,000 samples, batch 50, 250 epochs. Default false. */
@@ -33,6 +36,8 @@ export interface LectureOptions {
   seed?: number;
   /** Where the story goes (default console.log); `null` for silence. */
   log?: ((line: string) => void) | null;
+  /** Backend to train on ("native" or "js"). Default: the library's choice (native when it loads). */
+  backend?: BackendName;
   /** Only these rows (by key), e.g. ["linear", "sigmoid3", "sigmoid100"]. Default all. */
   only?: readonly LectureModelKey[];
 }
@@ -107,7 +112,8 @@ export async function runLecture(options: LectureOptions = {}): Promise<LectureR
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = stepsPerEpoch * epochs;
   const grid = curveGrid(data.target);
-  const backend = backendInfo().backend;
+  const backendObject = options.backend ? resolveBackend(options.backend) : undefined;
+  const backend = backendObject ? backendObject.name : backendInfo().backend;
 
   log(`The lecture on generated data: ${n.toLocaleString("en-US")} noisy samples of a curve made of seven linear pieces and one gentle wave, x in [${LECTURE_DOMAIN.join(", ")}].`);
   log(
@@ -119,7 +125,7 @@ export async function runLecture(options: LectureOptions = {}): Promise<LectureR
   const rows: LectureRow[] = [];
   for (const spec of specs) {
     const t = performance.now();
-    const model = new Sequential(spec.layers(), { inputSize: 1, seed });
+    const model = new Sequential(spec.layers(), { inputSize: 1, seed, ...(backendObject ? { backend: backendObject } : {}) });
     model.compile({ loss: "mse", optimizer: adam({ lr: cosineDecay({ initial: lr, decaySteps: totalSteps }) }) });
     const history = await model.fit(data.x, data.y, { epochs, batchSize, shuffle: true, seed, verbose: 0 });
     if (history.stepsPerEpoch !== stepsPerEpoch) {
@@ -263,6 +269,17 @@ export function formatLectureTable(result: LectureResult): string {
       `Noise floor (the best possible MSE on noisy samples): ${fmt(result.noiseFloor)}. Total ${result.seconds.toFixed(1)} s on the ${result.backend} backend.`,
   );
   return out.join("\n");
+}
+
+/** The Backend object for "native" or "js", leaving the library's global choice alone. */
+function resolveBackend(name: BackendName): Backend {
+  if (name === "js") return createTsBackend();
+  if (name === "native") {
+    const b = nativeBackendIfAvailable();
+    if (!b) throw new Error(`The native backend was requested but cannot be used.\n${nativeUnavailableReason()}`);
+    return b;
+  }
+  throw new TypeError(`Invalid backend ${JSON.stringify(name)}; expected "native" or "js"`);
 }
 
 function parseArgs(argv: readonly string[]): LectureOptions {
