@@ -92,6 +92,7 @@ const GEMM_SHAPES: { name: string; m: number; n: number; k: number }[] = [
   { name: "4-row and 8-k blocks with tails 11x6x19", m: 11, n: 6, k: 19 },
   { name: "crosses a k block 5x7x300", m: 5, n: 7, k: 300 },
   { name: "crosses a column block 6x600x9", m: 6, n: 600, k: 9 },
+  { name: "blocked path with row and k tails 37x45x29", m: 37, n: 45, k: 29 },
 ];
 const TRANSPOSES: [boolean, boolean][] = [
   [false, false],
@@ -141,6 +142,16 @@ describe("gemm", () => {
     expect(Array.from(c)).toEqual([0.5, -1, 1.5, NaN, 2.5, 3]);
     ts.gemm(true, true, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0, c);
     expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it("alpha = 0 leaves beta * C without reading A or B (the BLAS convention)", () => {
+    for (const [m, n, k] of [[2, 3, 4], [40, 40, 40]]) {
+      const a = new Float32Array(m * k).fill(NaN);
+      const b = new Float32Array(k * n).fill(Infinity);
+      const c = new Float32Array(m * n).fill(3);
+      ts.gemm(false, true, m, n, k, 0, a, b, 0.5, c);
+      expect(c.every((v) => v === 1.5)).toBe(true);
+    }
   });
 
   it("m = 0 or n = 0 touches nothing", () => {
