@@ -51,7 +51,7 @@ void softmax_backward(float* dx, const float* dy, const float* y, int rows, int 
 // Mean over n of e(pred - target) (MSE d^2, MAE |d|, Huber with `delta`); pred, target, grad are (n).
 // grad (nullable) = d(mean)/d(pred); MAE's gradient at d = 0 is 0. n = 0 gives NaN (0/0).
 double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
-                       float delta);
+                       double delta);
 
 // Mean over rows of logsumexp(z) - z[label]; logits (rows,cols), labels (rows) each in [0, cols).
 // grad (rows,cols) (nullable) = (softmax(z) - onehot) / rows.
