@@ -7,6 +7,8 @@
  * epoch's order does not depend on earlier epochs and a resumed run repeats it) and runs
  * ceil(N / batchSize) steps through the model's training plan; the last, partial batch is used.
  * The order, learning-rate and loss arrays are allocated once per fit; a step allocates nothing.
+ * With the native fused plan the next epoch's shuffle is computed while the worker runs the current
+ * epoch's last chunk (two order buffers), so for small networks it costs no training time.
  *
  * Steps run in chunks:
  * - plans that run on the calling thread (PlanExecutor: the TypeScript backend and the per-kernel
@@ -20,13 +22,13 @@
 import type { Kernels } from "../backend/backend.js";
 import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
-import { Rng } from "../core/rng.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
 import { sliceTargets, toFeatures, toTargets, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
+import { seededPermutation } from "./shuffle.js";
 import { makeSlicer, SLICE_MS, yieldToEventLoop } from "./yield.js";
 
 export interface FitOptions {
@@ -193,14 +195,25 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       ? (plan as TrainPlan & { runStepsSync(run: StepRun): number })
       : null;
 
-    const order = new Int32Array(n);
+    // Two order buffers for plans that train off the main thread: the next epoch's shuffle is computed
+    // while the worker runs the current epoch's last chunk.
+    const orders = [new Int32Array(n), sync || !shuffle ? null : new Int32Array(n)] as const;
+    let cur = 0;
+    let nextReady = false;
+    const fillOrder = (buf: Int32Array, epoch: number): void => {
+      if (shuffle) seededPermutation(buf, epochSeed(seed, epoch));
+      else for (let i = 0; i < n; i++) buf[i] = i;
+    };
+    if (!shuffle) fillOrder(orders[0], 0);
     const lr = new Float32Array(stepsPerEpoch);
+    const constantLr = typeof optimizer.lr === "number";
+    if (constantLr) lr.fill(optimizer.lr as number);
     const losses = new Float32Array(stepsPerEpoch);
     const run: StepRun = {
       x: train.x,
       y: train.y.data,
       rows: n,
-      order,
+      order: orders[0],
       start: 0,
       steps: 0,
       batchSize,
@@ -209,7 +222,6 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       training: true,
       losses,
     };
-    const rng = new Rng(seed);
     const history: History = { epochs: [], loss: [], metrics: {}, stepsPerEpoch };
     for (const m of metrics) history.metrics[m] = [];
     if (val) {
@@ -229,18 +241,18 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
       for (const c of callbacks) await call(c.onEpochBegin, c, epoch, model);
       progress.epochBegin(epoch);
-      for (let i = 0; i < n; i++) order[i] = i;
-      if (shuffle) {
-        rng.reseed(epochSeed(seed, epoch));
-        rng.shuffle(order);
-      }
+      if (nextReady) {
+        cur = 1 - cur;
+        nextReady = false;
+      } else if (shuffle) fillOrder(orders[cur]!, epoch);
+      run.order = orders[cur]!;
       let lossSum = 0; // sum over steps of loss * rows
       let rowsDone = 0;
       let step = 0;
       while (step < stepsPerEpoch && !model.stopTraining) {
         const c = batchCallbacks.length > 0 && sync ? 1 : Math.min(chunk, stepsPerEpoch - step);
         const first = model.step; // updates applied so far
-        for (let s = 0; s < c; s++) lr[s] = optimizer.lrAt(first + s, epoch);
+        if (!constantLr) for (let s = 0; s < c; s++) lr[s] = optimizer.lrAt(first + s, epoch);
         run.start = step * batchSize;
         run.steps = c;
         run.firstStep = first + 1;
@@ -250,7 +262,13 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
         else {
           model._stepsRunning = true;
           try {
-            done = await plan.runSteps(run);
+            const pending = plan.runSteps(run);
+            const spare = orders[1 - cur];
+            if (spare && step + c >= stepsPerEpoch && epoch + 1 < epochs) {
+              fillOrder(spare, epoch + 1);
+              nextReady = true;
+            }
+            done = await pending;
           } finally {
             model._stepsRunning = false;
           }
