@@ -11,16 +11,16 @@ import type { Command } from "commander";
 import { packageRoot } from "../io/version.js";
 import { UserError } from "./errors.js";
 
-/** Where the suite lives. */
+/** Where the suite lives (BLASNET_BENCH_SCRIPT overrides it, for tests). */
 export function benchScript(): string {
-  return join(packageRoot(), "bench", "run.ts");
+  return process.env["BLASNET_BENCH_SCRIPT"] || join(packageRoot(), "bench", "run.ts");
 }
 
 export function registerBench(program: Command): void {
   program
     .command("bench")
-    .description("run the benchmark suite (bench/run.ts of the source repository); extra arguments are passed on")
-    .argument("[args...]", "arguments for bench/run.ts (see its --help)")
+    .description("run the benchmark suite (bench/run.ts of the source repository); its flags are passed on")
+    .argument("[args...]", "flags for bench/run.ts, e.g. --quick, --only T2, --suite kernels (see the top of bench/run.ts)")
     .allowUnknownOption(true)
     .action(async (args: string[]) => {
       const script = benchScript();

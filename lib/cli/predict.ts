@@ -1,0 +1,65 @@
+/**
+ * `blasnet predict model/ data.csv > out.csv`: predictions as CSV on stdout (or --out). Regression:
+ * one column per target, "<target>_pred", in raw units. Classification: "<target>_pred" (the class
+ * name) and "p_<class>" probability columns. --with-inputs copies the feature columns in front.
+ */
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import type { Command } from "commander";
+import { loadForData } from "./model-data.js";
+import { userInput } from "./errors.js";
+
+/** One CSV field, quoted when needed (RFC 4180). */
+export function csvField(s: string): string {
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A float32 value in 9 significant digits: enough to round-trip it exactly. */
+function num(v: number): string {
+  return String(Number(v.toPrecision(9)));
+}
+
+export async function runPredict(modelDir: string, file: string, opts: { out?: string; withInputs?: boolean }): Promise<void> {
+  const { model, manifest, data } = await loadForData(modelDir, file, false);
+  const p = userInput(file, () => model.predict(data.x));
+  const info = manifest.data ?? {};
+  const targets = info.targetNames ?? Array.from({ length: p.cols }, (_, j) => `y${j}`);
+  const classes = info.classNames;
+  const header: string[] = opts.withInputs ? [...data.featureNames] : [];
+  if (classes) header.push(`${targets[0]}_pred`, ...classes.map((c) => `p_${c}`));
+  else if (model.loss?.name === "binaryCrossEntropy") header.push(...targets.map((t) => `p_${t}`));
+  else header.push(...targets.map((t) => `${t}_pred`));
+
+  const stream = opts.out ? createWriteStream(opts.out) : process.stdout;
+  const write = async (line: string): Promise<void> => {
+    if (!stream.write(line + "\n")) await once(stream, "drain");
+  };
+  await write(header.map(csvField).join(","));
+  for (let i = 0; i < p.rows; i++) {
+    const fields: string[] = opts.withInputs ? Array.from(data.x.row(i), num) : [];
+    const row = p.row(i);
+    if (classes) {
+      let best = 0;
+      for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
+      fields.push(csvField(classes[best]!), ...Array.from(row, num));
+    } else fields.push(...Array.from(row, num));
+    await write(fields.join(","));
+  }
+  if (opts.out) {
+    (stream as ReturnType<typeof createWriteStream>).end();
+    await once(stream, "finish");
+  }
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command("predict")
+    .description("predict with a saved model: CSV in (the model's feature columns), CSV out")
+    .argument("<model-dir>", "directory written by blasnet train")
+    .argument("<data.csv>", "inputs (a target column, if present, is ignored)")
+    .option("-o, --out <file>", "write to a file instead of stdout")
+    .option("--with-inputs", "copy the feature columns into the output")
+    .action(async (modelDir: string, file: string, opts: { out?: string; withInputs?: boolean }) => {
+      await runPredict(modelDir, file, opts);
+    });
+}
