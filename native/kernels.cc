@@ -262,8 +262,14 @@ void activation_backward(Activation act, float* dx, const float* dy, const float
         const float v = x[i];
         const float u = kGeluC * (v + kGeluA * v * v * v);
         const float du = kGeluC * (1.0f + 3.0f * kGeluA * v * v);
-        const float s = sigmoid_f(2.0f * u);
-        dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
+        // s = sigmoid(2u) and 1 - s = sigmoid(-2u), both from e = exp(-|2u|): 1 - s stays accurate
+        // where s rounds to 1 (it still matters there, multiplied by x u').
+        const float z = 2.0f * u;
+        const float e = exp_f(-std::fabs(z));
+        const float r = 1.0f / (1.0f + e);
+        const float s = z >= 0.0f ? r : e * r;
+        const float sc = z >= 0.0f ? e * r : r;
+        dx[i] = dy[i] * (s + 2.0f * v * s * sc * du);
       }
       return;
   }
