@@ -4,7 +4,12 @@
  * op(A) is (m,k), op(B) is (k,n), C is (m,n). The loop order is i-k-j, the way the math reads
  * row by row: C[i,:] += alpha * A[i,p] * B[p,:] for each p, a contiguous saxpy over j.
  *
- * What makes it fast in V8 (measured at 128x256x784 and 256x1024x1024, see the commit message):
+ * What makes it fast in V8. Measured on the development machine (Xeon, Node 20), in GFLOPS at
+ * m x n x k = 128x256x784 / 256x1024x1024: plain i-k-j 1.1 / 1.1; blocked only 1.1 / 1.1; plus
+ * 4 rows at once 2.1 / 2.1; 2 x 4 register block 3.9 / 3.8; 4 x 4 4.9 / 5.0; 4 x 8 (this kernel)
+ * 5.7 / 6.0 (5.3-5.9 across the four transpose combinations); 8 x 8 6.9 / 7.2, not taken: 64
+ * scalars of A per block for a fifth more speed. TensorFlow.js's cpu backend: 0.95 / 0.94.
+ * The fast parts:
  * - blocking over j (NC columns) and k (KC rows of B), so a KC x NC block of B (256 KB) stays in
  *   cache while every row of A streams past it;
  * - a 4 x 8 register block: 4 rows of C and 8 values of k at once, so each C[i,j] is loaded and
