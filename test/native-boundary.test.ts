@@ -461,6 +461,16 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
     expect(e3.message).toContain("'cols'");
   });
 
+  it("treats a detached buffer as empty: a RangeError, not a crash", () => {
+    const buffer = new ArrayBuffer(6 * 4);
+    const c = new Float32Array(buffer);
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(c.length).toBe(0);
+    const e = thrown(() => addon["gemm"]!(false, false, 2, 3, 4, 1, f32(8), f32(12), 0, c));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toContain("Argument 'c' of gemm has 0 values but m*n = 6");
+  });
+
   it("still computes correctly after all the rejected calls (the process survived)", () => {
     const c = new Float32Array(4);
     addon["gemm"]!(false, false, 2, 2, 3, 1, new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([7, 8, 9, 10, 11, 12]), 0, c);
