@@ -55,6 +55,8 @@ const cases: [string, LossName, unknown, unknown, FitOptions, ErrorConstructor, 
   ["validation data of the wrong width", "mse", X, Y, { validationData: [Matrix.zeros(2, 1), Matrix.zeros(2, 1)] }, RangeError, /validationData x has 1 column per row but the model expects inputSize 2/],
   ["unknown metric", "mse", X, Y, { metrics: ["f1" as never] }, TypeError, /Invalid metric: the string "f1"; expected one of "mse", "mae", "rmse", "r2", "accuracy"/],
   ["accuracy for regression", "mse", X, Y, { metrics: ["accuracy"] }, TypeError, /"accuracy" needs a classification loss/],
+  ["a misspelt option", "mse", X, Y, { batch_size: 2 } as never, TypeError, /Unknown fit option "batch_size"; expected one of epochs, batchSize, shuffle/],
+  ["one-column label matrix out of range", "crossEntropy", X, Matrix.column([0, 1, 2, 5]), {}, RangeError, /Class label 5 at y\[3\]/],
   ["verbose 3", "mse", X, Y, { verbose: 3 as never }, RangeError, /Invalid verbose: the number 3; expected 0, 1 or 2/],
 ];
 
@@ -82,6 +84,7 @@ describe("fit rejects bad input before any training", () => {
     const m = new Sequential([dense(1)], { inputSize: 2, backend: tsBackend });
     expect(() => m.compile({ loss: "crossEntropy", optimizer: "sgd" })).toThrow(/at least 2 outputs.*use binaryCrossEntropy/);
     expect(() => m.compile({ loss: "mse" } as never)).toThrow(/compile needs an optimizer/);
+    expect(() => m.compile({ loss: "mse", optimizer: "sgd", lr: 0.1 } as never)).toThrow(/Unknown compile option "lr"/);
   });
 
   it("flat targets for a model with several outputs", async () => {
@@ -118,9 +121,9 @@ describe("accepted input forms", () => {
     for (const r of results) expect(r).toEqual(results[0]);
   });
 
-  it("class labels as number[], Int32Array or Uint8Array (as read from IDX files)", async () => {
+  it("class labels as number[], Int32Array, Uint8Array (as read from IDX files) or a one-column matrix", async () => {
     const results: number[][] = [];
-    for (const y of [LABELS, Int32Array.from(LABELS), Uint8Array.from(LABELS)]) {
+    for (const y of [LABELS, Int32Array.from(LABELS), Uint8Array.from(LABELS), Matrix.column(LABELS)]) {
       const m = model("crossEntropy");
       await m.fit(X, y, { epochs: 3, batchSize: 2, verbose: 0 });
       results.push(Array.from(m.params));

@@ -19,7 +19,7 @@ import { Matrix, describe } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
+import { checkOptionKeys, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
 import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
@@ -261,6 +261,7 @@ export class Sequential {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`compile needs { loss, optimizer } but received ${describe(options)}`);
     }
+    checkOptionKeys(options, ["loss", "optimizer", "clipNorm", "clipValue", "trainingPath"], "compile");
     if (options.loss === undefined) throw new TypeError('compile needs a loss, e.g. compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) })');
     if (options.optimizer === undefined) throw new TypeError('compile needs an optimizer, e.g. compile({ loss: "mse", optimizer: "adam" })');
     const loss = resolveLoss(options.loss);
@@ -316,6 +317,7 @@ export class Sequential {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     this.assertNotStepping("evaluate");
+    checkOptionKeys(options, ["batchSize", "metrics"], "evaluate");
     const batchSize = inferenceBatch(options.batchSize);
     const metrics = checkMetrics(options.metrics, metricTask(loss));
     const data = prepareData(this, x, y, "x", "y");
@@ -329,6 +331,7 @@ export class Sequential {
    */
   predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
     this.assertNotStepping("predict");
+    checkOptionKeys(options, ["batchSize"], "predict");
     const batchSize = inferenceBatch(options.batchSize);
     const { data, rows } = toFeatures(x, "x", this.inputSize);
     const plan = this._plan(batchSize, false, false);

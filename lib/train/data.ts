@@ -5,8 +5,8 @@
  * Inputs x: a `Matrix`, `number[][]`, or `{ data: Float32Array, shape: [rows, cols] }`.
  * Targets y: the same forms (float rows); for regression or binaryCrossEntropy with one output, also
  * a flat `number[]` / `Float32Array` (one value per row); for crossEntropy, class indices as an
- * integer typed array (`Int32Array`, `Uint8Array`, ...) or `number[]`, or rows of class
- * probabilities (one-hot or soft labels) in any matrix form.
+ * integer typed array (`Int32Array`, `Uint8Array`, ...), `number[]` or a one-column matrix, or rows
+ * of class probabilities (one-hot or soft labels) in any matrix form.
  */
 import { Matrix, describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
@@ -131,6 +131,15 @@ export function standardize(data: Float32Array, rows: number, cols: number, mean
   return out;
 }
 
+/** Throw a TypeError naming any key of `options` not in `known` (a typo such as batch_size). */
+export function checkOptionKeys(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`Unknown ${what} option ${JSON.stringify(key)}; expected one of ${known.join(", ")}`);
+    }
+  }
+}
+
 const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, Uint32Array];
 
 /**
@@ -152,8 +161,10 @@ export function toTargets(
     }
     const isIntArray = INT_ARRAYS.some((T) => y instanceof T);
     const flatNumbers = Array.isArray(y) && (y.length === 0 || !Array.isArray(y[0]));
-    if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array) {
-      const src = y as ArrayLike<unknown>;
+    // A one-column matrix holds class indices (as a CSV label column would).
+    const m1 = isIntArray || flatNumbers ? null : as2D(y, name);
+    if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array || m1?.cols === 1) {
+      const src = (m1?.cols === 1 ? m1.data : y) as ArrayLike<unknown>;
       checkRows(src.length, rows, name);
       const labels = y instanceof Int32Array ? y : new Int32Array(src.length);
       for (let i = 0; i < src.length; i++) {
@@ -167,7 +178,7 @@ export function toTargets(
       }
       return { kind: "index", data: labels };
     }
-    const m = as2D(y, name);
+    const m = m1;
     if (m === null) throw targetsTypeError(name, y, loss);
     checkRows(m.rows, rows, name);
     checkCols(m.cols, outFeatures, name, "class probabilities per row (one-hot or soft labels)");

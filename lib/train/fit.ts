@@ -24,7 +24,7 @@ import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
-import { sliceTargets, toFeatures, toTargets, type FeaturesInput, type TargetsInput } from "./data.js";
+import { checkOptionKeys, sliceTargets, toFeatures, toTargets, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
@@ -67,6 +67,20 @@ export interface History {
   /** ceil(N / batchSize): optimizer updates per epoch. */
   stepsPerEpoch: number;
 }
+
+const FIT_OPTIONS = [
+  "epochs",
+  "batchSize",
+  "shuffle",
+  "seed",
+  "validationSplit",
+  "validationData",
+  "metrics",
+  "callbacks",
+  "verbose",
+  "initialEpoch",
+  "progressStream",
+] as const satisfies readonly (keyof FitOptions)[];
 
 /** Chunks of the asynchronous (fused native) plan aim at this much work. */
 const ASYNC_CHUNK_MS = 100;
@@ -111,6 +125,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
   if (options === null || typeof options !== "object") {
     throw new TypeError(`Invalid fit options: expected an object but received ${describe(options)}`);
   }
+  checkOptionKeys(options, FIT_OPTIONS, "fit");
   const loss = model.loss;
   const optimizer = model.optimizer;
   if (!loss || !optimizer) throw new Error("The model must be compiled before fit: call model.compile({ loss, optimizer }) first");
