@@ -74,6 +74,46 @@ describe("what a network can learn", () => {
   });
 });
 
+describe("classifier outputs", () => {
+  it("a final softmax layer with crossEntropy trains exactly like logits, and predict returns probabilities either way", async () => {
+    const { x, labels } = blobs(90, 3);
+    const make = (withSoftmax: boolean): Sequential => {
+      const layers = [dense(6, { activation: "tanh" }), dense(3), ...(withSoftmax ? [softmax()] : [])];
+      const m = new Sequential(layers, { inputSize: 2, seed: 6, backend: tsBackend });
+      m.compile({ loss: "crossEntropy", optimizer: adam({ lr: 0.01 }) });
+      return m;
+    };
+    const a = make(true);
+    const b = make(false);
+    const ha = await a.fit(x, labels, { epochs: 3, batchSize: 16, verbose: 0 });
+    const hb = await b.fit(x, labels, { epochs: 3, batchSize: 16, verbose: 0 });
+    expect(ha.loss).toEqual(hb.loss);
+    expect(Array.from(a.params)).toEqual(Array.from(b.params));
+    expect(Array.from(a.predict(x).data)).toEqual(Array.from(b.predict(x).data));
+    // The probabilities are the softmax of the logits an uncompiled copy of the model computes.
+    const raw = new Sequential([dense(6, { activation: "tanh" }), dense(3)], { inputSize: 2, backend: tsBackend });
+    raw.setWeights(b.getWeights());
+    const logits = raw.predict(x);
+    const p = b.predict(x);
+    for (let i = 0; i < 90; i++) {
+      const r = logits.row(i);
+      const mx = Math.max(...r);
+      const z = r.reduce((s, v) => s + Math.exp(v - mx), 0);
+      for (let j = 0; j < 3; j++) expect(p.get(i, j)).toBeCloseTo(Math.exp(r[j]! - mx) / z, 6);
+    }
+  });
+
+  it("binaryCrossEntropy models predict sigmoid probabilities of their logits", async () => {
+    const m = new Sequential([dense(4, { activation: "tanh" }), dense(2)], { inputSize: 2, seed: 2, backend: tsBackend });
+    m.compile({ loss: "binaryCrossEntropy", optimizer: "sgd" });
+    const raw = new Sequential([dense(4, { activation: "tanh" }), dense(2)], { inputSize: 2, seed: 2, backend: tsBackend });
+    const p = m.predict(XOR_X);
+    const z = raw.predict(XOR_X);
+    for (let i = 0; i < p.data.length; i++) expect(p.data[i]!).toBeCloseTo(1 / (1 + Math.exp(-z.data[i]!)), 6);
+    expect(() => m.predictClasses(XOR_X)).toThrow(/multi-label/);
+  });
+});
+
 describe("the training loop", () => {
   it("makes ceil(N / batchSize) updates per epoch, using the last partial batch", async () => {
     for (const [n, steps, lastSize] of [[10_000, 1000, 10], [10_001, 1001, 1]] as const) {
