@@ -25,10 +25,19 @@
 #include "fast_math.h"
 #include "rng.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(BLASNET_NO_CLONES)
-#define BN_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+// Per-ISA versions by feature level (not by CPU model: arch=haswell would only match Haswells).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__) && \
+    !defined(BLASNET_NO_CLONES)
+#define BN_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && !defined(BLASNET_NO_CLONES)
+#define BN_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define BN_CLONES
+#endif
+// The build is ISO C++17, where GCC does not contract a*b+c into FMA; the polynomials and
+// optimizer loops here want it (the x86-64-v3/v4 versions have FMA; the baseline one does not).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
 #endif
 #define BN_INLINE inline __attribute__((always_inline))
 
@@ -55,15 +64,20 @@ BN_INLINE void Transpose(float* __restrict wt, const float* __restrict w, int64_
     for (int64_t p = 0; p < k; p++) wt[p * n + j] = w[j * k + p];
 }
 
-// c (m, n) = a (m, k) * wt (k, n): row i of c is a sum of rows of wt (vectorizes over n).
+// c (m, n) = bias (n) + a (m, k) * b (k, n): row i of c is the bias plus a sum of rows of b
+// (vectorizes over n). bias may be null.
 BN_INLINE void LoopNN(float* __restrict c, const float* __restrict a, const float* __restrict b, int64_t m,
-                      int64_t n, int64_t k) {
+                      int64_t n, int64_t k, const float* __restrict bias = nullptr) {
   for (int64_t i = 0; i < m; i++) {
     float* __restrict ci = c + i * n;
     const float* __restrict ai = a + i * k;
     {
       const float s = ai[0];
-      for (int64_t j = 0; j < n; j++) ci[j] = s * b[j];
+      if (bias) {
+        for (int64_t j = 0; j < n; j++) ci[j] = bias[j] + s * b[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) ci[j] = s * b[j];
+      }
     }
     for (int64_t p = 1; p < k; p++) {
       const float s = ai[p];
@@ -87,17 +101,6 @@ BN_INLINE void LoopTN(float* __restrict c, const float* __restrict d, const floa
       const float* __restrict xi = x + i * k;
       for (int64_t p = 0; p < k; p++) cj[p] += s * xi[p];
     }
-  }
-}
-
-// Forward: z (m, n) = x (m, k) * w^T, w stored (n, k); wt is a (k, n) scratch for the loop path.
-BN_INLINE void GemmForward(float* z, const float* x, const float* w, float* wt, int64_t m, int64_t n, int64_t k) {
-  if (UseLoops(m, n, k)) {
-    Transpose(wt, w, n, k);
-    LoopNN(z, x, wt, m, n, k);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, x, int(k), w, int(k), 0.0f, z,
-                int(n));
   }
 }
 
@@ -223,6 +226,15 @@ BN_INLINE void ActBackBias(int act, float* d, const float* x, const float* y, fl
     case kTanh: ActBackBiasT<kTanh>(d, x, y, db, rows, cols, alpha); break;
     case kLeakyRelu: ActBackBiasT<kLeakyRelu>(d, x, y, db, rows, cols, alpha); break;
     default: ActBackBiasT<kGelu>(d, x, y, db, rows, cols, alpha); break;
+  }
+}
+
+// db (cols) = column sums of d (rows, cols).
+BN_INLINE void ColumnSums(float* __restrict db, const float* __restrict d, int64_t rows, int64_t cols) {
+  for (int64_t j = 0; j < cols; j++) db[j] = d[j];
+  for (int64_t i = 1; i < rows; i++) {
+    const float* di = d + i * cols;
+    for (int64_t j = 0; j < cols; j++) db[j] += di[j];
   }
 }
 
@@ -506,6 +518,7 @@ struct Op {
   float* dw = nullptr;
   float* db = nullptr;  // bias grad, or a scratch row
   float* wt = nullptr;  // (in, out) transpose scratch for the loop path, or null
+  int64_t weightOffset = 0, biasOffset = -1;
   int act = kLinear;
   float alpha = 0;
   bool needDx = true;    // produce the input gradient (false for the first dense layer)
@@ -535,6 +548,12 @@ struct Workspace {
   float* state = nullptr;
   uint32_t* rngState = nullptr;
   bool hasDropout = false;
+  // Update each dense layer's parameters right after its backward GEMMs, while its gradient (and
+  // weight, just read by the dX GEMM) are still in L2, instead of one pass over all P at the end:
+  // only without global-norm clipping (which needs every gradient first), and only when the
+  // parameters outgrow the caches anyway (below that, one loop over P is cheaper than many).
+  bool fuseUpdate = false;
+  std::vector<std::pair<int64_t, int64_t>> gaps;  // [begin, end) of parameters no layer owns
 
   float* Alloc(int64_t n) {
     owned.push_back(std::make_unique<AlignedFloats>(n));
@@ -594,6 +613,8 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
         op.b = l.biasOffset >= 0 ? params + l.biasOffset : zeros;
         op.db = l.biasOffset >= 0 ? grads + l.biasOffset : dbScratch;
         op.needDx = seenDense;
+        op.weightOffset = l.weightOffset;
+        op.biasOffset = l.biasOffset;
         seenDense = true;
         if (op.in * op.out <= kSmallGemmWork) op.wt = ws.Alloc(op.in * op.out);
         op.z = ws.Alloc(B * op.out);
@@ -627,6 +648,20 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
     width = op.out;
     ws.ops.push_back(op);
   }
+  ws.fuseUpdate = spec.clipNorm == 0 && spec.paramCount >= 65536;
+  std::vector<std::pair<int64_t, int64_t>> owned;
+  for (const LayerDesc& l : spec.layers) {
+    if (l.kind != kDense) continue;
+    owned.push_back({l.weightOffset, l.weightOffset + l.inFeatures * l.outFeatures});
+    if (l.biasOffset >= 0) owned.push_back({l.biasOffset, l.biasOffset + l.outFeatures});
+  }
+  std::sort(owned.begin(), owned.end());
+  int64_t at = 0;
+  for (const auto& r : owned) {
+    if (r.first > at) ws.gaps.push_back({at, r.first});
+    at = std::max(at, r.second);
+  }
+  if (at < spec.paramCount) ws.gaps.push_back({at, spec.paramCount});
 }
 
 Plan::~Plan() = default;
@@ -642,8 +677,19 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
     op.inPtr = cur;
     switch (op.kind) {
       case kDense:
-        GemmForward(op.z, cur, op.w, op.wt, rows, op.out, op.in);
-        BiasAct(op.act, op.z, op.a, op.b, rows, op.out, op.alpha);
+        if (UseLoops(rows, op.out, op.in)) {
+          // Small: bias folded into the loop GEMM, then the activation in one flat (vectorized)
+          // pass over all rows * out values.
+          Transpose(op.wt, op.w, op.out, op.in);
+          LoopNN(op.z, cur, op.wt, rows, op.out, op.in, op.b);
+          if (op.act != kLinear) ActForward(op.act, op.a, op.z, rows * op.out, op.alpha);
+        } else {
+          // z (rows, out) = x (rows, in) * W^T, W stored (out, in); then bias + activation fused in
+          // one pass over z.
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(op.out), int(op.in), 1.0f, cur,
+                      int(op.in), op.w, int(op.in), 0.0f, op.z, int(op.out));
+          BiasAct(op.act, op.z, op.a, op.b, rows, op.out, op.alpha);
+        }
         op.outPtr = op.a;
         break;
       case kActivation:
@@ -697,7 +743,9 @@ BN_INLINE double Loss(const SpecDesc& spec, float* g, const float* pred, const f
 }
 
 // Backward from the loss gradient in ws.d0; writes every dense layer's dW and db into grads.
-BN_INLINE void BackwardPass(Workspace& ws, int64_t rows) {
+BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n);
+
+BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, float lr, int64_t step) {
   float* d = ws.d0;
   float* other = ws.d1;
   for (size_t i = ws.ops.size(); i-- > 0;) {
@@ -707,11 +755,21 @@ BN_INLINE void BackwardPass(Workspace& ws, int64_t rows) {
       case kDense: {
         // For relu the output stands in for the pre-activation (same sign).
         const float* x = NeedsPreActivation(op.act) ? op.z : op.a;
-        ActBackBias(op.act, d, x, op.a, op.db, rows, op.out, op.alpha);
+        if (UseLoops(rows, op.out, op.in)) {
+          // Small: flat (vectorized) derivative pass, then the column sums.
+          ActBackward(op.act, d, x, op.a, rows * op.out, op.alpha);
+          ColumnSums(op.db, d, rows, op.out);
+        } else {
+          ActBackBias(op.act, d, x, op.a, op.db, rows, op.out, op.alpha);
+        }
         GemmWeightGrad(op.dw, d, op.inPtr, rows, op.out, op.in);
         if (op.needDx) {
           GemmInputGrad(other, d, op.w, rows, op.out, op.in);
           std::swap(d, other);
+        }
+        if (ws.fuseUpdate) {
+          UpdateRange(spec, ws, lr, step, op.weightOffset, op.in * op.out);
+          if (op.biasOffset >= 0) UpdateRange(spec, ws, lr, step, op.biasOffset, op.out);
         }
         break;
       }
@@ -731,30 +789,48 @@ BN_INLINE void BackwardPass(Workspace& ws, int64_t rows) {
   }
 }
 
-BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t step) {
+// Clip by value, then the optimizer step, over parameters [off, off + n).
+BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n) {
   const int64_t P = spec.paramCount;
-  float* p = ws.params;
-  float* g = ws.grads;
-  if (spec.clipValue > 0) ClipValue(g, P, float(spec.clipValue));
-  if (spec.clipNorm > 0) {
-    const double norm = std::sqrt(SumSquares(g, P));
-    const double coef = spec.clipNorm / (norm + 1e-6);
-    if (coef < 1) Scale(g, P, float(coef));
-  }
+  float* p = ws.params + off;
+  float* g = ws.grads + off;
+  if (spec.clipValue > 0) ClipValue(g, n, float(spec.clipValue));
   switch (spec.optimizer) {
     case kSgd:
-      SgdUpdate(p, g, ws.state, P, lr, float(spec.momentum), float(spec.dampening), spec.nesterov,
+      SgdUpdate(p, g, ws.state + off, n, lr, float(spec.momentum), float(spec.dampening), spec.nesterov,
                 float(spec.weightDecay), step == 1);
       break;
     case kAdam:
     case kAdamW:
-      AdamUpdate(p, g, ws.state, ws.state + P, P, lr, spec.beta1, spec.beta2, float(spec.eps),
+      AdamUpdate(p, g, ws.state + off, ws.state + P + off, n, lr, spec.beta1, spec.beta2, float(spec.eps),
                  float(spec.weightDecay), double(step), spec.optimizer == kAdamW);
       break;
     case kRmsprop:
-      RmspropUpdate(p, g, ws.state, ws.state + P, P, lr, float(spec.rmsAlpha), float(spec.eps),
+      RmspropUpdate(p, g, ws.state + off, ws.state + P + off, n, lr, float(spec.rmsAlpha), float(spec.eps),
                     float(spec.weightDecay), float(spec.momentum));
       break;
+  }
+}
+
+// The update after a fused backward pass: the parameters no layer owns (the layers' own were
+// updated during backward); otherwise clip (by value, then by global norm) and update all P.
+BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t step) {
+  if (ws.fuseUpdate) {
+    for (const auto& r : ws.gaps) UpdateRange(spec, ws, lr, step, r.first, r.second - r.first);
+    return;
+  }
+  const int64_t P = spec.paramCount;
+  float* g = ws.grads;
+  if (spec.clipNorm > 0) {
+    if (spec.clipValue > 0) ClipValue(g, P, float(spec.clipValue));
+    const double norm = std::sqrt(SumSquares(g, P));
+    const double coef = spec.clipNorm / (norm + 1e-6);
+    if (coef < 1) Scale(g, P, float(coef));
+    SpecDesc noClip = spec;  // (a copy of a few scalars; the loops below are the cost)
+    noClip.clipValue = 0;
+    UpdateRange(noClip, ws, lr, step, 0, P);
+  } else {
+    UpdateRange(spec, ws, lr, step, 0, P);
   }
 }
 
@@ -788,7 +864,7 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
     const double loss = Loss(spec, ws.d0, pred, ws.yb, ws.lb, rows);
     run.losses[s] = float(loss);
     if (!std::isfinite(loss)) break;
-    BackwardPass(ws, rows);
+    BackwardPass(spec, ws, rows, run.lr[s], run.firstStep + s);
     Update(spec, ws, run.lr[s], run.firstStep + s);
     completed++;
   }

@@ -31,6 +31,8 @@ interface Net {
   batchSize: number;
   /** Rows of data: not a multiple of batchSize, so the last batch is partial. */
   rows: number;
+  /** Unused parameters left between layers (the optimizer still updates them, as PlanExecutor does). */
+  gap?: number;
 }
 
 /** Dense layers with parameters laid out weight then bias, in order. */
@@ -40,7 +42,7 @@ function makeSpec(net: Net): PlanSpec {
   let width = net.inFeatures;
   const dense = (out: number): void => {
     layers.push({ kind: "dense", inFeatures: width, outFeatures: out, weightOffset: offset, biasOffset: offset + width * out });
-    offset += width * out + out;
+    offset += width * out + out + (net.gap ?? 0);
     width = out;
   };
   for (const h of net.hidden) {
@@ -64,7 +66,7 @@ function makeSpec(net: Net): PlanSpec {
 function makeBuffers(spec: PlanSpec, seed: number): PlanBuffers {
   const rng = new Rng(seed);
   const P = spec.paramCount;
-  const params = new Float32Array(P);
+  const params = Float32Array.from({ length: P }, () => rng.normal() * 0.1); // gaps too
   for (const l of spec.layers) {
     if (l.kind !== "dense") continue;
     const scale = Math.sqrt(2 / l.inFeatures);
@@ -186,6 +188,11 @@ const CASES: Case[] = [
   // Large enough for the OpenBLAS path (m*n*k above the small-GEMM threshold).
   { name: "BLAS-sized: 48 -> 96 relu -> 64 relu -> 10, ce, adam", net: { inFeatures: 48, hidden: [96, 64], between: [act("relu")], outFeatures: 10, batchSize: 32, rows: 150, loss: CE, optimizer: adam("adam") }, lr: 0.003, steps: 5, tol: 2e-4 },
   { name: "BLAS-sized: 64 -> 128 sigmoid + dropout -> 4, mse, momentum", net: { inFeatures: 64, hidden: [128], between: [act("sigmoid"), { kind: "dropout", rate: 0.2 }], outFeatures: 4, batchSize: 64, rows: 200, loss: MSE, optimizer: sgd({ momentum: 0.9 }) }, lr: 0.05, steps: 4, tol: 2e-5 },
+  // P >= 65536: each layer is updated right after its backward GEMMs (per-layer fused update),
+  // with clipping by value, weight decay and unowned parameters between layers.
+  { name: "per-layer update: 64 -> 512 relu -> 64, mse, adam + clip value + gaps", net: { inFeatures: 64, hidden: [512], between: [act("relu")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: adam("adam", 0.01), clipValue: 0.001, gap: 5 }, lr: 0.003, steps: 5, tol: 2e-4 },
+  { name: "per-layer update: 64 -> 512 tanh -> 64, mse, nesterov + gaps", net: { inFeatures: 64, hidden: [512], between: [act("tanh")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: sgd({ momentum: 0.9, nesterov: true, weightDecay: 0.01 }), gap: 3 }, lr: 0.01, steps: 5, tol: 2e-5 },
+  { name: "global-norm clipping with P >= 65536 (one update after backward)", net: { inFeatures: 64, hidden: [512], between: [act("relu")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: sgd({ momentum: 0.9 }), clipNorm: 0.1, clipValue: 0.05 }, lr: 0.05, steps: 5, tol: 2e-5 },
 ];
 
 describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
