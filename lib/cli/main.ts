@@ -1,86 +1,13 @@
 #!/usr/bin/env node
 /**
- * The blasnet command line: train, evaluate, predict, export-onnx, info, bench.
- *
- * Exit codes: 0 success; 1 a user mistake (missing file, bad flag value, unknown column, malformed
- * model or CSV file, training that diverged), reported as one line on stderr; 2 an internal error,
- * reported with its stack trace. `--debug` prints stack traces for every error.
+ * The `blasnet` executable (package.json "bin": dist/lib/cli/main.js). See program.ts for the
+ * commands and exit codes; during development run it with `npx tsx lib/cli/main.ts`.
  */
-import { Command, CommanderError } from "commander";
-import { setBackend, setThreads } from "../backend/index.js";
-import { blasnetVersion } from "../io/version.js";
-import { registerBench } from "./bench.js";
-import { EXIT_INTERNAL, EXIT_USER, isUserError, oneOf, parseInteger, UserError } from "./errors.js";
-import { registerEvaluate } from "./evaluate.js";
-import { registerExportOnnx } from "./export-onnx.js";
-import { registerInfo } from "./info.js";
-import { registerPredict } from "./predict.js";
-import { registerTrain } from "./train.js";
-
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name("blasnet")
-    .description("Train, evaluate and export fully connected neural networks on the CPU (OpenBLAS or TypeScript).")
-    .version(blasnetVersion(), "-V, --version")
-    .option("--backend <name>", "native or js (default: native when the addon loads)", oneOf(["native", "js"] as const))
-    .option("--threads <n>", "BLAS / kernel threads", parseInteger(1, 1024))
-    .option("--debug", "print stack traces for all errors")
-    .showSuggestionAfterError(true)
-    .addHelpText(
-      "after",
-      "\nExit codes: 0 success, 1 bad input (one line on stderr), 2 internal error.\n" +
-        "Run `blasnet <command> --help` for a command's options.",
-    )
-    .hook("preAction", (cmd) => {
-      const o = cmd.opts<{ backend?: "native" | "js"; threads?: number }>();
-      try {
-        if (o.backend) setBackend(o.backend);
-        if (o.threads) setThreads(o.threads);
-      } catch (e) {
-        throw new UserError((e as Error).message);
-      }
-    });
-  registerTrain(program);
-  registerEvaluate(program);
-  registerPredict(program);
-  registerExportOnnx(program);
-  registerInfo(program);
-  registerBench(program);
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
-  return program;
-}
-
-/** Run the CLI with `argv` (node, script, ...args); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const debug = argv.includes("--debug");
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // Commander already printed its message (or the help / version text).
-      return e.exitCode === 0 ? 0 : EXIT_USER;
-    }
-    if (isUserError(e) && !debug) {
-      process.stderr.write(`blasnet: error: ${e.message.replace(/\s*\n\s*/g, " ")}\n`);
-      return EXIT_USER;
-    }
-    if (isUserError(e)) {
-      process.stderr.write(`blasnet: error: ${(e as Error).stack}\n`);
-      return EXIT_USER;
-    }
-    process.stderr.write(`blasnet: internal error (please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);
-    return EXIT_INTERNAL;
-  }
-}
+import { main } from "./program.js";
 
 // `blasnet predict ... | head`: a closed pipe ends the output, not in an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(0);
   throw e;
 });
-const code = await main(process.argv);
-process.exitCode = code;
+process.exitCode = await main(process.argv);
