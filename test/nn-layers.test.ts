@@ -118,6 +118,13 @@ describe("layers and Sequential construction", () => {
     const bce = new Sequential([dense(1, { activation: "sigmoid" })], { inputSize: 2 });
     bce.compile({ loss: "binaryCrossEntropy", optimizer: "sgd" });
     expect(bce.buildSpec(8).layers.map((l) => l.kind)).toEqual(["dense"]);
+    // A softmax after the last dense layer that is not last would be applied twice: rejected.
+    const twice = new Sequential([dense(3, { activation: "softmax" }), dropout(0.1)], { inputSize: 2 });
+    expect(() => twice.compile({ loss: "crossEntropy", optimizer: "sgd" })).toThrow(
+      /crossEntropy applies softmax to the model's outputs itself, but a softmax after the last dense layer is followed by other layers/,
+    );
+    const twiceBce = new Sequential([dense(1, { activation: "sigmoid" }), dropout(0.1)], { inputSize: 2 });
+    expect(() => twiceBce.compile({ loss: "binaryCrossEntropy", optimizer: "sgd" })).toThrow(/binaryCrossEntropy applies sigmoid/);
     // With mse the softmax stays.
     const reg = new Sequential([dense(3), softmax()], { inputSize: 2 });
     reg.compile({ loss: "mse", optimizer: "sgd" });

@@ -279,6 +279,7 @@ export class Sequential {
     if (loss.name === "crossEntropy" && this.outputSize < 2) {
       throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but the last layer has ${this.outputSize}; for two classes with one output use binaryCrossEntropy`);
     }
+    this.checkOutputLayers(loss);
     this.disposePlans();
     this.lossFn = loss;
     this.opt = opt;
@@ -295,6 +296,9 @@ export class Sequential {
   /**
    * Train for `epochs` passes over (x, y), ceil(N / batchSize) updates each (the last batch may be
    * partial); resolves to the per-epoch history. See FitOptions for every option.
+   *
+   * x and y given as a Matrix or { data, shape } are read in place, not copied (unless the model
+   * standardizes them): do not modify them while fit runs.
    *
    * Never blocks the event loop for long: on main-thread plans (the TypeScript backend) steps run in
    * chunks of about 4 ms with a yield to the event loop between them (so no block lasts longer than
@@ -618,6 +622,25 @@ export class Sequential {
       clipValue: this.clipValue,
       paramCount: this.params.length,
     };
+  }
+
+  /**
+   * Cross-entropy losses apply softmax (sigmoid) themselves. A final softmax (sigmoid) is left out of
+   * the plan; one after the last dense layer that is not final (e.g. softmax then dropout) would be
+   * applied twice, so it is rejected.
+   */
+  private checkOutputLayers(loss: Loss): void {
+    const fused = loss.name === "crossEntropy" ? "softmax" : loss.name === "binaryCrossEntropy" ? "sigmoid" : null;
+    if (!fused) return;
+    const layers = this.layers.flatMap((l) => l.planLayers());
+    const lastDense = layers.map((l) => l.kind).lastIndexOf("dense");
+    const tail = layers.slice(lastDense + 1);
+    const isFused = (l: PlanLayer): boolean => (fused === "softmax" ? l.kind === "softmax" : l.kind === "activation" && l.activation === "sigmoid");
+    if (tail.slice(0, -1).some(isFused)) {
+      throw new TypeError(
+        `${loss.name} applies ${fused} to the model's outputs itself, but a ${fused} after the last dense layer is followed by other layers: make ${fused} the last layer (it is then fused into the loss) or remove it`,
+      );
+    }
   }
 
   private disposePlans(): void {
