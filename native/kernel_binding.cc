@@ -29,17 +29,18 @@ bool UnitOpen(double x) { return x >= 0 && x < 1; }
 bool UnitClosed(double x) { return x >= 0 && x <= 1; }
 bool ZeroOrOne(double x) { return x == 0 || x == 1; }
 
-// A float scalar: finite, and finite once rounded to float32.
-float Scalar(const Args& args, size_t i, const char* name) {
+// A scalar: finite, and finite once rounded to float32. Returned as the double it is; kernels
+// that work in float round it themselves.
+double Scalar(const Args& args, size_t i, const char* name) {
   const double x = args.Finite(i, name);
   if (std::fabs(x) > double(FLT_MAX)) {
     args.RangeError(args.ArgCap(name) + " is " + args.Fmt(x) + ", outside the float32 range");
   }
-  return float(x);
+  return x;
 }
 
-float ScalarIn(const Args& args, size_t i, const char* name, bool ok_fn(double), const char* range) {
-  const float x = Scalar(args, i, name);
+double ScalarIn(const Args& args, size_t i, const char* name, bool ok_fn(double), const char* range) {
+  const double x = Scalar(args, i, name);
   if (!ok_fn(x)) args.RangeError(args.ArgCap(name) + " must be " + range + " but received " + args.Fmt(x));
   return x;
 }
@@ -236,15 +237,15 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   const View<float> grad = args.F32(1, "grad");
   const View<float> velocity = args.F32(2, "velocity");
   const int64_t n = args.Dim(3, "n");
-  const float lr = ScalarIn(args, 4, "lr", NonNegative, ">= 0");
-  const float momentum = ScalarIn(args, 5, "momentum", NonNegative, ">= 0");
-  const float dampening = Scalar(args, 6, "dampening");
+  const double lr = ScalarIn(args, 4, "lr", NonNegative, ">= 0");
+  const double momentum = ScalarIn(args, 5, "momentum", NonNegative, ">= 0");
+  const double dampening = Scalar(args, 6, "dampening");
   const bool nesterov = args.Bool(7, "nesterov");
-  const float weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
+  const double weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
   const bool first_step = args.Bool(9, "firstStep");
   args.Length(param, n, "n");
   args.Length(grad, n, "n");
-  if (momentum != 0.0f) args.Length(velocity, n, "n (momentum is not 0)");
+  if (momentum != 0.0) args.Length(velocity, n, "n (momentum is not 0)");
   sgd_update(param.data, grad.data, velocity.data, n, lr, momentum, dampening, nesterov, weight_decay, first_step);
   return info.Env().Undefined();
 }
@@ -256,11 +257,11 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   const View<float> m = args.F32(2, "m");
   const View<float> v = args.F32(3, "v");
   const int64_t n = args.Dim(4, "n");
-  const float lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
+  const double lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
   const double beta1 = args.FiniteIn(6, "beta1", UnitOpen, "in [0, 1)");
   const double beta2 = args.FiniteIn(7, "beta2", UnitOpen, "in [0, 1)");
-  const float eps = ScalarIn(args, 8, "eps", Positive, "> 0");
-  const float weight_decay = ScalarIn(args, 9, "weightDecay", NonNegative, ">= 0");
+  const double eps = ScalarIn(args, 8, "eps", Positive, "> 0");
+  const double weight_decay = ScalarIn(args, 9, "weightDecay", NonNegative, ">= 0");
   const double step = args.Number(10, "step");
   if (!(std::trunc(step) == step && step >= 1 && step <= 9007199254740991.0)) {
     args.RangeError("Argument 'step' of adamUpdate must be an integer >= 1 (the 1-based step number) but received " +
@@ -282,15 +283,15 @@ Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
   const View<float> sq = args.F32(2, "sq");
   const View<float> buf = args.F32(3, "buf");
   const int64_t n = args.Dim(4, "n");
-  const float lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
-  const float alpha = ScalarIn(args, 6, "alpha", UnitClosed, "in [0, 1]");
-  const float eps = ScalarIn(args, 7, "eps", Positive, "> 0");
-  const float weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
-  const float momentum = ScalarIn(args, 9, "momentum", NonNegative, ">= 0");
+  const double lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
+  const double alpha = ScalarIn(args, 6, "alpha", UnitClosed, "in [0, 1]");
+  const double eps = ScalarIn(args, 7, "eps", Positive, "> 0");
+  const double weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
+  const double momentum = ScalarIn(args, 9, "momentum", NonNegative, ">= 0");
   args.Length(param, n, "n");
   args.Length(grad, n, "n");
   args.Length(sq, n, "n");
-  if (momentum > 0.0f) args.Length(buf, n, "n (momentum > 0)");
+  if (momentum > 0.0) args.Length(buf, n, "n (momentum > 0)");
   rmsprop_update(param.data, grad.data, sq.data, buf.data, n, lr, alpha, eps, weight_decay, momentum);
   return info.Env().Undefined();
 }
@@ -329,7 +330,7 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args args(info, "scale", 3);
   const View<float> x = args.F32(0, "x");
   const int64_t n = args.Dim(1, "n");
-  const float s = Scalar(args, 2, "s");
+  const double s = Scalar(args, 2, "s");
   args.Length(x, n, "n");
   scale(x.data, n, s);
   return info.Env().Undefined();

@@ -483,66 +483,67 @@ double bce_with_logits(float* grad, const float* logits, const float* targets, i
 // Optimizers
 
 BLASNET_CLONES
-void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,
-                float dampening, bool nesterov, float weight_decay, bool first_step) {
-  if (momentum == 0.0f) {
+void sgd_update(float* param, const float* grad, float* velocity, int64_t n, double lr, double momentum,
+                double dampening, bool nesterov, double weight_decay, bool first_step) {
+  if (momentum == 0.0) {
     for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + weight_decay * param[i];
-      param[i] -= lr * g;
+      const double p = param[i];
+      param[i] = float(p - lr * (double(grad[i]) + weight_decay * p));
     }
     return;
   }
-  const float keep = 1.0f - dampening;
+  const double keep = 1.0 - dampening;
   for (int64_t i = 0; i < n; i++) {
-    const float g = grad[i] + weight_decay * param[i];
-    const float v = first_step ? g : momentum * velocity[i] + keep * g;
-    velocity[i] = v;
-    param[i] -= lr * (nesterov ? g + momentum * v : v);
+    const double p = param[i];
+    const double g = double(grad[i]) + weight_decay * p;
+    const double v = first_step ? g : momentum * double(velocity[i]) + keep * g;
+    velocity[i] = float(v);
+    param[i] = float(p - lr * (nesterov ? g + momentum * v : v));
   }
 }
 
 BLASNET_CLONES
-void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr, double beta1,
-                 double beta2, float eps, float weight_decay, double step, bool decoupled) {
-  const float b1 = float(beta1);
-  const float b2 = float(beta2);
-  const float c1 = float(1.0 - beta1);
-  const float c2 = float(1.0 - beta2);
-  // p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)  with bc = 1 - beta^t, computed in double.
-  const float inv_bc1 = float(1.0 / (1.0 - std::pow(beta1, step)));
-  const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
-  const float wd_coupled = decoupled ? 0.0f : weight_decay;
-  const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double step, bool decoupled) {
+  // p -= (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+  const double step_size = lr / (1.0 - std::pow(beta1, step));
+  const double inv_sqrt_bc2 = 1.0 / std::sqrt(1.0 - std::pow(beta2, step));
+  const double c1 = 1.0 - beta1;
+  const double c2 = 1.0 - beta2;
+  const double coupled = decoupled ? 0.0 : weight_decay;
+  const double shrink = decoupled ? 1.0 - lr * weight_decay : 1.0;
   for (int64_t i = 0; i < n; i++) {
-    const float p = param[i];
-    const float g = grad[i] + wd_coupled * p;
-    const float mi = b1 * m[i] + c1 * g;
-    const float vi = b2 * v[i] + c2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] = p * decay - lr * (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    const double p = param[i];
+    const double g = double(grad[i]) + coupled * p;
+    const double mi = beta1 * double(m[i]) + c1 * g;
+    const double vi = beta2 * double(v[i]) + c2 * g * g;
+    m[i] = float(mi);
+    v[i] = float(vi);
+    param[i] = float(p * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps));
   }
 }
 
 BLASNET_CLONES
-void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, float lr, float alpha,
-                    float eps, float weight_decay, float momentum) {
-  const float keep = 1.0f - alpha;
-  if (momentum > 0.0f) {
+void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, double lr, double alpha,
+                    double eps, double weight_decay, double momentum) {
+  const double keep = 1.0 - alpha;
+  if (momentum > 0.0) {
     for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + weight_decay * param[i];
-      const float s = alpha * sq[i] + keep * g * g;
-      sq[i] = s;
-      const float b = momentum * buf[i] + g / (std::sqrt(s) + eps);
-      buf[i] = b;
-      param[i] -= lr * b;
+      const double p = param[i];
+      const double g = double(grad[i]) + weight_decay * p;
+      const double s = alpha * double(sq[i]) + keep * g * g;
+      sq[i] = float(s);
+      const double b = momentum * double(buf[i]) + g / (std::sqrt(s) + eps);
+      buf[i] = float(b);
+      param[i] = float(p - lr * b);
     }
   } else {
     for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + weight_decay * param[i];
-      const float s = alpha * sq[i] + keep * g * g;
-      sq[i] = s;
-      param[i] -= lr * g / (std::sqrt(s) + eps);
+      const double p = param[i];
+      const double g = double(grad[i]) + weight_decay * p;
+      const double s = alpha * double(sq[i]) + keep * g * g;
+      sq[i] = float(s);
+      param[i] = float(p - lr * (g / (std::sqrt(s) + eps)));
     }
   }
 }
@@ -582,8 +583,8 @@ double sum_squares(const float* x, int64_t n) {
 }
 
 BLASNET_CLONES
-void scale(float* x, int64_t n, float s) {
-  for (int64_t i = 0; i < n; i++) x[i] *= s;
+void scale(float* x, int64_t n, double s) {
+  for (int64_t i = 0; i < n; i++) x[i] = float(double(x[i]) * s);
 }
 
 BLASNET_CLONES

@@ -65,19 +65,22 @@ double softmax_cross_entropy_dense(float* grad, const float* logits, const float
 // grad (n) (nullable) = (sigmoid(z) - t) / n.
 double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n);
 
+// The optimizers compute each element in double from double hyperparameters and round to float
+// only when storing, like the TypeScript reference.
+
 // SGD, PyTorch semantics, in place over param, grad, velocity (n); velocity unused when momentum = 0.
-void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,
-                float dampening, bool nesterov, float weight_decay, bool first_step);
+void sgd_update(float* param, const float* grad, float* velocity, int64_t n, double lr, double momentum,
+                double dampening, bool nesterov, double weight_decay, bool first_step);
 
 // Adam (decoupled = false) / AdamW (decoupled = true), PyTorch semantics, over param, grad, m, v (n).
 // step: the 1-based step number t for bias correction.
-void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr, double beta1,
-                 double beta2, float eps, float weight_decay, double step, bool decoupled);
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double step, bool decoupled);
 
 // RMSprop (not centered), PyTorch semantics, over param, grad, sq, buf (n); buf unused when
 // momentum = 0.
-void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, float lr, float alpha,
-                    float eps, float weight_decay, float momentum);
+void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, double lr, double alpha,
+                    double eps, double weight_decay, double momentum);
 
 // out (rows) = index of the largest value in each row of x (rows,cols), the first on ties.
 // cols >= 1 when rows > 0.
@@ -89,8 +92,8 @@ double sum(const float* x, int64_t n);
 // Sum of squares of x (n), accumulated in double.
 double sum_squares(const float* x, int64_t n);
 
-// x (n) *= s.
-void scale(float* x, int64_t n, float s);
+// x (n) *= s (the product in double, rounded once).
+void scale(float* x, int64_t n, double s);
 
 // x (n) = min(max(x, lo), hi).
 void clip(float* x, int64_t n, float lo, float hi);
