@@ -3,7 +3,8 @@
  * shuffle is a sizeable part of an epoch (measured: `Rng.shuffle`, a method call and a rejection
  * loop per element, took 0.65-0.8 ms for 10,000 rows, as long as the native fused plan needs to train
  * on them). This is the same xoshiro128** stream as core/rng.ts, inlined into the Fisher-Yates loop,
- * with the bound taken by multiply-and-floor (bias at most n / 2^32, irrelevant for a shuffle).
+ * with the bound taken by multiply-and-floor (bias at most n / 2^32, irrelevant for a shuffle):
+ * 60-150 us for 10,000 rows against 460-860 us for `Rng.shuffle`, measured side by side.
  */
 import { Rng } from "../core/rng.js";
 
