@@ -194,6 +194,11 @@ function compare(a: LectureRow, b: LectureRow): string {
   return a.mse < b.mse ? "lower than" : "higher than";
 }
 
+/** "4.2x below" or "1.3x above": a's loss relative to b's. */
+function relative(a: LectureRow, b: LectureRow): string {
+  return a.mse <= b.mse ? `${ratio(b.mse, a.mse)} below` : `${ratio(a.mse, b.mse)} above`;
+}
+
 /** One sentence per row, built from the measured numbers (so it never claims what did not happen). */
 function explain(row: LectureRow, rows: readonly LectureRow[], floor: number): string {
   const get = (k: LectureModelKey): LectureRow | undefined => rows.find((r) => r.key === k);
@@ -205,26 +210,31 @@ function explain(row: LectureRow, rows: readonly LectureRow[], floor: number): s
     case "sigmoid3": {
       const lin = get("linear");
       return (
-        `Three sigmoid steps bend to the curve's outline` +
-        (lin ? ` (loss ${ratio(lin.mse, row.mse)} below the line's)` : "") +
+        `Three sigmoid steps bend towards the curve's outline` +
+        (lin ? ` (loss ${relative(row, lin)} the line's)` : "") +
         `, but the curve has six kinks: three steps cannot make them all.`
       );
     }
     case "sigmoid10": {
       const s3 = get("sigmoid3");
-      const head = s3 ? `Loss ${compare(row, s3)} with 3 sigmoids (${vs(row, s3)})` : `Ten steps`;
+      if (!s3) return atFloor(row) ? `Ten steps are enough for six kinks and the wave, down to the noise floor.` : `Ten steps follow more of the kinks.`;
+      const c = compare(row, s3);
+      if (c !== "lower than") return `Loss ${c} with 3 sigmoids (${vs(row, s3)}): in this training budget the extra steps did not find the kinks.`;
       return atFloor(row)
-        ? `${head}: ten steps are enough for six kinks and the wave, down to the noise floor.`
-        : `${head}: more steps follow more of the kinks.`;
+        ? `Loss ${relative(row, s3)} 3 sigmoids' (${vs(row, s3)}): ten steps are enough for six kinks and the wave, down to the noise floor.`
+        : `Loss ${relative(row, s3)} 3 sigmoids' (${vs(row, s3)}): more steps follow more of the kinks.`;
     }
     case "sigmoid100": {
       const s3 = get("sigmoid3");
       const s10 = get("sigmoid10");
-      const head = s3 ? `${ratio(s3.mse, row.mse)} below 3 sigmoids` : `${ratio(row.mse, floor)} the noise floor`;
+      const head = s3 ? `Loss ${relative(row, s3)} 3 sigmoids'` : `Loss ${ratio(row.mse, floor)} the noise floor`;
       if (s10 && atFloor(row) && atFloor(s10)) {
-        return `${head}; like 10 sigmoids it reaches the noise floor (${ratio(row.mse, floor)}): the curve needs about one step per kink, and the rest have nothing left to fit.`;
+        return `${head}; like 10 sigmoids it reaches the noise floor (${ratio(row.mse, floor)}): the curve needs about one step per kink, and the others have nothing left to fit.`;
       }
-      return `${head}${s10 ? `, ${compare(row, s10)} 10 sigmoids (${vs(row, s10)})` : ""}: with enough sigmoids any continuous curve can be followed.`;
+      if (s10 && compare(row, s10) !== "lower than") {
+        return `${head}, ${compare(row, s10)} 10 sigmoids' (${vs(row, s10)}): more sigmoids can follow any curve, but each must also be trained into place.`;
+      }
+      return `${head}${s10 ? `, ${relative(row, s10)} 10 sigmoids' (${vs(row, s10)})` : ""}: with enough sigmoids any continuous curve can be followed.`;
     }
     case "relu100": {
       const s = get("sigmoid100");
@@ -240,11 +250,10 @@ function explain(row: LectureRow, rows: readonly LectureRow[], floor: number): s
       if (atFloor(row) && atFloor(w)) {
         return `Same ${row.params} parameters in two layers: both reach the noise floor (${vs(row, w)}); this curve has too few kinks to need depth.`;
       }
+      const c = compare(row, w);
       return (
-        `Same ${row.params} parameters in two layers: loss ${compare(row, w)} the wide layer's (${vs(row, w)})` +
-        (row.mse < w.mse && compare(row, w) === "lower than"
-          ? `: a second layer folds the first layer's pieces into more pieces per parameter.`
-          : `.`)
+        `Same ${row.params} parameters in two layers: loss ${c} the wide layer's (${vs(row, w)})` +
+        (c === "lower than" ? `: a second layer folds the first layer's pieces into more pieces per parameter.` : `.`)
       );
     }
   }
