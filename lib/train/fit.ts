@@ -303,12 +303,14 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
               `Try a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets.`,
           );
         }
-        for (const cb of batchCallbacks) {
+        if (batchCallbacks.length > 0) {
           for (let s = 0; s < done; s++) {
-            batchLogs.loss = losses[s]!;
-            batchLogs.size = Math.min(batchSize, n - (step + s) * batchSize);
-            batchLogs.lr = lr[s]!;
-            await call(cb.onBatchEnd, cb, step + s, batchLogs, model);
+            for (const cb of batchCallbacks) {
+              batchLogs.loss = losses[s]!;
+              batchLogs.size = Math.min(batchSize, n - (step + s) * batchSize);
+              batchLogs.lr = lr[s]!;
+              await call(cb.onBatchEnd, cb, step + s, batchLogs, model);
+            }
           }
         }
         step += done;
@@ -322,6 +324,8 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
         }
       }
 
+      // Stopped (from onEpochBegin) before any step of this epoch: nothing to report for it.
+      if (rowsDone === 0) break;
       const logs: EpochLogs = { loss: lossSum / rowsDone };
       if (metrics.length > 0) {
         const r = await evaluateArrays(evalCtx, train.x, train.y, n, metrics, sync ? slicer : null);
