@@ -91,6 +91,36 @@ describe.skipIf(!native)("native and TypeScript training agree over 5 epochs fro
     }
   }
 
+});
+
+describe.skipIf(!native)("fit on the native backend's fused plan", () => {
+  it("fit on the native fused plan: ceil(N / batchSize) updates per epoch, each reported to onBatchEnd in order", async () => {
+    for (const [n, steps, last] of [[10_000, 1000, 10], [10_001, 1001, 1]] as const) {
+      const x = Matrix.randomUniform(n, 1, 3, -1, 1);
+      const model = new Sequential([dense(3, { activation: "sigmoid" }), dense(1)], { inputSize: 1, backend: native! });
+      model.compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) });
+      const seen: number[] = [];
+      const sizes: number[] = [];
+      const h = await model.fit(x, x, { epochs: 2, batchSize: 10, verbose: 0, callbacks: [{ onBatchEnd: (s, l) => void (seen.push(s), sizes.push(l.size)) }] });
+      expect(h.stepsPerEpoch).toBe(steps);
+      expect(model.step).toBe(2 * steps);
+      expect(seen).toEqual([...Array.from({ length: steps }, (_, i) => i), ...Array.from({ length: steps }, (_, i) => i)]);
+      expect(sizes[steps - 1]).toBe(last);
+    }
+  });
+
+  it("a non-finite loss on the native fused plan stops fit with the epoch and step, and the step count matches", async () => {
+    const x = Matrix.randomNormal(64, 1, 12);
+    const y = new Matrix(x.data.map((v) => 1000 * v), 64, 1);
+    const model = new Sequential([dense(8, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: native! });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 10 }) });
+    const err = await model.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0 }).then(() => null, (e: Error) => e);
+    const where = /the loss became (NaN|Infinity|-Infinity) at epoch (\d+), step (\d+) of 8/.exec(err?.message ?? "");
+    expect(where, err?.message).not.toBeNull();
+    expect(model.step).toBe((Number(where![2]) - 1) * 8 + Number(where![3]) - 1);
+    expect(model.isTraining).toBe(false);
+  });
+
   it("the fused native plan keeps the model guarded while steps run off the main thread", async () => {
     const { x, labels } = data(4000, 6, 22);
     const model = new Sequential([dense(64, { activation: "relu" }), dense(3)], { inputSize: 6, backend: native! });
