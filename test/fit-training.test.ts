@@ -258,6 +258,42 @@ describe("the training loop", () => {
     expect(ev["r2"]!).toBeCloseTo(1 - ss / st, 5);
   });
 
+  it("accepts validationData as [x, y] or { x, y }, equal to holding out the same rows with validationSplit", async () => {
+    const { x, y } = curve(50, 16);
+    const run = async (opts: object): Promise<number[]> => {
+      const model = new Sequential([dense(4, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+      model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+      return (await model.fit(x.sliceRows(0, 40), y.sliceRows(0, 40), { epochs: 3, batchSize: 8, verbose: 0, ...opts })).valLoss!;
+    };
+    const a = await run({ validationData: [x.sliceRows(40, 50), y.sliceRows(40, 50)] });
+    const b = await run({ validationData: { x: x.sliceRows(40, 50), y: y.sliceRows(40, 50) } });
+    expect(b).toEqual(a);
+    const model = new Sequential([dense(4, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+    const c = (await model.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0, validationSplit: 0.2 })).valLoss!;
+    expect(c).toEqual(a);
+  });
+
+  it("applies dropout while training only", async () => {
+    const { x, y } = curve(64, 17);
+    const make = (rate: number): Sequential => {
+      const m = new Sequential([dense(16, { activation: "tanh" }), dropout(rate), dense(1)], { inputSize: 1, seed: 2, backend: tsBackend });
+      m.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+      return m;
+    };
+    const withDropout = make(0.5);
+    const without = make(0);
+    expect(Array.from(withDropout.predict(x).data)).toEqual(Array.from(without.predict(x).data));
+    await withDropout.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
+    await without.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
+    expect(Array.from(withDropout.params)).not.toEqual(Array.from(without.params));
+    // Inference is deterministic: dropout is off.
+    expect(Array.from(withDropout.predict(x).data)).toEqual(Array.from(withDropout.predict(x).data));
+    const rng = withDropout.rngState.slice();
+    withDropout.predict(x);
+    expect(Array.from(withDropout.rngState)).toEqual(Array.from(rng));
+  });
+
   it("early stopping stops after `patience` epochs without improvement and restores the best weights", async () => {
     // Train towards y = x while validating against y = -x: starting from w = -3, the validation loss
     // (w + 1)^2 falls until w passes -1 and rises afterwards.
