@@ -1,11 +1,11 @@
 /** `blasnet export-onnx model/ model.onnx`: the saved model as ONNX (same outputs as predict). */
 import type { Command } from "commander";
 import { loadModelWithManifest } from "../io/model-file.js";
-import { exportOnnx } from "../io/onnx.js";
 import { parseInteger } from "./errors.js";
 
 export async function runExportOnnx(modelDir: string, file: string, opts: { opset: number }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { model, manifest } = await loadModelWithManifest(modelDir);
+  const { exportOnnx } = await import("../io/onnx.js"); // protobufjs only when exporting
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(manifest.data ?? {})) if (v) metadata[k] = JSON.stringify(v);
   await exportOnnx(model, file, { opset: opts.opset, metadata });

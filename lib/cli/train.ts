@@ -17,7 +17,6 @@ import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
 import { adam, adamw, rmsprop, sgd, OPTIMIZER_NAMES, type OptimizerName, type Optimizer } from "../optim/index.js";
 import type { MetricName } from "../train/metrics.js";
-import { asciiLossChart, lossCurveSvg } from "./plot.js";
 import { oneOf, parseFraction, parseInteger, parseList, parsePositiveNumber, parseSizes, UserError, userInput, userInputAsync } from "./errors.js";
 
 const ACTIVATIONS: readonly ActivationName[] = ["relu", "sigmoid", "tanh", "leakyRelu", "gelu", "linear"];
@@ -157,6 +156,8 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   }
   say(`final (epoch ${history.epochs[last]! + 1}): ${parts.join(", ")}`);
   if (flags.plot) {
+    // Loaded only here: vega is large, and the other commands do not need it.
+    const { asciiLossChart, lossCurveSvg } = await import("./plot.js");
     say(asciiLossChart({ loss: history.loss, valLoss: history.valLoss }, { color: (out as { isTTY?: boolean }).isTTY === true }));
     const svg = await lossCurveSvg({ loss: history.loss, valLoss: history.valLoss, epochs: history.epochs.map((e) => e + 1) }, `blasnet: ${file}`);
     await writeFile(join(flags.out, "loss.svg"), svg);
