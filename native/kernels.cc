@@ -329,10 +329,58 @@ BLASNET_INLINE double exp_shift_sum_ro(const float* x, int cols, float m) {
   return s;
 }
 
+// Rows with few columns (a classifier's 10 logits) spend more on per-row loop set-up than on
+// arithmetic, so they go in blocks: row maxima, then ONE vectorized exp over the whole block, then
+// the row sums.
+constexpr int kSmallCols = 64;
+constexpr int kBlockRows = 256;
+constexpr int kBlockValues = 4096;
+
+BLASNET_INLINE int block_rows(int rows_left, int cols) {
+  return std::min(std::min(rows_left, kBlockRows), std::max(1, kBlockValues / std::max(cols, 1)));
+}
+
+// e (nr,cols) = exp(x - rowmax) for a block of rows (e may equal x); maxes (nr) = the row maxima,
+// sums (nr) = the row sums of e, in double.
+BLASNET_INLINE void exp_rows_small(float* e, const float* x, int nr, int cols, float* maxes, double* sums) {
+  for (int i = 0; i < nr; i++) {
+    const float* xi = x + int64_t(i) * cols;
+    float* ei = e + int64_t(i) * cols;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int j = 0; j < cols; j++) m = std::max(m, xi[j]);
+    maxes[i] = m;
+    for (int j = 0; j < cols; j++) ei[j] = xi[j] - m;
+  }
+  const int total = nr * cols;
+  for (int k = 0; k < total; k++) e[k] = exp_f(e[k]);
+  for (int i = 0; i < nr; i++) {
+    const float* ei = e + int64_t(i) * cols;
+    double s = 0.0;
+    for (int j = 0; j < cols; j++) s += double(ei[j]);
+    sums[i] = s;
+  }
+}
+
 }  // namespace
 
 BLASNET_CLONES
 void softmax_forward(float* y, const float* x, int rows, int cols) {
+  if (cols < kSmallCols) {
+    float maxes[kBlockRows];
+    double sums[kBlockRows];
+    for (int r0 = 0; r0 < rows;) {
+      const int nr = block_rows(rows - r0, cols);
+      float* yb = y + int64_t(r0) * cols;
+      exp_rows_small(yb, x + int64_t(r0) * cols, nr, cols, maxes, sums);
+      for (int i = 0; i < nr; i++) {
+        const float inv = float(1.0 / sums[i]);
+        float* yi = yb + int64_t(i) * cols;
+        for (int j = 0; j < cols; j++) yi[j] *= inv;
+      }
+      r0 += nr;
+    }
+    return;
+  }
   for (int r = 0; r < rows; r++) {
     const float* xr = x + int64_t(r) * cols;
     float* yr = y + int64_t(r) * cols;
@@ -412,6 +460,31 @@ BLASNET_CLONES
 double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols) {
   double total = 0.0;
   const float inv_rows = float(1.0 / double(rows));
+  if (cols < kSmallCols) {
+    float maxes[kBlockRows];
+    double sums[kBlockRows];
+    double z_label[kBlockRows];
+    float scratch[kBlockValues];
+    for (int r0 = 0; r0 < rows;) {
+      const int nr = block_rows(rows - r0, cols);
+      const float* zb = logits + int64_t(r0) * cols;
+      // Read the labelled logits before grad (which may alias logits) is written.
+      for (int i = 0; i < nr; i++) z_label[i] = zb[int64_t(i) * cols + labels[r0 + i]];
+      float* e = grad ? grad + int64_t(r0) * cols : scratch;
+      exp_rows_small(e, zb, nr, cols, maxes, sums);
+      for (int i = 0; i < nr; i++) {
+        total += (double(maxes[i]) + std::log(sums[i])) - z_label[i];
+        if (grad) {
+          float* g = e + int64_t(i) * cols;
+          const float scale_row = float(1.0 / sums[i]) * inv_rows;
+          for (int j = 0; j < cols; j++) g[j] *= scale_row;
+          g[labels[r0 + i]] -= inv_rows;
+        }
+      }
+      r0 += nr;
+    }
+    return total / double(rows);
+  }
   for (int r = 0; r < rows; r++) {
     const float* z = logits + int64_t(r) * cols;
     const int label = labels[r];
@@ -432,24 +505,64 @@ double softmax_cross_entropy(float* grad, const float* logits, const int32_t* la
   return total / double(rows);
 }
 
+namespace {
+
+// For the dense cross-entropy of one row: sum_j t_j and sum_j t_j z_j in double, skipping t_j = 0
+// (a -inf logit of zero weight then adds 0, not NaN).
+BLASNET_INLINE void target_sums(const float* t, const float* z, int cols, double* t_sum, double* tz) {
+  double a = 0.0;
+  double b = 0.0;
+  for (int j = 0; j < cols; j++) {
+    if (t[j] != 0.0f) {
+      a += double(t[j]);
+      b += double(t[j]) * double(z[j]);
+    }
+  }
+  *t_sum = a;
+  *tz = b;
+}
+
+}  // namespace
+
 BLASNET_CLONES
 double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols) {
   double total = 0.0;
   const float inv_rows = float(1.0 / double(rows));
+  // Row loss: -sum_j t_j (z_j - lse) = lse sum_j t_j - sum_j t_j z_j, with both sums read before
+  // grad (which may alias logits) is written.
+  if (cols < kSmallCols) {
+    float maxes[kBlockRows];
+    double sums[kBlockRows];
+    double t_sums[kBlockRows];
+    double tzs[kBlockRows];
+    float scratch[kBlockValues];
+    for (int r0 = 0; r0 < rows;) {
+      const int nr = block_rows(rows - r0, cols);
+      const float* zb = logits + int64_t(r0) * cols;
+      const float* tb = targets + int64_t(r0) * cols;
+      for (int i = 0; i < nr; i++) target_sums(tb + int64_t(i) * cols, zb + int64_t(i) * cols, cols, &t_sums[i], &tzs[i]);
+      float* e = grad ? grad + int64_t(r0) * cols : scratch;
+      exp_rows_small(e, zb, nr, cols, maxes, sums);
+      for (int i = 0; i < nr; i++) {
+        total += (double(maxes[i]) + std::log(sums[i])) * t_sums[i] - tzs[i];
+        if (grad) {
+          float* g = e + int64_t(i) * cols;
+          const float* t = tb + int64_t(i) * cols;
+          const float scale_row = float(1.0 / sums[i]);
+          for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
+        }
+      }
+      r0 += nr;
+    }
+    return total / double(rows);
+  }
   for (int r = 0; r < rows; r++) {
     const float* z = logits + int64_t(r) * cols;
     const float* t = targets + int64_t(r) * cols;
     const float m = row_max(z, cols);
-    // -sum_j t_j (z_j - lse) = lse sum_j t_j - sum_j t_j z_j, both read before grad (which may
-    // alias logits) is written. Terms with t_j = 0 are skipped: a -inf logit of zero weight adds 0.
-    double t_sum = 0.0;
-    double tz = 0.0;
-    for (int j = 0; j < cols; j++) {
-      if (t[j] != 0.0f) {
-        t_sum += double(t[j]);
-        tz += double(t[j]) * double(z[j]);
-      }
-    }
+    double t_sum;
+    double tz;
+    target_sums(t, z, cols, &t_sum, &tz);
     double s;
     if (grad) {
       float* g = grad + int64_t(r) * cols;
