@@ -10,6 +10,9 @@ import { adam, cosineDecay } from "../lib/optim/index.js";
 import { loadModel, loadModelWithManifest, modelFromFiles, saveModel, MODEL_FORMAT_VERSION } from "../lib/io/model-file.js";
 import { checkpoint, loadCheckpoint } from "../lib/io/checkpoint.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from "../lib/io/safetensors.js";
+import { nativeOrSkip } from "./helpers.js";
+
+const native = nativeOrSkip();
 
 let root: string;
 beforeAll(async () => {
@@ -148,6 +151,23 @@ describe("checkpoints", () => {
     await noState.fit(x, y, { ...fitOptions, epochs: 4, initialEpoch: 2 });
     expect(Array.from(noState.params)).not.toEqual(Array.from(straight.params));
     await expect(loadCheckpoint(join(root, "plain"))).rejects.toThrow(/not a checkpoint/);
+  });
+
+  it.skipIf(!native)("resume is exact on the native fused plan too", async () => {
+    const { x, y } = data(60, 12);
+    const mk = (): Sequential => {
+      const m = new Sequential([dense(16, { activation: "tanh" }), dropout(0.2), dense(8), relu(), dense(1)], { inputSize: 3, seed: 9, backend: native! });
+      m.compile({ loss: "mse", optimizer: adam({ lr: 0.01 }) });
+      return m;
+    };
+    const straight = mk();
+    await straight.fit(x, y, { epochs: 4, batchSize: 8, verbose: 0 });
+    const first = mk();
+    const dir = join(root, "ckpt-native");
+    await first.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, callbacks: [checkpoint({ dir })] });
+    const resumed = await loadCheckpoint(dir, { backend: native! });
+    await resumed.fit(x, y, { epochs: 4, initialEpoch: resumed.epoch, batchSize: 8, verbose: 0 });
+    expect(Array.from(resumed.params)).toEqual(Array.from(straight.params));
   });
 
   it("every K epochs, replacing one directory, plus a save at the end", async () => {
