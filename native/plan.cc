@@ -8,7 +8,7 @@
 //             dW = dZ^T X and dX = dZ W (GEMMs; the first dense layer skips dX)
 //   update    clip (by value, then by global norm), then one optimizer loop over all P parameters
 //
-// GEMMs go to OpenBLAS above a size threshold and to plain loops below it (see kSmallGemmWork).
+// GEMMs go to OpenBLAS, except tiny ones where plain loops win (see kLoopForwardMax).
 // The step loop and everything it inlines are compiled three times (x86-64 baseline, Haswell AVX2
 // + FMA, Skylake-AVX512) with GCC target_clones and dispatched once at load time.
 #include "plan.h"
@@ -45,18 +45,41 @@ namespace blasnet {
 namespace plan {
 
 // ---------------------------------------------------------------------------------------------
-// Small GEMMs: plain loops below this many multiply-adds (m * n * k), OpenBLAS above.
+// Small GEMMs: plain loops only where they beat cblas_sgemm.
 //
-// Measured on this machine (Xeon, AVX-512, 2 cores, OpenBLAS 0.3.21 pthreads, 2 threads), ns per
-// call, plain loops (AVX-512 clone) vs cblas_sgemm, for the three shapes a dense layer uses
-// (forward X W^T; dW = dZ^T X; dX = dZ W); see the table filled in below by the microbenchmark
-// (a throwaway program linking plan.cc, run with the workloads' and intermediate shapes):
-//   SMALL_GEMM_TABLE
-// The loops win clearly below SMALL_GEMM_CROSSOVER multiply-adds and lose above; the threshold sits
-// at the crossover.
-constexpr int64_t kSmallGemmWork = 32768;
+// Measured (throwaway microbenchmark linking this file; Xeon model 167, AVX-512 clone, OpenBLAS
+// 0.3.21 pthreads SKYLAKEX kernels; thread CPU ns per call, best of 7; m = batch rows, n = out,
+// k = in; the same at 1 and 2 BLAS threads, as OpenBLAS runs such sizes on the calling thread):
+//
+//   m,n,k (m*n*k)      forward X W^T      dW = dZ^T X        dX = dZ W
+//                      loops   sgemm      loops   sgemm      loops   sgemm
+//   10,3,1 (30)           30      95         57      23         52      38
+//   10,1,3 (30)           47      94         20      40         28      24
+//   4,4,4 (64)            37      84         40      32         41      24
+//   10,4,4 (160)          82     117         76      39         79      34
+//   8,8,8 (512)           91     126        113      58        112      31
+//   10,10,10 (1000)      199     168        179      78        179      49
+//   16,8,8 (1024)        171     139        219      74        181      51
+//   16,16,16 (4096)      358     215        434      60        418      79
+//   32,32,32 (32768)    2140     990       1841     335       1824     372
+//   64,64,64 (262144)  15662    4460      12156    2422      14608    2738
+//
+// OpenBLAS's small-matrix kernels make its TN / NN calls cheap from the smallest sizes on, so the
+// backward GEMMs use loops only below 64 multiply-adds (the lecture network's 10,1,3 dW). The
+// forward NT call has a ~90 ns floor; loops win up to about 640 multiply-adds (crossover between
+// 512 and 1000). On the lecture network (1 -> 3 sigmoid -> 1, batch 10) the whole step takes about
+// 260 ns with these thresholds (290 ns with every backward GEMM in OpenBLAS).
+#ifndef BLASNET_LOOP_FORWARD_MAX
+#define BLASNET_LOOP_FORWARD_MAX 640
+#endif
+#ifndef BLASNET_LOOP_BACKWARD_MAX
+#define BLASNET_LOOP_BACKWARD_MAX 64
+#endif
+constexpr int64_t kLoopForwardMax = BLASNET_LOOP_FORWARD_MAX;
+constexpr int64_t kLoopBackwardMax = BLASNET_LOOP_BACKWARD_MAX;
 
-BN_INLINE bool UseLoops(int64_t m, int64_t n, int64_t k) { return m * n * k <= kSmallGemmWork; }
+BN_INLINE bool UseLoops(int64_t m, int64_t n, int64_t k) { return m * n * k <= kLoopForwardMax; }
+BN_INLINE bool UseLoopsBackward(int64_t m, int64_t n, int64_t k) { return m * n * k <= kLoopBackwardMax; }
 
 // wt (k, n) = w (n, k) transposed.
 BN_INLINE void Transpose(float* __restrict wt, const float* __restrict w, int64_t n, int64_t k) {
@@ -106,7 +129,7 @@ BN_INLINE void LoopTN(float* __restrict c, const float* __restrict d, const floa
 
 // dW (n, k) = dz (m, n)^T * x (m, k).
 BN_INLINE void GemmWeightGrad(float* dw, const float* dz, const float* x, int64_t m, int64_t n, int64_t k) {
-  if (UseLoops(m, n, k)) {
+  if (UseLoopsBackward(m, n, k)) {
     LoopTN(dw, dz, x, m, n, k);
   } else {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k), int(m), 1.0f, dz, int(n), x, int(k), 0.0f,
@@ -116,7 +139,7 @@ BN_INLINE void GemmWeightGrad(float* dw, const float* dz, const float* x, int64_
 
 // dX (m, k) = dz (m, n) * w (n, k).
 BN_INLINE void GemmInputGrad(float* dx, const float* dz, const float* w, int64_t m, int64_t n, int64_t k) {
-  if (UseLoops(m, n, k)) {
+  if (UseLoopsBackward(m, n, k)) {
     LoopNN(dx, dz, w, m, k, n);
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(k), int(n), 1.0f, dz, int(n), w, int(k), 0.0f,
@@ -616,7 +639,7 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
         op.weightOffset = l.weightOffset;
         op.biasOffset = l.biasOffset;
         seenDense = true;
-        if (op.in * op.out <= kSmallGemmWork) op.wt = ws.Alloc(op.in * op.out);
+        if (op.in * op.out <= kLoopForwardMax) op.wt = ws.Alloc(op.in * op.out);
         op.z = ws.Alloc(B * op.out);
         if (i + 1 < L && spec.layers[i + 1].kind == kActivation) {
           op.act = spec.layers[i + 1].activation;
@@ -755,8 +778,8 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
       case kDense: {
         // For relu the output stands in for the pre-activation (same sign).
         const float* x = NeedsPreActivation(op.act) ? op.z : op.a;
-        if (UseLoops(rows, op.out, op.in)) {
-          // Small: flat (vectorized) derivative pass, then the column sums.
+        if (op.out < 16) {
+          // Narrow: flat (vectorized) derivative pass, then the column sums.
           ActBackward(op.act, d, x, op.a, rows * op.out, op.alpha);
           ColumnSums(op.db, d, rows, op.out);
         } else {
