@@ -103,6 +103,28 @@ describe("fit rejects bad input before any training", () => {
   });
 });
 
+describe("checking a large dataset", () => {
+  it("yields to the event loop while it checks, and still finds the bad value at the very end", async () => {
+    const rows = 1_000_000;
+    const data = new Float32Array(rows * 8);
+    data[data.length - 1] = NaN;
+    const m = new Sequential([dense(1)], { inputSize: 8, backend: tsBackend });
+    m.compile({ loss: "mse", optimizer: "sgd" });
+    let firedDuringCheck = false;
+    let settled = false;
+    setImmediate(() => (firedDuringCheck = !settled));
+    const err = await m.fit({ data, shape: [rows, 8] }, new Float32Array(rows), { verbose: 0 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    settled = true;
+    expect((err as Error).message).toMatch(/x contains NaN at row 999999, column 7/);
+    // 8 million values take well over one 4 ms slice to check.
+    expect(firedDuringCheck).toBe(true);
+    expect(m.isTraining).toBe(false);
+  });
+});
+
 describe("accepted input forms", () => {
   it("Matrix, number[][] and { data, shape } inputs train identically; flat targets work for one output", async () => {
     const forms: [unknown, unknown][] = [

@@ -25,6 +25,7 @@ import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History 
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { PlanExecutor } from "../train/plan-executor.js";
+import { makeSlicer } from "../train/yield.js";
 import { defaultInitializer, initialize } from "./init.js";
 import { Activation, Dense, Layer, layerFromConfig, Softmax, type LayerConfig } from "./layers.js";
 
@@ -324,8 +325,10 @@ export class Sequential {
     checkOptionKeys(options, ["batchSize", "metrics"], "evaluate");
     const batchSize = inferenceBatch(options.batchSize);
     const metrics = checkMetrics(options.metrics, metricTask(loss));
-    const data = prepareData(this, x, y, "x", "y");
-    return (await evaluatePrepared(this, data, batchSize, metrics, this._kernels())) as Record<string, number> & { loss: number };
+    const slicer = makeSlicer();
+    const data = await prepareData(this, x, y, "x", "y", slicer);
+    const guard = (): void => this.assertNotStepping("evaluate");
+    return (await evaluatePrepared(this, data, batchSize, metrics, this._kernels(), slicer, guard)) as Record<string, number> & { loss: number };
   }
 
   /**

@@ -7,10 +7,38 @@
  * a flat `number[]` / `Float32Array` (one value per row); for crossEntropy, class indices as an
  * integer typed array (`Int32Array`, `Uint8Array`, ...), `number[]` or a one-column matrix, or rows
  * of class probabilities (one-hot or soft labels) in any matrix form.
+ *
+ * Every pass over the data is written as a generator that pauses every WORK_CHUNK values: `predict`
+ * drives it straight through (runSync), `fit` and `evaluate` drive it with a yield to the event loop
+ * whenever a 4 ms slice has passed (runAsync), so checking a large dataset does not block the loop.
  */
 import { Matrix, describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import type { Targets } from "./metrics.js";
+import { yieldIfDue, type Slicer } from "./yield.js";
+
+/** Values processed between pauses (about 0.1-0.3 ms of checking). */
+const WORK_CHUNK = 1 << 16;
+
+/** A pass over data that pauses (yields undefined) between chunks of work and returns T. */
+export type Work<T> = Generator<void, T, void>;
+
+/** Run a pass to completion without pausing. */
+export function runSync<T>(work: Work<T>): T {
+  let r = work.next();
+  while (!r.done) r = work.next();
+  return r.value;
+}
+
+/** Run a pass, yielding to the event loop at its pauses whenever a slice has passed. */
+export async function runAsync<T>(work: Work<T>, slicer: Slicer): Promise<T> {
+  let r = work.next();
+  while (!r.done) {
+    await yieldIfDue(slicer);
+    r = work.next();
+  }
+  return r.value;
+}
 
 export interface ShapedArray {
   data: Float32Array;
@@ -39,7 +67,7 @@ function isShaped(v: unknown): v is ShapedArray {
 }
 
 /** A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array. */
-function as2D(v: unknown, name: string): Dense2D | null {
+function* as2D(v: unknown, name: string): Work<Dense2D | null> {
   if (v instanceof Matrix) return { data: v.data, rows: v.rows, cols: v.cols };
   if (isShaped(v)) {
     const { data, shape } = v;
@@ -71,21 +99,26 @@ function as2D(v: unknown, name: string): Dense2D | null {
         if (typeof x !== "number") throw new TypeError(`${name}[${i}][${j}] is ${describe(x)}; expected a number`);
         data[i * cols + j] = x;
       }
+      if ((i + 1) % Math.max(1, Math.floor(WORK_CHUNK / Math.max(cols, 1))) === 0) yield;
     }
     return { data, rows: v.length, cols };
   }
   return null;
 }
 
-function checkFinite(data: Float32Array, cols: number, name: string): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v - v !== 0) {
-      const row = Math.floor(i / cols);
-      throw new RangeError(
-        `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
-      );
+function* checkFinite(data: Float32Array, cols: number, name: string): Work<void> {
+  for (let start = 0; start < data.length; start += WORK_CHUNK) {
+    const end = Math.min(data.length, start + WORK_CHUNK);
+    for (let i = start; i < end; i++) {
+      const v = data[i]!;
+      if (v - v !== 0) {
+        const row = Math.floor(i / cols);
+        throw new RangeError(
+          `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
+        );
+      }
     }
+    if (end < data.length) yield;
   }
 }
 
@@ -104,7 +137,18 @@ export function toFeatures(
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
 ): Dense2D {
-  const m = as2D(x, name);
+  return runSync(featuresWork(x, name, inputSize, mean, std));
+}
+
+/** toFeatures as a pausable pass. */
+export function* featuresWork(
+  x: unknown,
+  name: string,
+  inputSize: number,
+  mean: Float32Array | null = null,
+  std: Float32Array | null = null,
+): Work<Dense2D> {
+  const m = yield* as2D(x, name);
   if (m === null) {
     throw new TypeError(
       `Expected ${name} as a Matrix, number[][] or { data: Float32Array, shape: [rows, cols] } but received ${describe(x)}`,
@@ -116,17 +160,19 @@ export function toFeatures(
       `${name} has ${m.cols} column${m.cols === 1 ? "" : "s"} per row but the model expects inputSize ${inputSize} features`,
     );
   }
-  checkFinite(m.data, m.cols, name);
-  if (mean && std) return { data: standardize(m.data, m.rows, m.cols, mean, std), rows: m.rows, cols: m.cols };
+  yield* checkFinite(m.data, m.cols, name);
+  if (mean && std) return { data: yield* standardize(m.data, m.rows, m.cols, mean, std), rows: m.rows, cols: m.cols };
   return m;
 }
 
 /** (x - mean) / std per column, into a new array. */
-export function standardize(data: Float32Array, rows: number, cols: number, mean: Float32Array, std: Float32Array): Float32Array {
+function* standardize(data: Float32Array, rows: number, cols: number, mean: Float32Array, std: Float32Array): Work<Float32Array> {
   const out = new Float32Array(rows * cols);
+  const rowsPerChunk = Math.max(1, Math.floor(WORK_CHUNK / Math.max(cols, 1)));
   for (let i = 0; i < rows; i++) {
     const off = i * cols;
     for (let j = 0; j < cols; j++) out[off + j] = (data[off + j]! - mean[j]!) / std[j]!;
+    if ((i + 1) % rowsPerChunk === 0) yield;
   }
   return out;
 }
@@ -155,6 +201,19 @@ export function toTargets(
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
 ): Targets {
+  return runSync(targetsWork(y, name, loss, outFeatures, rows, mean, std));
+}
+
+/** toTargets as a pausable pass. */
+export function* targetsWork(
+  y: unknown,
+  name: string,
+  loss: Loss,
+  outFeatures: number,
+  rows: number,
+  mean: Float32Array | null = null,
+  std: Float32Array | null = null,
+): Work<Targets> {
   if (loss.name === "crossEntropy") {
     if (outFeatures < 2) {
       throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but it has ${outFeatures}; for two classes with one output use binaryCrossEntropy`);
@@ -162,7 +221,7 @@ export function toTargets(
     const isIntArray = INT_ARRAYS.some((T) => y instanceof T);
     const flatNumbers = Array.isArray(y) && (y.length === 0 || !Array.isArray(y[0]));
     // A one-column matrix holds class indices (as a CSV label column would).
-    const m1 = isIntArray || flatNumbers ? null : as2D(y, name);
+    const m1 = isIntArray || flatNumbers ? null : yield* as2D(y, name);
     if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array || m1?.cols === 1) {
       const src = (m1?.cols === 1 ? m1.data : y) as ArrayLike<unknown>;
       checkRows(src.length, rows, name);
@@ -175,6 +234,7 @@ export function toTargets(
           );
         }
         labels[i] = v;
+        if ((i + 1) % WORK_CHUNK === 0) yield;
       }
       return { kind: "index", data: labels };
     }
@@ -182,7 +242,8 @@ export function toTargets(
     if (m === null) throw targetsTypeError(name, y, loss);
     checkRows(m.rows, rows, name);
     checkCols(m.cols, outFeatures, name, "class probabilities per row (one-hot or soft labels)");
-    checkFinite(m.data, m.cols, name);
+    yield* checkFinite(m.data, m.cols, name);
+    const rowsPerChunk = Math.max(1, Math.floor(WORK_CHUNK / m.cols));
     for (let i = 0; i < m.rows; i++) {
       let s = 0;
       for (let j = 0; j < m.cols; j++) {
@@ -195,11 +256,12 @@ export function toTargets(
           `${name} row ${i} sums to ${s}, not 1: crossEntropy targets must be one-hot or probability rows (or pass class indices)`,
         );
       }
+      if ((i + 1) % rowsPerChunk === 0) yield;
     }
     return { kind: "float", data: m.data };
   }
 
-  let m = as2D(y, name);
+  let m = yield* as2D(y, name);
   if (m === null) {
     const flat = y instanceof Float32Array || y instanceof Float64Array || INT_ARRAYS.some((T) => y instanceof T) || Array.isArray(y);
     if (!flat) throw targetsTypeError(name, y, loss);
@@ -214,12 +276,13 @@ export function toTargets(
       const v = src[i];
       if (typeof v !== "number") throw new TypeError(`${name}[${i}] is ${describe(v)}; expected a number`);
       data[i] = v;
+      if ((i + 1) % WORK_CHUNK === 0) yield;
     }
     m = { data, rows: src.length, cols: 1 };
   }
   checkRows(m.rows, rows, name);
   checkCols(m.cols, outFeatures, name, "target values per row");
-  checkFinite(m.data, m.cols, name);
+  yield* checkFinite(m.data, m.cols, name);
   if (loss.name === "binaryCrossEntropy") {
     for (let i = 0; i < m.data.length; i++) {
       const v = m.data[i]!;
@@ -227,9 +290,10 @@ export function toTargets(
         const row = Math.floor(i / m.cols);
         throw new RangeError(`${name} has ${v} at row ${row}, column ${i - row * m.cols}: binaryCrossEntropy targets must be in [0, 1]`);
       }
+      if ((i + 1) % WORK_CHUNK === 0) yield;
     }
   }
-  if (mean && std) return { kind: "float", data: standardize(m.data, m.rows, m.cols, mean, std) };
+  if (mean && std) return { kind: "float", data: yield* standardize(m.data, m.rows, m.cols, mean, std) };
   return { kind: "float", data: m.data };
 }
 

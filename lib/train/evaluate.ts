@@ -20,6 +20,8 @@ export interface EvalContext {
   planLoss: PlanLoss;
   targetMean: Float32Array | null;
   targetStd: Float32Array | null;
+  /** Called before each forward pass (evaluate: throws if training steps run off the main thread). */
+  guard?: () => void;
 }
 
 export function metricTask(loss: Loss | null): MetricTask {
@@ -85,6 +87,7 @@ export async function evaluateArrays(
   let lossSum = 0;
   for (let start = 0; start < rows; start += batchSize) {
     const b = Math.min(batchSize, rows - start);
+    ctx.guard?.();
     plan.forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
     const view = out.subarray(0, b * cols);
     lossSum += batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols) * b;

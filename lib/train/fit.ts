@@ -24,12 +24,12 @@ import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
-import { checkOptionKeys, sliceTargets, toFeatures, toTargets, type FeaturesInput, type TargetsInput } from "./data.js";
+import { checkOptionKeys, featuresWork, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
 import { seededPermutation } from "./shuffle.js";
-import { makeSlicer, SLICE_MS, yieldToEventLoop } from "./yield.js";
+import { makeSlicer, SLICE_MS, yieldToEventLoop, type Slicer } from "./yield.js";
 
 export interface FitOptions {
   /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
@@ -109,15 +109,18 @@ export interface PreparedData {
   rows: number;
 }
 
-/** Convert and check x and y for the model (standardizing by its stored statistics). */
-export function prepareData(model: Sequential, x: unknown, y: unknown, xName: string, yName: string): PreparedData {
+/**
+ * Convert and check x and y for the model (standardizing by its stored statistics), yielding to the
+ * event loop between slices of the work.
+ */
+export async function prepareData(model: Sequential, x: unknown, y: unknown, xName: string, yName: string, slicer: Slicer): Promise<PreparedData> {
   const loss = model.loss!;
   const norm = model.normalization;
   if (norm?.targetMean && !loss.isRegression) {
     throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
   }
-  const fx = toFeatures(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null);
-  const fy = toTargets(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null);
+  const fx = await runAsync(featuresWork(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null), slicer);
+  const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null), slicer);
   return { x: fx.data, y: fy, rows: fx.rows };
 }
 
@@ -153,44 +156,48 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     throw new RangeError(`Invalid validationSplit: ${describe(split)}; expected a fraction in (0, 1), e.g. 0.2 to hold out the last 20% of rows`);
   }
 
-  // --- Data (all checks before any training) -------------------------------------------------------
-  const all = prepareData(model, x, y, "x", "y");
-  let train: PreparedData = all;
-  let val: PreparedData | null = null;
-  const vd = options.validationData;
-  if (vd !== undefined) {
-    const [vx, vy] = Array.isArray(vd) ? vd : [(vd as { x: unknown }).x, (vd as { y: unknown }).y];
-    if (vx === undefined || vy === undefined) {
-      throw new TypeError("Invalid validationData: expected [x, y] or { x, y }");
-    }
-    val = prepareData(model, vx, vy, "validationData x", "validationData y");
-  } else if (split !== undefined) {
-    const valRows = Math.floor(all.rows * split);
-    const trainRows = all.rows - valRows;
-    if (valRows < 1 || trainRows < 1) {
-      throw new RangeError(`validationSplit ${split} of ${all.rows} rows leaves ${trainRows} for training and ${valRows} for validation: both need at least one row`);
-    }
-    const inF = model.inputSize;
-    train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows };
-    val = {
-      x: all.x.subarray(trainRows * inF, all.rows * inF),
-      y: sliceTargets(all.y, model.outputSize, trainRows, all.rows),
-      rows: valRows,
-    };
-  }
-
-  const n = train.rows;
-  const batchSize = Math.min(batchSizeOpt, n);
-  const stepsPerEpoch = Math.ceil(n / batchSize);
-  const denseTargets = train.y.kind === "float" && loss.name === "crossEntropy";
-  if (val && val.y.kind !== train.y.kind) {
-    throw new TypeError("validationData targets must have the same form as y (both class indices, or both matrices)");
-  }
-
-  // --- Training ---------------------------------------------------------------------------------------
+  // The model is marked as training from here: data checks yield to the event loop, and no other fit
+  // or weight change may slip in meanwhile.
   const release = model._beginFit();
-  const progress = new Progress(verbose, epochs, stepsPerEpoch, options.progressStream ?? process.stderr);
+  let progress: Progress | null = null;
   try {
+    // --- Data (all checks before any training) -------------------------------------------------------
+    const slicer = makeSlicer();
+    const all = await prepareData(model, x, y, "x", "y", slicer);
+    let train: PreparedData = all;
+    let val: PreparedData | null = null;
+    const vd = options.validationData;
+    if (vd !== undefined) {
+      const [vx, vy] = Array.isArray(vd) ? vd : [(vd as { x: unknown }).x, (vd as { y: unknown }).y];
+      if (vx === undefined || vy === undefined) {
+        throw new TypeError("Invalid validationData: expected [x, y] or { x, y }");
+      }
+      val = await prepareData(model, vx, vy, "validationData x", "validationData y", slicer);
+    } else if (split !== undefined) {
+      const valRows = Math.floor(all.rows * split);
+      const trainRows = all.rows - valRows;
+      if (valRows < 1 || trainRows < 1) {
+        throw new RangeError(`validationSplit ${split} of ${all.rows} rows leaves ${trainRows} for training and ${valRows} for validation: both need at least one row`);
+      }
+      const inF = model.inputSize;
+      train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows };
+      val = {
+        x: all.x.subarray(trainRows * inF, all.rows * inF),
+        y: sliceTargets(all.y, model.outputSize, trainRows, all.rows),
+        rows: valRows,
+      };
+    }
+
+    const n = train.rows;
+    const batchSize = Math.min(batchSizeOpt, n);
+    const stepsPerEpoch = Math.ceil(n / batchSize);
+    const denseTargets = train.y.kind === "float" && loss.name === "crossEntropy";
+    if (val && val.y.kind !== train.y.kind) {
+      throw new TypeError("validationData targets must have the same form as y (both class indices, or both matrices)");
+    }
+
+    // --- Training ---------------------------------------------------------------------------------------
+    progress = new Progress(verbose, epochs, stepsPerEpoch, options.progressStream ?? process.stderr);
     const plan = model._plan(batchSize, denseTargets, true);
     const kernels = model._kernels();
     const planLoss: PlanLoss = loss.toPlan(denseTargets);
@@ -246,7 +253,6 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     }
     const batchCallbacks = callbacks.filter((c) => typeof c.onBatchEnd === "function");
     const batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
-    const slicer = makeSlicer();
     // Chunk size in steps, adapted to the measured step time (see the file comment).
     let chunk = 1;
 
@@ -350,7 +356,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     for (const c of callbacks) await call(c.onTrainEnd, c, history, model);
     return history;
   } catch (e) {
-    progress.abort();
+    progress?.abort();
     throw e;
   } finally {
     release();
@@ -369,6 +375,8 @@ export async function evaluatePrepared(
   batchSize: number,
   metrics: readonly MetricName[],
   kernels: Kernels,
+  slicer: Slicer,
+  guard: () => void,
 ): Promise<Record<string, number>> {
   const loss = model.loss!;
   const denseTargets = data.y.kind === "float" && loss.name === "crossEntropy";
@@ -385,11 +393,12 @@ export async function evaluatePrepared(
       planLoss: loss.toPlan(denseTargets),
       targetMean: norm?.targetMean ?? null,
       targetStd: norm?.targetStd ?? null,
+      guard,
     },
     data.x,
     data.y,
     data.rows,
     metrics,
-    makeSlicer(),
+    slicer,
   );
 }
