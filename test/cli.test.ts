@@ -31,6 +31,7 @@ function blasnet(args: string[], env: Record<string, string> = {}): Promise<Run>
     const child = spawn(process.execPath, [TSX, MAIN, ...args], {
       env: { ...process.env, BLASNET_BACKEND: "js", NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      cwd: dir, // a default --out (./model) never lands in the repository
     });
     let stdout = "";
     let stderr = "";
@@ -153,6 +154,26 @@ describe("blasnet CLI", () => {
     expect(lines[0]).toBe('a,b,kind_pred,"p_flat, wide",p_round,p_tall');
     const classes = new Set(lines.slice(1).map((l) => /^[^,]+,[^,]+,("[^"]*"|[^,]*),/.exec(l)![1]));
     expect([...classes].every((c) => ['"flat, wide"', "round", "tall"].includes(c!))).toBe(true);
+  });
+
+  it("--checkpoint-every then --resume gives the same model as one uninterrupted run", async () => {
+    const common = ["--target", "y", "--ignore", "id", "--hidden", "8", "--batch", "32", "--val", "0.2", "--no-plot", "--verbose", "0", "--lr", "1e-2"];
+    const [straight, first] = await Promise.all([
+      blasnet(["train", regCsv, ...common, "--epochs", "6", "--out", join(dir, "straight")]),
+      blasnet(["train", regCsv, ...common, "--epochs", "4", "--checkpoint-every", "2", "--out", join(dir, "first")]),
+    ]);
+    expect(straight.code, straight.stderr).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
+    const ckpt = JSON.parse(await readFile(join(dir, "first", "checkpoint", "model.json"), "utf8"));
+    expect(ckpt.trainingState.epoch).toBe(4);
+    const resumed = await blasnet(["train", regCsv, ...common, "--epochs", "6", "--resume", join(dir, "first", "checkpoint"), "--out", join(dir, "resumed")]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming from .*checkpoint after epoch 4/);
+    const a = await loadModel(join(dir, "straight"), { backend: "js" });
+    const b = await loadModel(join(dir, "resumed"), { backend: "js" });
+    expect(Array.from(b.params)).toEqual(Array.from(a.params));
+    const again = await blasnet(["train", regCsv, ...common, "--epochs", "4", "--resume", join(dir, "first", "checkpoint")]);
+    expectUserError(again, /has already trained 4 epochs: pass --epochs above 4/);
   });
 
   it("user mistakes: exit 1 with one line naming the problem, no stack trace", async () => {

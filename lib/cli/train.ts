@@ -11,7 +11,7 @@ import { Matrix } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { readCsv, standardization, type CsvDataset } from "../data/csv.js";
 import { checkpoint } from "../io/checkpoint.js";
-import { saveModel, type DataInfo } from "../io/model-file.js";
+import { loadModelWithManifest, saveModel, type DataInfo, type ModelManifest } from "../io/model-file.js";
 import { dense, type ActivationName } from "../nn/layers.js";
 import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
@@ -37,6 +37,7 @@ export interface TrainFlags {
   out: string;
   standardize: boolean;
   checkpointEvery?: number;
+  resume?: string;
   saveOptimizer?: boolean;
   plot: boolean;
   verbose: 0 | 1 | 2;
@@ -64,15 +65,37 @@ function rowsOf(m: Matrix, idx: Int32Array): Matrix {
 
 export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const say = (s: string): void => void out.write(s + "\n");
+  // Resuming: the checkpoint fixes the architecture, loss, optimizer, columns, standardization and seed.
+  let resumed: { model: Sequential; manifest: ModelManifest } | null = null;
+  if (flags.resume) {
+    resumed = await loadModelWithManifest(flags.resume);
+    if (!resumed.manifest.trainingState) {
+      throw new UserError(`${flags.resume}: not a checkpoint (no optimizer state); use a <out>/checkpoint directory written with --checkpoint-every, or a model saved with --save-optimizer`);
+    }
+    if (resumed.model.epoch >= flags.epochs) {
+      throw new UserError(`${flags.resume} has already trained ${resumed.model.epoch} epochs: pass --epochs above ${resumed.model.epoch} (the total, counting those)`);
+    }
+  }
+  const saved = resumed?.manifest.data;
   // Classification when asked for (crossEntropy) or when the target is not numeric.
-  const data: CsvDataset = await readCsv(file, {
-    target: flags.target,
-    ...(flags.features ? { features: flags.features } : {}),
-    ...(flags.ignore ? { ignore: flags.ignore } : {}),
-    categorical: flags.loss === "crossEntropy" ? true : flags.loss === undefined ? "auto" : false,
-  });
+  const data: CsvDataset = await readCsv(
+    file,
+    resumed
+      ? {
+          target: saved?.targetNames ?? flags.target,
+          ...(saved?.featureNames ? { features: saved.featureNames } : {}),
+          ...(saved?.classNames ? { classNames: saved.classNames } : { categorical: false }),
+        }
+      : {
+          target: flags.target,
+          ...(flags.features ? { features: flags.features } : {}),
+          ...(flags.ignore ? { ignore: flags.ignore } : {}),
+          categorical: flags.loss === "crossEntropy" ? true : flags.loss === undefined ? "auto" : false,
+        },
+  );
   const classes = data.classNames;
-  const loss: LossName = flags.loss ?? (classes ? "crossEntropy" : "mse");
+  const loss: LossName = resumed?.model.loss?.name ?? flags.loss ?? (classes ? "crossEntropy" : "mse");
+  const seed = resumed ? resumed.model.seed : flags.seed;
   if (classes && loss !== "crossEntropy") {
     throw new UserError(`${file}: target "${flags.target.join(",")}" holds class labels (${classes.slice(0, 5).join(", ")}${classes.length > 5 ? ", ..." : ""}); use --loss crossEntropy (the default for such a target), not ${loss}`);
   }
@@ -91,7 +114,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   // Seeded shuffle, then the last --val fraction is held out; statistics come from the training rows only.
   const n = data.x.rows;
   const order = new Int32Array(n).map((_, i) => i);
-  new Rng(flags.seed).shuffle(order);
+  new Rng(seed).shuffle(order);
   const nVal = Math.floor(n * flags.val);
   if (flags.val > 0 && (nVal < 1 || n - nVal < 1)) {
     throw new UserError(`--val ${flags.val} of ${n} rows leaves ${n - nVal} for training and ${nVal} for validation: both need at least one row`);
@@ -106,7 +129,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   const yVal = nVal > 0 ? (classes ? pickLabels(valIdx) : rowsOf(data.y!, valIdx)) : null;
 
   const outputs = classes ? classes.length : data.y!.cols;
-  const model = userInput("model", () => {
+  const model = resumed?.model ?? userInput("model", () => {
     const m = new Sequential(
       [...flags.hidden.map((units) => dense(units, { activation: flags.activation })), dense(outputs)],
       { inputSize: data.featureNames.length, seed: flags.seed },
@@ -114,7 +137,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
     m.compile({ loss, optimizer: makeOptimizer(flags.optimizer, flags.lr) });
     return m;
   });
-  if (flags.standardize) {
+  if (flags.standardize && !resumed) {
     // Targets are standardized for regression only (class labels and 0/1 targets stay as they are).
     const regression = loss === "mse" || loss === "mae" || loss === "huber";
     model.setNormalization(standardization({ x: xTrain, y: regression ? yTrainM : null }));
@@ -125,14 +148,16 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   say(
     `blasnet train: ${n} rows from ${file} (${n - nVal} training, ${nVal} validation), ${data.featureNames.length} features -> ` +
       (classes ? `${classes.length} classes` : `${outputs} target${outputs > 1 ? "s" : ""}`) +
-      `; ${loss}, ${flags.optimizer} lr ${flags.lr}, ${model.parameterCount().toLocaleString("en-US")} parameters`,
+      `; ${loss}, ${model.optimizer!.name}${typeof model.optimizer!.lr === "number" ? ` lr ${model.optimizer!.lr}` : ""}, ${model.parameterCount().toLocaleString("en-US")} parameters` +
+      (resumed ? `; resuming from ${flags.resume} after epoch ${model.epoch}` : ""),
   );
   const callbacks = flags.checkpointEvery ? [checkpoint({ dir: join(flags.out, "checkpoint"), every: flags.checkpointEvery, data: info })] : [];
   const history = await userInputAsync("fit", () =>
     model.fit(xTrain, yTrain, {
       epochs: flags.epochs,
+      initialEpoch: model.epoch,
       batchSize: flags.batch,
-      seed: flags.seed,
+      seed,
       metrics,
       verbose: flags.verbose,
       callbacks,
@@ -185,6 +210,7 @@ export function registerTrain(program: Command): void {
     .option("-o, --out <dir>", "directory to save the model into", "model")
     .option("--no-standardize", "do not standardize features (and regression targets)")
     .option("--checkpoint-every <k>", "save a checkpoint (with optimizer state) to <out>/checkpoint every k epochs", parseInteger(1))
+    .option("--resume <checkpoint-dir>", "continue a run from its checkpoint (same data, --batch and --val; --epochs is the total)")
     .option("--save-optimizer", "save the optimizer state with the final model (to continue training later)")
     .option("--no-plot", "skip the terminal chart and loss.svg")
     .option("--verbose <level>", "0 quiet, 1 progress bar on a terminal (else one line per epoch), 2 one line per epoch", parseInteger(0, 2), 1)
