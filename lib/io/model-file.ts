@@ -115,6 +115,10 @@ function denseLayers(model: Sequential): [number, Dense][] {
 
 /** The tensors of a model (views, not copies), in parameter-buffer order, and the manifest. */
 export function modelToFiles(model: Sequential, options: SaveOptions = {}): { manifest: ModelManifest; weights: Uint8Array } {
+  if (model._stepsRunning) {
+    // The native fused plan is updating the weights on another thread: a copy now could mix steps.
+    throw new Error("Cannot save while training steps are running off the main thread: save from a callback (e.g. checkpoint()) or after fit() resolves");
+  }
   const tensors: [string, Tensor][] = [];
   const dense = denseLayers(model);
   for (const [i, l] of dense) {
