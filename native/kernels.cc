@@ -178,7 +178,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 BLASNET_CLONES
 void bias_add(float* y, const float* bias, int rows, int cols) {
   for (int r = 0; r < rows; r++) {
-    float* __restrict__ yr = y + int64_t(r) * cols;
+    float* yr = y + int64_t(r) * cols;
     for (int j = 0; j < cols; j++) yr[j] += bias[j];
   }
 }
