@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the native build and the demo need from the system.
-packages=(libopenblas-dev cmake g++ make python3 dataset-fashion-mnist)
+packages=(libopenblas-dev cmake g++ make pkg-config python3 dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
