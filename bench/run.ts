@@ -190,6 +190,14 @@ function status(r: TrainResult): string {
   return short.startsWith("skipped") ? short : `NOT COUNTED: ${short}`;
 }
 
+/** "first -> last" with just enough digits to show that they differ. */
+function lossPair(r: TrainResult): string {
+  if (!Number.isFinite(r.lossStart)) return "-";
+  let p = 3;
+  while (p < 7 && r.lossStart.toPrecision(p) === r.lossEnd.toPrecision(p)) p++;
+  return `${r.lossStart.toPrecision(p)} -> ${r.lossEnd.toPrecision(p)}`;
+}
+
 function runsNote(r: TrainResult): string {
   if (!r.runs.length) return "";
   const per = r.epochsPerRun > 1 ? `${r.epochsPerRun} epochs` : r.partialEpoch ? `${r.stepsPerRun} steps (partial epoch)` : "1 epoch";
@@ -208,7 +216,7 @@ function trainingTable(results: TrainResult[], bounds: BoundEntry[], threads: nu
       ok ? fmt(r.usPerStep) : "-",
       ok ? fmt(r.gflops) : "-",
       ok && b ? `${((100 * r.samplesPerSec) / b.samplesPerSec).toFixed(1)}%` : "-",
-      Number.isFinite(r.lossStart) ? `${r.lossStart.toPrecision(3)} -> ${r.lossEnd.toPrecision(3)}` : "-",
+      lossPair(r),
       runsNote(r),
       ok ? "ok" : status(r),
     ];
@@ -345,12 +353,12 @@ async function main(): Promise<void> {
   const json: Record<string, unknown> = { machine, options: { ...opts, suites: [...opts.suites], workloads: opts.workloads.map((w) => w.id) } };
 
   if (opts.suites.has("kernels")) {
-    const tmp = path.join(os.tmpdir(), `blasnet-kernels-${process.pid}.json`);
-    const r = await child("kernels.ts", ["--threads", String(opts.threads), "--json", tmp, ...(opts.quick ? ["--quick"] : [])], opts.threads, 900);
-    if (fs.existsSync(tmp)) {
-      const k = JSON.parse(fs.readFileSync(tmp, "utf8")) as KernelBenchResult;
-      fs.rmSync(tmp);
+    const kernelsJson = path.join(path.dirname(opts.json), `kernels-${stamp()}.json`);
+    const r = await child("kernels.ts", ["--threads", String(opts.threads), "--json", kernelsJson, ...(opts.quick ? ["--quick"] : [])], opts.threads, 900);
+    if (fs.existsSync(kernelsJson)) {
+      const k = JSON.parse(fs.readFileSync(kernelsJson, "utf8")) as KernelBenchResult;
       json["kernels"] = k;
+      console.error(`  kernel JSON: ${path.relative(process.cwd(), kernelsJson)}`);
       say("## Kernels (issue 2, item 10)");
       say();
       say(`native backend: ${"unavailable" in k.native ? `unavailable (${k.native.unavailable.split("\n")[0]})` : `${k.native.blas}; ${k.native.cpu}`}`);
@@ -377,7 +385,7 @@ async function main(): Promise<void> {
           const r = await runTrain(opts, s, w, threads);
           results.push(r);
           const line = r.ok
-            ? `${fmt(r.samplesPerSec)} samples/s, ${fmt(r.usPerStep)} us/step, loss ${r.lossStart.toPrecision(3)} -> ${r.lossEnd.toPrecision(3)}`
+            ? `${fmt(r.samplesPerSec)} samples/s, ${fmt(r.usPerStep)} us/step, loss ${lossPair(r)}`
             : status(r);
           console.error(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${w.id} ${s} ${threads}T: ${line}`);
         }
@@ -396,7 +404,11 @@ async function main(): Promise<void> {
         "Slow systems measure a fixed number of steps on a prefix of the data (partial epoch) rather than full epochs.",
     );
     say();
-    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer):");
+    const nb = bounds.find((b) => b.ok)?.backend as { blas?: string; cpu?: string } | undefined;
+    say(nb ? `Native backend (backendInfo()): ${nb.blas}; ${nb.cpu}.` : `Native backend unavailable: ${bounds[0]?.error ?? "?"}.`);
+    say();
+    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer). " +
+        "For T1 this \"bound\" is the cost of 5 tiny gemm calls through N-API, not arithmetic: its % column says little.");
     say();
     say(boundTable(bounds));
     for (const threads of passes) {

@@ -142,7 +142,8 @@ export interface Dataset {
  *   sigmoid-output brain.js can fit it too);
  * - other mse workloads: x uniform in [-1, 1], y_j = 0.5 x_(j mod in) - 0.3 x_((7j + 3) mod in);
  * - crossEntropy: a class c uniform, x = 0.5 mu_c + uniform noise in [-1, 1], mu_c fixed random
- *   class means.
+ *   class means; then 20% of the labels are replaced by random classes, so the loss levels off
+ *   near 0.7 instead of collapsing towards 0 (realistic gradients for the whole run).
  */
 export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Dataset {
   const rng = new Rng(seed);
@@ -175,6 +176,7 @@ export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Da
     const xr = r * inF;
     const mr = c * inF;
     for (let j = 0; j < inF; j++) x[xr + j] = 0.5 * mu[mr + j]! + (rng.uniform() * 2 - 1);
+    if (rng.uniform() < 0.2) y[r] = Math.min(classes - 1, Math.floor(rng.uniform() * classes));
   }
   return { x, y, rows };
 }

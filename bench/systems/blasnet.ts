@@ -52,6 +52,14 @@ async function createSession(
       const h = await model.fit(x, y, { epochs, batchSize: w.batchSize, verbose: 0 });
       return h.loss[h.loss.length - 1]!;
     },
+    async evaluate(rows) {
+      const px = { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] as [number, number] };
+      const py =
+        w.loss === "crossEntropy"
+          ? (data.y as Int32Array).subarray(0, rows)
+          : { data: (data.y as Float32Array).subarray(0, rows * w.outFeatures), shape: [rows, w.outFeatures] as [number, number] };
+      return (await model.evaluate(px, py, { batchSize: w.batchSize })).loss;
+    },
     dispose() {},
   };
 }

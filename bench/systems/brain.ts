@@ -8,6 +8,9 @@ import type { Dataset, Workload } from "../workloads.js";
 import type { SystemEntry, TrainSession } from "./types.js";
 
 interface BrainNet {
+  run(input: number[]): ArrayLike<number>;
+  /** Sizes the layers and draws the initial weights (train does this on its first call). */
+  verifyIsInitialized(data: { input: number[]; output: number[] }[]): void;
   train(
     data: { input: number[]; output: number[] }[],
     options: { iterations: number; errorThresh: number; log: boolean; learningRate: number; momentum: number },
@@ -29,6 +32,8 @@ async function createSession(w: Workload, data: Dataset): Promise<TrainSession> 
   });
   let rowsData: { input: number[]; output: number[] }[] = [];
   const y = data.y as Float32Array;
+  // Initialize now, so that the loss can be evaluated before training.
+  net.verifyIsInitialized([{ input: new Array<number>(w.inFeatures).fill(0), output: new Array<number>(w.outFeatures).fill(0) }]);
   return {
     samplesPerStep: 1,
     notes: ["brain.js 1.6.1, per-sample SGD (batch 1), sigmoid output, momentum 1e-10"],
@@ -47,6 +52,15 @@ async function createSession(w: Workload, data: Dataset): Promise<TrainSession> 
       if (rowsData.length !== rows) throw new Error(`brain.js session: prepare(${rows}) was not called`);
       const r = net.train(rowsData, { iterations: epochs, errorThresh: 1e-12, log: false, learningRate: lr, momentum: 1e-10 });
       return r.error;
+    },
+    async evaluate(rows) {
+      // Mean squared error over the rows and outputs (brain.js trains on the same error).
+      let sum = 0;
+      for (let r = 0; r < rows; r++) {
+        const out = net.run(Array.from(data.x.subarray(r * w.inFeatures, (r + 1) * w.inFeatures)));
+        for (let j = 0; j < w.outFeatures; j++) sum += (out[j]! - y[r * w.outFeatures + j]!) ** 2;
+      }
+      return sum / (rows * w.outFeatures);
     },
     dispose() {},
   };

@@ -75,6 +75,16 @@ async function createSession(
   let xs: import("@tensorflow/tfjs").Tensor | undefined;
   let ys: import("@tensorflow/tfjs").Tensor | undefined;
   let preparedRows = -1;
+  const tensors = (rows: number): [import("@tensorflow/tfjs").Tensor, import("@tensorflow/tfjs").Tensor] => {
+    const x = tf.tensor2d(data.x.subarray(0, rows * w.inFeatures), [rows, w.inFeatures], "float32");
+    if (w.loss === "crossEntropy") {
+      const labels = tf.tensor1d(data.y.subarray(0, rows) as Int32Array, "int32");
+      const y = tf.oneHot(labels, w.outFeatures).toFloat();
+      labels.dispose();
+      return [x, y];
+    }
+    return [x, tf.tensor2d(data.y.subarray(0, rows * w.outFeatures) as Float32Array, [rows, w.outFeatures], "float32")];
+  };
 
   return {
     samplesPerStep: w.batchSize,
@@ -84,14 +94,7 @@ async function createSession(
       if (rows === preparedRows) return;
       xs?.dispose();
       ys?.dispose();
-      xs = tf.tensor2d(data.x.subarray(0, rows * w.inFeatures), [rows, w.inFeatures], "float32");
-      if (w.loss === "crossEntropy") {
-        const labels = tf.tensor1d(data.y.subarray(0, rows) as Int32Array, "int32");
-        ys = tf.oneHot(labels, w.outFeatures).toFloat();
-        labels.dispose();
-      } else {
-        ys = tf.tensor2d(data.y.subarray(0, rows * w.outFeatures) as Float32Array, [rows, w.outFeatures], "float32");
-      }
+      [xs, ys] = tensors(rows);
       preparedRows = rows;
     },
     async fit(rows, epochs) {
@@ -99,6 +102,14 @@ async function createSession(
       const h = await model.fit(xs, ys, { batchSize: w.batchSize, epochs, shuffle: true, verbose: 0, yieldEvery: "never" });
       const losses = h.history["loss"] as number[];
       return losses[losses.length - 1]!;
+    },
+    async evaluate(rows) {
+      const [x, y] = tensors(rows);
+      const r = model.evaluate(x, y, { batchSize: w.batchSize });
+      const scalar = Array.isArray(r) ? r[0]! : r;
+      const loss = (await scalar.data())[0]!;
+      tf.dispose([x, y, r]);
+      return loss;
     },
     dispose() {
       xs?.dispose();

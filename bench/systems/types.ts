@@ -15,6 +15,11 @@ export interface TrainSession {
    * system's own fit loop. Resolves with the mean training loss of the last epoch.
    */
   fit(rows: number, epochs: number): Promise<number>;
+  /**
+   * Mean loss of the current model over the first `rows` rows, without training (the same rows
+   * before and after the measurement: the "loss fell" check).
+   */
+  evaluate(rows: number): Promise<number>;
   /** Steps one epoch over `rows` rows takes (ceil(rows / batch), or rows for per-sample systems). */
   stepsPerEpoch(rows: number): number;
   /** Samples each step processes (the batch size; 1 for per-sample systems). */
