@@ -1,7 +1,8 @@
 export { Matrix } from "./core/matrix.js";
 export { Rng } from "./core/rng.js";
 export { getBackend, setBackend, setThreads, backendInfo, type BackendName } from "./backend/index.js";
-export type { Backend, BackendInfo, Kernels } from "./backend/backend.js";
+export { ACTIVATIONS, REGRESSION_LOSSES, type Backend, type BackendInfo, type Kernels, type ElementwiseActivation, type RegressionLoss } from "./backend/backend.js";
+export type { PlanSpec, PlanLayer, PlanLoss, PlanOptimizer, PlanBuffers, TrainPlan, StepRun } from "./backend/plan.js";
 export { Sequential, type SequentialOptions, type CompileOptions, type TrainingPath, type Normalization, type NormalizationInput, type TrainingState, type LayerWeights, type SequentialConfig, type EvaluateOptions } from "./nn/sequential.js";
 export { dense, sigmoid, relu, tanh, leakyRelu, gelu, softmax, linear, dropout, Layer, Dense, Activation, Softmax, Dropout, type DenseOptions, type ActivationName, type LayerConfig } from "./nn/layers.js";
 export { INITIALIZERS, type Initializer } from "./nn/init.js";
@@ -10,6 +11,7 @@ export { sgd, adam, adamw, rmsprop, Optimizer, type OptimizerName, type Optimize
 export { stepDecay, exponentialDecay, cosineDecay, linearWarmup, type Schedule, type ScheduleConfig } from "./optim/schedules.js";
 export { earlyStopping, type Callback, type EarlyStopping, type EarlyStoppingOptions, type EpochLogs, type BatchLogs } from "./train/callbacks.js";
 export type { FitOptions, History } from "./train/fit.js";
+export type { Verbosity } from "./train/progress.js";
 export type { FeaturesInput, TargetsInput, ShapedArray } from "./train/data.js";
 export { METRIC_NAMES, type MetricName } from "./train/metrics.js";
 export { readIdx, readIdxSync, readIdxHeaderSync, parseIdx, encodeIdx, isGzip, IdxFormatError, type IdxArray, type IdxData, type IdxDtype, type IdxReadOptions } from "./data/idx.js";
