@@ -336,11 +336,11 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       if (rowsDone === 0) break;
       const logs: EpochLogs = { loss: lossSum / rowsDone };
       if (metrics.length > 0) {
-        const r = await evaluateArrays(evalCtx, train.x, train.y, n, metrics, sync ? slicer : null);
+        const r = await evaluateArrays(evalCtx, train.x, train.y, n, metrics, slicer);
         for (const m of metrics) logs[m] = r[m]!;
       }
       if (val) {
-        const r = await evaluateArrays(evalCtx, val.x, val.y, val.rows, metrics, sync ? slicer : null);
+        const r = await evaluateArrays(evalCtx, val.x, val.y, val.rows, metrics, slicer);
         logs["valLoss"] = r["loss"]!;
         for (const m of metrics) logs[valName(m)] = r[m]!;
       }
