@@ -6,6 +6,7 @@ import { dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, adamw, Optimizer, optimizerFromConfig, resolveOptimizer, rmsprop, sgd } from "../lib/optim/index.js";
 import { cosineDecay, exponentialDecay, linearWarmup, stepDecay } from "../lib/optim/schedules.js";
+import { PlanExecutor } from "../lib/train/plan-executor.js";
 import { tsBackend } from "./helpers.js";
 
 describe("optimizer hyperparameters", () => {
@@ -155,6 +156,49 @@ describe("each optimizer converges on linear regression to the known weights", (
     }
     expect(norms[1]!).toBeLessThan(norms[0]! * 0.95);
     expect(norms[2]!).toBeLessThan(norms[0]! * 0.95);
+  });
+});
+
+describe("the update the plan applies", () => {
+  it("plain sgd is the lecture's theta <- theta - eta g, with g the gradient of the batch loss", async () => {
+    const { x, y } = linearProblem(12, 5);
+    const model = new Sequential([dense(4, { activation: "tanh" }), dense(1)], { inputSize: 3, seed: 3, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+    const exec = new PlanExecutor(tsBackend, model.buildSpec(12), { params: model.params, grads: model.grads, state: new Float32Array(0), rngState: model.rngState });
+    exec.lossAndGradients(x.data, y.data, 12);
+    const want = model.params.map((p, i) => Math.fround(p - Math.fround(0.1 * model.grads[i]!)));
+    await model.fit(x, y, { epochs: 1, batchSize: 12, shuffle: false, verbose: 0 });
+    for (let i = 0; i < want.length; i++) expect(model.params[i]!).toBeCloseTo(want[i]!, 6);
+    // The step moved the parameters (the gradient is not zero).
+    expect(Math.max(...model.grads.map(Math.abs))).toBeGreaterThan(1e-2);
+  });
+
+  it("passes every hyperparameter through: each variant trains differently", async () => {
+    const { x, y } = linearProblem(40, 6);
+    const train = async (opt: Optimizer): Promise<string> => {
+      const model = new Sequential([dense(3, { activation: "tanh" }), dense(1)], { inputSize: 3, seed: 4, backend: tsBackend });
+      model.compile({ loss: "mse", optimizer: opt });
+      await model.fit(x, y, { epochs: 2, batchSize: 10, verbose: 0 });
+      return Array.from(model.params).join(",");
+    };
+    const variants = [
+      sgd({ lr: 0.05 }),
+      sgd({ lr: 0.05, momentum: 0.9 }),
+      sgd({ lr: 0.05, momentum: 0.9, nesterov: true }),
+      sgd({ lr: 0.05, momentum: 0.9, dampening: 0.5 }),
+      sgd({ lr: 0.05, weightDecay: 0.1 }),
+      adam({ lr: 0.05 }),
+      adam({ lr: 0.05, betas: [0.5, 0.999] }),
+      adam({ lr: 0.05, betas: [0.9, 0.9] }),
+      adam({ lr: 0.05, eps: 0.1 }),
+      adamw({ lr: 0.05, weightDecay: 0.1 }),
+      rmsprop({ lr: 0.05 }),
+      rmsprop({ lr: 0.05, alpha: 0.5 }),
+      rmsprop({ lr: 0.05, momentum: 0.5 }),
+      rmsprop({ lr: 0.05, weightDecay: 0.1 }),
+    ];
+    const results = await Promise.all(variants.map(train));
+    expect(new Set(results).size).toBe(variants.length);
   });
 });
 
