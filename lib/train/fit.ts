@@ -18,6 +18,8 @@
  * - the native fused plan runs a chunk off the main thread (its runSteps is asynchronous); chunks
  *   grow to about 100 ms of work (at most the rest of the epoch), and progress, onBatchEnd callbacks
  *   (for each step of the chunk) and `stopTraining` are handled between chunks.
+ * Data checks and the per-epoch evaluation (metrics, validation) also yield by the 4 ms rule, on
+ * every path.
  */
 import type { Kernels } from "../backend/backend.js";
 import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
