@@ -812,6 +812,9 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
   }
 }
 
+// Plain SGD ranges at least this long go to cblas_saxpy (threaded inside OpenBLAS above 10k).
+constexpr int64_t kAxpyMin = 1 << 16;
+
 // Clip by value, then the optimizer step, over parameters [off, off + n).
 BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n) {
   const int64_t P = spec.paramCount;
@@ -820,6 +823,12 @@ BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_
   if (spec.clipValue > 0) ClipValue(g, n, float(spec.clipValue));
   switch (spec.optimizer) {
     case kSgd:
+      if (spec.momentum == 0 && spec.weightDecay == 0 && n >= kAxpyMin) {
+        // p -= lr g is saxpy: OpenBLAS runs it on its own threads (more memory bandwidth than one
+        // core for these streaming updates; no second thread pool).
+        cblas_saxpy(int(n), -lr, g, 1, p, 1);
+        break;
+      }
       SgdUpdate(p, g, ws.state + off, n, lr, float(spec.momentum), float(spec.dampening), spec.nesterov,
                 float(spec.weightDecay), step == 1);
       break;

@@ -192,6 +192,7 @@ const CASES: Case[] = [
   // with clipping by value, weight decay and unowned parameters between layers.
   { name: "per-layer update: 64 -> 512 relu -> 64, mse, adam + clip value + gaps", net: { inFeatures: 64, hidden: [512], between: [act("relu")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: adam("adam", 0.01), clipValue: 0.001, gap: 5 }, lr: 0.003, steps: 5, tol: 2e-4 },
   { name: "per-layer update: 64 -> 512 tanh -> 64, mse, nesterov + gaps", net: { inFeatures: 64, hidden: [512], between: [act("tanh")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: sgd({ momentum: 0.9, nesterov: true, weightDecay: 0.01 }), gap: 3 }, lr: 0.01, steps: 5, tol: 2e-5 },
+  { name: "per-layer update: 128 -> 512 sigmoid -> 16, mse, plain sgd (OpenBLAS saxpy for the big weight)", net: { inFeatures: 128, hidden: [512], between: [act("sigmoid")], outFeatures: 16, batchSize: 16, rows: 70, loss: MSE, optimizer: sgd() }, lr: 0.05, steps: 5, tol: 2e-5 },
   { name: "global-norm clipping with P >= 65536 (one update after backward)", net: { inFeatures: 64, hidden: [512], between: [act("relu")], outFeatures: 64, batchSize: 16, rows: 70, loss: MSE, optimizer: sgd({ momentum: 0.9 }), clipNorm: 0.1, clipValue: 0.05 }, lr: 0.05, steps: 5, tol: 2e-5 },
 ];
 
