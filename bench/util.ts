@@ -39,7 +39,7 @@ export function fmtRatio(x: number | null | undefined): string {
 /** A Markdown table (it also reads well in a terminal): header row, then rows of cells. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+[kMGx%]?$|^-$/.test(r[i] ?? "-")));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+[kMGx%]?\*?$|^[-.]$|^skip$|^FAIL$/.test(r[i] ?? "-")));
   const line = (cells: readonly string[]): string =>
     "| " + cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ") + " |";
   const sep = "|" + widths.map((w, i) => (numeric[i] ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|";

@@ -138,7 +138,7 @@ export interface Dataset {
 
 /**
  * Seeded synthetic data that a network can learn (so "the loss fell" is a real check):
- * - T1-style 1-in/1-out regression: x uniform in [-1, 1], y = 0.5 + 0.3 sin(2x) (inside (0,1), so the
+ * - T1-style 1-in/1-out regression: x uniform in [-1, 1], y = 0.3 + 0.3 sin(2x) (inside (0,1), so the
  *   sigmoid-output brain.js can fit it too);
  * - other mse workloads: x uniform in [-1, 1], y_j = 0.5 x_(j mod in) - 0.3 x_((7j + 3) mod in);
  * - crossEntropy: a class c uniform, x = 0.5 mu_c + uniform noise in [-1, 1], mu_c fixed random
@@ -154,7 +154,7 @@ export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Da
     const out = w.outFeatures;
     const y = new Float32Array(rows * out);
     if (inF === 1 && out === 1) {
-      for (let r = 0; r < rows; r++) y[r] = 0.5 + 0.3 * Math.sin(2 * x[r]!);
+      for (let r = 0; r < rows; r++) y[r] = 0.3 + 0.3 * Math.sin(2 * x[r]!);
     } else {
       for (let r = 0; r < rows; r++) {
         const xr = r * inF;
