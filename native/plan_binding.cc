@@ -234,6 +234,10 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     } catch (const std::bad_alloc&) {
       ThrowRange(env, "Cannot allocate the plan's workspaces for spec.batchSize = " + std::to_string(spec.batchSize));
     }
+    views_[0] = {p, params.ElementLength()};
+    views_[1] = {g, grads.ElementLength()};
+    views_[2] = {st, state.ElementLength()};
+    views_[3] = {r, rng.ElementLength()};
     refs_[0] = Napi::Persistent(params.As<Napi::Object>());
     refs_[1] = Napi::Persistent(grads.As<Napi::Object>());
     refs_[2] = Napi::Persistent(state.As<Napi::Object>());
@@ -249,6 +253,19 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     if (busy_) {
       throw Napi::Error::New(env, std::string("Cannot call ") + what +
                                       " while runSteps is in flight on this training plan; await it first");
+    }
+    // The engine holds raw pointers into the four buffers: refuse to run if one was detached
+    // (transferred) or its memory moved since the plan was made.
+    static const char* const names[] = {"buffers.params", "buffers.grads", "buffers.state", "buffers.rngState"};
+    for (int i = 0; i < 4; i++) {
+      Napi::TypedArray t = refs_[i].Value().As<Napi::TypedArray>();
+      void* data = nullptr;
+      size_t length = 0;
+      napi_get_typedarray_info(env, t, nullptr, &length, &data, nullptr, nullptr);
+      if (data != views_[i].data || length != views_[i].length) {
+        throw Napi::Error::New(env, std::string("Cannot call ") + what + ": " + names[i] +
+                                        " was detached or resized after the plan was created; create a new plan");
+      }
     }
   }
 
@@ -340,8 +357,13 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
 
   Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
 
+  struct BufferView {
+    void* data = nullptr;
+    size_t length = 0;
+  };
   std::unique_ptr<plan::Plan> engine_;
   Napi::ObjectReference refs_[4];
+  BufferView views_[4];
   bool busy_ = false;
 };
 

@@ -407,6 +407,19 @@ describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
       plan.dispose();
     });
 
+    it("refuses to run once one of its buffers was detached (transferred away)", async () => {
+      const spec = base();
+      const buffers = makeBuffers(spec, 1);
+      const data = makeData(spec, 20, 2);
+      const plan = fused(spec, buffers);
+      expect(await plan.runSteps(makeRun(data, 8, 0, 2, 1, 0.1))).toBe(2);
+      structuredClone(buffers.params.buffer, { transfer: [buffers.params.buffer] });
+      expect(buffers.params.length).toBe(0);
+      await expect(plan.runSteps(makeRun(data, 8, 0, 2, 1, 0.1))).rejects.toThrow(/buffers\.params was detached/);
+      expect(() => plan.forward(new Float32Array(3), data.x, 1)).toThrow(/detached/);
+      plan.dispose();
+    });
+
     it("rejects class labels outside [0, outFeatures) before any step runs", async () => {
       const spec = makeSpec({ inFeatures: 4, hidden: [6], between: [act("relu")], outFeatures: 3, batchSize: 8, rows: 20, loss: CE, optimizer: sgd() });
       const buffers = makeBuffers(spec, 1);
