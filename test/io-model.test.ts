@@ -45,6 +45,15 @@ async function trainedModel(): Promise<Sequential> {
 }
 
 describe("save / load", () => {
+  it("model.save(dir) writes what loadModel restores, predicting identically", async () => {
+    const m = await trainedModel();
+    const dir = join(root, "method-save");
+    await m.save(dir);
+    const back = await loadModel(dir, { backend: "js" });
+    const { x } = data(20, 9);
+    expect(Array.from(back.predict(x).data)).toEqual(Array.from(m.predict(x).data));
+  });
+
   it("round-trips a trained model: files, manifest, identical predictions", async () => {
     const m = await trainedModel();
     const dir = join(root, "roundtrip");

@@ -113,6 +113,11 @@ export interface TrainPlan {
    */
   runSteps(run: StepRun): Promise<number>;
   /**
+   * The same run on the calling thread, for plans whose steps run in JavaScript anyway (the
+   * TypeScript PlanExecutor): it saves a promise per chunk. Native fused plans do not offer it.
+   */
+  runStepsSync?(run: StepRun): number;
+  /**
    * Forward pass in inference mode (dropout off, no loss): out (rows, outFeatures) from
    * x (rows, inFeatures), rows <= batchSize. The output is what the last layer produces (logits for
    * cross-entropy models).

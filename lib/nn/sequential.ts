@@ -25,6 +25,7 @@ import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History 
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { PlanExecutor } from "../train/plan-executor.js";
+import type { SaveOptions } from "../io/model-file.js";
 import { makeSlicer } from "../train/yield.js";
 import { defaultInitializer, initialize } from "./init.js";
 import { Activation, Dense, Layer, layerFromConfig, Softmax, type LayerConfig } from "./layers.js";
@@ -529,6 +530,16 @@ export class Sequential {
     if (config.compile) model.compile(config.compile);
     if (config.normalization) model.setNormalization(config.normalization);
     return model;
+  }
+
+  /**
+   * Save to `dir`: model.json (architecture, loss, optimizer, normalization, blasnet version) and
+   * model.safetensors (weights), written atomically. Same as `saveModel(this, dir, options)`.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    // Imported when used: the file code imports this module.
+    const { saveModel } = await import("../io/model-file.js");
+    return saveModel(this, dir, options);
   }
 
   /** Release the model's training plans (native workspaces). The model stays usable. */

@@ -215,9 +215,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       targetMean: norm?.targetMean ?? null,
       targetStd: norm?.targetStd ?? null,
     };
-    const sync = typeof (plan as { runStepsSync?: unknown }).runStepsSync === "function"
-      ? (plan as TrainPlan & { runStepsSync(run: StepRun): number })
-      : null;
+    const sync = plan.runStepsSync ? (plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;
 
     // Two order buffers for plans that train off the main thread: the next epoch's shuffle is computed
     // while the worker runs the current epoch's last chunk.
