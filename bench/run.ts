@@ -159,14 +159,14 @@ async function runTrain(opts: Options, system: string, w: Workload, threads: num
     runs: opts.runs,
     budgetSeconds: opts.budget,
   };
-  const load = loadAvgString();
+  const load = os.loadavg()[0]!;
   // Generous wall cap: a slow system's single step can exceed the budget (it always gets one).
   const r = await child("worker.ts", [JSON.stringify(job)], threads, opts.budget * 3 + 120);
   const res = parseResult<TrainResult>(r.stdout);
   if (!res) {
     return { ...base, ok: false, error: r.timedOut ? `timed out after ${opts.budget * 3 + 120} s` : `worker exited ${r.code} without a result`, ...emptyResult(w) };
   }
-  (res as TrainResult & { loadAvg?: string }).loadAvg = load;
+  res.loadAvg = Math.round(load * 100) / 100;
   return res;
 }
 
@@ -218,10 +218,14 @@ function trainingTable(results: TrainResult[], bounds: BoundEntry[], threads: nu
       ok && b ? `${((100 * r.samplesPerSec) / b.samplesPerSec).toFixed(1)}%` : "-",
       lossPair(r),
       runsNote(r),
+      r.loadAvg !== undefined ? r.loadAvg.toFixed(1) : "-",
       ok ? "ok" : status(r),
     ];
   });
-  return table(["workload", "system", "threads", "samples/s", "us/step", "GFLOPS", "% GEMM bound", "loss first -> last", "timed runs", "status"], rows);
+  return table(
+    ["workload", "system", "threads", "samples/s", "us/step", "GFLOPS", "% GEMM bound", "loss before -> after", "timed runs", "load", "status"],
+    rows,
+  );
 }
 
 function boundTable(bounds: BoundResult[]): string {
@@ -412,8 +416,10 @@ async function main(): Promise<void> {
       "Each (system, workload) in a fresh process; `fit` end to end on seeded synthetic data in memory; warm-up and calibration calls excluded; " +
         "median of the timed runs. GFLOPS = 6 x weights x batch per step / time (weights = weight-matrix entries). " +
         "% GEMM bound = samples/s over the samples/s of the GEMMs alone of one training step (native gemm, same batch, measured in this run). " +
-        "us/step = time per batch of the workload's batch size (brain.js trains per sample). A result counts only if the loss fell from the first call to the last. " +
-        "Slow systems measure a fixed number of steps on a prefix of the data (partial epoch) rather than full epochs.",
+        "us/step = time per batch of the workload's batch size (brain.js trains per sample). " +
+        "A result counts only if the loss on the first rows (at least 64; each system's own evaluate) fell from before training to after the last run. " +
+        "Slow systems measure a fixed number of steps on a prefix of the data (partial epoch) rather than full epochs, and fewer timed runs (the budget caps each job's wall time). " +
+        "load = 1-minute load average when the job started (2 logical CPUs).",
     );
     say();
     const nb = bounds.find((b) => b.ok)?.backend as { blas?: string; cpu?: string } | undefined;

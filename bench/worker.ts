@@ -69,6 +69,8 @@ export interface TrainResult {
   /** Whole data set's epoch not measured: a fixed number of steps on a prefix of the data. */
   partialEpoch: boolean;
   wallSeconds: number;
+  /** 1-minute load average when the job started (set by run.ts). */
+  loadAvg?: number;
 }
 
 export interface BoundEntry {
