@@ -1060,7 +1060,7 @@ PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength
   if (run.batchSize < 1 || run.batchSize > spec.batchSize) return Range("Invalid run.batchSize: " + Num(double(run.batchSize)) + "; expected an integer in [1, " + Num(double(spec.batchSize)) + "] (the plan's batch size)");
   if (run.start < 0 || (run.steps > 0 && run.start + (run.steps - 1) * run.batchSize >= run.orderLength)) return Range("Invalid run.start: " + Num(double(run.start)) + " with " + Num(double(run.steps)) + " steps of " + Num(double(run.batchSize)) + " runs past the " + Num(double(run.orderLength)) + " rows of run.order");
   if (run.firstStep < 1) return Range("Invalid run.firstStep: " + Num(double(run.firstStep)) + "; expected an integer >= 1");
-  if (xLength < run.rows * spec.inFeatures) return Range("Invalid run.x: expected at least " + Num(double(run.rows * spec.inFeatures)) + " values (rows x inFeatures) but received " + Num(double(xLength)));
+  if (run.rows > xLength || xLength < run.rows * spec.inFeatures) return Range("Invalid run.x: expected at least " + Num(double(run.rows) * double(spec.inFeatures)) + " values (rows x inFeatures) but received " + Num(double(xLength)));
   const int64_t yNeed = run.rows * (wantLabels ? 1 : spec.outFeatures);
   if (yLength < yNeed) return Range("Invalid run.y: expected at least " + Num(double(yNeed)) + " values but received " + Num(double(yLength)));
   if (lrLength < run.steps) return Range("Invalid run.lr: expected at least " + Num(double(run.steps)) + " values (one per step) but received " + Num(double(lrLength)));
