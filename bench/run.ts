@@ -425,7 +425,7 @@ async function main(): Promise<void> {
     const nb = bounds.find((b) => b.ok)?.backend as { blas?: string; cpu?: string } | undefined;
     say(nb ? `Native backend (backendInfo()): ${nb.blas}; ${nb.cpu}.` : `Native backend unavailable: ${bounds[0]?.error ?? "?"}.`);
     say();
-    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer). " +
+    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer; the fastest of 5 timings). " +
         "For T1 this \"bound\" is the cost of 5 tiny gemm calls through N-API, not arithmetic: its % column says little.");
     say();
     say(boundTable(bounds));
