@@ -232,7 +232,8 @@ function boundTable(bounds: BoundResult[]): string {
   const rows: string[][] = [];
   for (const b of bounds) {
     if (!b.ok) {
-      rows.push(["all", String(b.threads), "-", "-", "-", `unavailable: ${b.error?.split("\n")[0] ?? "?"}`]);
+      const row = ["-", String(b.threads), "-", "-", "-", `unavailable: ${b.error?.split("\n")[0] ?? "?"}`];
+      if (!rows.some((r) => r.join() === row.join())) rows.push(row);
       continue;
     }
     for (const e of b.entries) {
@@ -395,8 +396,9 @@ async function main(): Promise<void> {
       // The 1-thread pass re-measures only the systems that use threads: the others are
       // single-threaded JavaScript / WASM, and their figures stand for both passes.
       const systems = threads === opts.threads ? opts.systems : opts.systems.filter((s) => s === "blasnet-fused" || s === "blasnet-kernels");
-      bounds.push(await runBound(opts, opts.workloads, threads));
       for (const w of opts.workloads) {
+        // The bound is measured right before the workload's systems, under the same conditions.
+        bounds.push(await runBound(opts, [w], threads));
         for (const s of systems) {
           const r = await runTrain(opts, s, w, threads);
           results.push(r);
@@ -430,7 +432,7 @@ async function main(): Promise<void> {
     say();
     say(boundTable(bounds));
     for (const threads of passes) {
-      const b = bounds.find((x) => x.threads === threads)?.entries ?? [];
+      const b = bounds.filter((x) => x.threads === threads).flatMap((x) => x.entries);
       say();
       say(`### ${threads} thread${threads === 1 ? "" : "s"}${threads === 1 ? " (native systems re-measured; the others are single-threaded, see above)" : ""}`);
       say();
