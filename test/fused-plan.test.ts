@@ -413,7 +413,7 @@ describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
       const data = makeData(spec, 20, 2);
       const plan = fused(spec, buffers);
       expect(await plan.runSteps(makeRun(data, 8, 0, 2, 1, 0.1))).toBe(2);
-      structuredClone(buffers.params.buffer, { transfer: [buffers.params.buffer] });
+      structuredClone(buffers.params.buffer, { transfer: [buffers.params.buffer as ArrayBuffer] });
       expect(buffers.params.length).toBe(0);
       await expect(plan.runSteps(makeRun(data, 8, 0, 2, 1, 0.1))).rejects.toThrow(/buffers\.params was detached/);
       expect(() => plan.forward(new Float32Array(3), data.x, 1)).toThrow(/detached/);
