@@ -159,7 +159,7 @@ async function trainJob(job: TrainJob): Promise<TrainResult> {
   // paths at a fraction of a full step's cost (which matters where one step takes a minute).
   await timed({ rows: Math.min(N, sps === 1 ? w.batchSize : Math.min(w.batchSize, 32)), epochs: 1 });
 
-  // Calibration: one full batch first, then growing calls until one takes a quarter of a run.
+  // Calibration: one full batch first, then growing calls until one takes half a run.
   let steps = Math.max(1, Math.ceil(w.batchSize / sps));
   let s = shape(steps);
   let r = await timed(s);
@@ -167,8 +167,8 @@ async function trainJob(job: TrainJob): Promise<TrainResult> {
   let perStep = r.seconds / s.steps;
   for (;;) {
     const elapsed = nowSeconds() - t0;
-    if (r.seconds >= job.targetRunSeconds / 4 || elapsed > job.budgetSeconds / 3) break;
-    const next = Math.max(steps * 2, Math.ceil((job.targetRunSeconds / 4 / Math.max(perStep, 1e-9)) * 1.2));
+    if (r.seconds >= job.targetRunSeconds / 2 || elapsed > job.budgetSeconds / 3) break;
+    const next = Math.max(steps * 2, Math.ceil((job.targetRunSeconds / 2 / Math.max(perStep, 1e-9)) * 1.2));
     if (next === steps) break;
     steps = next;
     s = shape(steps);
