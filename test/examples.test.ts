@@ -137,10 +137,11 @@ describe("examples/lecture.ts on both backends", () => {
 
 const haveFashion = existsSync(join(FASHION_MNIST_DEBIAN_DIR, "train-images-idx3-ubyte.gz"));
 
-describe("examples/fashion-mnist.ts (fast form)", () => {
-  it.skipIf(!haveFashion && !process.env["CI"])("learns: 2,000 images, 1 epoch, test accuracy far above chance", async () => {
+describe.each(backends)("examples/fashion-mnist.ts (fast form) on the %s backend", (backend, available) => {
+  it.skipIf(!available || (!haveFashion && !process.env["CI"]))("learns: 2,000 images, 1 epoch, test accuracy far above chance", async () => {
     const lines: string[] = [];
-    const r = await runFashionMnist({ quick: true, log: (l) => lines.push(l) });
+    const r = await runFashionMnist({ quick: true, backend, log: (l) => lines.push(l) });
+    expect(r.backend).toBe(backend);
     expect(r.trainCount).toBe(2000);
     expect(r.testCount).toBe(2000);
     expect(r.params).toBe(784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
@@ -154,10 +155,26 @@ describe("examples/fashion-mnist.ts (fast form)", () => {
     expect(r.samplesPerSecond).toBeGreaterThan(0);
     expect(lines.join("\n")).toMatch(/epoch {2}1\/1 .* test accuracy \d+\.\d\d%/);
   });
+});
 
-  it.skipIf(!haveFashion && !process.env["CI"])("run directly, exits non-zero when the accuracy bar is not met", async () => {
+describe("examples run directly", () => {
+  const tsx = join(root, "node_modules", ".bin", "tsx");
+
+  it("lecture.ts prints its table, and rejects an unknown argument with exit code 1", async () => {
+    const script = join(root, "examples", "lecture.ts");
+    const ok = await run(tsx, [script, "--quick", "--epochs", "2", "--n", "200"], { cwd: root });
+    expect(ok.stdout).toMatch(/ceil\(200 \/ 50\) = 4 updates per epoch, 2 epochs \(8 updates\)/);
+    expect(ok.stdout).toMatch(/^100 sigmoids +1 → 100 sigmoid → 1 +301 /m);
+    const bad = await run(tsx, [script, "--fast"], { cwd: root }).then(
+      () => null,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(bad?.code).toBe(1);
+    expect(bad?.stderr).toMatch(/Unknown argument "--fast"/);
+  });
+
+  it.skipIf(!haveFashion && !process.env["CI"])("fashion-mnist.ts exits non-zero when the accuracy bar is not met", async () => {
     const script = join(root, "examples", "fashion-mnist.ts");
-    const tsx = join(root, "node_modules", ".bin", "tsx");
     const args = [script, "--quick", "--train-limit", "500", "--test-limit", "500"];
     const ok = await run(tsx, [...args, "--min-accuracy", "0.2"], { cwd: root });
     expect(ok.stdout).toMatch(/passes the 20.0% bar/);
