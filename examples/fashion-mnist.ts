@@ -7,7 +7,8 @@
  * is evaluated on the 10,000 test images. A well-known Python framework reaches 88.0-88.7% test
  * accuracy with these settings; this example fails (exit code 1) below 88%.
  *
- * Run: npx tsx examples/fashion-mnist.ts [--quick] [--epochs N] [--seed N] [--train-limit N] [--test-limit N]
+ * Run: npx tsx examples/fashion-mnist.ts [--quick] [--epochs N] [--seed N] [--init glorotUniform]
+ *      [--train-limit N] [--test-limit N] [--min-accuracy 0.88] [--batch-size N] [--lr X]
  */
 import { pathToFileURL } from "node:url";
 import { adam, backendInfo, dense, INITIALIZERS, Sequential, type BackendName, type BackendInfo, type Initializer } from "../lib/index.js";
