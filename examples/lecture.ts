@@ -163,6 +163,16 @@ export async function runLecture(options: LectureOptions = {}): Promise<LectureR
   };
   log("");
   for (const line of formatLectureTable(result).split("\n")) log(line);
+  const deep = specs.find((m) => m.key === "deep");
+  if (deep) {
+    // Where the deeper model's parameters are: each dense layer has inFeatures x outFeatures weights
+    // plus one bias per output.
+    const m = new Sequential(deep.layers(), { inputSize: 1, seed, ...(backendObject ? { backend: backendObject } : {}) });
+    log("");
+    log(`The deeper model, layer by layer (weights in x out + one bias per output):`);
+    for (const line of m.summary({ print: false }).split("\n")) log(line);
+    m.dispose();
+  }
   return result;
 }
 

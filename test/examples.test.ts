@@ -113,6 +113,7 @@ describe.each(backends)("examples/lecture.ts (fast form) on the %s backend", (ba
       expect(text).toContain(r.explanation);
     }
     expect(text).toMatch(/20 updates per epoch/);
+    expect(text).toMatch(/dense_1 +dense \(relu\) +\(batch, 20\) +420\n[^]*Total params: 481/); // the summary: 20 x 20 + 20
     expect(row("linear").explanation).toMatch(/Model bias/);
   });
 });
