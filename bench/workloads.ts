@@ -87,7 +87,7 @@ export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
 
 /**
  * A scaling-grid point: width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01,
- * at the given batch size. Rows: enough for 32 steps (the grid measures steady-state throughput).
+ * at the given batch size.
  */
 export function scalingWorkload(width: number, batchSize: number): Workload {
   return {
@@ -102,7 +102,8 @@ export function scalingWorkload(width: number, batchSize: number): Workload {
     loss: "crossEntropy",
     optimizer: { kind: "sgd", lr: 0.01, momentum: 0 },
     batchSize,
-    rows: Math.max(4096, 32 * batchSize),
+    // Enough rows for 32 steps, at most 16M input values (64 MB), and never fewer than 2 batches.
+    rows: Math.max(2 * batchSize, Math.min(Math.max(4096, 32 * batchSize), Math.floor(16_777_216 / width))),
   };
 }
 
