@@ -1,16 +1,21 @@
 // The fused training plan engine (plain C++, no N-API): see plan.h and lib/backend/plan.ts.
 //
-// One step, for a gathered batch X (B, in):
+// One step, for a batch X (B, in) gathered by index into a reused buffer:
 //   forward   dense: Z = X W^T (GEMM), then bias + activation in ONE pass over Z
 //             (A = f(Z + b); Z + b is kept only where f' needs it: leakyRelu, gelu)
-//   loss      mean over the batch, gradient written into the first delta buffer
+//   loss      mean over the batch, gradient written into the first delta buffer; a non-finite
+//             loss ends the run before backward and update
 //   backward  dense: dZ = dA * f'(.) fused with db = column sums of dZ in one pass,
 //             dW = dZ^T X and dX = dZ W (GEMMs; the first dense layer skips dX)
-//   update    clip (by value, then by global norm), then one optimizer loop over all P parameters
+//   update    clip (by value, then by global norm) and the optimizer, over the flat buffers;
+//             for P >= 65536 without norm clipping, each layer right after its backward GEMMs
+//             (its gradient and weight are still in L2); plain SGD on big layers via saxpy
 //
 // GEMMs go to OpenBLAS, except tiny ones where plain loops win (see kLoopForwardMax).
-// The step loop and everything it inlines are compiled three times (x86-64 baseline, Haswell AVX2
-// + FMA, Skylake-AVX512) with GCC target_clones and dispatched once at load time.
+// The step loop and everything it inlines are compiled three times (baseline x86-64, x86-64-v3
+// AVX2 + FMA, x86-64-v4 AVX-512) with GCC target_clones and dispatched once at load time.
+// Nothing here allocates after the constructor, throws, or touches N-API: RunSteps runs on a
+// libuv worker thread.
 #include "plan.h"
 
 #include <cblas.h>
