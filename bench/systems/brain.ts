@@ -70,6 +70,6 @@ export const brainJs: SystemEntry = {
   id: "brain.js",
   threaded: false,
   supports: (w) =>
-    w.id === "T1" ? true : "brain.js is the per-sample reference for T1 only (no mini-batches, no softmax cross-entropy)",
+    w.id === "T1" ? true : "T1 only (per-sample reference; no mini-batches, no softmax CE)",
   create: (w, data) => createSession(w, data),
 };
