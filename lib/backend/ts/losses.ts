@@ -7,7 +7,6 @@
 import type { RegressionLoss } from "../backend.js";
 import { sigmoid } from "./activations.js";
 import { checkLength, checkSize } from "./check.js";
-import { rowLogSumExp } from "./softmax.js";
 
 /** mean_i e(pred_i - target_i) over n values, e = MSE d^2, MAE |d| or Huber; grad (n) = d mean / d pred. */
 export function regressionLoss(
@@ -100,7 +99,13 @@ export function softmaxCrossEntropy(
       throw new RangeError(`Label ${label} at row ${r} is out of range; expected an integer in [0, ${cols})`);
     }
     const o = r * cols;
-    const lse = rowLogSumExp(logits, o, cols);
+    // logsumexp(z) = max + log sum_j e^(z_j - max), written out here rather than called: a
+    // double returned from a call that V8 does not inline is boxed, an allocation per row.
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
+    let sumExp = 0;
+    for (let j = 0; j < cols; j++) sumExp += Math.exp(logits[o + j] - max);
+    const lse = max + Math.log(sumExp);
     const zLabel = logits[o + label]; // read before grad, which may alias logits, is written
     total += lse - zLabel;
     if (grad !== null) {
@@ -132,7 +137,11 @@ export function softmaxCrossEntropyDense(
   const g = 1 / rows;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    const lse = rowLogSumExp(logits, o, cols);
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
+    let sumExp = 0;
+    for (let j = 0; j < cols; j++) sumExp += Math.exp(logits[o + j] - max);
+    const lse = max + Math.log(sumExp);
     for (let j = 0; j < cols; j++) {
       const z = logits[o + j];
       const t = targets[o + j];

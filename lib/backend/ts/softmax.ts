@@ -14,7 +14,8 @@ export function softmaxForward(y: Float32Array, x: Float32Array, rows: number, c
   checkLength("y (rows,cols)", y.length, rows * cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    const max = rowMax(x, o, cols);
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
     let sum = 0;
     for (let j = 0; j < cols; j++) {
       const e = Math.exp(x[o + j] - max);
@@ -39,22 +40,4 @@ export function softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Ar
     for (let j = 0; j < cols; j++) dot += dy[o + j] * y[o + j];
     for (let j = 0; j < cols; j++) dx[o + j] = y[o + j] * (dy[o + j] - dot);
   }
-}
-
-/** max of x[o .. o+cols), -Infinity for an empty row. */
-export function rowMax(x: Float32Array, o: number, cols: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < cols; j++) {
-    const v = x[o + j];
-    if (v > max) max = v;
-  }
-  return max;
-}
-
-/** log sum_j e^x[o+j] = max + log sum_j e^(x[o+j] - max), in double precision. */
-export function rowLogSumExp(x: Float32Array, o: number, cols: number): number {
-  const max = rowMax(x, o, cols);
-  let sum = 0;
-  for (let j = 0; j < cols; j++) sum += Math.exp(x[o + j] - max);
-  return max + Math.log(sum);
 }
