@@ -44,11 +44,12 @@ interface ParityRow {
  *   float-vs-double intermediate on the native side. OPTIMIZER (below) for the update rules.
  * - ELEMENTWISE: exp/tanh based (sigmoid, tanh, gelu, softmax, losses): libm or a vectorised
  *   approximation on the native side, each within a few U; 64 U (4e-6) bounds an approximation
- *   good to ~20 bits, the least a float32 kernel should deliver.
+ *   good to ~20 bits, the least a float32 kernel should deliver (measured: 3 U at worst).
  * - gemm(k): native sums k products in float32 (error grows like sqrt(k) U on random data, k U at
- *   worst), TypeScript in double; maxRel 4 sqrt(k) U + 8 U and nmse (that)^2 allow both.
+ *   worst), TypeScript in double; maxRel 4 sqrt(k) U + 8 U and nmse (that)^2 allow both
+ *   (measured: 10-12 U for k = 256..1024, against bounds of 72-136 U).
  * - REDUCTION: sums in double on both sides (the interface says so): 1e-12 relative; a float32
- *   accumulator would be off by ~1e-5 on the 100003-element rows and fail.
+ *   accumulator would be off by 1e-5 or more on the 100003-element rows and fail.
  */
 const EXACT_ISH: Tolerance = { nmse: (4 * U) ** 2, maxRel: 4 * U };
 /**
