@@ -542,6 +542,27 @@ describe("losses", () => {
     expect(Array.from(grad)).toEqual([0, 0, 0]);
   });
 
+  it("loss gradients may be written over the logits (grad = logits)", () => {
+    const rng = new Rng(42);
+    const rows = 4;
+    const cols = 5;
+    const logits = randomF32(rng, rows * cols, -3, 3);
+    const labels = Int32Array.from([0, 4, 2, 2]);
+    const targets = randomF32(rng, rows * cols, 0, 1);
+    const cases: [string, (grad: Float32Array, z: Float32Array) => number][] = [
+      ["softmaxCrossEntropy", (g, z) => ts.softmaxCrossEntropy(g, z, labels, rows, cols)],
+      ["softmaxCrossEntropyDense", (g, z) => ts.softmaxCrossEntropyDense(g, z, targets, rows, cols)],
+      ["bceWithLogits", (g, z) => ts.bceWithLogits(g, z, targets, rows * cols)],
+    ];
+    for (const [name, loss] of cases) {
+      const separate = new Float32Array(rows * cols);
+      const want = loss(separate, logits.slice());
+      const aliased = logits.slice();
+      expect(loss(aliased, aliased), name).toBe(want);
+      expect(Array.from(aliased), name).toEqual(Array.from(separate));
+    }
+  });
+
   it("softmax cross-entropy rejects a label out of range, naming the row", () => {
     const logits = new Float32Array(3 * 4);
     const grad = new Float32Array(12);
