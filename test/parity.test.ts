@@ -281,6 +281,29 @@ for (const [rows, cols] of ROW_SHAPES) {
   });
 }
 
+// Loss gradients written over the logits (the interface allows grad = logits).
+ROWS.push({
+  op: "softmaxCrossEntropy, softmaxCrossEntropyDense, bceWithLogits with grad = logits",
+  shape: "9x7",
+  tolerance: ELEMENTWISE,
+  run: (b, rng) => {
+    const logits = f32(rng, 63, -4, 4);
+    const labels = Int32Array.from({ length: 9 }, () => rng.int(7));
+    const targets = f32(rng, 63, 0, 1);
+    const ce = logits.slice();
+    const dense = logits.slice();
+    const bce = logits.slice();
+    return {
+      ceLoss: b.softmaxCrossEntropy(ce, ce, labels, 9, 7),
+      ce,
+      denseLoss: b.softmaxCrossEntropyDense(dense, dense, targets, 9, 7),
+      dense,
+      bceLoss: b.bceWithLogits(bce, bce, targets, 63),
+      bce,
+    };
+  },
+});
+
 for (const kind of ["mse", "mae", "huber"] as RegressionLoss[]) {
   for (const n of [1, 91, 1280]) {
     ROWS.push({
