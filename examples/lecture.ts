@@ -10,12 +10,14 @@
  *
  * Every model trains the same way: loss L = 1/N Σ e_n with e the squared error (MSE), mini-batches of
  * B rows (ceil(N / B) updates per epoch, the last partial batch included), Adam (gradient descent
- * θ ← θ − η g with a per-parameter step size) with η decaying along a cosine to 0.
+ * θ ← θ − η g with a per-parameter step size) with η decaying along a cosine to 0. One row trains
+ * 100 sigmoids by the plain rule θ ← θ − η g instead: when a bigger model ends with a higher training
+ * loss than a smaller one, the problem is optimization, not model bias.
  *
  * Run: npx tsx examples/lecture.ts [--quick] [--epochs N]
  */
 import { pathToFileURL } from "node:url";
-import { adam, backendInfo, cosineDecay, dense, Matrix, Sequential, type BackendName, type Layer } from "../lib/index.js";
+import { adam, backendInfo, cosineDecay, dense, Matrix, Sequential, sgd, type BackendName, type Layer } from "../lib/index.js";
 import { lectureCurve, LECTURE_DOMAIN } from "../lib/data/synthetic.js";
 import type { Backend } from "../lib/backend/backend.js";
 import { nativeBackendIfAvailable, nativeUnavailableReason } from "../lib/backend/index.js";
@@ -42,7 +44,7 @@ export interface LectureOptions {
   only?: readonly LectureModelKey[];
 }
 
-export type LectureModelKey = "linear" | "sigmoid3" | "sigmoid10" | "sigmoid100" | "relu100" | "wide" | "deep";
+export type LectureModelKey = "linear" | "sigmoid3" | "sigmoid10" | "sigmoid100" | "sigmoid100sgd" | "relu100" | "wide" | "deep";
 
 export interface LectureRow {
   key: LectureModelKey;
@@ -79,13 +81,25 @@ interface ModelSpec {
   name: string;
   architecture: string;
   layers: () => Layer[];
+  /** Plain gradient descent θ ← θ − η g with a constant η instead of the shared Adam schedule. */
+  plainSgd?: boolean;
 }
+
+/** The constant learning rate of the plain gradient descent row. */
+const SGD_LR = 0.03;
 
 const MODELS: readonly ModelSpec[] = [
   { key: "linear", name: "linear", architecture: "y = b + w x", layers: () => [dense(1)] },
   { key: "sigmoid3", name: "3 sigmoids", architecture: "1 → 3 sigmoid → 1", layers: () => [dense(3, { activation: "sigmoid" }), dense(1)] },
   { key: "sigmoid10", name: "10 sigmoids", architecture: "1 → 10 sigmoid → 1", layers: () => [dense(10, { activation: "sigmoid" }), dense(1)] },
   { key: "sigmoid100", name: "100 sigmoids", architecture: "1 → 100 sigmoid → 1", layers: () => [dense(100, { activation: "sigmoid" }), dense(1)] },
+  {
+    key: "sigmoid100sgd",
+    name: "100 sigmoids, SGD",
+    architecture: "1 → 100 sigmoid → 1",
+    layers: () => [dense(100, { activation: "sigmoid" }), dense(1)],
+    plainSgd: true,
+  },
   { key: "relu100", name: "100 ReLUs", architecture: "1 → 100 relu → 1", layers: () => [dense(100, { activation: "relu" }), dense(1)] },
   { key: "wide", name: "wider", architecture: "1 → 160 relu → 1", layers: () => [dense(160, { activation: "relu" }), dense(1)] },
   {
@@ -117,7 +131,7 @@ export async function runLecture(options: LectureOptions = {}): Promise<LectureR
 
   log(`The lecture on generated data: ${n.toLocaleString("en-US")} noisy samples of a curve made of seven linear pieces and one gentle wave, x in [${LECTURE_DOMAIN.join(", ")}].`);
   log(
-    `Every model: loss MSE, Adam with η = ${lr} decaying to 0, batch ${batchSize} → ceil(${n} / ${batchSize}) = ` +
+    `Every model: loss MSE, Adam with η = ${lr} decaying to 0 (the SGD row: plain θ ← θ − η g, η = ${SGD_LR}), batch ${batchSize} → ceil(${n} / ${batchSize}) = ` +
       `${stepsPerEpoch.toLocaleString("en-US")} updates per epoch, ${epochs} epochs (${totalSteps.toLocaleString("en-US")} updates), seed ${seed}, ${backend} backend.`,
   );
 
@@ -126,7 +140,10 @@ export async function runLecture(options: LectureOptions = {}): Promise<LectureR
   for (const spec of specs) {
     const t = performance.now();
     const model = new Sequential(spec.layers(), { inputSize: 1, seed, ...(backendObject ? { backend: backendObject } : {}) });
-    model.compile({ loss: "mse", optimizer: adam({ lr: cosineDecay({ initial: lr, decaySteps: totalSteps }) }) });
+    model.compile({
+      loss: "mse",
+      optimizer: spec.plainSgd ? sgd({ lr: SGD_LR }) : adam({ lr: cosineDecay({ initial: lr, decaySteps: totalSteps }) }),
+    });
     const history = await model.fit(data.x, data.y, { epochs, batchSize, shuffle: true, seed, verbose: 0 });
     if (history.stepsPerEpoch !== stepsPerEpoch) {
       throw new Error(`fit made ${history.stepsPerEpoch} updates per epoch; expected ceil(${n} / ${batchSize}) = ${stepsPerEpoch}`);
@@ -246,6 +263,19 @@ function explain(row: LectureRow, rows: readonly LectureRow[], floor: number): s
       }
       return `${head}${s10 ? `, ${relative(row, s10)} 10 sigmoids' (${vs(row, s10)})` : ""}: with enough sigmoids any continuous curve can be followed.`;
     }
+    case "sigmoid100sgd": {
+      const s3 = get("sigmoid3");
+      const s100 = get("sigmoid100");
+      if (s3 && row.mse > s3.mse && compare(row, s3) === "higher than") {
+        return (
+          `The same 100 sigmoids trained by plain θ ← θ − η g end above 3 sigmoids (${vs(row, s3)}) although they can make every curve 3 can: ` +
+          `a bigger model with a higher training loss is an optimization problem, not model bias.`
+        );
+      }
+      return s100
+        ? `Plain θ ← θ − η g with one η for every parameter: loss ${compare(row, s100)} Adam's on the same model (${vs(row, s100)}).`
+        : `Plain θ ← θ − η g with one η for every parameter.`;
+    }
     case "relu100": {
       const s = get("sigmoid100");
       return s
@@ -272,7 +302,7 @@ function explain(row: LectureRow, rows: readonly LectureRow[], floor: number): s
 /** The table: one row per model, then its sentence. */
 export function formatLectureTable(result: LectureResult): string {
   const header = ["Model", "Architecture", "Params", "MSE", "MAE", "Curve MSE", "Time"];
-  const body = result.rows.map((r) => [r.name, r.architecture, String(r.params), fmt(r.mse), fmt(r.mae), fmt(r.curveMse), `${r.seconds.toFixed(1)} s`]);
+  const body = result.rows.map((r) => [r.name, r.architecture, String(r.params), fmt(r.mse), fmt(r.mae), fmt(r.curveMse), `${r.seconds < 1 ? r.seconds.toFixed(2) : r.seconds.toFixed(1)} s`]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
   const right = new Set([2, 3, 4, 5, 6]);
   const line = (cells: string[]): string => cells.map((v, c) => (right.has(c) ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join("  ");

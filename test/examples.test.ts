@@ -79,10 +79,12 @@ describe.each(backends)("examples/lecture.ts (fast form) on the %s backend", (ba
     const result: LectureResult = await runLecture({ quick: true, backend, log: (l) => lines.push(l) });
     lectureResults.set(backend, result);
     const row = (k: LectureRow["key"]): LectureRow => result.rows.find((r) => r.key === k)!;
-    const [lin, s3, s10, s100, r100, wide, deep] = (["linear", "sigmoid3", "sigmoid10", "sigmoid100", "relu100", "wide", "deep"] as const).map(row);
+    const [lin, s3, s10, s100, sgd100, r100, wide, deep] = (
+      ["linear", "sigmoid3", "sigmoid10", "sigmoid100", "sigmoid100sgd", "relu100", "wide", "deep"] as const
+    ).map(row);
 
     // Parameter counts: b + w; 3h + 1 for h hidden units on one input; deep 20 + 20 vs wide 160.
-    expect([lin!.params, s3!.params, s10!.params, s100!.params, r100!.params]).toEqual([2, 10, 31, 301, 301]);
+    expect([lin!.params, s3!.params, s10!.params, s100!.params, sgd100!.params, r100!.params]).toEqual([2, 10, 31, 301, 301, 301]);
     expect(wide!.params).toBe(481);
     expect(deep!.params).toBe(481);
     expect(result.stepsPerEpoch).toBe(20); // ceil(1000 / 50)
@@ -102,6 +104,10 @@ describe.each(backends)("examples/lecture.ts (fast form) on the %s backend", (ba
     expect(s100!.mse).toBeLessThan(0.3 * s3!.mse);
     expect(s100!.mse).toBeLessThan(1.2 * s10!.mse);
     expect(s100!.curveMse).toBeLessThan(0.1 * lin!.curveMse);
+    // Optimization, not model bias: the same 100 sigmoids under plain θ ← θ − η g end above 3 sigmoids.
+    expect(sgd100!.mse).toBeGreaterThan(s3!.mse);
+    expect(sgd100!.mse).toBeGreaterThan(5 * s100!.mse);
+    expect(sgd100!.explanation).toMatch(/optimization problem, not model bias/);
     // A ReLU layer does the sigmoids' job with the same parameters.
     expect(r100!.mse).toBeLessThan(0.5 * s3!.mse);
 
@@ -128,7 +134,7 @@ describe("examples/lecture.ts on both backends", () => {
     // Same seed, same data, same shuffles, 5,000 float32 updates: with smooth activations the two
     // trajectories stay together. The ReLU rows are left out: at η = 0.03 a rounding difference can
     // switch a unit off on one backend and not the other, and the runs part (both still fit: see above).
-    for (const key of ["linear", "sigmoid3", "sigmoid10", "sigmoid100"] as const) {
+    for (const key of ["linear", "sigmoid3", "sigmoid10", "sigmoid100", "sigmoid100sgd"] as const) {
       const a = js!.rows.find((r) => r.key === key)!;
       const b = nat!.rows.find((r) => r.key === key)!;
       expect(Math.abs(a.mse - b.mse), a.name).toBeLessThan(0.1 * Math.max(a.mse, b.mse));
