@@ -156,8 +156,9 @@ static void scale_or_zero(float* c, int64_t count, float beta) {
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, const float* b,
           float beta, float* c) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    // op(A) op(B) is an empty sum: C = beta * C.
+  if (k == 0 || alpha == 0.0f) {
+    // op(A) op(B) is an empty sum, or scaled by 0: C = beta * C, and A and B are not read (so NaN
+    // in them does not reach C), as the BLAS reference does.
     scale_or_zero(c, int64_t(m) * n, beta);
     return;
   }

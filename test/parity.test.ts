@@ -84,15 +84,15 @@ const TRANS: [boolean, boolean][] = [
   [true, false],
   [true, true],
 ];
-function gemmRow(m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number, nanC = false): ParityRow {
+function gemmRow(m: number, n: number, k: number, transA: boolean, transB: boolean, alpha: number, beta: number, nanC = false, nanAB = false): ParityRow {
   const t = `${transA ? "T" : "N"}${transB ? "T" : "N"}`;
   return {
-    op: `gemm ${t} alpha=${alpha} beta=${beta}${nanC ? " (C = NaN)" : ""}`,
+    op: `gemm ${t} alpha=${alpha} beta=${beta}${nanC ? " (C = NaN)" : ""}${nanAB ? " (A, B = NaN)" : ""}`,
     shape: `${m}x${n}x${k}`,
     tolerance: gemmTol(k),
     run: (b, rng) => {
-      const a = f32(rng, m * k);
-      const bm = f32(rng, k * n);
+      const a = nanAB ? new Float32Array(m * k).fill(NaN) : f32(rng, m * k);
+      const bm = nanAB ? new Float32Array(k * n).fill(NaN) : f32(rng, k * n);
       const c = nanC ? new Float32Array(m * n).fill(NaN) : f32(rng, m * n);
       b.gemm(transA, transB, m, n, k, alpha, a, bm, beta, c);
       return { c };
@@ -114,6 +114,7 @@ for (const [ta, tb] of TRANS) {
   ROWS.push(gemmRow(9, 11, 6, ta, tb, 1, 0, true));
 }
 ROWS.push(gemmRow(5, 3, 0, false, false, 1, 0.5)); // k = 0: C = beta C
+ROWS.push(gemmRow(6, 5, 4, false, true, 0, 0.5, false, true)); // alpha = 0: C = beta C, A and B unread
 ROWS.push(gemmRow(0, 3, 4, false, true, 1, 0));
 ROWS.push(gemmRow(128, 256, 784, false, true, 1, 0)); // MLP forward: X W^T
 ROWS.push(gemmRow(256, 784, 128, true, false, 1, 0)); // weight gradient: dY^T X

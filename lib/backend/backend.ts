@@ -41,7 +41,8 @@ export interface Kernels {
    * General matrix multiply: C = alpha * op(A) * op(B) + beta * C.
    * op(A) is (m,k): A is stored (m,k), or (k,m) when `transA`.
    * op(B) is (k,n): B is stored (k,n), or (n,k) when `transB`.
-   * C is (m,n). beta = 0 overwrites C (NaN in C does not propagate).
+   * C is (m,n). beta = 0 overwrites C (NaN in C does not propagate); alpha = 0 or k = 0 gives
+   * C = beta * C without reading A or B.
    */
   gemm(
     transA: boolean,
