@@ -33,10 +33,13 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-# npm ci runs the package's install script (cmake-js builds build/Release/blasnet.node) and its
+# npm install runs the package's install script (cmake-js builds build/Release/blasnet.node) and its
 # prepare script (tsc builds dist/). .npmrc tells onnxruntime-node not to download anything.
-echo "blasnet setup: npm ci (builds the native addon and the TypeScript)"
-npm ci --no-audit --no-fund --loglevel=error
+# Not `npm ci`: it insists that package-lock.json lists every platform's optional packages (rollup's
+# for Android, Windows, ...), and a registry mirror without those versions makes it refuse to run;
+# `npm install` follows the lock file for everything this machine installs.
+echo "blasnet setup: npm install (builds the native addon and the TypeScript)"
+npm install --no-audit --no-fund --loglevel=error
 
 # A build that silently produced no addon must stop here, not show up later as a slow fallback.
 node --input-type=module -e '
