@@ -180,6 +180,14 @@ describe("examples run directly", () => {
     expect(bad?.stderr).toMatch(/Unknown argument "--fast"/);
   });
 
+  it("quickstart.ts (the README's ten lines) trains: the loss falls tenfold", async () => {
+    const ok = await run(tsx, [join(root, "examples", "quickstart.ts")], { cwd: root });
+    expect(ok.stdout).toMatch(/Total params: 4,481/);
+    const m = /final loss (\S+) \(first (\S+)\)/.exec(ok.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(Number(m![2]) / 10);
+  });
+
   it.skipIf(!haveFashion && !process.env["CI"])("fashion-mnist.ts exits non-zero when the accuracy bar is not met", async () => {
     const script = join(root, "examples", "fashion-mnist.ts");
     const args = [script, "--quick", "--train-limit", "500", "--test-limit", "500"];
