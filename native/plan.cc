@@ -914,7 +914,9 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
     const float* pred = ForwardPass(ws, ws.xb, rows, run.training, rng);
     const double loss = Loss(spec, ws.d0, pred, ws.yb, ws.lb, rows);
     run.losses[s] = float(loss);
-    if (!std::isfinite(loss)) break;
+    // Checked as stored: a loss beyond float32's range is reported as Infinity, and its step's
+    // gradients would overflow the weights.
+    if (!std::isfinite(run.losses[s])) break;
     BackwardPass(spec, ws, rows, run.lr[s], run.firstStep + s);
     Update(spec, ws, run.lr[s], run.firstStep + s);
     completed++;

@@ -354,6 +354,8 @@ describe("the training loop", () => {
     const where = /the loss became (NaN|Infinity|-Infinity) at epoch (\d+), step (\d+) of 8/.exec(err!.message);
     expect(where).not.toBeNull();
     expect(err!.message).toMatch(/smaller learning rate/);
+    // The weights kept are usable numbers (toEqual alone would also match NaN with NaN).
+    expect(Array.from(model.params).every(Number.isFinite)).toBe(true);
     expect(Array.from(model.params)).toEqual(Array.from(last));
     expect(model.isTraining).toBe(false);
     const [epoch, step] = [Number(where![2]), Number(where![3])];

@@ -119,6 +119,13 @@ describe.skipIf(!native)("fit on the native backend's fused plan", () => {
     expect(where, err?.message).not.toBeNull();
     expect(model.step).toBe((Number(where![2]) - 1) * 8 + Number(where![3]) - 1);
     expect(model.isTraining).toBe(false);
+    // The weights from before the failing step: finite, and the TypeScript run stops at the same step
+    // with nearly the same weights.
+    expect(Array.from(model.params).every(Number.isFinite), "weights kept are finite").toBe(true);
+    const ref = new Sequential([dense(8, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    ref.compile({ loss: "mse", optimizer: sgd({ lr: 10 }) });
+    await expect(ref.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0 })).rejects.toThrow(`at epoch ${where![2]}, step ${where![3]} of 8`);
+    expect(nmse(model.params, ref.params)).toBeLessThan(1e-6);
   });
 
   it("the fused native plan keeps the model guarded while steps run off the main thread", async () => {

@@ -128,7 +128,9 @@ export class PlanExecutor implements TrainPlan {
       this.gather(run, first, rows, classLabels);
       const loss = this.forwardLossBackward(this.xBatch, classLabels ? this.labelBatch : this.yBatch, rows, run.training);
       run.losses[s] = loss;
-      if (!Number.isFinite(loss)) break;
+      // Checked as stored (float32): a loss beyond float32's range is reported as Infinity, and its
+      // step's gradients would overflow the weights.
+      if (!Number.isFinite(run.losses[s]!)) break;
       this.clipGradients();
       this.update(run.lr[s]!, run.firstStep + s);
       completed++;
