@@ -19,7 +19,7 @@
  * Every (system, workload) runs in a fresh child process (bench/worker.ts); the kernel benchmark
  * runs in one too (bench/kernels.ts). Children run one at a time.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -348,6 +348,19 @@ function scalingTables(grid: Workload[], results: TrainResult[]): string {
   return [...out, ...notes].join("\n\n");
 }
 
+/** "commit <hash> (<n> files modified)" for the record, or why it is unknown. */
+function gitDescribe(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_DIR, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_DIR, encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.trim()).length;
+    return `commit ${head}${dirty ? ` (+ ${dirty} modified tracked file${dirty === 1 ? "" : "s"})` : ""}`;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}
+
 // ---- main ----
 
 async function main(): Promise<void> {
@@ -363,6 +376,7 @@ async function main(): Promise<void> {
   say();
   say(`- date: ${machine.date}`);
   say(`- machine: ${machine.cpu}, ${machine.logicalCpus} logical CPUs, ${machine.totalMemGiB} GiB, ${machine.platform}, Node ${machine.node}`);
+  say(`- code: ${gitDescribe()}`);
   say(`- load average at start: ${loadAvgString()}`);
   say(`- threads: ${opts.threads} (native systems; OPENBLAS_NUM_THREADS and setThreads)${opts.singleThread && opts.suites.has("training") ? ", plus a 1-thread training pass" : ""}`);
   say();
