@@ -194,6 +194,18 @@ describe("blasnet CLI", () => {
     results.forEach((r, i) => expectUserError(r, cases[i]![1]));
   });
 
+  it("an output path that cannot be written: one line, exit 1, and train says so before training", async () => {
+    const aFile = join(dir, "a-file");
+    await writeFile(aFile, "not a directory\n");
+    const [t, e] = await Promise.all([
+      blasnet(["train", regCsv, "--target", "y", "--ignore", "id", "--epochs", "2", "--verbose", "2", "--out", join(aFile, "model")]),
+      blasnet(["export-onnx", join(dir, "reg-model"), join(aFile, "m.onnx")]),
+    ]);
+    expectUserError(t, /cannot create directory ".*a-file\/model": a part of the path is a file, not a directory \(ENOTDIR\)/);
+    expect(t.stdout).not.toMatch(/Epoch/);
+    expectUserError(e, /cannot (create directory|open) ".*a-file.*": .* \((ENOTDIR|EEXIST)\); choose another path/);
+  });
+
   it("malformed inputs: ragged CSV rows and a damaged model name the file and the place", async () => {
     const ragged = join(dir, "ragged.csv");
     await writeFile(ragged, "a,y\n1,2\n3\n");

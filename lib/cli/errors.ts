@@ -21,9 +21,35 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Failures of a file or directory the user named (an output path under a file, no permission, a
+ * full or read-only disk): Node's system error codes.
+ */
+const PATH_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file or directory",
+  EEXIST: "a file with that name already exists (a directory is needed there)",
+  ENOTDIR: "a part of the path is a file, not a directory",
+  EISDIR: "it is a directory (a file is needed there)",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  ENAMETOOLONG: "file name too long",
+};
+
+/** A system error about a path the user gave, or null. */
+export function pathError(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException | null;
+  if (!(err instanceof Error) || typeof err.code !== "string" || !(err.code in PATH_ERRORS)) return null;
+  const where = typeof err.path === "string" ? err.path : "";
+  const what = err.syscall === "mkdir" ? "cannot create directory" : err.syscall === "open" ? "cannot open" : err.syscall ? `cannot ${err.syscall}` : "cannot access";
+  return `${what} ${where ? JSON.stringify(where) : ""}: ${PATH_ERRORS[err.code]} (${err.code}); choose another path or fix its permissions`.replace("  ", " ");
+}
+
 /** True for errors that describe bad input rather than a bug. */
 export function isUserError(e: unknown): e is Error {
-  return e instanceof UserError || e instanceof CsvError || e instanceof ModelFileError;
+  return e instanceof UserError || e instanceof CsvError || e instanceof ModelFileError || pathError(e) !== null;
 }
 
 /**

@@ -9,7 +9,7 @@ import { Command, CommanderError } from "commander";
 import { setBackend, setThreads } from "../backend/index.js";
 import { blasnetVersion } from "../io/version.js";
 import { registerBench } from "./bench.js";
-import { EXIT_INTERNAL, EXIT_USER, isUserError, oneOf, parseInteger, UserError } from "./errors.js";
+import { EXIT_INTERNAL, EXIT_USER, isUserError, oneOf, parseInteger, pathError, UserError } from "./errors.js";
 import { registerEvaluate } from "./evaluate.js";
 import { registerExportOnnx } from "./export-onnx.js";
 import { registerInfo } from "./info.js";
@@ -64,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : EXIT_USER;
     }
     if (isUserError(e) && !debug) {
-      process.stderr.write(`blasnet: error: ${e.message.replace(/\s*\n\s*/g, " ")}\n`);
+      const message = pathError(e) ?? e.message;
+      process.stderr.write(`blasnet: error: ${message.replace(/\s*\n\s*/g, " ")}\n`);
       return EXIT_USER;
     }
     if (isUserError(e)) {

@@ -4,7 +4,7 @@
  * terminal, and save the model (model.json + model.safetensors), the loss curve (loss.svg) and the
  * history (history.json) into --out.
  */
-import { writeFile } from "node:fs/promises";
+import { access, constants, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Matrix } from "../core/matrix.js";
@@ -151,6 +151,10 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
       `; ${loss}, ${model.optimizer!.name}${typeof model.optimizer!.lr === "number" ? ` lr ${model.optimizer!.lr}` : ""}, ${model.parameterCount().toLocaleString("en-US")} parameters` +
       (resumed ? `; resuming from ${flags.resume} after epoch ${model.epoch}` : ""),
   );
+  // The output directory must be writable before training starts, not after: a bad --out would
+  // otherwise throw the trained model away.
+  await mkdir(flags.out, { recursive: true });
+  await access(flags.out, constants.W_OK);
   const callbacks = flags.checkpointEvery ? [checkpoint({ dir: join(flags.out, "checkpoint"), every: flags.checkpointEvery, data: info })] : [];
   const history = await userInputAsync("fit", () =>
     model.fit(xTrain, yTrain, {
@@ -187,7 +191,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
     const svg = await lossCurveSvg({ loss: history.loss, valLoss: history.valLoss, epochs: history.epochs.map((e) => e + 1) }, `blasnet: ${file}`);
     await writeFile(join(flags.out, "loss.svg"), svg);
   }
-  say(`saved model to ${flags.out}/ (model.json, model.safetensors${flags.plot ? ", loss.svg" : ""}, history.json)`);
+  say(`saved model to ${join(flags.out, "/")} (model.json, model.safetensors${flags.plot ? ", loss.svg" : ""}, history.json)`);
 }
 
 export function registerTrain(program: Command): void {
