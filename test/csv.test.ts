@@ -53,6 +53,19 @@ describe("CSV", () => {
     expect(n.classNames).toEqual(["2", "10"]);
   });
 
+  it("a numeric target with a stray non-numeric cell is an error at that cell, not a classification", async () => {
+    const text = "a,y\n1,0.5\n2,1.5\n3,NaN\n4,2.5\n";
+    await expect(parseCsv(text, F, { target: "y" })).rejects.toThrow(
+      /data\.csv:4: non-numeric value "NaN" in a target column whose other cells are mostly numbers \(3 of 4\).*categorical: true.* \(column "y"\)/,
+    );
+    // Asked for explicitly, the same column is class labels.
+    const c = await parseCsv(text, F, { target: "y", categorical: true });
+    expect(c.classNames).toEqual(["0.5", "1.5", "2.5", "NaN"]);
+    // Mostly text: class labels, even with a numeric-looking label among them.
+    const d = await parseCsv("a,y\n1,cat\n2,dog\n3,7\n", F, { target: "y" });
+    expect(d.classNames).toEqual(["7", "cat", "dog"]);
+  });
+
   it("reads features only when the target is absent and not required (predict)", async () => {
     const d = await parseCsv("a,b\n1,2\n", F, { target: "y", features: ["a", "b"], requireTarget: false });
     expect(d.y).toBeNull();

@@ -30,7 +30,9 @@ export interface CsvReadOptions {
   ignore?: readonly string[];
   /**
    * Treat the (single) target column as class labels and one-hot encode it. Default "auto":
-   * categorical exactly when some target cell is not a number, or when `classNames` is given.
+   * categorical when most target cells are not numbers, or when `classNames` is given. A column
+   * that is mostly numbers with a few other cells ("NaN", "?", a typo) is an error naming the first
+   * such cell, not a silent switch to classification: fix the cells, or pass `categorical: true`.
    */
   categorical?: boolean | "auto";
   /**
@@ -252,7 +254,18 @@ async function parseCsvStream(
   let classNames: string[] | null = null;
   if (targetIdx.length === 1 && yText.length > 0) {
     const numbers = yText.map(parseNumber);
-    if (!categorical && numbers.every(Number.isFinite)) {
+    const numeric = numbers.reduce((c, v) => c + (Number.isFinite(v) ? 1 : 0), 0);
+    if (!categorical && numeric < rows && catOption === "auto" && !options.classNames && 2 * numeric >= rows) {
+      const i = numbers.findIndex((v) => !Number.isFinite(v));
+      throw new CsvError(
+        file,
+        `non-numeric value ${JSON.stringify(yText[i])} in a target column whose other cells are mostly numbers (${numeric} of ${rows}); ` +
+          `fix or remove the row, or treat the column as class labels (categorical: true; on the command line --loss crossEntropy)`,
+        lines[i],
+        targetNames[0],
+      );
+    }
+    if (!categorical && numeric === rows) {
       y = new Matrix(Float32Array.from(numbers), rows, 1);
     } else {
       categorical = true;
