@@ -18,6 +18,9 @@
  *
  * Every (system, workload) runs in a fresh child process (bench/worker.ts); the kernel benchmark
  * runs in one too (bench/kernels.ts). Children run one at a time.
+ *
+ * Exit code 1 when a measurement failed (an error, a loss that did not fall, a kernel result that
+ * did not check out); skipped entries do not count. `--quick` is meant as a CI smoke step.
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -381,6 +384,8 @@ async function main(): Promise<void> {
   say(`- threads: ${opts.threads} (native systems; OPENBLAS_NUM_THREADS and setThreads)${opts.singleThread && opts.suites.has("training") ? ", plus a 1-thread training pass" : ""}`);
   say();
 
+  /** Measurements that failed (not skipped): the exit code is 1 if there are any (for CI smoke runs). */
+  const failures: string[] = [];
   const json: Record<string, unknown> = { machine, options: { ...opts, suites: [...opts.suites], workloads: opts.workloads.map((w) => w.id) } };
 
   if (opts.suites.has("kernels")) {
@@ -389,6 +394,8 @@ async function main(): Promise<void> {
     if (fs.existsSync(kernelsJson)) {
       const k = JSON.parse(fs.readFileSync(kernelsJson, "utf8")) as KernelBenchResult;
       json["kernels"] = k;
+      for (const g of k.gemm) if (g.check.startsWith("FAIL")) failures.push(`kernels: gemm ${g.shape} ${g.backend} ${g.threads}T ${g.check}`);
+      for (const e of k.elementwise) if (e.check.startsWith("FAIL")) failures.push(`kernels: ${e.kernel} (${e.elements}) ${e.check}`);
       console.error(`  kernel JSON: ${path.relative(process.cwd(), kernelsJson)}`);
       say("## Kernels (issue 2, item 10)");
       say();
@@ -398,6 +405,7 @@ async function main(): Promise<void> {
       say();
     } else {
       say(`## Kernels: FAILED (exit ${r.code})`);
+      failures.push(`kernels: exited ${r.code} without results`);
       say();
     }
   }
@@ -424,6 +432,7 @@ async function main(): Promise<void> {
       }
     }
     json["training"] = { results, bounds };
+    for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system} ${r.threads}T: ${status(r)}`);
     say("## Training throughput (issue 5, item 4)");
     say();
     say("Workloads: " + opts.workloads.map((w) => `${w.id} ${w.name} (batch ${w.batchSize}, N ${w.rows}, ${fmt(flopsPerStep(w))} FLOP/step)`).join("; ") + ".");
@@ -486,6 +495,7 @@ async function main(): Promise<void> {
       }
     }
     json["scaling"] = { grid, results };
+    for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system}: ${status(r)}`);
     say(`## Scaling (issue 5, item 5)`);
     say();
     say(
@@ -500,12 +510,17 @@ async function main(): Promise<void> {
   say(`Load average at end: ${loadAvgString()}; wall time ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   json["loadAvgEnd"] = os.loadavg();
   json["wallSeconds"] = (Date.now() - t0) / 1000;
+  json["failures"] = failures;
   writeJson(opts.json, json);
   console.log(`JSON: ${path.relative(process.cwd(), opts.json)}`);
   if (opts.md) {
     fs.mkdirSync(path.dirname(opts.md), { recursive: true });
     fs.writeFileSync(opts.md, out.join("\n") + "\n");
     console.log(`Markdown: ${path.relative(process.cwd(), opts.md)}`);
+  }
+  if (failures.length) {
+    console.error(`\n${failures.length} measurement${failures.length === 1 ? "" : "s"} failed (exit code 1):\n  ${failures.join("\n  ")}`);
+    process.exitCode = 1;
   }
 }
 
