@@ -418,6 +418,23 @@ describe("the training loop", () => {
     await expect(model.fit(x, Matrix.column(new Array(n).fill(1)), { verbose: 0 })).rejects.toThrow(/not a regression loss/);
   });
 
+  it("draws a live bar with the running loss and ETA on a TTY, then each epoch's line", async () => {
+    const { x, y } = curve(2000, 16);
+    const model = new Sequential([dense(16, { activation: "tanh" }), dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: "sgd" });
+    let text = "";
+    // What cli-progress needs of a terminal: isTTY, columns, and write (cursor moves are escape codes).
+    const tty = { write: (s: string) => ((text += s), true), isTTY: true, columns: 120, on: () => tty, removeListener: () => tty } as unknown as NodeJS.WritableStream;
+    await model.fit(x, y, { epochs: 2, batchSize: 4, progressStream: tty });
+    const plain = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
+    // The bar: progress over the epoch's 500 steps, the running loss, and an ETA.
+    expect(plain).toMatch(/Epoch 1\/2 \[[=-]{30}\] \d+\/500 \| loss \d\.\d{4} \| ETA \d+s/);
+    expect(plain).toMatch(/Epoch 2\/2 \[={30}\] 500\/500 \| loss \d\.\d{4} \| ETA \d+s/);
+    // Each bar is replaced by the epoch's summary line.
+    expect(plain).toMatch(/Epoch 1\/2 - [\d.]+s - loss \d\.\d{4}\n[\s\S]*Epoch 2\/2 - [\d.]+s - loss \d\.\d{4}\n/);
+    expect(text).toMatch(/\x1b\[2K/); // the bar's line is cleared before the summary is written
+  });
+
   it("prints one line per epoch when not on a TTY, and nothing with verbose 0", async () => {
     const { x, y } = curve(20, 15);
     const model = new Sequential([dense(1)], { inputSize: 1, backend: tsBackend });
