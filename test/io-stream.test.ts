@@ -62,9 +62,14 @@ describe("fitStream", () => {
 
   it("learns from an async generator that never holds the dataset", async () => {
     const m = model(2);
+    // One batch at a time: each batch is asked for only after the previous one was trained on
+    // (no read-ahead, no buffering of the stream).
+    let pulled = 0;
+    const stepsAtPull: number[] = [];
     async function* source(): AsyncGenerator<Batch> {
       for (const b of generated(7, 40, 16)) {
         await new Promise((r) => setImmediate(r));
+        stepsAtPull.push(m.step - pulled++);
         yield b;
       }
     }
@@ -73,6 +78,8 @@ describe("fitStream", () => {
     const h = await fitStream(m, source, { epochs: 4, verbose: 2, progressStream: sink });
     expect(h.epochs).toEqual([0, 1, 2, 3]);
     expect(h.steps).toEqual([40, 40, 40, 40]);
+    expect(stepsAtPull).toHaveLength(160);
+    expect(new Set(stepsAtPull)).toEqual(new Set([0])); // steps taken == batches pulled before, at every pull
     expect(h.loss[3]!).toBeLessThan(0.25 * h.loss[0]!);
     expect(lines).toHaveLength(4);
     expect(lines[3]).toMatch(/^Epoch 4\/4 - .* - loss /);
