@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -227,6 +227,28 @@ describe("blasnet CLI", () => {
     expectUserError(r3, /broken-model\/model\.safetensors: is \d+ bytes but .*model\.json expects \d+/);
     expect(r4.code).toBe(1);
     expect(r4.stderr).toMatch(/\n\s+at /); // --debug: the stack trace too
+  });
+
+  it("the package's bin (dist/, built by npm install / npm run build) is an executable that runs", async () => {
+    const pkg = JSON.parse(await readFile(resolve("package.json"), "utf8")) as { bin: Record<string, string>; version: string };
+    const bin = resolve(pkg.bin["blasnet"]!);
+    if (!existsSync(bin)) {
+      // A checkout that was never built; CI always builds (scripts/setup.sh runs npm install).
+      expect(process.env["CI"], `${bin} is missing: run npm run build`).toBeFalsy();
+      return;
+    }
+    expect((await stat(bin)).mode & 0o111, `${bin} is not executable (npx blasnet would fail)`).not.toBe(0);
+    const r = await new Promise<Run>((res, rej) => {
+      const child = spawn(bin, ["--version"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", rej);
+      child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
   });
 
   it("info and bench", async () => {
