@@ -449,3 +449,33 @@ describe("the training loop", () => {
     expect(lines).toEqual([]);
   });
 });
+
+describe("predictAsync", () => {
+  it("gives predict's outputs batch by batch, yielding to the event loop, and refuses to mix weights with a concurrent fit", async () => {
+    const x = Matrix.randomNormal(3000, 64, 21);
+    const model = new Sequential([dense(256, { activation: "relu" }), dense(10)], { inputSize: 64, seed: 3, backend: tsBackend });
+    model.compile({ loss: "crossEntropy", optimizer: "sgd" });
+    model.setNormalization({ inputMean: new Array(64).fill(0.1), inputStd: new Array(64).fill(2) });
+
+    // Tens of milliseconds of work on the TypeScript backend: it must let a queued callback run.
+    let firedDuring = false;
+    let done = false;
+    setImmediate(() => (firedDuring = !done));
+    const pending = model.predictAsync(x, { batchSize: 100 });
+    const p = await pending;
+    done = true;
+    expect(firedDuring).toBe(true);
+    const want = model.predict(x, { batchSize: 100 });
+    expect(p.shape).toEqual([3000, 10]);
+    expect(Array.from(p.data)).toEqual(Array.from(want.data));
+    expect(Array.from(await model.predictClassesAsync(x))).toEqual(Array.from(model.predictClasses(x)));
+    await expect(model.predictAsync([[1, 2]])).rejects.toThrow(/2 columns per row but the model expects inputSize 64/);
+
+    // A fit that steps between predictAsync's batches: rejected rather than rows from two sets of weights.
+    const labels = Int32Array.from({ length: 200 }, (_, i) => i % 10);
+    const racing = model.predictAsync(x, { batchSize: 50 });
+    const training = model.fit(x.sliceRows(0, 200), labels, { epochs: 50, batchSize: 10, verbose: 0 });
+    await expect(racing).rejects.toThrow(/trained while predictAsync ran/);
+    await training;
+  });
+});

@@ -19,14 +19,14 @@ import { Matrix, describe } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { checkOptionKeys, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
+import { checkOptionKeys, featuresWork, runAsync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
 import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { PlanExecutor } from "../train/plan-executor.js";
 import type { SaveOptions } from "../io/model-file.js";
-import { makeSlicer } from "../train/yield.js";
+import { makeSlicer, yieldIfDue } from "../train/yield.js";
 import { defaultInitializer, initialize } from "./init.js";
 import { Activation, Dense, Layer, layerFromConfig, Softmax, type LayerConfig } from "./layers.js";
 
@@ -367,11 +367,51 @@ export class Sequential {
   }
 
   /**
+   * `predict` without blocking the event loop: the same outputs, computed batch by batch with a
+   * yield to the event loop whenever about 4 ms have passed (the rule fit follows). Use it for large
+   * inputs on the TypeScript backend, where `predict` blocks for the whole pass. Rejects if the
+   * model trains between two of its batches (its rows would mix two sets of weights).
+   */
+  async predictAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Matrix> {
+    this.assertNotStepping("predict");
+    checkOptionKeys(options, ["batchSize"], "predictAsync");
+    const batchSize = inferenceBatch(options.batchSize);
+    const slicer = makeSlicer();
+    const norm = this.norm;
+    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null), slicer);
+    const step = this.steps;
+    const inF = this.inputSize;
+    const outF = this.outputSize;
+    const result = Matrix.zeros(rows, outF);
+    for (let start = 0; start < rows; start += batchSize) {
+      this.assertNotStepping("predict");
+      if (this.steps !== step) {
+        throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
+      }
+      const b = Math.min(batchSize, rows - start);
+      const out = result.data.subarray(start * outF, (start + b) * outF);
+      // The plan is looked up per batch: another call may have made or dropped plans while we yielded.
+      this._plan(batchSize, false, false).forward(out, data.subarray(start * inF, (start + b) * inF), b);
+      toPredictions(this._kernels(), this.lossFn, out, b, outF, norm?.targetMean ?? null, norm?.targetStd ?? null);
+      await yieldIfDue(slicer);
+    }
+    return result;
+  }
+
+  /**
    * Predicted class per row: the argmax of the outputs, or for a one-output binaryCrossEntropy model
    * 1 when the probability is above 0.5, else 0.
    */
   predictClasses(x: FeaturesInput, options: { batchSize?: number } = {}): Int32Array {
-    const p = this.predict(x, options);
+    return this.classesOf(this.predict(x, options));
+  }
+
+  /** `predictClasses` without blocking the event loop (see predictAsync). */
+  async predictClassesAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Int32Array> {
+    return this.classesOf(await this.predictAsync(x, options));
+  }
+
+  private classesOf(p: Matrix): Int32Array {
     const out = new Int32Array(p.rows);
     if (this.lossFn?.name === "binaryCrossEntropy") {
       if (p.cols !== 1) throw new RangeError(`predictClasses on a ${p.cols}-output binaryCrossEntropy (multi-label) model is ambiguous: use predict and threshold each output`);
