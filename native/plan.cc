@@ -771,7 +771,8 @@ BN_INLINE double Loss(const SpecDesc& spec, float* g, const float* pred, const f
 }
 
 // Backward from the loss gradient in ws.d0; writes every dense layer's dW and db into grads.
-BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n);
+BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n,
+                           double clipValue);
 
 BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, float lr, int64_t step) {
   float* d = ws.d0;
@@ -796,8 +797,8 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
           std::swap(d, other);
         }
         if (ws.fuseUpdate) {
-          UpdateRange(spec, ws, lr, step, op.weightOffset, op.in * op.out);
-          if (op.biasOffset >= 0) UpdateRange(spec, ws, lr, step, op.biasOffset, op.out);
+          UpdateRange(spec, ws, lr, step, op.weightOffset, op.in * op.out, spec.clipValue);
+          if (op.biasOffset >= 0) UpdateRange(spec, ws, lr, step, op.biasOffset, op.out, spec.clipValue);
         }
         break;
       }
@@ -820,12 +821,13 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
 // Plain SGD ranges at least this long go to cblas_saxpy (threaded inside OpenBLAS above 10k).
 constexpr int64_t kAxpyMin = 1 << 16;
 
-// Clip by value, then the optimizer step, over parameters [off, off + n).
-BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n) {
+// Clip by value (when clipValue > 0), then the optimizer step, over parameters [off, off + n).
+BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n,
+                           double clipValue) {
   const int64_t P = spec.paramCount;
   float* p = ws.params + off;
   float* g = ws.grads + off;
-  if (spec.clipValue > 0) ClipValue(g, n, float(spec.clipValue));
+  if (clipValue > 0) ClipValue(g, n, float(clipValue));
   switch (spec.optimizer) {
     case kSgd:
       if (spec.momentum == 0 && spec.weightDecay == 0 && n >= kAxpyMin) {
@@ -853,7 +855,7 @@ BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_
 // updated during backward); otherwise clip (by value, then by global norm) and update all P.
 BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t step) {
   if (ws.fuseUpdate) {
-    for (const auto& r : ws.gaps) UpdateRange(spec, ws, lr, step, r.first, r.second - r.first);
+    for (const auto& r : ws.gaps) UpdateRange(spec, ws, lr, step, r.first, r.second - r.first, spec.clipValue);
     return;
   }
   const int64_t P = spec.paramCount;
@@ -863,11 +865,11 @@ BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t ste
     const double norm = std::sqrt(SumSquares(g, P));
     const double coef = spec.clipNorm / (norm + 1e-6);
     if (coef < 1) Scale(g, P, float(coef));
-    SpecDesc noClip = spec;  // (a copy of a few scalars; the loops below are the cost)
-    noClip.clipValue = 0;
-    UpdateRange(noClip, ws, lr, step, 0, P);
+    // Already clipped by value above: no second clip (and no copy of the spec, whose layer vector
+    // would be a heap allocation per step).
+    UpdateRange(spec, ws, lr, step, 0, P, 0);
   } else {
-    UpdateRange(spec, ws, lr, step, 0, P);
+    UpdateRange(spec, ws, lr, step, 0, P, spec.clipValue);
   }
 }
 
