@@ -72,7 +72,8 @@ function f32(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The table
+// The table. Every kernel runs at 1x1 (n = 1), odd sizes, a row vector where it has rows, 1024x1024
+// (n = 2^20), and shapes drawn from a seeded Rng (the same every run).
 
 const ROWS: ParityRow[] = [];
 
@@ -120,6 +121,13 @@ ROWS.push(gemmRow(128, 256, 784, false, true, 1, 0)); // MLP forward: X W^T
 ROWS.push(gemmRow(256, 784, 128, true, false, 1, 0)); // weight gradient: dY^T X
 ROWS.push(gemmRow(128, 784, 256, false, false, 1, 0)); // input gradient: dY W
 ROWS.push(gemmRow(1024, 1024, 1024, false, false, 1, 0));
+// Seeded random shapes (drawn once from a fixed seed, so the table is the same every run).
+const SHAPE_RNG = new Rng(77);
+const randomDim = (max: number): number => 1 + SHAPE_RNG.int(max);
+for (let i = 0; i < 6; i++) {
+  const [ta, tb] = TRANS[SHAPE_RNG.int(4)]!;
+  ROWS.push(gemmRow(randomDim(150), randomDim(150), randomDim(150), ta, tb, i % 2 === 0 ? 1 : 0.75, i % 3 === 0 ? 0 : 0.5));
+}
 
 // Bias.
 const MATRIX_SHAPES: [number, number][] = [
@@ -128,6 +136,9 @@ const MATRIX_SHAPES: [number, number][] = [
   [1, 37], // row vector
   [37, 1], // column vector
   [128, 256],
+  [1024, 1024],
+  [randomDim(300), randomDim(300)],
+  [randomDim(300), randomDim(300)],
 ];
 for (const [rows, cols] of MATRIX_SHAPES) {
   ROWS.push({
@@ -162,7 +173,7 @@ for (const [rows, cols] of MATRIX_SHAPES) {
 const ACTS: ElementwiseActivation[] = ["linear", "sigmoid", "relu", "tanh", "leakyRelu", "gelu"];
 for (const act of ACTS) {
   const tol = act === "linear" || act === "relu" || act === "leakyRelu" ? EXACT_ISH : ELEMENTWISE;
-  for (const n of [1, 91, 4099]) {
+  for (const n of [1, 91, 4099, 1024 * 1024, randomDim(20_000)]) {
     const input = (rng: Rng) => {
       const x = f32(rng, n, -6, 6);
       if (n > 4) {
@@ -211,6 +222,9 @@ const ROW_SHAPES: [number, number][] = [
   [1, 10],
   [10, 1],
   [128, 10],
+  [1024, 1024],
+  [randomDim(300), randomDim(300)],
+  [randomDim(300), randomDim(30)],
 ];
 for (const [rows, cols] of ROW_SHAPES) {
   ROWS.push({
@@ -306,7 +320,7 @@ ROWS.push({
 });
 
 for (const kind of ["mse", "mae", "huber"] as RegressionLoss[]) {
-  for (const n of [1, 91, 1280]) {
+  for (const n of [1, 91, 1280, 1024 * 1024, randomDim(20_000)]) {
     ROWS.push({
       op: `regressionLoss ${kind}`,
       shape: `${n}`,
@@ -323,7 +337,7 @@ for (const kind of ["mse", "mae", "huber"] as RegressionLoss[]) {
     });
   }
 }
-for (const n of [1, 91, 1280]) {
+for (const n of [1, 91, 1280, 1024 * 1024, randomDim(20_000)]) {
   ROWS.push({
     op: "bceWithLogits",
     shape: `${n}`,
@@ -359,7 +373,7 @@ function optimizerRow(op: string, n: number, slots: number, step: (b: Backend, p
     },
   };
 }
-for (const n of [1, 91, 10007]) {
+for (const n of [1, 91, 10007, 1024 * 1024, randomDim(20_000)]) {
   ROWS.push(optimizerRow("sgd", n, 0, (b, p, g, _s, t) => b.sgdUpdate(p, g, new Float32Array(0), n, 0.1, 0, 0, false, 0.01, t === 1)));
   ROWS.push(optimizerRow("sgd momentum dampening", n, 1, (b, p, g, [v], t) => b.sgdUpdate(p, g, v!, n, 0.05, 0.9, 0.1, false, 0.001, t === 1)));
   ROWS.push(optimizerRow("sgd nesterov", n, 1, (b, p, g, [v], t) => b.sgdUpdate(p, g, v!, n, 0.05, 0.9, 0, true, 0.01, t === 1)));
@@ -374,7 +388,7 @@ for (const n of [1, 91, 10007]) {
 }
 
 // Reductions and vector updates.
-for (const n of [1, 91, 100003]) {
+for (const n of [1, 91, 100003, 1024 * 1024, randomDim(20_000)]) {
   ROWS.push({
     op: "sum, sumSquares",
     shape: `${n}`,
@@ -501,5 +515,18 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     ];
     const ops = ROWS.map((r) => r.op).join(" | ");
     for (const k of kernels) expect(ops, k).toMatch(new RegExp(`(^|[ |,])${k}([ |,]|$)`));
+  });
+
+  it("every kernel has a 1x1 (n = 1) row and a 1024x1024 (n = 2^20) row", () => {
+    const kernels = [
+      "gemm", "biasAdd", "biasGrad", "activationForward", "activationBackward", "softmaxForward",
+      "softmaxBackward", "regressionLoss", "softmaxCrossEntropy", "softmaxCrossEntropyDense",
+      "bceWithLogits", "sgd", "adam", "rmsprop", "argmaxRows", "sum", "sumSquares", "scale", "clip",
+    ];
+    for (const k of kernels) {
+      const shapes = ROWS.filter((r) => new RegExp(`(^|[ ,])${k}([ ,]|$)`).test(r.op)).map((r) => r.shape);
+      expect(shapes.some((s) => /^1(x1)*( |$)/.test(s)), `${k}: ${shapes.join(", ")}`).toBe(true);
+      expect(shapes.some((s) => /(^|\D)(1024x1024|1048576)(\D|$)/.test(s)), `${k}: ${shapes.join(", ")}`).toBe(true);
+    }
   });
 });
