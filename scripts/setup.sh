@@ -38,8 +38,10 @@ fi
 # Not `npm ci`: it insists that package-lock.json lists every platform's optional packages (rollup's
 # for Android, Windows, ...), and a registry mirror without those versions makes it refuse to run;
 # `npm install` follows the lock file for everything this machine installs.
+# BLASNET_REQUIRE_NATIVE=1: a failed addon build fails the install here (for users installing blasnet
+# as a dependency it only warns; see scripts/install-native.mjs).
 echo "blasnet setup: npm install (builds the native addon and the TypeScript)"
-npm install --no-audit --no-fund --loglevel=error
+BLASNET_REQUIRE_NATIVE=1 npm install --no-audit --no-fund --loglevel=error
 
 # A build that silently produced no addon must stop here, not show up later as a slow fallback.
 node --input-type=module -e '

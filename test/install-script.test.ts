@@ -1,0 +1,56 @@
+/**
+ * npm's install script (scripts/install-native.mjs) when the addon cannot be built: run in a scratch
+ * copy of the package with no compiler or cmake on PATH, it explains what to do and lets the install
+ * succeed (the library then falls back to TypeScript), unless BLASNET_REQUIRE_NATIVE=1 (set-up, CI).
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = path.resolve(".");
+
+function scratchPackage(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "blasnet-install-"));
+  mkdirSync(path.join(dir, "scripts"));
+  mkdirSync(path.join(dir, "empty-path"));
+  for (const f of ["package.json", "CMakeLists.txt", "scripts/install-native.mjs"]) cpSync(path.join(root, f), path.join(dir, f));
+  cpSync(path.join(root, "native"), path.join(dir, "native"), { recursive: true });
+  symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
+function install(dir: string, env: Record<string, string>): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, ["scripts/install-native.mjs"], {
+    cwd: dir,
+    // Nothing on PATH: no cmake, no compiler.
+    env: { HOME: os.homedir(), PATH: path.join(dir, "empty-path"), ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe("install script", () => {
+  it("is the package's install script and is published", () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string>; files: string[] };
+    expect(pkg.scripts["install"]).toBe("node scripts/install-native.mjs");
+    expect(pkg.files).toContain("scripts/install-native.mjs");
+  });
+
+  it("a failed build explains the fix and does not fail the install; BLASNET_REQUIRE_NATIVE=1 makes it fail", () => {
+    const dir = scratchPackage();
+    const soft = install(dir, {});
+    expect(soft.status, soft.stderr).toBe(0);
+    expect(soft.stderr).toContain("blasnet: the native addon was not built");
+    expect(soft.stderr).toContain("TypeScript backend");
+    expect(soft.stderr).toContain("sudo apt-get install -y libopenblas-dev cmake g++");
+    expect(soft.stderr).toContain("npm rebuild blasnet --ignore-scripts=false --foreground-scripts");
+    expect(existsSync(path.join(dir, "build", "Release", "blasnet.node"))).toBe(false);
+
+    const hard = install(dir, { BLASNET_REQUIRE_NATIVE: "1" });
+    expect(hard.status, hard.stderr).toBe(1);
+    expect(hard.stderr).toContain("blasnet: the native addon was not built");
+  });
+});
