@@ -1,0 +1,220 @@
+// The fused plan allocates nothing per step: native/plan.cc linked alone (no N-API) into this
+// program, whose malloc / calloc / realloc / aligned_alloc / posix_memalign / memalign see every
+// heap allocation of the process (every thread) before handing it to glibc.
+// For each workload: build the plan (its one-time allocations), run one epoch (OpenBLAS's own
+// first-call set-up), then count the allocations made by blasnet's code during five more epochs
+// and a forward pass: it must be 0.
+// Built and run by test/native-no-alloc.test.ts; prints one line per workload, exits 1 on failure.
+#include <cblas.h>
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "plan.h"
+
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void __libc_free(void*);
+}
+
+// Counting is on only while a measured run executes. Each allocation is attributed by its caller:
+// blasnet's code (the plan, libstdc++ on its behalf) or OpenBLAS itself (whose threaded level-3
+// drivers, sgemm_thread_*, malloc a job array on every call in Debian's build: not ours to avoid).
+static std::atomic<bool> g_counting{false};
+static std::atomic<long> g_ours{0};
+static std::atomic<long> g_openblas{0};
+static thread_local bool t_inHook = false;
+
+static void Count(void* caller) {
+  if (!g_counting.load(std::memory_order_relaxed) || t_inHook) return;
+  t_inHook = true;
+  Dl_info info;
+  const bool blas = dladdr(caller, &info) != 0 && info.dli_fname != nullptr && std::strstr(info.dli_fname, "openblas") != nullptr;
+  (blas ? g_openblas : g_ours).fetch_add(1, std::memory_order_relaxed);
+  t_inHook = false;
+}
+
+extern "C" {
+void* malloc(size_t n) {
+  Count(__builtin_return_address(0));
+  return __libc_malloc(n);
+}
+void* calloc(size_t count, size_t n) {
+  Count(__builtin_return_address(0));
+  return __libc_calloc(count, n);
+}
+void* realloc(void* p, size_t n) {
+  Count(__builtin_return_address(0));
+  return __libc_realloc(p, n);
+}
+void free(void* p) { __libc_free(p); }
+void* memalign(size_t align, size_t n) {
+  Count(__builtin_return_address(0));
+  return __libc_memalign(align, n);
+}
+void* aligned_alloc(size_t align, size_t n) {
+  Count(__builtin_return_address(0));
+  return __libc_memalign(align, n);
+}
+int posix_memalign(void** out, size_t align, size_t n) {
+  Count(__builtin_return_address(0));
+  void* p = __libc_memalign(align, n);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+}
+
+using namespace blasnet::plan;
+
+struct Net {
+  const char* name;
+  std::vector<int64_t> widths;  // inFeatures, hidden..., outFeatures
+  Activation act;
+  bool dropout;
+  LossKind loss;
+  OptimizerKind optimizer;
+  double momentum;
+  bool nesterov;
+  double weightDecay;
+  double clipNorm;
+  double clipValue;
+  int64_t batch;
+};
+
+static uint32_t g_seed = 12345;
+static float Uniform() {
+  g_seed = g_seed * 1664525u + 1013904223u;
+  return float(g_seed >> 8) / 16777216.0f - 0.5f;
+}
+
+static bool Check(const Net& net) {
+  SpecDesc spec;
+  spec.inFeatures = net.widths.front();
+  spec.outFeatures = net.widths.back();
+  spec.batchSize = net.batch;
+  int64_t offset = 0;
+  for (size_t i = 0; i + 1 < net.widths.size(); i++) {
+    LayerDesc d;
+    d.kind = kDense;
+    d.inFeatures = net.widths[i];
+    d.outFeatures = net.widths[i + 1];
+    d.weightOffset = offset;
+    offset += d.inFeatures * d.outFeatures;
+    d.biasOffset = offset;
+    offset += d.outFeatures;
+    spec.layers.push_back(d);
+    if (i + 2 < net.widths.size()) {
+      LayerDesc a;
+      a.kind = kActivation;
+      a.activation = net.act;
+      a.alpha = 0.01;
+      spec.layers.push_back(a);
+      if (net.dropout) {
+        LayerDesc dr;
+        dr.kind = kDropout;
+        dr.rate = 0.2;
+        spec.layers.push_back(dr);
+      }
+    }
+  }
+  spec.paramCount = offset;
+  spec.loss = net.loss;
+  spec.huberDelta = 1;
+  spec.optimizer = net.optimizer;
+  spec.momentum = net.momentum;
+  spec.nesterov = net.nesterov;
+  spec.weightDecay = net.weightDecay;
+  spec.clipNorm = net.clipNorm;
+  spec.clipValue = net.clipValue;
+  const int64_t P = spec.paramCount;
+  std::vector<float> params(static_cast<size_t>(P)), grads(static_cast<size_t>(P));
+  std::vector<float> state(static_cast<size_t>(StateSlots(spec) * P) + 1);
+  for (auto& v : params) v = 0.1f * Uniform();
+  std::vector<uint32_t> rng = {1, 2, 3, 4};
+  const PlanError e = ValidateSpec(spec, P, P, int64_t(state.size()), 4);
+  if (!e.ok()) {
+    std::printf("%s: invalid spec: %s\n", net.name, e.message.c_str());
+    return false;
+  }
+
+  const int64_t rows = 4 * net.batch + 3;  // a partial last batch
+  const int64_t inF = spec.inFeatures, outF = spec.outFeatures;
+  std::vector<float> x(static_cast<size_t>(rows * inF)), y(static_cast<size_t>(rows * outF));
+  std::vector<int32_t> labels(static_cast<size_t>(rows)), order(static_cast<size_t>(rows));
+  for (auto& v : x) v = Uniform();
+  for (auto& v : y) v = Uniform() + 0.5f;  // in [0, 1): also valid BCE targets
+  for (int64_t i = 0; i < rows; i++) {
+    labels[static_cast<size_t>(i)] = int32_t(i % outF);
+    order[static_cast<size_t>(i)] = int32_t((i * 7) % rows);
+  }
+  const int64_t steps = (rows + net.batch - 1) / net.batch;
+  std::vector<float> lr(static_cast<size_t>(steps), 0.01f), losses(static_cast<size_t>(steps));
+  StepArgs run;
+  run.x = x.data();
+  if (net.loss == kCrossEntropy) run.yLabels = labels.data();
+  else run.yFloat = y.data();
+  run.rows = rows;
+  run.order = order.data();
+  run.orderLength = rows;
+  run.start = 0;
+  run.steps = steps;
+  run.batchSize = net.batch;
+  run.lr = lr.data();
+  run.losses = losses.data();
+  const PlanError re = ValidateRun(spec, run, int64_t(x.size()), net.loss == kCrossEntropy ? rows : int64_t(y.size()),
+                                   net.loss == kCrossEntropy, steps, steps);
+  if (!re.ok()) {
+    std::printf("%s: invalid run: %s\n", net.name, re.message.c_str());
+    return false;
+  }
+
+  Plan plan(spec, params.data(), grads.data(), state.data(), rng.data());
+  run.firstStep = 1;
+  if (plan.RunSteps(run) != steps) {  // warm-up: OpenBLAS's first-call buffers
+    std::printf("%s: warm-up run stopped early\n", net.name);
+    return false;
+  }
+  std::vector<float> out(static_cast<size_t>(net.batch * outF));
+  g_ours = 0;
+  g_openblas = 0;
+  g_counting = true;
+  int64_t done = 0;
+  for (int epoch = 0; epoch < 5; epoch++) {
+    run.firstStep = 1 + (epoch + 1) * steps;
+    done += plan.RunSteps(run);
+  }
+  plan.Forward(out.data(), x.data(), net.batch);
+  g_counting = false;
+  const long ours = g_ours.load(), openblas = g_openblas.load();
+  std::printf("%s: %lld steps + a forward pass: %ld allocations by blasnet, %ld inside OpenBLAS; loss %g\n", net.name,
+              static_cast<long long>(done), ours, openblas, double(losses[static_cast<size_t>(steps - 1)]));
+  return ours == 0 && done == 5 * steps;
+}
+
+int main() {
+  const Net nets[] = {
+      {"lecture 1-3-1 sigmoid mse sgd (loop GEMMs)", {1, 3, 1}, kSigmoid, false, kMse, kSgd, 0, false, 0, 0, 0, 10},
+      {"mlp 64-128-64-10 relu ce adam clipNorm+clipValue", {64, 128, 64, 10}, kRelu, false, kCrossEntropy, kAdam, 0, false, 0, 1.0, 0.5, 32},
+      {"64-300-8 tanh dropout huber sgd nesterov wd", {64, 300, 8}, kTanh, true, kHuber, kSgd, 0.9, true, 1e-4, 0, 0, 16},
+      {"256-512-256 gelu mse sgd (P >= 65536: per-layer update, saxpy)", {256, 512, 256}, kGelu, false, kMse, kSgd, 0, false, 0, 0, 0, 64},
+      {"32-64-4 leakyRelu bce rmsprop clipNorm", {32, 64, 4}, kLeakyRelu, false, kBce, kRmsprop, 0, false, 0, 2.0, 0, 8},
+      {"32-48-6 relu mae adamw", {32, 48, 6}, kRelu, false, kMae, kAdamW, 0, false, 0.01, 0, 0, 8},
+  };
+  bool ok = true;
+  for (int threads : {1, 2}) {
+    openblas_set_num_threads(threads);
+    std::printf("threads %d\n", threads);
+    for (const Net& net : nets) ok = Check(net) && ok;
+  }
+  std::printf(ok ? "OK\n" : "FAILED\n");
+  return ok ? 0 : 1;
+}
