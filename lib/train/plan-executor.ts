@@ -355,7 +355,9 @@ export class PlanExecutor implements TrainPlan {
     const opt = this.spec.optimizer;
     const P = this.spec.paramCount;
     const { params, grads } = this.buffers;
-    const [s0, s1] = this.stateBlocks as [Float32Array, Float32Array];
+    // Indexed, not destructured: array destructuring goes through the iterator protocol each step.
+    const s0 = this.stateBlocks[0]!;
+    const s1 = this.stateBlocks[1]!; // (undefined for plain SGD, which does not use it)
     switch (opt.kind) {
       case "sgd":
         k.sgdUpdate(params, grads, s0, P, lr, opt.momentum, opt.dampening, opt.nesterov, opt.weightDecay, step === 1);
