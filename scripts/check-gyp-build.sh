@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the addon with node-gyp (binding.gyp) and check it: load the gyp-built blasnet.node, run a
-# small gemm and a rejected call. The build happens in a scratch copy of binding.gyp + native/, so
+# small gemm and a rejected call, then the native test files (kernel parity against TypeScript, the
+# fused plan, the boundary, fast math) with the loader pointed at it. The build happens in a scratch copy of binding.gyp + native/, so
 # build/Release/blasnet.node from cmake-js is never touched. Exits non-zero on any failure.
 #
 # Node headers: node-gyp would download them unless told where they are. We pass --nodedir from
@@ -60,3 +61,10 @@ try {
 console.log(`check-gyp-build: OK: gemm checked; ${addon.blasConfig()}; kernels: ${addon.simdLevel()}; ` +
   `exports: ${Object.keys(addon).length}`);
 JS
+
+# The gyp-built addon gives the same numbers: the parity, fused-plan and boundary tests on it
+# (BLASNET_NATIVE_ADDON makes the loader take this file; CI=true makes the tests require it).
+echo "check-gyp-build: kernel parity, fused plan and boundary tests on the node-gyp build"
+(cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
+  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/fast-math.test.ts)
+echo "check-gyp-build: OK: the node-gyp build passes the native tests"
