@@ -4,8 +4,9 @@
  * - the addon cannot load (BLASNET_NATIVE_ADDON names a file that does not exist): the TypeScript
  *   backend with exactly one warning that says why and how to fix it, including the one command
  *   that builds the addon when blasnet is installed as a dependency;
- * - BLASNET_BACKEND=native or setBackend("native") when the addon cannot load: an error, not a
- *   silent fallback; BLASNET_BACKEND=js: the TypeScript backend without a warning;
+ * - BLASNET_BACKEND=native, setBackend("native") or a model made with backend "native" when the
+ *   addon cannot load: an error, not a silent fallback; BLASNET_BACKEND=js: the TypeScript backend
+ *   without a warning;
  * - the addon loads: native by default with no warning; backendInfo() reports the backend, the
  *   OpenBLAS build, threads and the CPU; setThreads() changes the thread count it reports.
  */
@@ -89,6 +90,14 @@ describe("backend selection when the addon cannot load", () => {
     expect(r.name).toBeUndefined();
     expect(r.error?.message).toContain("The native backend was requested but cannot be used");
     expect(r.error?.message).toContain(MISSING);
+  });
+
+  it('a model created with backend "native" fails when it first needs the backend, with the reason', async () => {
+    const r = await select("model", UNLOADABLE);
+    expect(r.name).toBe("constructed");
+    expect(r.error?.message).toContain('This model was created with backend "native", which cannot be used');
+    expect(r.error?.message).toContain("has not been built");
+    expect(r.warnings).toEqual([]);
   });
 
   it("BLASNET_BACKEND=js and setBackend(\"js\") choose TypeScript without a warning", async () => {
