@@ -3,14 +3,15 @@
 //
 // A failed build does not fail `npm install blasnet`: the library then runs on its TypeScript
 // backend and warns once, at run time, with the reason and the fix. This script says the same at
-// install time, after cmake-js's own output (which names what is missing). A checkout's set-up and
-// CI want the build to be required: BLASNET_REQUIRE_NATIVE=1 makes a failed build exit non-zero
-// (scripts/setup.sh sets it, and then also checks that the addon loads).
+// install time, after cmake-js's own output (which names what is missing). The build is required
+// (a failure exits non-zero) when asked for explicitly: under `npm rebuild blasnet` (the command the
+// warnings give), and with BLASNET_REQUIRE_NATIVE=1 (scripts/setup.sh sets it for a checkout's
+// set-up and CI, and then also checks that the addon loads).
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const required = process.env.BLASNET_REQUIRE_NATIVE === "1";
+const required = process.env.BLASNET_REQUIRE_NATIVE === "1" || process.env.npm_command === "rebuild";
 
 let status;
 let cause;

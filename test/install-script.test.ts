@@ -1,7 +1,8 @@
 /**
  * npm's install script (scripts/install-native.mjs) when the addon cannot be built: run in a scratch
  * copy of the package with no compiler or cmake on PATH, it explains what to do and lets the install
- * succeed (the library then falls back to TypeScript), unless BLASNET_REQUIRE_NATIVE=1 (set-up, CI).
+ * succeed (the library then falls back to TypeScript), unless the build was asked for explicitly:
+ * BLASNET_REQUIRE_NATIVE=1 (set-up, CI) or `npm rebuild blasnet`.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
@@ -39,7 +40,7 @@ describe("install script", () => {
     expect(pkg.files).toContain("scripts/install-native.mjs");
   });
 
-  it("a failed build explains the fix and does not fail the install; BLASNET_REQUIRE_NATIVE=1 makes it fail", () => {
+  it("a failed build explains the fix and does not fail the install; BLASNET_REQUIRE_NATIVE=1 or npm rebuild makes it fail", () => {
     const dir = scratchPackage();
     const soft = install(dir, {});
     expect(soft.status, soft.stderr).toBe(0);
@@ -52,5 +53,10 @@ describe("install script", () => {
     const hard = install(dir, { BLASNET_REQUIRE_NATIVE: "1" });
     expect(hard.status, hard.stderr).toBe(1);
     expect(hard.stderr).toContain("blasnet: the native addon was not built");
+    // `npm rebuild blasnet` (npm sets npm_command) is an explicit request to build: a failure fails it.
+    const rebuild = install(dir, { npm_command: "rebuild" });
+    expect(rebuild.status, rebuild.stderr).toBe(1);
+    const install2 = install(dir, { npm_command: "install" });
+    expect(install2.status, install2.stderr).toBe(0);
   });
 });
