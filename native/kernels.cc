@@ -15,10 +15,14 @@
 #include <cstring>
 #include <limits>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__)
+// -DBLASNET_NO_CLONES builds the baseline version only (as plan.cc): scripts/check-baseline-build.sh
+// uses it to test the code a CPU without AVX2 runs.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__) && \
+    !defined(BLASNET_NO_CLONES)
 #define BLASNET_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #define BLASNET_CLONE_LEVELS 1
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6 && defined(__ELF__)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6 && defined(__ELF__) && \
+    !defined(BLASNET_NO_CLONES)
 #define BLASNET_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #define BLASNET_CLONE_LEVELS 2
 #else
@@ -136,6 +140,8 @@ const char* SimdLevel() {
   if (__builtin_cpu_supports("avx512f")) return "avx512f";
   if (__builtin_cpu_supports("avx2")) return "avx2";
   return "sse2 (x86-64 baseline)";
+#elif defined(__x86_64__) && defined(BLASNET_NO_CLONES)
+  return "sse2 (x86-64 baseline only: BLASNET_NO_CLONES)";
 #else
   return "compiler default (no per-ISA dispatch)";
 #endif
