@@ -43,6 +43,8 @@ describe.skipIf(!native || !native.createFusedPlan)("native fit off the main thr
         refusals[name] = (e as Error).message;
       }
     };
+    const weightsBefore = model.getWeights();
+    const stateBefore = model.getTrainingState();
     const timer = setInterval(() => {
       ticks++;
       if (!model._stepsRunning) return;
@@ -50,8 +52,10 @@ describe.skipIf(!native || !native.createFusedPlan)("native fit off the main thr
       ticksInFlight++;
       if (ticksInFlight === 1) {
         attempt("fit", () => model.fit(x, labels, { epochs: 1, verbose: 0 }));
-        attempt("setWeights", () => model.setWeights(model.getWeights()));
-        attempt("setTrainingState", () => model.setTrainingState(model.getTrainingState()));
+        attempt("setWeights", () => model.setWeights(weightsBefore));
+        attempt("setTrainingState", () => model.setTrainingState(stateBefore));
+        attempt("getWeights", () => model.getWeights());
+        attempt("getTrainingState", () => model.getTrainingState());
         attempt("compile", () => model.compile({ loss: "crossEntropy", optimizer: "sgd" }));
         attempt("predict", () => model.predict(x.sliceRows(0, 2)));
         attempt("evaluate", () => model.evaluate(x.sliceRows(0, 2), labels.subarray(0, 2)));
@@ -76,6 +80,9 @@ describe.skipIf(!native || !native.createFusedPlan)("native fit off the main thr
     expect(refusals["fit"]).toMatch(/Cannot start fit\(\): this model is already training/);
     expect(refusals["setWeights"]).toMatch(/Cannot setWeights while fit\(\) is running/);
     expect(refusals["setTrainingState"]).toMatch(/Cannot setTrainingState while fit\(\) is running/);
+    // Copies taken while the worker writes the weights would mix two steps.
+    expect(refusals["getWeights"]).toMatch(/Cannot read the weights while training steps are running off the main thread/);
+    expect(refusals["getTrainingState"]).toMatch(/Cannot read the training state while training steps are running/);
     expect(refusals["compile"]).toMatch(/Cannot compile while fit\(\) is running/);
     expect(refusals["predict"]).toMatch(/Cannot predict while training steps are running off the main thread/);
     expect(refusals["evaluate"]).toMatch(/Cannot evaluate while training steps are running off the main thread/);

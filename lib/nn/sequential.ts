@@ -427,6 +427,8 @@ export class Sequential {
 
   /** Copies of each dense layer's weight and bias. */
   getWeights(): LayerWeights[] {
+    // A copy taken while a worker thread updates the weights would mix two steps.
+    this.assertNotStepping("read the weights");
     const out: LayerWeights[] = [];
     this.layers.forEach((l, i) => {
       if (l instanceof Dense) {
@@ -511,6 +513,7 @@ export class Sequential {
 
   /** Optimizer step, epoch, optimizer state and dropout generator state, as copies. */
   getTrainingState(): TrainingState {
+    this.assertNotStepping("read the training state");
     return { step: this.steps, epoch: this.epochs, optimizerState: this.state.slice(), rngState: this.rngState.slice() };
   }
 
