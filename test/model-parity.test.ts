@@ -135,9 +135,10 @@ describe.skipIf(!native)("fit on the native backend's fused plan", () => {
     let firedDuringFit = false;
     let fitDone = false;
     setImmediate(() => (firedDuringFit = !fitDone));
+    const weights = model.getWeights();
     const run = model.fit(x, labels, { epochs: 3, batchSize: 16, verbose: 0 });
     await expect(model.fit(x, labels, { verbose: 0 })).rejects.toThrow(/already training/);
-    expect(() => model.setWeights(model.getWeights())).toThrow(/while fit\(\) is running/);
+    expect(() => model.setWeights(weights)).toThrow(/while fit\(\) is running/);
     const h = await run;
     fitDone = true;
     expect(h.stepsPerEpoch).toBe(250);
