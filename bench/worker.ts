@@ -98,10 +98,10 @@ function emit(result: TrainResult | BoundResult): void {
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-async function trainJob(job: TrainJob): Promise<TrainResult> {
-  const t0 = nowSeconds();
+/** A training result with nothing measured yet (ok: false), filled in as the job runs. */
+function emptyTrainResult(job: TrainJob): TrainResult {
   const w = job.workload;
-  const base: TrainResult = {
+  return {
     kind: "train",
     system: job.system,
     workload: w.id,
@@ -122,6 +122,12 @@ async function trainJob(job: TrainJob): Promise<TrainResult> {
     partialEpoch: false,
     wallSeconds: 0,
   };
+}
+
+async function trainJob(job: TrainJob): Promise<TrainResult> {
+  const t0 = nowSeconds();
+  const w = job.workload;
+  const base = emptyTrainResult(job);
   const entry = await loadSystem(job.system);
   const supported = entry.supports(w);
   if (supported !== true) return { ...base, error: `skipped: ${supported}` };
@@ -294,28 +300,7 @@ async function main(): Promise<void> {
       emit(await trainJob(job));
     } catch (e) {
       const err = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      emit({
-        kind: "train",
-        system: job.system,
-        workload: job.workload.id,
-        threads: job.threads,
-        ok: false,
-        error: err.split("\n").slice(0, 4).join(" | "),
-        notes: [],
-        batchSize: job.workload.batchSize,
-        samplesPerStep: job.workload.batchSize,
-        lossStart: NaN,
-        lossEnd: NaN,
-        rowsPerRun: 0,
-        epochsPerRun: 0,
-        stepsPerRun: 0,
-        runs: [],
-        samplesPerSec: NaN,
-        usPerStep: NaN,
-        gflops: NaN,
-        partialEpoch: false,
-        wallSeconds: 0,
-      });
+      emit({ ...emptyTrainResult(job), error: err.split("\n").slice(0, 4).join(" | ") });
     }
   } else {
     try {
