@@ -292,6 +292,30 @@ describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
     expect(await new PlanExecutor(ts, spec, ref).runSteps(refRun)).toBeLessThan(steps);
   });
 
+  it("flushes subnormal optimizer state to zero during a run (the TypeScript reference keeps it)", async () => {
+    // Input feature 0 is always 0, so the first layer's weight column 0 gets a zero gradient and
+    // its velocity only decays: v <- 0.9 v. Start those velocities in the subnormal range.
+    const spec = makeSpec({ inFeatures: 3, hidden: [4], between: [act("relu")], outFeatures: 2, batchSize: 8, rows: 16, loss: MSE, optimizer: sgd({ momentum: 0.9 }) });
+    const init = makeBuffers(spec, 21);
+    const data = makeData(spec, 16, 22);
+    for (let r = 0; r < 16; r++) data.x[r * 3] = 0;
+    const column0 = [0, 3, 6, 9]; // weight (4, 3) row-major at offset 0: entries (j, 0)
+    for (const i of column0) init.state[i] = 1e-39;
+    const nat = cloneBuffers(init);
+    const ref = cloneBuffers(init);
+    const plan = fused(spec, nat);
+    expect(await plan.runSteps(makeRun(data, 8, 0, 2, 2, 0.05))).toBe(2); // firstStep 2: momentum applies
+    expect(await new PlanExecutor(ts, spec, ref).runSteps(makeRun(data, 8, 0, 2, 2, 0.05))).toBe(2);
+    for (const i of column0) {
+      expect(ref.state[i]).toBeGreaterThan(0); // 0.81e-39, still subnormal
+      expect(ref.state[i]).toBeLessThan(1.17549435e-38);
+      expect(nat.state[i]).toBe(0);
+    }
+    // Everything else agrees as in the parity rows.
+    expect(maxAbsDiff(nat.params, ref.params)).toBeLessThanOrEqual(2e-5);
+    plan.dispose();
+  });
+
   it("keeps the event loop responsive during a long run, and refuses concurrent use while busy", async () => {
     const spec = makeSpec({ inFeatures: 256, hidden: [1024, 1024], between: [act("relu")], outFeatures: 10, batchSize: 128, rows: 1024, loss: CE, optimizer: sgd({ momentum: 0.9 }) });
     const buffers = makeBuffers(spec, 1);
