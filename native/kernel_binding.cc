@@ -326,6 +326,34 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), sum_squares(x.data, n));
 }
 
+// A position in buffer `v`: an integer in [lo, v.length] (`lo_expr` names lo in the message: "0",
+// "start"). Not capped at 2^31-1 as a dimension is: firstNonFinite takes absolute indices into
+// whole datasets.
+template <typename T>
+int64_t Position(const Args& args, size_t i, const char* name, int64_t lo, const char* lo_expr, const View<T>& v) {
+  const double x = args.Number(i, name);
+  if (!(std::isfinite(x) && std::trunc(x) == x && x >= double(lo))) {
+    std::string bound = lo_expr;
+    if (bound != std::to_string(lo)) bound += " (" + std::to_string(lo) + ")";
+    args.RangeError(args.ArgCap(name) + " must be an integer >= " + bound + " but received " + args.Fmt(x));
+  }
+  if (x > double(v.length)) {
+    args.RangeError(args.ArgCap(name) + " is " + args.Fmt(x) + ", past the end of argument '" + v.name + "' (" +
+                    std::to_string(v.length) + " values)");
+  }
+  return int64_t(x);
+}
+
+// firstNonFinite(x, start, end): the index in x of the first NaN or +-inf in x[start, end), or -1.
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Args args(info, "firstNonFinite", 3);
+  const View<float> x = args.F32(0, "x");
+  const int64_t start = Position(args, 1, "start", 0, "0", x);
+  const int64_t end = Position(args, 2, "end", start, "start", x);
+  const int64_t i = first_non_finite(x.data + start, end - start);
+  return Napi::Number::New(info.Env(), i < 0 ? -1.0 : double(start + i));
+}
+
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args args(info, "scale", 3);
   const View<float> x = args.F32(0, "x");
@@ -443,6 +471,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
       {"argmaxRows", ArgmaxRows},
       {"sum", Sum},
       {"sumSquares", SumSquares},
+      {"firstNonFinite", FirstNonFinite},
       {"scale", Scale},
       {"clip", Clip},
       {"setThreads", SetThreads},

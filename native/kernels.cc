@@ -703,6 +703,29 @@ double sum_squares(const float* x, int64_t n) {
 }
 
 BLASNET_CLONES
+int64_t first_non_finite(const float* x, int64_t n) {
+  // A float is NaN or +-inf exactly when its exponent field is all ones. (bits & 0x7f800000) +
+  // 0x00800000 carries into bit 31 for exponent 0xff only, so OR-ing that over a block and testing
+  // bit 31 checks the whole block with one integer OR per value (it vectorizes); a flagged block
+  // is scanned again for the exact index. 4096 values (16 KiB) is still in L1 for the rescan.
+  constexpr int64_t kBlock = 4096;
+  constexpr uint32_t kExponent = 0x7f800000u;
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const float* xb = x + i0;
+    const int64_t len = std::min(kBlock, n - i0);
+    uint32_t acc = 0;
+#pragma omp simd reduction(| : acc)
+    for (int64_t i = 0; i < len; i++) acc |= (uint32_t(FloatBits(xb[i])) & kExponent) + 0x00800000u;
+    if (acc & 0x80000000u) {
+      for (int64_t i = 0; i < len; i++) {
+        if ((uint32_t(FloatBits(xb[i])) & kExponent) == kExponent) return i0 + i;
+      }
+    }
+  }
+  return -1;
+}
+
+BLASNET_CLONES
 void scale(float* x, int64_t n, double s) {
   for (int64_t i = 0; i < n; i++) x[i] = float(double(x[i]) * s);
 }

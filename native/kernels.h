@@ -92,6 +92,11 @@ double sum(const float* x, int64_t n);
 // Sum of squares of x (n), accumulated in double.
 double sum_squares(const float* x, int64_t n);
 
+// Index (in [0, n)) of the first NaN or +-inf in x (n), or -1 if every value is finite. Decided on
+// the bits (exponent field all ones), so +-0, subnormals and +-FLT_MAX are finite whatever the
+// floating-point mode. Unlike the other kernels, n may exceed 2^31-1.
+int64_t first_non_finite(const float* x, int64_t n);
+
 // x (n) *= s (the product in double, rounded once).
 void scale(float* x, int64_t n, double s);
 

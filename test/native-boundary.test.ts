@@ -256,6 +256,16 @@ const SPECS: FnSpec[] = [
     valid: () => [f32(6), 6],
   },
   {
+    fn: "firstNonFinite",
+    args: [
+      { name: "x", kind: "f32", need: 6 },
+      // start in [0, x.length]; end in [start, x.length] (start is 2 here).
+      { name: "start", kind: "range", bad: [-1, 1.5, NaN, Infinity, -Infinity, 7, 2 ** 31, 1e300] },
+      { name: "end", kind: "range", bad: [1, -1, 5.5, NaN, Infinity, 7, 2 ** 32, 1e300] },
+    ],
+    valid: () => [f32(6), 2, 6],
+  },
+  {
     fn: "scale",
     args: [
       { name: "x", kind: "f32", need: 6 },
@@ -469,6 +479,10 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
     const e = thrown(() => addon["gemm"]!(false, false, 2, 3, 4, 1, f32(8), f32(12), 0, c));
     expect(e).toBeInstanceOf(RangeError);
     expect(e.message).toContain("Argument 'c' of gemm has 0 values but m*n = 6");
+    expect(addon["firstNonFinite"]!(c, 0, 0)).toBe(-1);
+    const e2 = thrown(() => addon["firstNonFinite"]!(c, 0, 6));
+    expect(e2).toBeInstanceOf(RangeError);
+    expect(e2.message).toContain("Argument 'end' of firstNonFinite is 6, past the end of argument 'x' (0 values)");
   });
 
   it("still computes correctly after all the rejected calls (the process survived)", () => {

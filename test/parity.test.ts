@@ -412,9 +412,46 @@ for (const n of [1, 91, 100003, 1024 * 1024, randomDim(20_000)]) {
   });
 }
 
+// firstNonFinite: the index found (exact, as an Int32Array) over the whole buffer and subranges,
+// with no, one and several non-finite values, over finite extremes (which must not count).
+for (const n of [1, 91, 4096, 4097, 100003, 1024 * 1024, randomDim(20_000)]) {
+  ROWS.push({
+    op: "firstNonFinite",
+    shape: `${n}`,
+    tolerance: EXACT_ISH,
+    run: (b, rng) => {
+      const x = f32(rng, n, -3, 3);
+      const extremes = [0, -0, 1e-45, -1e-45, 1.1754942e-38, 1.1754944e-38, 3.4028235e38, -3.4028235e38];
+      for (let k = 0; k < Math.min(n, 32); k++) x[rng.int(n)] = extremes[rng.int(extremes.length)]!;
+      const found: number[] = [];
+      const scan = (start: number, end: number): void => {
+        found.push(b.firstNonFinite(x, start, end));
+      };
+      const some = (): [number, number] => {
+        const a = rng.int(n + 1);
+        const c = rng.int(n + 1);
+        return [Math.min(a, c), Math.max(a, c)];
+      };
+      scan(0, n);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const at = rng.int(n);
+        x[at] = bad;
+        scan(0, n);
+        scan(at, n);
+        scan(0, at);
+        scan(...some());
+      }
+      x[n - 1] = NaN;
+      scan(Math.max(0, n - 4096), n);
+      scan(n, n);
+      return { found: Int32Array.from(found) };
+    },
+  });
+}
+
 // Empty shapes: nothing is read or written, an empty mean is NaN on both sides.
 ROWS.push({
-  op: "empty shapes: biasAdd, biasGrad, activations, softmax, losses, argmaxRows, sum, scale",
+  op: "empty shapes: biasAdd, biasGrad, activations, softmax, losses, argmaxRows, sum, firstNonFinite, scale",
   shape: "0 rows / n = 0 / cols = 0",
   tolerance: EXACT_ISH,
   run: (b) => {
@@ -436,6 +473,7 @@ ROWS.push({
       bce: b.bceWithLogits(none, none, none, 0),
       sum: b.sum(none, 0),
       sumSquares: b.sumSquares(none, 0),
+      firstNonFinite: b.firstNonFinite(none, 0, 0),
       argmax,
     };
   },
@@ -498,6 +536,9 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     { op: "gemm a shorter than m*k", message: /\ba\b/, call: (b) => b.gemm(false, false, 2, 2, 2, 1, new Float32Array(3), new Float32Array(4), 0, new Float32Array(4)) },
     { op: "gemm c shorter than m*n", message: /\bc\b/, call: (b) => b.gemm(false, true, 2, 2, 2, 1, new Float32Array(4), new Float32Array(4), 0, new Float32Array(3)) },
     { op: "biasAdd bias shorter than cols", message: /bias/, call: (b) => b.biasAdd(new Float32Array(6), new Float32Array(2), 2, 3) },
+    { op: "firstNonFinite end past x.length", message: /\bend\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 2, 7) },
+    { op: "firstNonFinite end < start", message: /\bend\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 4, 3) },
+    { op: "firstNonFinite start past x.length", message: /\bstart\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 7, 7) },
     { op: "adamUpdate v shorter than n", message: /\bv\b/, call: (b) => b.adamUpdate(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(3), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1, false) },
   ];
   it.each(ERROR_ROWS)("$op: both throw a RangeError naming it", ({ message, call }) => {
@@ -511,7 +552,7 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     const kernels = [
       "gemm", "biasAdd", "biasGrad", "activationForward", "activationBackward", "softmaxForward",
       "softmaxBackward", "regressionLoss", "softmaxCrossEntropy", "softmaxCrossEntropyDense",
-      "bceWithLogits", "sgd", "adam", "rmsprop", "argmaxRows", "sum", "sumSquares", "scale", "clip",
+      "bceWithLogits", "sgd", "adam", "rmsprop", "argmaxRows", "sum", "sumSquares", "firstNonFinite", "scale", "clip",
     ];
     const ops = ROWS.map((r) => r.op).join(" | ");
     for (const k of kernels) expect(ops, k).toMatch(new RegExp(`(^|[ |,])${k}([ |,]|$)`));
@@ -521,7 +562,7 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     const kernels = [
       "gemm", "biasAdd", "biasGrad", "activationForward", "activationBackward", "softmaxForward",
       "softmaxBackward", "regressionLoss", "softmaxCrossEntropy", "softmaxCrossEntropyDense",
-      "bceWithLogits", "sgd", "adam", "rmsprop", "argmaxRows", "sum", "sumSquares", "scale", "clip",
+      "bceWithLogits", "sgd", "adam", "rmsprop", "argmaxRows", "sum", "sumSquares", "firstNonFinite", "scale", "clip",
     ];
     for (const k of kernels) {
       const shapes = ROWS.filter((r) => new RegExp(`(^|[ ,])${k}([ ,]|$)`).test(r.op)).map((r) => r.shape);

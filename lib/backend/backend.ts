@@ -205,6 +205,14 @@ export interface Kernels {
   /** Sum of squares of x (n), accumulated in double precision (gradient norms). */
   sumSquares(x: Float32Array, n: number): number;
 
+  /**
+   * Index of the first NaN or ±Infinity in x[start, end), or -1 if every value there is finite
+   * (±0, subnormals and ±FLT_MAX are finite). start and end are integers with
+   * 0 <= start <= end <= x.length; the result is an index into x itself, not relative to start.
+   * The input check of fit / evaluate / predict calls it over chunks of the data.
+   */
+  firstNonFinite(x: Float32Array, start: number, end: number): number;
+
   /** x (n) *= s. */
   scale(x: Float32Array, n: number, s: number): void;
 

@@ -100,6 +100,7 @@ export interface NativeKernelBinding {
   argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void;
   sum(x: Float32Array, n: number): number;
   sumSquares(x: Float32Array, n: number): number;
+  firstNonFinite(x: Float32Array, start: number, end: number): number;
   scale(x: Float32Array, n: number, s: number): void;
   clip(x: Float32Array, n: number, lo: number, hi: number): void;
 
@@ -144,6 +145,7 @@ export const REQUIRED_EXPORTS = [
   "argmaxRows",
   "sum",
   "sumSquares",
+  "firstNonFinite",
   "scale",
   "clip",
   "setThreads",

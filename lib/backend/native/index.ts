@@ -46,6 +46,7 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
     argmaxRows: addon.argmaxRows,
     sum: addon.sum,
     sumSquares: addon.sumSquares,
+    firstNonFinite: addon.firstNonFinite,
     scale: addon.scale,
     clip: addon.clip,
     setThreads: (n) => addon.setThreads(n),

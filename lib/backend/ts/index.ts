@@ -12,7 +12,7 @@ import { biasAdd, biasGrad } from "./bias.js";
 import { gemm } from "./gemm.js";
 import { bceWithLogits, regressionLoss, softmaxCrossEntropy, softmaxCrossEntropyDense } from "./losses.js";
 import { adamUpdate, rmspropUpdate, sgdUpdate } from "./optimizers.js";
-import { argmaxRows, sum, sumSquares } from "./reductions.js";
+import { argmaxRows, firstNonFinite, sum, sumSquares } from "./reductions.js";
 import { softmaxBackward, softmaxForward } from "./softmax.js";
 import { clip, scale } from "./vector.js";
 
@@ -50,6 +50,7 @@ export function createTsBackend(): Backend {
     argmaxRows,
     sum,
     sumSquares,
+    firstNonFinite,
     scale,
     clip,
   };

@@ -1,4 +1,7 @@
-/** Reductions over float32 buffers: argmax per row, sum and sum of squares in double precision. */
+/**
+ * Reductions over float32 buffers: argmax per row, sum and sum of squares in double precision, and
+ * the first non-finite value of a range.
+ */
 import { checkLength, checkSize } from "./check.js";
 
 /**
@@ -48,4 +51,21 @@ export function sumSquares(x: Float32Array, n: number): number {
     s += v * v;
   }
   return s;
+}
+
+/**
+ * Index of the first NaN or ±Infinity in x[start, end), or -1 if there is none. `v - v` is 0 for
+ * every finite v (±0, subnormals and ±FLT_MAX included) and NaN for NaN and ±Infinity.
+ */
+export function firstNonFinite(x: Float32Array, start: number, end: number): number {
+  checkSize("start", start);
+  checkSize("end", end);
+  if (start > x.length) throw new RangeError(`Invalid start: ${start}; past the end of x (${x.length} values)`);
+  if (end < start) throw new RangeError(`Invalid end: ${end}; expected end >= start (${start})`);
+  if (end > x.length) throw new RangeError(`Invalid end: ${end}; past the end of x (${x.length} values)`);
+  for (let i = start; i < end; i++) {
+    const v = x[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
 }
