@@ -4,7 +4,8 @@ import { dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { sgd } from "../lib/optim/index.js";
 import type { FitOptions } from "../lib/train/fit.js";
-import { tsBackend } from "./helpers.js";
+import type { Backend } from "../lib/backend/backend.js";
+import { nativeOrSkip, tsBackend } from "./helpers.js";
 
 type LossName = "mse" | "crossEntropy" | "binaryCrossEntropy";
 
@@ -151,5 +152,118 @@ describe("accepted input forms", () => {
       results.push(Array.from(m.params));
     }
     for (const r of results) expect(r).toEqual(results[0]);
+  });
+});
+
+/** `backend` with its firstNonFinite calls recorded as [start, end]. */
+function recordingScans(backend: Backend): { backend: Backend; calls: [number, number][] } {
+  const calls: [number, number][] = [];
+  return {
+    calls,
+    backend: {
+      ...backend,
+      firstNonFinite: (x, start, end) => {
+        calls.push([start, end]);
+        return backend.firstNonFinite(x, start, end);
+      },
+    },
+  };
+}
+
+/** The chunks a scan of values [0, upTo] makes, `chunk` values at a time, in an array of `length`. */
+function chunksUpTo(upTo: number, length: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s <= upTo; s += chunk) out.push([s, Math.min(length, s + chunk)]);
+  return out;
+}
+
+const native = nativeOrSkip();
+
+describe.skipIf(!native)("the NaN / Infinity check on the native backend", () => {
+  // 5,000,000 values: the native scan checks 2^20 values per call, so this crosses four chunk edges.
+  const rows = 625_000;
+  const cols = 8;
+  const n = rows * cols;
+  const CHUNK = 1 << 20;
+  const clean = new Float32Array(n).map((_, i) => (i % 97) / 97);
+  const y = new Float32Array(rows);
+
+  function nativeModel(backend: Backend): Sequential {
+    const m = new Sequential([dense(1)], { inputSize: cols, backend });
+    m.compile({ loss: "mse", optimizer: "sgd" });
+    return m;
+  }
+
+  it("fit reports the exact row and column of a NaN past the first chunks, scanning on the backend in 2^20-value chunks", async () => {
+    const at = 600_000 * cols + 5; // row 600000, column 5: in the fifth chunk
+    const data = clean.slice();
+    data[at] = NaN;
+    const rec = recordingScans(native!);
+    await expect(nativeModel(rec.backend).fit({ data, shape: [rows, cols] }, y, { verbose: 0 })).rejects.toThrow(
+      /^x contains NaN at row 600000, column 5: remove or impute non-finite values before training$/,
+    );
+    expect(rec.calls).toEqual(chunksUpTo(at, n, CHUNK));
+    // A value on a chunk edge: the last of one chunk, the first of the next.
+    for (const edge of [2 * CHUNK - 1, 2 * CHUNK]) {
+      data.set(clean);
+      data[edge] = -Infinity;
+      const row = Math.floor(edge / cols);
+      await expect(nativeModel(native!).fit({ data, shape: [rows, cols] }, y, { verbose: 0 })).rejects.toThrow(
+        `x contains -Infinity at row ${row}, column ${edge - row * cols}:`,
+      );
+    }
+  });
+
+  it("fit checks the targets and the validation data on the backend too", async () => {
+    const yBad = y.slice();
+    yBad[rows - 1] = Infinity;
+    const rec = recordingScans(native!);
+    await expect(nativeModel(rec.backend).fit({ data: clean, shape: [rows, cols] }, yBad, { verbose: 0 })).rejects.toThrow(
+      `y contains Infinity at row ${rows - 1}, column 0:`,
+    );
+    // x: every chunk, clean; then y (625,000 values) in one call.
+    expect(rec.calls).toEqual([...chunksUpTo(n - 1, n, CHUNK), [0, rows]]);
+    const vx = clean.slice(0, 1000 * cols);
+    vx[999 * cols + 7] = NaN;
+    const m = nativeModel(native!);
+    await expect(
+      m.fit({ data: clean.subarray(0, 2000 * cols), shape: [2000, cols] }, y.subarray(0, 2000), {
+        verbose: 0,
+        validationData: [{ data: vx, shape: [1000, cols] }, y.subarray(0, 1000)],
+      }),
+    ).rejects.toThrow("validationData x contains NaN at row 999, column 7:");
+  });
+
+  it("evaluate, predict and predictAsync report it the same way, on the backend's scanner", async () => {
+    const data = clean.slice();
+    data[n - 1] = NaN;
+    const x = { data, shape: [rows, cols] as [number, number] };
+    const rec = recordingScans(native!);
+    const m = nativeModel(rec.backend);
+    const message = `x contains NaN at row ${rows - 1}, column ${cols - 1}: remove or impute non-finite values before training`;
+    await expect(m.evaluate(x, y)).rejects.toThrow(message);
+    expect(rec.calls).toEqual(chunksUpTo(n - 1, n, CHUNK));
+    rec.calls.length = 0;
+    expect(() => m.predict(x)).toThrow(message);
+    expect(rec.calls).toEqual(chunksUpTo(n - 1, n, CHUNK));
+    rec.calls.length = 0;
+    await expect(m.predictAsync(x)).rejects.toThrow(message);
+    expect(rec.calls).toEqual(chunksUpTo(n - 1, n, CHUNK));
+    // Clean data passes the check.
+    const few = { data: clean.subarray(0, 100 * cols), shape: [100, cols] as [number, number] };
+    expect(m.predict(few).rows).toBe(100);
+    expect(Number.isFinite((await m.evaluate(few, y.subarray(0, 100))).loss)).toBe(true);
+  });
+
+  it("the TypeScript backend keeps scanning 65536 values at a time", async () => {
+    const data = new Float32Array(300_000);
+    data[200_001] = NaN;
+    const rec = recordingScans(tsBackend);
+    const m = new Sequential([dense(1)], { inputSize: 3, backend: rec.backend });
+    m.compile({ loss: "mse", optimizer: "sgd" });
+    await expect(m.fit({ data, shape: [100_000, 3] }, new Float32Array(100_000), { verbose: 0 })).rejects.toThrow(
+      "x contains NaN at row 66667, column 0:",
+    );
+    expect(rec.calls).toEqual(chunksUpTo(200_001, 300_000, 65536));
   });
 });

@@ -11,7 +11,11 @@
  * Every pass over the data is written as a generator that pauses every WORK_CHUNK values: `predict`
  * drives it straight through (runSync), `fit` and `evaluate` drive it with a yield to the event loop
  * whenever a 4 ms slice has passed (runAsync), so checking a large dataset does not block the loop.
+ * The NaN / Infinity check runs on the model's backend (`firstNonFinite`), whose native scan is fast
+ * enough to pause only every NATIVE_SCAN_CHUNK values.
  */
+import type { Backend } from "../backend/backend.js";
+import { firstNonFinite } from "../backend/ts/reductions.js";
 import { Matrix, describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import type { Targets } from "./metrics.js";
@@ -19,6 +23,31 @@ import { yieldIfDue, type Slicer } from "./yield.js";
 
 /** Values processed between pauses (about 0.1-0.3 ms of checking). */
 const WORK_CHUNK = 1 << 16;
+
+/**
+ * Values the native backend's firstNonFinite checks between pauses: about 0.3 ms (measured 0.34 ms
+ * per 2^20 values on random data, 15 ms for all 47M of a 60,000 x 784 array, against about 100 ms
+ * for the TypeScript scan).
+ */
+const NATIVE_SCAN_CHUNK = 1 << 20;
+
+/** How the NaN / Infinity check scans: `scan` finds the first non-finite value of x[start, end), or -1. */
+export interface FiniteCheck {
+  scan: (x: Float32Array, start: number, end: number) => number;
+  /** Values scanned between pauses. */
+  chunk: number;
+}
+
+/** The TypeScript scan, for callers without a backend at hand. */
+export const TS_FINITE_CHECK: FiniteCheck = { scan: firstNonFinite, chunk: WORK_CHUNK };
+
+/** The check on `backend`'s own firstNonFinite; the native scan in larger chunks. */
+export function finiteCheckOf(backend: Backend): FiniteCheck {
+  return {
+    scan: (x, start, end) => backend.firstNonFinite(x, start, end),
+    chunk: backend.name === "native" ? NATIVE_SCAN_CHUNK : WORK_CHUNK,
+  };
+}
 
 /** A pass over data that pauses (yields undefined) between chunks of work and returns T. */
 export type Work<T> = Generator<void, T, void>;
@@ -106,17 +135,16 @@ function* as2D(v: unknown, name: string): Work<Dense2D | null> {
   return null;
 }
 
-function* checkFinite(data: Float32Array, cols: number, name: string): Work<void> {
-  for (let start = 0; start < data.length; start += WORK_CHUNK) {
-    const end = Math.min(data.length, start + WORK_CHUNK);
-    for (let i = start; i < end; i++) {
+function* checkFinite(data: Float32Array, cols: number, name: string, check: FiniteCheck): Work<void> {
+  for (let start = 0; start < data.length; start += check.chunk) {
+    const end = Math.min(data.length, start + check.chunk);
+    const i = check.scan(data, start, end);
+    if (i >= 0) {
       const v = data[i]!;
-      if (v - v !== 0) {
-        const row = Math.floor(i / cols);
-        throw new RangeError(
-          `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
-        );
-      }
+      const row = Math.floor(i / cols);
+      throw new RangeError(
+        `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
+      );
     }
     if (end < data.length) yield;
   }
@@ -129,6 +157,7 @@ function checkNonEmpty(rows: number, name: string): void {
 /**
  * Inputs as one contiguous (rows, inputSize) Float32Array, standardized by (x - mean) / std when
  * `mean` and `std` are given (always a copy then; otherwise a Matrix or shaped array is used as is).
+ * `check` scans for NaN / Infinity (pass the model's backend's: finiteCheckOf).
  */
 export function toFeatures(
   x: unknown,
@@ -136,8 +165,9 @@ export function toFeatures(
   inputSize: number,
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
+  check: FiniteCheck = TS_FINITE_CHECK,
 ): Dense2D {
-  return runSync(featuresWork(x, name, inputSize, mean, std));
+  return runSync(featuresWork(x, name, inputSize, mean, std, check));
 }
 
 /** toFeatures as a pausable pass. */
@@ -147,6 +177,7 @@ export function* featuresWork(
   inputSize: number,
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
+  check: FiniteCheck = TS_FINITE_CHECK,
 ): Work<Dense2D> {
   const m = yield* as2D(x, name);
   if (m === null) {
@@ -160,7 +191,7 @@ export function* featuresWork(
       `${name} has ${m.cols} column${m.cols === 1 ? "" : "s"} per row but the model expects inputSize ${inputSize} features`,
     );
   }
-  yield* checkFinite(m.data, m.cols, name);
+  yield* checkFinite(m.data, m.cols, name, check);
   if (mean && std) return { data: yield* standardize(m.data, m.rows, m.cols, mean, std), rows: m.rows, cols: m.cols };
   return m;
 }
@@ -190,7 +221,8 @@ const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, 
 
 /**
  * Targets for `loss` as the plan reads them: float rows (rows, outFeatures) — standardized when
- * `mean`/`std` are given — or class indices (rows) for crossEntropy with label targets.
+ * `mean`/`std` are given — or class indices (rows) for crossEntropy with label targets. `check`
+ * scans float targets for NaN / Infinity, as in toFeatures.
  */
 export function toTargets(
   y: unknown,
@@ -200,8 +232,9 @@ export function toTargets(
   rows: number,
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
+  check: FiniteCheck = TS_FINITE_CHECK,
 ): Targets {
-  return runSync(targetsWork(y, name, loss, outFeatures, rows, mean, std));
+  return runSync(targetsWork(y, name, loss, outFeatures, rows, mean, std, check));
 }
 
 /** toTargets as a pausable pass. */
@@ -213,6 +246,7 @@ export function* targetsWork(
   rows: number,
   mean: Float32Array | null = null,
   std: Float32Array | null = null,
+  check: FiniteCheck = TS_FINITE_CHECK,
 ): Work<Targets> {
   if (loss.name === "crossEntropy") {
     if (outFeatures < 2) {
@@ -242,7 +276,7 @@ export function* targetsWork(
     if (m === null) throw targetsTypeError(name, y, loss);
     checkRows(m.rows, rows, name);
     checkCols(m.cols, outFeatures, name, "class probabilities per row (one-hot or soft labels)");
-    yield* checkFinite(m.data, m.cols, name);
+    yield* checkFinite(m.data, m.cols, name, check);
     const rowsPerChunk = Math.max(1, Math.floor(WORK_CHUNK / m.cols));
     for (let i = 0; i < m.rows; i++) {
       let s = 0;
@@ -282,7 +316,7 @@ export function* targetsWork(
   }
   checkRows(m.rows, rows, name);
   checkCols(m.cols, outFeatures, name, "target values per row");
-  yield* checkFinite(m.data, m.cols, name);
+  yield* checkFinite(m.data, m.cols, name, check);
   if (loss.name === "binaryCrossEntropy") {
     for (let i = 0; i < m.data.length; i++) {
       const v = m.data[i]!;

@@ -26,7 +26,7 @@ import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
-import { checkOptionKeys, featuresWork, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
+import { checkOptionKeys, featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
@@ -121,8 +121,9 @@ export async function prepareData(model: Sequential, x: unknown, y: unknown, xNa
   if (norm?.targetMean && !loss.isRegression) {
     throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
   }
-  const fx = await runAsync(featuresWork(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null), slicer);
-  const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null), slicer);
+  const check = finiteCheckOf(model._kernels());
+  const fx = await runAsync(featuresWork(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
+  const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null, check), slicer);
   return { x: fx.data, y: fy, rows: fx.rows };
 }
 
