@@ -27,5 +27,5 @@ esac
 
 echo "check-baseline-build: native tests on the baseline build ($level)"
 (cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
-  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/fast-math.test.ts test/model-parity.test.ts)
+  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/fast-math.test.ts test/model-parity.test.ts test/first-non-finite.test.ts)
 echo "check-baseline-build: OK"
