@@ -172,8 +172,11 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   const int ldb = trans_b ? k : n;
   if (beta == 0.0f) {
     // The BLAS standard lets beta = 0 skip reading C; zero it ourselves so NaN never survives,
-    // whatever the BLAS build does.
+    // whatever the BLAS build does, and then accumulate onto the zeros (beta = 1): OpenBLAS's
+    // threaded driver would otherwise run its own beta = 0 pass over C again, which costs more than
+    // this one (see GemmWeightGrad in plan.cc for the measurement).
     scale_or_zero(c, int64_t(m) * n, 0.0f);
+    beta = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
               alpha, a, lda, b, ldb, beta, c, n);
