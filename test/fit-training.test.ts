@@ -5,7 +5,9 @@ import { dense, dropout, softmax } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, sgd } from "../lib/optim/index.js";
 import { earlyStopping } from "../lib/train/callbacks.js";
-import { tsBackend } from "./helpers.js";
+import { nativeOrSkip, tsBackend } from "./helpers.js";
+
+const native = nativeOrSkip();
 
 const XOR_X = Matrix.fromArray([[0, 0], [0, 1], [1, 0], [1, 1]]);
 const XOR_Y = Matrix.column([0, 1, 1, 0]);
@@ -365,6 +367,25 @@ describe("the training loop", () => {
     const again = make();
     await expect(again.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0 })).rejects.toThrow(`at epoch ${epoch}, step ${step} of 8`);
     expect(Array.from(again.params)).toEqual(Array.from(last));
+  });
+
+  it.each([
+    ["TypeScript", tsBackend],
+    ["native fused", native],
+  ] as const)("says so when an update overflowed the weights before the loss turned non-finite (%s)", async (_name, backend) => {
+    if (!backend) return;
+    // Step 1: loss 25 (finite), gradient about -10, learning rate 1e38: the weight update is about
+    // 1e39, past float32's range. Step 2's loss is then the first non-finite one.
+    const x = new Matrix(new Float32Array(8).fill(1), 8, 1);
+    const y = new Matrix(new Float32Array(8).fill(5), 8, 1);
+    const model = new Sequential([dense(1, { init: "zeros" })], { inputSize: 1, backend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 1e38 }) });
+    const err = await model.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0 }).then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.message).toMatch(/the loss became (NaN|Infinity|-Infinity) at epoch 2, step 1 of 1/);
+    expect(err!.message).toMatch(/update of the step before overflowed the weights.*no longer usable.*Restore them/);
+    expect(Array.from(model.params).every(Number.isFinite)).toBe(false);
+    expect(model.step).toBe(1);
   });
 
   it("refuses a second concurrent fit and weight mutations while fitting, and keeps the event loop running", async () => {

@@ -304,11 +304,18 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
         }
         if (done < c) {
           const bad = losses[done]!;
-          throw new Error(
-            `Training stopped: the loss became ${bad} at epoch ${epoch + 1}, step ${step + done + 1} of ${stepsPerEpoch} ` +
-              `(learning rate ${lr[done]}). The model keeps the weights from before that step. ` +
-              `Try a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets.`,
-          );
+          const where = `the loss became ${bad} at epoch ${epoch + 1}, step ${step + done + 1} of ${stepsPerEpoch} (learning rate ${lr[done]})`;
+          const advice = "a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets";
+          // A step with a finite loss can still overflow the weights in its update (a learning rate
+          // near float32's range); the loss of the next step is then the first non-finite one, and
+          // the weights kept are not usable. Checked here, on the error path only.
+          if (kernels.firstNonFinite(model.params, 0, model.params.length) >= 0) {
+            throw new Error(
+              `Training stopped: ${where}, because the update of the step before overflowed the weights to non-finite ` +
+                `values: the model's weights are no longer usable. Restore them (model.setWeights, or load a checkpoint), then try ${advice}.`,
+            );
+          }
+          throw new Error(`Training stopped: ${where}. The model keeps the weights from before that step. Try ${advice}.`);
         }
         if (batchCallbacks.length > 0) {
           for (let s = 0; s < done; s++) {
