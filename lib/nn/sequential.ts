@@ -16,10 +16,11 @@ import { getBackend, nativeBackendIfAvailable, nativeUnavailableReason } from ".
 import { stateSlots, type PlanLayer, type PlanSpec, type TrainPlan } from "../backend/plan.js";
 import { createTsBackend } from "../backend/ts/index.js";
 import { Matrix, describe } from "../core/matrix.js";
+import { checkOptionKeys } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { checkOptionKeys, featuresWork, finiteCheckOf, runAsync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
+import { featuresWork, finiteCheckOf, runAsync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
 import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";

@@ -208,15 +208,6 @@ function* standardize(data: Float32Array, rows: number, cols: number, mean: Floa
   return out;
 }
 
-/** Throw a TypeError naming any key of `options` not in `known` (a typo such as batch_size). */
-export function checkOptionKeys(options: object, known: readonly string[], what: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`Unknown ${what} option ${JSON.stringify(key)}; expected one of ${known.join(", ")}`);
-    }
-  }
-}
-
 const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, Uint32Array];
 
 /**

@@ -24,9 +24,10 @@
 import type { Kernels } from "../backend/backend.js";
 import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
+import { checkOptionKeys } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
-import { checkOptionKeys, featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
+import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
