@@ -14,6 +14,7 @@
  */
 import type { PlanLoss } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
+import { checkOptionKeys, checkOptions } from "../core/options.js";
 
 export type LossName = "mse" | "mae" | "huber" | "crossEntropy" | "binaryCrossEntropy";
 export const LOSS_NAMES: readonly LossName[] = ["mse", "mae", "huber", "crossEntropy", "binaryCrossEntropy"];
@@ -71,6 +72,7 @@ export function mae(): Loss {
 }
 /** Huber loss with threshold `delta` (default 1, as in PyTorch's HuberLoss). */
 export function huber(options: { delta?: number } = {}): Loss {
+  checkOptions(options, ["delta"], "huber");
   const delta = options.delta ?? 1;
   if (typeof delta !== "number" || !Number.isFinite(delta) || delta <= 0) {
     throw new RangeError(`Invalid huber delta: ${describe(delta)}; expected a finite number > 0`);
@@ -94,8 +96,14 @@ export function resolveLoss(loss: unknown): Loss {
     if ((LOSS_NAMES as readonly string[]).includes(loss)) return new Loss(loss as LossName);
   } else if (loss !== null && typeof loss === "object" && typeof (loss as { name?: unknown }).name === "string") {
     const c = loss as { name: string; delta?: number };
-    if (c.name === "huber") return huber(c.delta === undefined ? {} : { delta: c.delta });
-    if ((LOSS_NAMES as readonly string[]).includes(c.name)) return new Loss(c.name as LossName);
+    if (c.name === "huber") {
+      checkOptionKeys(c, ["name", "delta"], "huber loss config");
+      return huber(c.delta === undefined ? {} : { delta: c.delta });
+    }
+    if ((LOSS_NAMES as readonly string[]).includes(c.name)) {
+      checkOptionKeys(c, ["name"], `${c.name} loss config`);
+      return new Loss(c.name as LossName);
+    }
   }
   throw new TypeError(
     `Invalid loss: expected one of ${LOSS_NAMES.map((s) => `"${s}"`).join(", ")} or a loss object such as mse() but received ${describe(loss)}`,

@@ -12,6 +12,7 @@
  */
 import type { PlanOptimizer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { isSchedule, scheduleFromConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
 
 export type OptimizerName = "sgd" | "adam" | "adamw" | "rmsprop";
@@ -96,15 +97,13 @@ function nonNegative(what: string, v: unknown): number {
   return v;
 }
 
-function checkOptions(name: string, options: unknown): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid options for ${name}: expected an object but received ${describe(options)}`);
-  }
-}
+const SGD_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weightDecay"] as const;
+const ADAM_OPTIONS = ["lr", "betas", "eps", "weightDecay"] as const;
+const RMSPROP_OPTIONS = ["lr", "alpha", "eps", "weightDecay", "momentum"] as const;
 
 /** Stochastic gradient descent, optionally with momentum (PyTorch's SGD). */
 export function sgd(options: SgdOptions = {}): Optimizer {
-  checkOptions("sgd", options);
+  checkOptions(options, SGD_OPTIONS, "sgd");
   const lr = checkLr(options.lr ?? 0.01);
   const momentum = nonNegative("momentum", options.momentum ?? 0);
   const dampening = nonNegative("dampening", options.dampening ?? 0);
@@ -118,7 +117,7 @@ export function sgd(options: SgdOptions = {}): Optimizer {
 }
 
 function adamLike(name: "adam" | "adamw", options: AdamOptions, defaultDecay: number): Optimizer {
-  checkOptions(name, options);
+  checkOptions(options, ADAM_OPTIONS, name);
   const lr = checkLr(options.lr ?? 1e-3);
   const betas = options.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2) {
@@ -147,7 +146,7 @@ export function adamw(options: AdamOptions = {}): Optimizer {
 
 /** RMSprop (PyTorch's, not centered). */
 export function rmsprop(options: RmspropOptions = {}): Optimizer {
-  checkOptions("rmsprop", options);
+  checkOptions(options, RMSPROP_OPTIONS, "rmsprop");
   const lr = checkLr(options.lr ?? 0.01);
   const alpha = nonNegative("alpha", options.alpha ?? 0.99);
   if (alpha >= 1) throw new RangeError(`Invalid alpha value: ${alpha}; expected a number in [0, 1)`);
@@ -181,16 +180,19 @@ export function resolveOptimizer(opt: unknown): Optimizer {
 
 /** Rebuild an optimizer from `Optimizer.config()`. */
 export function optimizerFromConfig(c: OptimizerConfig): Optimizer {
-  const lr = typeof c.lr === "number" ? c.lr : scheduleFromConfig(c.lr);
+  // Everything but the name is the factory's options, so a key the factory does not know is an error.
+  // A config without lr (e.g. { name: "adam" } written by hand) takes the factory's default.
+  const { name: _name, lr: lrConfig, ...rest } = c;
+  const options = lrConfig === undefined ? rest : { ...rest, lr: typeof lrConfig === "number" ? lrConfig : scheduleFromConfig(lrConfig) };
   switch (c.name) {
     case "sgd":
-      return sgd({ ...c, lr });
+      return sgd(options);
     case "adam":
-      return adam({ ...c, lr });
+      return adam(options);
     case "adamw":
-      return adamw({ ...c, lr });
+      return adamw(options);
     case "rmsprop":
-      return rmsprop({ ...c, lr });
+      return rmsprop(options);
     default:
       throw new TypeError(`Unknown optimizer name: ${describe((c as { name?: unknown }).name)}`);
   }

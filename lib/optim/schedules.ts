@@ -14,6 +14,7 @@
  *     then after(step - warmupSteps): the wrapped schedule starts when warm-up ends.
  */
 import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 
 export type ScheduleConfig =
   | { kind: "stepDecay"; initial: number; stepSize: number; gamma: number; per: "epoch" | "step" }
@@ -55,6 +56,7 @@ function inUnit(name: string, v: unknown, closedTop: boolean): number {
 
 /** Multiply the learning rate by `gamma` every `stepSize` epochs (or steps with per: "step"). */
 export function stepDecay(options: { initial: number; stepSize: number; gamma?: number; per?: "epoch" | "step" }): Schedule {
+  checkOptions(options, ["initial", "stepSize", "gamma", "per"], "stepDecay");
   const initial = positive("initial learning rate", options.initial);
   const stepSize = positiveInt("stepSize", options.stepSize);
   const gamma = positive("gamma", options.gamma ?? 0.1);
@@ -73,6 +75,7 @@ export function exponentialDecay(options: {
   decaySteps: number;
   staircase?: boolean;
 }): Schedule {
+  checkOptions(options, ["initial", "decayRate", "decaySteps", "staircase"], "exponentialDecay");
   const initial = positive("initial learning rate", options.initial);
   const decayRate = positive("decayRate", options.decayRate);
   const decaySteps = positiveInt("decaySteps", options.decaySteps);
@@ -85,6 +88,7 @@ export function exponentialDecay(options: {
 
 /** Cosine from `initial` down to `alpha * initial` over `decaySteps` steps, then flat. */
 export function cosineDecay(options: { initial: number; decaySteps: number; alpha?: number }): Schedule {
+  checkOptions(options, ["initial", "decaySteps", "alpha"], "cosineDecay");
   const initial = positive("initial learning rate", options.initial);
   const decaySteps = positiveInt("decaySteps", options.decaySteps);
   const alpha = inUnit("alpha", options.alpha ?? 0, true);
@@ -99,6 +103,7 @@ export function cosineDecay(options: { initial: number; decaySteps: number; alph
 
 /** Ramp linearly up to `after`'s first rate over `warmupSteps` steps, then follow `after`. */
 export function linearWarmup(after: Schedule | number, options: { warmupSteps: number; startFactor?: number }): Schedule {
+  checkOptions(options, ["warmupSteps", "startFactor"], "linearWarmup");
   const warmupSteps = positiveInt("warmupSteps", options.warmupSteps);
   const startFactor = inUnit("startFactor", options.startFactor ?? 0, false);
   const inner: Schedule = typeof after === "number" ? constant(positive("learning rate", after)) : checkSchedule(after);
@@ -132,15 +137,25 @@ function scheduleConfig(s: Schedule): ScheduleConfig {
 
 /** Rebuild a built-in schedule from its config. */
 export function scheduleFromConfig(c: ScheduleConfig): Schedule {
+  // Everything but kind (and linearWarmup's after) is the factory's options, so a key the factory
+  // does not know is an error.
   switch (c?.kind) {
-    case "stepDecay":
-      return stepDecay(c);
-    case "exponentialDecay":
-      return exponentialDecay(c);
-    case "cosineDecay":
-      return cosineDecay(c);
-    case "linearWarmup":
-      return linearWarmup(typeof c.after === "number" ? c.after : scheduleFromConfig(c.after), c);
+    case "stepDecay": {
+      const { kind: _kind, ...options } = c;
+      return stepDecay(options);
+    }
+    case "exponentialDecay": {
+      const { kind: _kind, ...options } = c;
+      return exponentialDecay(options);
+    }
+    case "cosineDecay": {
+      const { kind: _kind, ...options } = c;
+      return cosineDecay(options);
+    }
+    case "linearWarmup": {
+      const { kind: _kind, after, ...options } = c;
+      return linearWarmup(typeof after === "number" ? after : scheduleFromConfig(after), options);
+    }
     default:
       throw new TypeError(`Unknown schedule kind: ${describe((c as { kind?: unknown })?.kind)}`);
   }

@@ -1,0 +1,145 @@
+/**
+ * Every public function that takes an options object rejects a key it does not know with a
+ * TypeError naming the key and listing the expected ones, instead of silently using its defaults.
+ * The unknown keys are the spellings users bring from other libraries (TensorFlow.js, Keras,
+ * PyTorch, pandas) or near-misses of ours.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Matrix } from "../lib/core/matrix.js";
+import { checkOptionKeys, checkOptions } from "../lib/core/options.js";
+import { csvBatches, fitStream, streamStats } from "../lib/data/batches.js";
+import { parseCsv, readCsv } from "../lib/data/csv.js";
+import { loadFashionMnist } from "../lib/data/fashion-mnist.js";
+import { encodeIdx, parseIdx, readIdx, readIdxHeaderSync, readIdxSync } from "../lib/data/idx.js";
+import { lectureCurve, sampleCurve } from "../lib/data/synthetic.js";
+import { checkpoint, loadCheckpoint } from "../lib/io/checkpoint.js";
+import { loadModel, loadModelWithManifest, saveModel } from "../lib/io/model-file.js";
+import { buildOnnxModel, exportOnnx, onnxSpecOf } from "../lib/io/onnx.js";
+import { huber } from "../lib/losses/index.js";
+import { Dense, dense } from "../lib/nn/layers.js";
+import { Sequential } from "../lib/nn/sequential.js";
+import { adam, adamw, optimizerFromConfig, rmsprop, sgd } from "../lib/optim/index.js";
+import { cosineDecay, exponentialDecay, linearWarmup, scheduleFromConfig, stepDecay } from "../lib/optim/schedules.js";
+import { earlyStopping } from "../lib/train/callbacks.js";
+
+/** Options with a key the types do not allow (what a JavaScript caller can pass). */
+const loose = (o: unknown): any => o;
+
+function message(what: string, key: string, expected: readonly string[]): string {
+  return `Unknown ${what} option ${JSON.stringify(key)}; expected one of ${expected.join(", ")}`;
+}
+
+function expectUnknown(fn: () => unknown, what: string, key: string, expected: readonly string[]): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(TypeError);
+  expect((error as Error).message).toBe(message(what, key, expected));
+}
+
+async function expectUnknownAsync(fn: () => Promise<unknown>, what: string, key: string, expected: readonly string[]): Promise<void> {
+  const error = await fn().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TypeError);
+  expect((error as Error).message).toBe(message(what, key, expected));
+}
+
+let root: string;
+let modelDir: string;
+let checkpointDir: string;
+let csvPath: string;
+let idxPath: string;
+
+function model(): Sequential {
+  const m = new Sequential([dense(4, { activation: "relu" }), dense(2)], { inputSize: 3, seed: 1, backend: "js" });
+  m.compile({ loss: "crossEntropy", optimizer: adam() });
+  return m;
+}
+
+const x = Matrix.fromArray([
+  [0, 1, 2],
+  [1, 0, 1],
+]);
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "blasnet-options-"));
+  modelDir = join(root, "model");
+  checkpointDir = join(root, "ckpt");
+  await saveModel(model(), modelDir);
+  await saveModel(model(), checkpointDir, { includeOptimizer: true });
+  csvPath = join(root, "data.csv");
+  await writeFile(csvPath, "a,b,y\n1,2,3\n4,5,6\n");
+  idxPath = join(root, "labels.idx");
+  await writeFile(idxPath, encodeIdx({ dtype: "uint8", shape: [3], data: [1, 2, 3] }));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("checkOptionKeys / checkOptions", () => {
+  it("name the unknown key and list the known ones; internal keys pass without being listed", () => {
+    expectUnknown(() => checkOptionKeys({ batch_size: 32 }, ["batchSize", "epochs"], "fit"), "fit", "batch_size", ["batchSize", "epochs"]);
+    expect(() => checkOptionKeys({ faults: {} }, ["data"], "saveModel", ["faults"])).not.toThrow();
+    expect(() => checkOptions(null, ["lr"], "sgd")).toThrow(new TypeError("Invalid options for sgd: expected an object { lr } but received null"));
+    expect(() => checkOptions([0.1], ["lr"], "sgd")).toThrow(/Invalid options for sgd: expected an object \{ lr \} but received an array/);
+  });
+});
+
+describe("optimizers, schedules and losses reject unknown options", () => {
+  it("sgd, adam, adamw, rmsprop", () => {
+    const sgdKeys = ["lr", "momentum", "dampening", "nesterov", "weightDecay"];
+    const adamKeys = ["lr", "betas", "eps", "weightDecay"];
+    expectUnknown(() => sgd(loose({ learningRate: 0.1 })), "sgd", "learningRate", sgdKeys);
+    expectUnknown(() => sgd(loose({ lr: 0.1, momentum: 0.9, weight_decay: 1e-4 })), "sgd", "weight_decay", sgdKeys);
+    expectUnknown(() => adam(loose({ learning_rate: 1e-3 })), "adam", "learning_rate", adamKeys);
+    expectUnknown(() => adam(loose({ lr: 1e-3, epsilon: 1e-7 })), "adam", "epsilon", adamKeys);
+    expectUnknown(() => adamw(loose({ lr: 1e-3, beta1: 0.8 })), "adamw", "beta1", adamKeys);
+    expectUnknown(() => rmsprop(loose({ lr: 1e-3, rho: 0.9 })), "rmsprop", "rho", ["lr", "alpha", "eps", "weightDecay", "momentum"]);
+  });
+
+  it("optimizer configs (compile's { name, ... } form) too, and a config without lr takes the default", () => {
+    const m = model();
+    expectUnknown(() => m.compile({ loss: "mse", optimizer: loose({ name: "adam", learningRate: 0.01 }) }), "adam", "learningRate", ["lr", "betas", "eps", "weightDecay"]);
+    expect(optimizerFromConfig(loose({ name: "adam" })).lr).toBe(1e-3);
+    const a = adamw({ lr: cosineDecay({ initial: 0.01, decaySteps: 10 }), betas: [0.8, 0.9] });
+    expect(optimizerFromConfig(a.config()).config()).toEqual(a.config());
+  });
+
+  it("stepDecay, exponentialDecay, cosineDecay, linearWarmup, and schedule configs", () => {
+    expectUnknown(() => stepDecay(loose({ initial: 0.1, stepSize: 10, decayRate: 0.5 })), "stepDecay", "decayRate", ["initial", "stepSize", "gamma", "per"]);
+    expectUnknown(() => stepDecay(loose({ initial: 0.1, step_size: 10 })), "stepDecay", "step_size", ["initial", "stepSize", "gamma", "per"]);
+    expectUnknown(
+      () => exponentialDecay(loose({ initial: 0.1, decayRate: 0.9, decaySteps: 100, stairCase: true })),
+      "exponentialDecay",
+      "stairCase",
+      ["initial", "decayRate", "decaySteps", "staircase"],
+    );
+    expectUnknown(() => cosineDecay(loose({ initial: 1e-3, decaySteps: 1000, warmupSteps: 100 })), "cosineDecay", "warmupSteps", ["initial", "decaySteps", "alpha"]);
+    expectUnknown(() => linearWarmup(0.1, loose({ warmupSteps: 10, start_factor: 0.1 })), "linearWarmup", "start_factor", ["warmupSteps", "startFactor"]);
+    expectUnknown(
+      () => scheduleFromConfig(loose({ kind: "cosineDecay", initial: 1e-3, decaySteps: 1000, alpha: 0, warmupSteps: 100 })),
+      "cosineDecay",
+      "warmupSteps",
+      ["initial", "decaySteps", "alpha"],
+    );
+    const s = linearWarmup(stepDecay({ initial: 0.1, stepSize: 2 }), { warmupSteps: 3, startFactor: 0.5 });
+    expect(scheduleFromConfig(s.config!()).config!()).toEqual(s.config!());
+  });
+
+  it("huber, and loss configs", () => {
+    expectUnknown(() => huber(loose({ delta: 1, reduction: "sum" })), "huber", "reduction", ["delta"]);
+    const m = model();
+    expectUnknown(() => m.compile({ loss: loose({ name: "huber", delta: 2, reduction: "sum" }), optimizer: "sgd" }), "huber loss config", "reduction", ["name", "delta"]);
+    expectUnknown(() => m.compile({ loss: loose({ name: "crossEntropy", from_logits: true }), optimizer: "sgd" }), "crossEntropy loss config", "from_logits", ["name"]);
+    m.compile({ loss: { name: "crossEntropy" }, optimizer: "sgd" });
+    expect(m.loss!.name).toBe("crossEntropy");
+  });
+});
