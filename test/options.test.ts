@@ -143,3 +143,64 @@ describe("optimizers, schedules and losses reject unknown options", () => {
     expect(m.loss!.name).toBe("crossEntropy");
   });
 });
+
+describe("layers, Sequential and its methods reject unknown options", () => {
+  it("dense and the Dense class", () => {
+    const keys = ["activation", "init", "useBias"];
+    expectUnknown(() => dense(8, loose({ kernelInitializer: "zeros" })), "dense", "kernelInitializer", keys);
+    expectUnknown(() => new Dense(8, loose({ activation: "relu", use_bias: false })), "dense", "use_bias", keys);
+  });
+
+  it("the Sequential constructor, summary, fromConfig, predictClasses(Async)", async () => {
+    expectUnknown(() => new Sequential([dense(1)], loose({ inputShape: [3] })), "Sequential", "inputShape", ["inputSize", "seed", "backend"]);
+    const m = model();
+    expectUnknown(() => m.summary(loose({ print: false, lineLength: 80 })), "summary", "lineLength", ["print"]);
+    expectUnknown(() => Sequential.fromConfig(m.config(), loose({ compile: false })), "fromConfig", "compile", ["backend"]);
+    expectUnknown(() => m.predictClasses(x, loose({ batch_size: 8 })), "predictClasses", "batch_size", ["batchSize"]);
+    await expectUnknownAsync(() => m.predictClassesAsync(x, loose({ batch_size: 8 })), "predictClassesAsync", "batch_size", ["batchSize"]);
+  });
+
+  it("predict and evaluate say that options must be an object", async () => {
+    const m = model();
+    expect(() => m.predict(x, loose(null))).toThrow(/Invalid options for predict: expected an object \{ batchSize \} but received null/);
+    await expect(m.evaluate(x, [0, 1], loose(null))).rejects.toThrow(/Invalid options for evaluate: expected an object/);
+  });
+});
+
+describe("callbacks and files reject unknown options", () => {
+  it("earlyStopping and checkpoint", () => {
+    expectUnknown(
+      () => earlyStopping(loose({ patience: 3, restore_best_weights: true })),
+      "earlyStopping",
+      "restore_best_weights",
+      ["monitor", "patience", "minDelta", "mode", "restoreBestWeights"],
+    );
+    expectUnknown(() => checkpoint(loose({ dir: "ckpt", saveBestOnly: true })), "checkpoint", "saveBestOnly", ["dir", "every", "atEnd", "data", "onSave"]);
+  });
+
+  it("saveModel, model.save, loadModel, loadModelWithManifest, loadCheckpoint", async () => {
+    const m = model();
+    const out = join(root, "saved");
+    await expectUnknownAsync(() => saveModel(m, out, loose({ include_optimizer: true })), "saveModel", "include_optimizer", ["includeOptimizer", "data"]);
+    await expectUnknownAsync(() => m.save(out, loose({ includeOptimizerState: true })), "saveModel", "includeOptimizerState", ["includeOptimizer", "data"]);
+    const loadKeys = ["backend", "trainingState", "verifyChecksum"];
+    await expectUnknownAsync(() => loadModel(modelDir, loose({ compile: false })), "loadModel", "compile", loadKeys);
+    await expectUnknownAsync(() => loadModelWithManifest(modelDir, loose({ verify: false })), "loadModelWithManifest", "verify", loadKeys);
+    // A checkpoint is always loaded with its training state: trainingState is not an option here.
+    await expectUnknownAsync(() => loadCheckpoint(checkpointDir, loose({ trainingState: false })), "loadCheckpoint", "trainingState", ["backend", "verifyChecksum"]);
+    expect((await loadCheckpoint(checkpointDir, { backend: "js" })).optimizer!.name).toBe("adam");
+  });
+
+  it("exportOnnx and buildOnnxModel; exportOnnx's metadata still reaches the graph", async () => {
+    const m = model();
+    const path = join(root, "model.onnx");
+    await expectUnknownAsync(
+      () => exportOnnx(m, path, loose({ opsetVersion: 13 })),
+      "exportOnnx",
+      "opsetVersion",
+      ["opset", "inputName", "outputName", "producerVersion", "metadata"],
+    );
+    expectUnknown(() => buildOnnxModel(onnxSpecOf(m), loose({ opset_version: 13 })), "ONNX export", "opset_version", ["opset", "inputName", "outputName", "producerVersion"]);
+    await exportOnnx(m, path, { opset: 17, metadata: { note: "kept" } });
+  });
+});

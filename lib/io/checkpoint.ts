@@ -17,6 +17,7 @@
 import type { Sequential } from "../nn/sequential.js";
 import type { Callback, EpochLogs } from "../train/callbacks.js";
 import { describe } from "../core/matrix.js";
+import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { join } from "node:path";
 import { loadModelWithManifest, MANIFEST_FILE, saveModel, type DataInfo, type LoadOptions } from "./model-file.js";
 import { ModelFileError } from "./safetensors.js";
@@ -41,6 +42,7 @@ export interface CheckpointOptions {
 /** A callback that saves a checkpoint (model + optimizer + training state) every K epochs. */
 export function checkpoint(options: CheckpointOptions): Callback & { readonly saved: string[] } {
   if (options === null || typeof options !== "object") throw new TypeError(`checkpoint expects { dir, every } but received ${describe(options)}`);
+  checkOptionKeys(options, ["dir", "every", "atEnd", "data", "onSave"], "checkpoint");
   const { dir, every = 1, atEnd = true } = options;
   if (typeof dir !== "string" || dir === "") throw new TypeError(`checkpoint dir: expected a directory path but received ${describe(dir)}`);
   if (!Number.isInteger(every) || every < 1) throw new RangeError(`checkpoint every: expected an integer >= 1 (epochs between saves) but received ${describe(every)}`);
@@ -67,6 +69,8 @@ export function checkpoint(options: CheckpointOptions): Callback & { readonly sa
 
 /** Load a checkpoint with its training state; resume with `fit(x, y, { epochs, initialEpoch: model.epoch })`. */
 export async function loadCheckpoint(dir: string, options: Omit<LoadOptions, "trainingState"> = {}): Promise<Sequential> {
+  // trainingState is not an option here: a checkpoint is loaded with its training state.
+  checkOptions(options, ["backend", "verifyChecksum"], "loadCheckpoint");
   const { model, manifest } = await loadModelWithManifest(dir, { ...options, trainingState: true });
   if (!manifest.trainingState) {
     throw new ModelFileError(join(dir, MANIFEST_FILE), "not a checkpoint: saved without optimizer state (use saveModel(..., { includeOptimizer: true }) or the checkpoint callback)");

@@ -28,6 +28,7 @@ import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { stateSlots } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { Dense } from "../nn/layers.js";
 import { Sequential, type SequentialConfig } from "../nn/sequential.js";
 import { atomicWriteFiles, type WriteFaults } from "./atomic-write.js";
@@ -77,6 +78,8 @@ export interface SaveOptions {
   faults?: WriteFaults;
 }
 
+const SAVE_OPTIONS = ["includeOptimizer", "data"];
+
 export interface LoadOptions {
   /** Backend of the loaded model. */
   backend?: Backend | BackendName;
@@ -88,6 +91,8 @@ export interface LoadOptions {
    */
   verifyChecksum?: boolean;
 }
+
+const LOAD_OPTIONS = ["backend", "trainingState", "verifyChecksum"];
 
 /** Optimizer state slot names (PyTorch's), in the order of the model's state buffer blocks. */
 function slotNames(optimizer: string, slots: number): string[] {
@@ -171,6 +176,7 @@ function cleanDataInfo(d: DataInfo): DataInfo {
 export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<void> {
   if (!(model instanceof Sequential)) throw new TypeError(`saveModel expects a Sequential model but received ${describe(model)}`);
   if (typeof dir !== "string" || dir === "") throw new TypeError(`saveModel expects a directory path but received ${describe(dir)}`);
+  checkOptions(options, SAVE_OPTIONS, "saveModel", ["faults"]);
   const { manifest, weights } = modelToFiles(model, options);
   await atomicWriteFiles(
     [
@@ -355,6 +361,7 @@ export function modelFromFiles(
 
 /** Load a model saved by `saveModel`, with its manifest (column names, versions, training state). */
 export async function loadModelWithManifest(dir: string, options: LoadOptions = {}): Promise<{ model: Sequential; manifest: ModelManifest }> {
+  checkOptions(options, LOAD_OPTIONS, "loadModelWithManifest");
   if (typeof dir !== "string" || dir === "") throw new TypeError(`loadModel expects a directory path but received ${describe(dir)}`);
   const jsonPath = join(dir, MANIFEST_FILE);
   const jsonBytes = await readBytes(jsonPath, MAX_MANIFEST_BYTES, MANIFEST_FILE);
@@ -375,5 +382,6 @@ export async function loadModelWithManifest(dir: string, options: LoadOptions = 
  * `await model.fit(x, y, { epochs, initialEpoch: model.epoch })`.
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Sequential> {
+  checkOptions(options, LOAD_OPTIONS, "loadModel");
   return (await loadModelWithManifest(dir, options)).model;
 }

@@ -22,6 +22,7 @@ import type { onnx as OnnxTypes } from "onnx-proto";
 import type { ElementwiseActivation } from "../backend/backend.js";
 import { Sequential } from "../nn/sequential.js";
 import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { atomicWriteFile } from "./atomic-write.js";
 import { blasnetVersion } from "./version.js";
 
@@ -60,6 +61,8 @@ export interface OnnxExportOptions {
   /** Producer version written in the model (default: blasnet's version). */
   producerVersion?: string;
 }
+
+const ONNX_OPTIONS = ["opset", "inputName", "outputName", "producerVersion"];
 
 /** The IR version that goes with an opset (ONNX's versioning table). */
 function irVersionFor(opset: number): number {
@@ -117,6 +120,7 @@ function checkVector(what: string, v: Float32Array | null | undefined, n: number
 
 /** Build the ONNX ModelProto for `spec` and encode it. */
 export function buildOnnxModel(spec: OnnxGraphSpec, options: OnnxExportOptions = {}): Uint8Array {
+  checkOptions(options, ONNX_OPTIONS, "ONNX export");
   const opset = options.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 13 || opset > 22) {
     throw new RangeError(`Invalid ONNX opset: ${opset}; expected an integer in [13, 22]`);
@@ -309,6 +313,8 @@ export async function exportOnnx(
   options: OnnxExportOptions & { metadata?: Record<string, string> } = {},
 ): Promise<void> {
   if (typeof path !== "string" || path === "") throw new TypeError(`exportOnnx expects a file path but received ${describe(path)}`);
-  const spec = onnxSpecOf(model, options.metadata);
-  await writeOnnx(spec, path, { producerVersion: blasnetVersion(), ...options });
+  checkOptions(options, [...ONNX_OPTIONS, "metadata"], "exportOnnx");
+  const { metadata, ...graphOptions } = options;
+  const spec = onnxSpecOf(model, metadata);
+  await writeOnnx(spec, path, { producerVersion: blasnetVersion(), ...graphOptions });
 }

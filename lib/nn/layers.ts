@@ -9,6 +9,7 @@
 import { ACTIVATIONS, type ElementwiseActivation } from "../backend/backend.js";
 import type { PlanLayer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { checkInitializer, type Initializer } from "./init.js";
 
 /** What `dense({ activation })` accepts: an element-wise activation, or softmax over each row. */
@@ -81,9 +82,7 @@ export class Dense extends Layer {
     if (!Number.isInteger(units) || units < 1) {
       throw new RangeError(`Invalid units for dense: expected a positive integer but received ${describe(units)}`);
     }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid options for dense: expected an object but received ${describe(options)}`);
-    }
+    checkOptions(options, ["activation", "init", "useBias"], "dense");
     const { activation, init, useBias = true } = options;
     if (activation !== undefined && !ACTIVATION_NAMES.includes(activation)) {
       throw new TypeError(

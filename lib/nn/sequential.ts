@@ -16,7 +16,7 @@ import { getBackend, nativeBackendIfAvailable, nativeUnavailableReason } from ".
 import { stateSlots, type PlanLayer, type PlanSpec, type TrainPlan } from "../backend/plan.js";
 import { createTsBackend } from "../backend/ts/index.js";
 import { Matrix, describe } from "../core/matrix.js";
-import { checkOptionKeys } from "../core/options.js";
+import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
@@ -160,6 +160,7 @@ export class Sequential {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Sequential needs options { inputSize } but received ${describe(options)}`);
     }
+    checkOptionKeys(options, ["inputSize", "seed", "backend"], "Sequential");
     const { inputSize, seed = 0, backend } = options;
     if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
       throw new RangeError(`Invalid inputSize: ${describe(inputSize)}; expected a positive integer (features per input row)`);
@@ -213,6 +214,7 @@ export class Sequential {
 
   /** A table of layers, output shapes and parameter counts with the total; printed unless print is false. */
   summary(options: { print?: boolean } = {}): string {
+    checkOptions(options, ["print"], "summary");
     const rows: string[][] = [["Layer", "Type", "Output shape", "Params"]];
     for (const l of this.layers) rows.push([l.name, l.label(), `(batch, ${l.outFeatures})`, l.paramCount().toLocaleString("en-US")]);
     const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -324,7 +326,7 @@ export class Sequential {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     this.assertNotStepping("evaluate");
-    checkOptionKeys(options, ["batchSize", "metrics"], "evaluate");
+    checkOptions(options, ["batchSize", "metrics"], "evaluate");
     const batchSize = inferenceBatch(options.batchSize);
     const metrics = checkMetrics(options.metrics, metricTask(loss));
     const slicer = makeSlicer();
@@ -340,7 +342,7 @@ export class Sequential {
    */
   predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
     this.assertNotStepping("predict");
-    checkOptionKeys(options, ["batchSize"], "predict");
+    checkOptions(options, ["batchSize"], "predict");
     const batchSize = inferenceBatch(options.batchSize);
     const kernels = this._kernels();
     const { data, rows } = toFeatures(x, "x", this.inputSize, null, null, finiteCheckOf(kernels));
@@ -375,7 +377,7 @@ export class Sequential {
    */
   async predictAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Matrix> {
     this.assertNotStepping("predict");
-    checkOptionKeys(options, ["batchSize"], "predictAsync");
+    checkOptions(options, ["batchSize"], "predictAsync");
     const batchSize = inferenceBatch(options.batchSize);
     const slicer = makeSlicer();
     const norm = this.norm;
@@ -405,11 +407,13 @@ export class Sequential {
    * 1 when the probability is above 0.5, else 0.
    */
   predictClasses(x: FeaturesInput, options: { batchSize?: number } = {}): Int32Array {
+    checkOptions(options, ["batchSize"], "predictClasses");
     return this.classesOf(this.predict(x, options));
   }
 
   /** `predictClasses` without blocking the event loop (see predictAsync). */
   async predictClassesAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Int32Array> {
+    checkOptions(options, ["batchSize"], "predictClassesAsync");
     return this.classesOf(await this.predictAsync(x, options));
   }
 
@@ -564,6 +568,7 @@ export class Sequential {
 
   /** A new model from config() (freshly initialized weights; compiled if the config has compile settings). */
   static fromConfig(config: SequentialConfig, options: { backend?: Backend | BackendName } = {}): Sequential {
+    checkOptions(options, ["backend"], "fromConfig");
     if (config === null || typeof config !== "object") throw new TypeError(`Expected a model config object but received ${describe(config)}`);
     if (config.format !== "blasnet.sequential") throw new TypeError(`Not a blasnet model config: format is ${describe(config.format)}, expected "blasnet.sequential"`);
     if (typeof config.version !== "number" || config.version > CONFIG_VERSION) {

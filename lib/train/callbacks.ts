@@ -8,6 +8,7 @@
  *
  * Epoch and step indices are 0-based (as in Keras); printed messages count from 1.
  */
+import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 
 /** Per-epoch logs: "loss", "valLoss", and each metric by name ("mae") and with "val" ("valMae"). */
@@ -57,6 +58,7 @@ export interface EarlyStopping extends Callback {
 
 /** Stop when the monitored log has not improved for `patience` epochs; optionally restore the best weights. */
 export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping {
+  checkOptions(options, ["monitor", "patience", "minDelta", "mode", "restoreBestWeights"], "earlyStopping");
   const { monitor = "valLoss", patience = 0, minDelta = 0, mode = "auto", restoreBestWeights = false } = options;
   if (typeof monitor !== "string" || monitor === "") throw new TypeError(`Invalid monitor: ${JSON.stringify(monitor)}; expected a log name such as "valLoss"`);
   if (!Number.isInteger(patience) || patience < 0) throw new RangeError(`Invalid patience: ${patience}; expected an integer >= 0`);
