@@ -204,3 +204,46 @@ describe("callbacks and files reject unknown options", () => {
     await exportOnnx(m, path, { opset: 17, metadata: { note: "kept" } });
   });
 });
+
+describe("data loaders reject unknown options", () => {
+  it("readCsv and parseCsv", async () => {
+    const keys = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter"];
+    await expectUnknownAsync(() => readCsv(csvPath, loose({ target: "y", sep: ";" })), "readCsv", "sep", keys);
+    await expectUnknownAsync(() => parseCsv("a,y\n1,2\n", "inline.csv", loose({ label: "y" })), "parseCsv", "label", keys);
+  });
+
+  it("csvBatches, fitStream, streamStats", async () => {
+    await expectUnknownAsync(
+      () => csvBatches(csvPath, loose({ target: "y", batch_size: 4 })).next(),
+      "csvBatches",
+      "batch_size",
+      ["target", "features", "ignore", "classNames", "batchSize", "delimiter"],
+    );
+    const batches = [{ x: Matrix.fromArray([[1, 2, 3]]), y: [1] }];
+    await expectUnknownAsync(
+      () => fitStream(model(), batches, loose({ epochs: 1, callbacks: [] })),
+      "fitStream",
+      "callbacks",
+      ["epochs", "initialEpoch", "verbose", "stepsPerEpoch", "onEpochEnd", "progressStream"],
+    );
+    await expectUnknownAsync(() => streamStats(batches, loose({ target: true })), "streamStats", "target", ["targets"]);
+  });
+
+  it("readIdx, readIdxSync, readIdxHeaderSync, parseIdx, encodeIdx", async () => {
+    await expectUnknownAsync(() => readIdx(idxPath, loose({ maxSize: 1e6 })), "readIdx", "maxSize", ["maxBytes"]);
+    expectUnknown(() => readIdxSync(idxPath, loose({ maxSize: 1e6 })), "readIdxSync", "maxSize", ["maxBytes"]);
+    expectUnknown(() => readIdxHeaderSync(idxPath, loose({ maxSize: 1e6 })), "readIdxHeaderSync", "maxSize", ["maxBytes"]);
+    const bytes = encodeIdx({ dtype: "uint8", shape: [2], data: [1, 2] });
+    expectUnknown(() => parseIdx(bytes, "<test>", loose({ max_bytes: 10 })), "parseIdx", "max_bytes", ["maxBytes"]);
+    expectUnknown(() => encodeIdx({ dtype: "uint8", shape: [2], data: [1, 2] }, loose({ compress: true })), "encodeIdx", "compress", ["gzip"]);
+  });
+
+  it("loadFashionMnist", async () => {
+    await expectUnknownAsync(() => loadFashionMnist(loose({ path: root })), "loadFashionMnist", "path", ["dir", "trainLimit", "testLimit"]);
+  });
+
+  it("sampleCurve, and lectureCurve, which always uses the lecture's domain", () => {
+    expectUnknown(() => sampleCurve((v) => v, loose({ count: 10 })), "sampleCurve", "count", ["n", "seed", "noise", "domain", "sorted"]);
+    expectUnknown(() => lectureCurve(loose({ n: 10, domain: [0, 1] })), "lectureCurve", "domain", ["n", "seed", "noise", "sorted"]);
+  });
+});

@@ -21,6 +21,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { parse } from "csv-parse";
 import { Matrix, describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import type { EpochLogs } from "../train/callbacks.js";
@@ -81,6 +82,7 @@ function iterate(source: BatchSource, epoch: number, first: boolean): AsyncItera
 
 /** Train `model` (compiled) on a stream of batches; see the file comment. */
 export async function fitStream(model: Sequential, source: BatchSource, options: FitStreamOptions = {}): Promise<StreamHistory> {
+  checkOptions(options, ["epochs", "initialEpoch", "verbose", "stepsPerEpoch", "onEpochEnd", "progressStream"], "fitStream");
   const epochs = options.epochs ?? 1;
   const initialEpoch = options.initialEpoch ?? 0;
   if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`Invalid epochs: ${describe(epochs)}; expected an integer >= 1`);
@@ -138,6 +140,7 @@ export async function fitStream(model: Sequential, source: BatchSource, options:
  * inputs always; targets too when `targets` is true (regression). Constant columns get std 1.
  */
 export async function streamStats(source: BatchSource, options: { targets?: boolean } = {}): Promise<Standardization> {
+  checkOptions(options, ["targets"], "streamStats");
   const acc = { x: new Welford(), y: new Welford() };
   for await (const b of iterate(source, 0, true)) {
     acc.x.add(asMatrix(b.x, "x"));
@@ -211,6 +214,7 @@ export interface CsvBatchOptions {
  * standardization on the model (`setNormalization`) and fit/predict apply it.
  */
 export async function* csvBatches(path: string, options: CsvBatchOptions): AsyncGenerator<{ x: Matrix; y: Matrix | Int32Array }> {
+  checkOptions(options, ["target", "features", "ignore", "classNames", "batchSize", "delimiter"], "csvBatches");
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`Invalid batchSize: ${describe(batchSize)}; expected an integer >= 1`);
   try {

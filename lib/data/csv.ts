@@ -14,6 +14,7 @@ import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { parse } from "csv-parse";
 import { Matrix } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 
 export interface CsvReadOptions {
   /**
@@ -45,6 +46,8 @@ export interface CsvReadOptions {
   /** Field delimiter. Default ",". */
   delimiter?: string;
 }
+
+const CSV_READ_OPTIONS = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter"];
 
 /** A dataset read from CSV. */
 export interface CsvDataset {
@@ -116,6 +119,7 @@ function asList(v: string | readonly string[] | undefined): string[] {
  * never held in memory at once (the parsed numbers are).
  */
 export async function readCsv(path: string, options: CsvReadOptions = {}): Promise<CsvDataset> {
+  checkOptions(options, CSV_READ_OPTIONS, "readCsv");
   let size: number;
   try {
     const st = await stat(path);
@@ -132,6 +136,7 @@ export async function readCsv(path: string, options: CsvReadOptions = {}): Promi
 
 /** Parse CSV text (same rules as `readCsv`); `file` names it in errors. */
 export async function parseCsv(text: string, file: string, options: CsvReadOptions = {}): Promise<CsvDataset> {
+  checkOptions(options, CSV_READ_OPTIONS, "parseCsv");
   return parseCsvStream(Readable.from([text]), file, options);
 }
 

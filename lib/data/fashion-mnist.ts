@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Matrix } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { readIdx, type IdxArray } from "./idx.js";
 
 /** Where the Debian package `dataset-fashion-mnist` puts the files. */
@@ -102,6 +103,7 @@ export function locateFashionMnist(dir?: string): {
 
 /** Load Fashion-MNIST: train (60,000) and test (10,000) images and labels. */
 export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
+  checkOptions(options, ["dir", "trainLimit", "testLimit"], "loadFashionMnist");
   const trainLimit = checkLimit("trainLimit", options.trainLimit);
   const testLimit = checkLimit("testLimit", options.testLimit);
   const paths = locateFashionMnist(options.dir);

@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { gunzip, gunzipSync, gzipSync } from "node:zlib";
 import { promisify } from "node:util";
+import { checkOptions } from "../core/options.js";
 
 const gunzipAsync = promisify(gunzip);
 
@@ -42,6 +43,8 @@ export interface IdxReadOptions {
    */
   maxBytes?: number;
 }
+
+const IDX_READ_OPTIONS = ["maxBytes"];
 
 interface DtypeInfo {
   code: number;
@@ -79,6 +82,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  * Parse an IDX file already in memory (decompressed or gzip). `source` names it in errors.
  */
 export function parseIdx(bytes: Uint8Array, source = "<buffer>", options: IdxReadOptions = {}): IdxArray {
+  checkOptions(options, IDX_READ_OPTIONS, "parseIdx");
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`Expected a Uint8Array (or Buffer) for bytes but received ${typeof bytes}`);
   }
@@ -88,6 +92,7 @@ export function parseIdx(bytes: Uint8Array, source = "<buffer>", options: IdxRea
 
 /** Read an IDX file (plain or gzip) synchronously. */
 export function readIdxSync(path: string, options: IdxReadOptions = {}): IdxArray {
+  checkOptions(options, IDX_READ_OPTIONS, "readIdxSync");
   const bytes = readOrExplain(path, () => readFileSync(path));
   const raw = isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
   return decode(raw, path);
@@ -95,6 +100,7 @@ export function readIdxSync(path: string, options: IdxReadOptions = {}): IdxArra
 
 /** Read an IDX file (plain or gzip). Decompression runs off the main thread. */
 export async function readIdx(path: string, options: IdxReadOptions = {}): Promise<IdxArray> {
+  checkOptions(options, IDX_READ_OPTIONS, "readIdx");
   const bytes = await readOrExplainAsync(path);
   let raw: Uint8Array = bytes;
   if (isGzip(bytes)) {
@@ -113,6 +119,7 @@ export async function readIdx(path: string, options: IdxReadOptions = {}): Promi
  * For a gzip file this still decompresses the whole file (gzip has no reliable size field).
  */
 export function readIdxHeaderSync(path: string, options: IdxReadOptions = {}): { dtype: IdxDtype; shape: number[] } {
+  checkOptions(options, IDX_READ_OPTIONS, "readIdxHeaderSync");
   const bytes = readOrExplain(path, () => readFileSync(path));
   const raw = isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
   const h = parseHeader(raw, path);
@@ -127,6 +134,7 @@ export function encodeIdx(
   array: { dtype: IdxDtype; shape: readonly number[]; data: ArrayLike<number> },
   options: { gzip?: boolean } = {},
 ): Uint8Array {
+  checkOptions(options, ["gzip"], "encodeIdx");
   const info = DTYPES.find((d) => d.name === array.dtype);
   if (!info) {
     throw new RangeError(`Invalid dtype ${JSON.stringify(array.dtype)}; expected one of ${DTYPES.map((d) => d.name).join(", ")}`);

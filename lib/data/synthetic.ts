@@ -8,6 +8,7 @@
  * (a few sigmoids get its kinks roughly right) plus a smooth ripple (only many sigmoids follow it).
  */
 import { Matrix } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 
 /** A 1-D regression data set: `x` and `y` are `(n, 1)`; `target` is the noise-free curve. */
@@ -60,6 +61,7 @@ export function piecewiseLinear(knots: readonly (readonly [number, number])[]): 
 
 /** Sample `target` at n uniform x positions in `domain`, adding Gaussian noise (seeded). */
 export function sampleCurve(target: (x: number) => number, options: CurveOptions = {}): CurveData {
+  checkOptions(options, ["n", "seed", "noise", "domain", "sorted"], "sampleCurve");
   const n = options.n ?? 1000;
   const noise = options.noise ?? 0.05;
   const [lo, hi] = options.domain ?? [-1, 1];
@@ -110,5 +112,7 @@ export function lectureTarget(): (x: number) => number {
  * pieces and training only has to move the steps, not also sharpen them.
  */
 export function lectureCurve(options: Omit<CurveOptions, "domain"> = {}): CurveData {
+  // No domain: the lecture's data is always drawn from LECTURE_DOMAIN (use sampleCurve for another).
+  checkOptions(options, ["n", "seed", "noise", "sorted"], "lectureCurve");
   return sampleCurve(lectureTarget(), { ...options, domain: LECTURE_DOMAIN });
 }
