@@ -388,6 +388,37 @@ describe("the training loop", () => {
     expect(model.step).toBe(1);
   });
 
+  it("rejects a callback with a misspelled hook or a hook that is not a function, before any training", async () => {
+    const x = Matrix.randomNormal(16, 1, 3);
+    const model = new Sequential([dense(1)], { inputSize: 1, backend: tsBackend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.1 }) });
+    const before = model.params.slice();
+    const fit = (callbacks: object[]) => model.fit(x, x, { epochs: 2, batchSize: 8, verbose: 0, callbacks: callbacks as never });
+    await expect(fit([{ onEpochEnded: () => {} }])).rejects.toThrow(
+      'Unknown callback hook "onEpochEnded" in callbacks[0]; fit calls onTrainBegin, onEpochBegin, onBatchEnd, onEpochEnd, onTrainEnd',
+    );
+    await expect(fit([{}, { onBatchBegin: () => {} }])).rejects.toThrow(/Unknown callback hook "onBatchBegin" in callbacks\[1\]/);
+    // Inherited hooks count too (a class with a misspelled method).
+    class Logger {
+      onTrainStart(): void {}
+    }
+    await expect(fit([new Logger()])).rejects.toThrow(/Unknown callback hook "onTrainStart"/);
+    await expect(fit([{ onEpochEnd: 3 }])).rejects.toThrow(/Invalid callbacks\[0\]\.onEpochEnd: expected a function/);
+    expect(Array.from(model.params)).toEqual(Array.from(before));
+    expect(model.step).toBe(0);
+    // Callbacks may carry their own state, and class-based hooks run.
+    class Counter {
+      epochs = 0;
+      onlyHere = "state, not a hook";
+      onEpochEnd(): void {
+        this.epochs++;
+      }
+    }
+    const counter = new Counter();
+    await fit([counter, earlyStopping({ patience: 5 })]);
+    expect(counter.epochs).toBe(2);
+  });
+
   it("refuses a second concurrent fit and weight mutations while fitting, and keeps the event loop running", async () => {
     const x = Matrix.randomUniform(20_000, 1, 13, -1, 1);
     const model = new Sequential([dense(3, { activation: "sigmoid" }), dense(1)], { inputSize: 1, backend: tsBackend });

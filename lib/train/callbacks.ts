@@ -8,6 +8,7 @@
  *
  * Epoch and step indices are 0-based (as in Keras); printed messages count from 1.
  */
+import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 
@@ -30,6 +31,31 @@ export interface Callback {
   onBatchEnd?(step: number, logs: BatchLogs, model: Sequential): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: EpochLogs, model: Sequential): void | Promise<void>;
   onTrainEnd?(history: unknown, model: Sequential): void | Promise<void>;
+}
+
+/** The hooks fit calls, in the order of a run. */
+export const CALLBACK_HOOKS = ["onTrainBegin", "onEpochBegin", "onBatchEnd", "onEpochEnd", "onTrainEnd"] as const;
+
+/**
+ * Check a callback object before training: a misspelled hook (`onEpochEnded`, another library's
+ * `onBatchBegin`) would otherwise never run, silently. Any `on` + capital name, own or inherited, must
+ * be one of CALLBACK_HOOKS, and a hook that is set must be a function. Other members (a callback's
+ * own state) are free.
+ */
+export function checkCallback(c: object, index: number): void {
+  const known: readonly string[] = CALLBACK_HOOKS;
+  for (let o: object | null = c; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (!/^on[A-Z]/.test(key)) continue;
+      if (!known.includes(key)) {
+        throw new TypeError(`Unknown callback hook "${key}" in callbacks[${index}]; fit calls ${known.join(", ")}`);
+      }
+      const v = (c as Record<string, unknown>)[key];
+      if (v !== undefined && typeof v !== "function") {
+        throw new TypeError(`Invalid callbacks[${index}].${key}: expected a function but received ${describe(v)}`);
+      }
+    }
+  }
 }
 
 export interface EarlyStoppingOptions {

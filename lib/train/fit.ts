@@ -26,7 +26,7 @@ import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptionKeys } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
-import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
+import { checkCallback, type BatchLogs, type Callback, type EpochLogs } from "./callbacks.js";
 import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
@@ -154,6 +154,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
   if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== "object")) {
     throw new TypeError(`Invalid callbacks: expected an array of callback objects but received ${describe(callbacks)}`);
   }
+  callbacks.forEach((c, i) => checkCallback(c, i));
   const metrics = checkMetrics(options.metrics, metricTask(loss));
   const split = options.validationSplit;
   if (split !== undefined && (typeof split !== "number" || !(split > 0 && split < 1))) {
