@@ -15,7 +15,6 @@
  * enough to pause only every NATIVE_SCAN_CHUNK values.
  */
 import type { Backend } from "../backend/backend.js";
-import { firstNonFinite } from "../backend/ts/reductions.js";
 import { Matrix, describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import type { Targets } from "./metrics.js";
@@ -37,9 +36,6 @@ export interface FiniteCheck {
   /** Values scanned between pauses. */
   chunk: number;
 }
-
-/** The TypeScript scan, for callers without a backend at hand. */
-export const TS_FINITE_CHECK: FiniteCheck = { scan: firstNonFinite, chunk: WORK_CHUNK };
 
 /** The check on `backend`'s own firstNonFinite; the native scan in larger chunks. */
 export function finiteCheckOf(backend: Backend): FiniteCheck {
@@ -159,15 +155,8 @@ function checkNonEmpty(rows: number, name: string): void {
  * `mean` and `std` are given (always a copy then; otherwise a Matrix or shaped array is used as is).
  * `check` scans for NaN / Infinity (pass the model's backend's: finiteCheckOf).
  */
-export function toFeatures(
-  x: unknown,
-  name: string,
-  inputSize: number,
-  mean: Float32Array | null = null,
-  std: Float32Array | null = null,
-  check: FiniteCheck = TS_FINITE_CHECK,
-): Dense2D {
-  return runSync(featuresWork(x, name, inputSize, mean, std, check));
+export function toFeatures(...args: Parameters<typeof featuresWork>): Dense2D {
+  return runSync(featuresWork(...args));
 }
 
 /** toFeatures as a pausable pass. */
@@ -175,9 +164,9 @@ export function* featuresWork(
   x: unknown,
   name: string,
   inputSize: number,
-  mean: Float32Array | null = null,
-  std: Float32Array | null = null,
-  check: FiniteCheck = TS_FINITE_CHECK,
+  mean: Float32Array | null,
+  std: Float32Array | null,
+  check: FiniteCheck,
 ): Work<Dense2D> {
   const m = yield* as2D(x, name);
   if (m === null) {
@@ -211,33 +200,19 @@ function* standardize(data: Float32Array, rows: number, cols: number, mean: Floa
 const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, Uint32Array];
 
 /**
- * Targets for `loss` as the plan reads them: float rows (rows, outFeatures) — standardized when
- * `mean`/`std` are given — or class indices (rows) for crossEntropy with label targets. `check`
- * scans float targets for NaN / Infinity, as in toFeatures.
+ * Targets for `loss` as the plan reads them, as a pausable pass: float rows (rows, outFeatures) —
+ * standardized when `mean`/`std` are given — or class indices (rows) for crossEntropy with label
+ * targets. `check` scans float targets for NaN / Infinity, as in toFeatures.
  */
-export function toTargets(
-  y: unknown,
-  name: string,
-  loss: Loss,
-  outFeatures: number,
-  rows: number,
-  mean: Float32Array | null = null,
-  std: Float32Array | null = null,
-  check: FiniteCheck = TS_FINITE_CHECK,
-): Targets {
-  return runSync(targetsWork(y, name, loss, outFeatures, rows, mean, std, check));
-}
-
-/** toTargets as a pausable pass. */
 export function* targetsWork(
   y: unknown,
   name: string,
   loss: Loss,
   outFeatures: number,
   rows: number,
-  mean: Float32Array | null = null,
-  std: Float32Array | null = null,
-  check: FiniteCheck = TS_FINITE_CHECK,
+  mean: Float32Array | null,
+  std: Float32Array | null,
+  check: FiniteCheck,
 ): Work<Targets> {
   if (loss.name === "crossEntropy") {
     if (outFeatures < 2) {
