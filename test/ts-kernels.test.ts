@@ -607,11 +607,6 @@ describe("losses", () => {
 // ---------------------------------------------------------------------------------------------
 // Optimizers: a few steps against a float64 transcription of torch/optim (single-tensor path).
 
-interface Tensors {
-  p: number[];
-  state: number[][];
-}
-
 function runSteps(
   steps: number,
   n: number,
@@ -619,11 +614,11 @@ function runSteps(
   kernelStep: (p: Float32Array, g: Float32Array, state: Float32Array[], t: number) => void,
   refStep: (p: number[], g: number[], state: number[][], t: number) => void,
   slots: number,
-): { got: Float32Array; want: number[]; gotState: Float32Array[]; wantState: number[][] } {
+): void {
   const rng = new Rng(seed);
   const p = randomF32(rng, n);
   const state = Array.from({ length: slots }, () => new Float32Array(n));
-  const ref: Tensors = { p: Array.from(p), state: Array.from({ length: slots }, () => new Array<number>(n).fill(0)) };
+  const ref = { p: Array.from(p), state: Array.from({ length: slots }, () => new Array<number>(n).fill(0)) };
   for (let t = 1; t <= steps; t++) {
     const g = randomF32(rng, n);
     kernelStep(p, g, state, t);
@@ -636,10 +631,18 @@ function runSteps(
         throw new Error(`step ${t}, param ${i}: got ${p[i]}, want ${ref.p[i]}`);
       }
       ref.p[i] = p[i]!;
-      for (let s = 0; s < slots; s++) ref.state[s]![i] = state[s]![i]!;
+      // The state the kernel stored, too: the reference continues from it, so a kernel that
+      // updated its state but did not store it would otherwise go unnoticed. Each slot is
+      // computed in double from the same float32 inputs and rounded once.
+      for (let s = 0; s < slots; s++) {
+        const want = ref.state[s]![i]!;
+        if (!(Math.abs(state[s]![i]! - want) <= 8 * U * Math.abs(want))) {
+          throw new Error(`step ${t}, state ${s}[${i}]: got ${state[s]![i]}, want ${want}`);
+        }
+        ref.state[s]![i] = state[s]![i]!;
+      }
     }
   }
-  return { got: p, want: ref.p, gotState: state, wantState: ref.state };
 }
 
 describe("optimizers", () => {
