@@ -369,11 +369,11 @@ describe("the training loop", () => {
     expect(Array.from(again.params)).toEqual(Array.from(last));
   });
 
-  it.each([
+  it.for([
     ["TypeScript", tsBackend],
     ["native fused", native],
-  ] as const)("says so when an update overflowed the weights before the loss turned non-finite (%s)", async (_name, backend) => {
-    if (!backend) return;
+  ] as const)("says so when an update overflowed the weights before the loss turned non-finite (%s)", async ([, backend], { skip }) => {
+    if (!backend) return skip(); // reported as skipped (nativeOrSkip throws under CI instead)
     // Step 1: loss 25 (finite), gradient about -10, learning rate 1e38: the weight update is about
     // 1e39, past float32's range. Step 2's loss is then the first non-finite one.
     const x = new Matrix(new Float32Array(8).fill(1), 8, 1);
