@@ -32,7 +32,7 @@ import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
 import { seededPermutation } from "./shuffle.js";
-import { makeSlicer, SLICE_MS, yieldToEventLoop, type Slicer } from "./yield.js";
+import { makeSlicer, SLICE_MS, yieldIfDue, type Slicer } from "./yield.js";
 
 export interface FitOptions {
   /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
@@ -258,6 +258,8 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     const batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
     // Chunk size in steps, adapted to the measured step time (see the file comment).
     let chunk = 1;
+    const chunkMs = sync ? SLICE_MS : ASYNC_CHUNK_MS;
+    const chunkGrowth = sync ? 2 : 4;
 
     model.stopTraining = false;
     for (const c of callbacks) await call(c.onTrainBegin, c, model);
@@ -331,15 +333,10 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
         }
         step += done;
         progress.update(step, lossSum / rowsDone);
-        const target = sync ? SLICE_MS : ASYNC_CHUNK_MS;
-        const growth = sync ? 2 : 4;
-        chunk = Math.max(1, Math.min(growth * c, Math.floor((c * target) / Math.max(elapsed, 1e-3))));
+        chunk = Math.max(1, Math.min(chunkGrowth * c, Math.floor((c * chunkMs) / Math.max(elapsed, 1e-3))));
         // (Also on the asynchronous path, where it costs one setImmediate per 4 ms: a plan whose
         // runSteps resolves without leaving the main thread must not starve timers either.)
-        if (performance.now() - slicer.last >= SLICE_MS) {
-          await yieldToEventLoop();
-          slicer.last = performance.now();
-        }
+        await yieldIfDue(slicer);
       }
 
       // Stopped (from onEpochBegin) before any step of this epoch: nothing to report for it.

@@ -24,7 +24,7 @@ export function makeSlicer(): Slicer {
   return { last: performance.now() };
 }
 
-export function yieldToEventLoop(): Promise<void> {
+function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
