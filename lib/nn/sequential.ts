@@ -20,14 +20,14 @@ import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { featuresWork, finiteCheckOf, runAsync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
+import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type FeaturesInput, type TargetsInput, type Work } from "../train/data.js";
 import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { PlanExecutor } from "../train/plan-executor.js";
 import type { SaveOptions } from "../io/model-file.js";
-import { makeSlicer, yieldIfDue } from "../train/yield.js";
+import { makeSlicer } from "../train/yield.js";
 import { defaultInitializer, initialize } from "./init.js";
 import { Activation, Dense, Layer, layerFromConfig, Softmax, type LayerConfig } from "./layers.js";
 
@@ -344,29 +344,8 @@ export class Sequential {
     this.assertNotStepping("predict");
     checkOptions(options, ["batchSize"], "predict");
     const batchSize = inferenceBatch(options.batchSize);
-    const kernels = this._kernels();
-    const { data, rows } = toFeatures(x, "x", this.inputSize, null, null, finiteCheckOf(kernels));
-    const plan = this._plan(batchSize, false, false);
-    const inF = this.inputSize;
-    const outF = this.outputSize;
-    const result = Matrix.zeros(rows, outF);
-    const norm = this.norm;
-    const xb = norm ? new Float32Array(batchSize * inF) : null;
-    for (let start = 0; start < rows; start += batchSize) {
-      const b = Math.min(batchSize, rows - start);
-      let xs = data.subarray(start * inF, (start + b) * inF);
-      if (xb && norm) {
-        for (let i = 0; i < b * inF; i++) {
-          const j = i % inF;
-          xb[i] = (xs[i]! - norm.inputMean[j]!) / norm.inputStd[j]!;
-        }
-        xs = xb;
-      }
-      const out = result.data.subarray(start * outF, (start + b) * outF);
-      plan.forward(out, xs, b);
-      toPredictions(kernels, this.lossFn, out, b, outF, norm?.targetMean ?? null, norm?.targetStd ?? null);
-    }
-    return result;
+    const { data, rows } = toFeatures(x, "x", this.inputSize, null, null, finiteCheckOf(this._kernels()));
+    return runSync(this.predictWork(data, rows, batchSize, null));
   }
 
   /**
@@ -380,24 +359,43 @@ export class Sequential {
     checkOptions(options, ["batchSize"], "predictAsync");
     const batchSize = inferenceBatch(options.batchSize);
     const slicer = makeSlicer();
-    const norm = this.norm;
-    const check = finiteCheckOf(this._kernels());
-    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
+    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputSize, null, null, finiteCheckOf(this._kernels())), slicer);
     const step = this.steps;
-    const inF = this.inputSize;
-    const outF = this.outputSize;
-    const result = Matrix.zeros(rows, outF);
-    for (let start = 0; start < rows; start += batchSize) {
+    const guard = (): void => {
       this.assertNotStepping("predict");
       if (this.steps !== step) {
         throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
       }
+    };
+    return runAsync(this.predictWork(data, rows, batchSize, guard), slicer);
+  }
+
+  /**
+   * The prediction pass over raw inputs (rows, inputSize), pausing after each batch: predict runs it
+   * straight through, predictAsync yields to the event loop at the pauses. Inputs are standardized
+   * one batch at a time into a batch-sized buffer, never as a copy of the whole input.
+   */
+  private *predictWork(data: Float32Array, rows: number, batchSize: number, guard: (() => void) | null): Work<Matrix> {
+    const inF = this.inputSize;
+    const outF = this.outputSize;
+    const norm = this.norm;
+    const xb = norm ? new Float32Array(batchSize * inF) : null;
+    const result = Matrix.zeros(rows, outF);
+    for (let start = 0; start < rows; start += batchSize) {
+      guard?.();
       const b = Math.min(batchSize, rows - start);
+      let xs = data.subarray(start * inF, (start + b) * inF);
+      if (xb && norm) {
+        for (let off = 0; off < b * inF; off += inF) {
+          for (let j = 0; j < inF; j++) xb[off + j] = (xs[off + j]! - norm.inputMean[j]!) / norm.inputStd[j]!;
+        }
+        xs = xb;
+      }
       const out = result.data.subarray(start * outF, (start + b) * outF);
-      // The plan is looked up per batch: another call may have made or dropped plans while we yielded.
-      this._plan(batchSize, false, false).forward(out, data.subarray(start * inF, (start + b) * inF), b);
+      // The plan is looked up per batch: another call may have made or dropped plans during a pause.
+      this._plan(batchSize, false, false).forward(out, xs, b);
       toPredictions(this._kernels(), this.lossFn, out, b, outF, norm?.targetMean ?? null, norm?.targetStd ?? null);
-      await yieldIfDue(slicer);
+      yield;
     }
     return result;
   }
