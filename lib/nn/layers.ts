@@ -48,8 +48,11 @@ export abstract class Layer {
   /** @internal set when a model builds the layer; a layer belongs to at most one model. */
   owned = false;
 
-  /** Fix the input width; returns the output width. */
-  abstract build(inFeatures: number): number;
+  /** Fix the input width; returns the output width (the same, unless the layer overrides this). */
+  build(inFeatures: number): number {
+    this.inFeatures = this.outFeatures = inFeatures;
+    return inFeatures;
+  }
   /** Parameters this layer owns (after build). */
   paramCount(): number {
     return 0;
@@ -98,7 +101,7 @@ export class Dense extends Layer {
     this.useBias = useBias;
   }
 
-  build(inFeatures: number): number {
+  override build(inFeatures: number): number {
     this.inFeatures = inFeatures;
     this.outFeatures = this.units;
     return this.units;
@@ -174,11 +177,6 @@ export class Activation extends Layer {
     this.alpha = activation === "leakyRelu" ? alpha : 0;
   }
 
-  build(inFeatures: number): number {
-    this.inFeatures = this.outFeatures = inFeatures;
-    return inFeatures;
-  }
-
   planLayers(): PlanLayer[] {
     // linear is the identity: it has no step in the plan.
     return this.activation === "linear" ? [] : [{ kind: "activation", activation: this.activation, alpha: this.alpha }];
@@ -200,11 +198,6 @@ export class Activation extends Layer {
 }
 
 export class Softmax extends Layer {
-  build(inFeatures: number): number {
-    this.inFeatures = this.outFeatures = inFeatures;
-    return inFeatures;
-  }
-
   planLayers(): PlanLayer[] {
     return [{ kind: "softmax" }];
   }
@@ -236,11 +229,6 @@ export class Dropout extends Layer {
       throw new RangeError(`Invalid dropout rate: ${describe(rate)}; expected a number in [0, 1)`);
     }
     this.rate = rate;
-  }
-
-  build(inFeatures: number): number {
-    this.inFeatures = this.outFeatures = inFeatures;
-    return inFeatures;
   }
 
   planLayers(): PlanLayer[] {
