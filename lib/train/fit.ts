@@ -22,7 +22,7 @@
  * every path.
  */
 import type { Kernels } from "../backend/backend.js";
-import type { PlanLoss, StepRun, TrainPlan } from "../backend/plan.js";
+import type { StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptionKeys } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
@@ -205,19 +205,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     progress = new Progress(verbose, epochs, stepsPerEpoch, options.progressStream ?? process.stderr);
     const plan = model._plan(batchSize, denseTargets, true);
     const kernels = model._kernels();
-    const planLoss: PlanLoss = loss.toPlan(denseTargets);
-    const norm = model.normalization;
-    const evalCtx: EvalContext = {
-      plan,
-      kernels,
-      batchSize,
-      inFeatures: model.inputSize,
-      outFeatures: model.outputSize,
-      loss,
-      planLoss,
-      targetMean: norm?.targetMean ?? null,
-      targetStd: norm?.targetStd ?? null,
-    };
+    const evalCtx = evalContext(model, plan, kernels, batchSize, denseTargets);
     const sync = plan.runStepsSync ? (plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;
 
     // Two order buffers for plans that train off the main thread: the next epoch's shuffle is computed
@@ -387,27 +375,25 @@ export async function evaluatePrepared(
   slicer: Slicer,
   guard: () => void,
 ): Promise<Record<string, number>> {
-  const loss = model.loss!;
-  const denseTargets = data.y.kind === "float" && loss.name === "crossEntropy";
+  const denseTargets = data.y.kind === "float" && model.loss!.name === "crossEntropy";
   const plan = model._plan(batchSize, denseTargets, false);
+  const ctx = { ...evalContext(model, plan, kernels, batchSize, denseTargets), guard };
+  return evaluateArrays(ctx, data.x, data.y, data.rows, metrics, slicer);
+}
+
+/** What evaluateArrays needs to run the compiled `model` through `plan`. */
+function evalContext(model: Sequential, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
+  const loss = model.loss!;
   const norm = model.normalization;
-  return evaluateArrays(
-    {
-      plan,
-      kernels,
-      batchSize,
-      inFeatures: model.inputSize,
-      outFeatures: model.outputSize,
-      loss,
-      planLoss: loss.toPlan(denseTargets),
-      targetMean: norm?.targetMean ?? null,
-      targetStd: norm?.targetStd ?? null,
-      guard,
-    },
-    data.x,
-    data.y,
-    data.rows,
-    metrics,
-    slicer,
-  );
+  return {
+    plan,
+    kernels,
+    batchSize,
+    inFeatures: model.inputSize,
+    outFeatures: model.outputSize,
+    loss,
+    planLoss: loss.toPlan(denseTargets),
+    targetMean: norm?.targetMean ?? null,
+    targetStd: norm?.targetStd ?? null,
+  };
 }
