@@ -66,7 +66,6 @@ const ONNX_OPTIONS = ["opset", "inputName", "outputName", "producerVersion"];
 
 /** The IR version that goes with an opset (ONNX's versioning table). */
 function irVersionFor(opset: number): number {
-  if (opset <= 12) return 7;
   if (opset <= 14) return 7;
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
@@ -148,14 +147,15 @@ export function buildOnnxModel(spec: OnnxGraphSpec, options: OnnxExportOptions =
     return name;
   };
 
-  if (spec.inputMean) {
-    inits.push(floatTensor("input_mean", [spec.inFeatures], spec.inputMean));
-    current = node("Sub", [current, "input_mean"], [], "standardize_sub");
-  }
-  if (spec.inputStd) {
-    inits.push(floatTensor("input_std", [spec.inFeatures], spec.inputStd));
-    current = node("Div", [current, "input_std"], [], "standardize_div");
-  }
+  /** Apply `opType` to the current value and the vector initializer `name` (when `values` is given). */
+  const withVector = (opType: string, name: string, values: Float32Array | null | undefined, label: string): void => {
+    if (!values) return;
+    inits.push(floatTensor(name, [values.length], values));
+    current = node(opType, [current, name], [], label);
+  };
+
+  withVector("Sub", "input_mean", spec.inputMean, "standardize_sub");
+  withVector("Div", "input_std", spec.inputStd, "standardize_div");
 
   let width = spec.inFeatures;
   spec.layers.forEach((layer, i) => {
@@ -221,14 +221,8 @@ export function buildOnnxModel(spec: OnnxGraphSpec, options: OnnxExportOptions =
 
   if (spec.output === "softmax") current = node("Softmax", [current], [attrInt("axis", -1)], "probabilities");
   else if (spec.output === "sigmoid") current = node("Sigmoid", [current], [], "probabilities");
-  if (spec.targetStd) {
-    inits.push(floatTensor("target_std", [spec.outFeatures], spec.targetStd));
-    current = node("Mul", [current, "target_std"], [], "destandardize_mul");
-  }
-  if (spec.targetMean) {
-    inits.push(floatTensor("target_mean", [spec.outFeatures], spec.targetMean));
-    current = node("Add", [current, "target_mean"], [], "destandardize_add");
-  }
+  withVector("Mul", "target_std", spec.targetStd, "destandardize_mul");
+  withVector("Add", "target_mean", spec.targetMean, "destandardize_add");
   if (current === inputName) current = node("Identity", [current]);
   // The last node writes the graph output.
   nodes[nodes.length - 1]!.output = [outputName];
