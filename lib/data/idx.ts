@@ -93,24 +93,21 @@ export function parseIdx(bytes: Uint8Array, source = "<buffer>", options: IdxRea
 /** Read an IDX file (plain or gzip) synchronously. */
 export function readIdxSync(path: string, options: IdxReadOptions = {}): IdxArray {
   checkOptions(options, IDX_READ_OPTIONS, "readIdxSync");
-  const bytes = readOrExplain(path, () => readFileSync(path));
-  const raw = isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
-  return decode(raw, path);
+  return decode(readRawSync(path, options), path);
 }
 
 /** Read an IDX file (plain or gzip). Decompression runs off the main thread. */
 export async function readIdx(path: string, options: IdxReadOptions = {}): Promise<IdxArray> {
   checkOptions(options, IDX_READ_OPTIONS, "readIdx");
-  const bytes = await readOrExplainAsync(path);
-  let raw: Uint8Array = bytes;
-  if (isGzip(bytes)) {
-    const maxBytes = maxBytesOf(options);
-    try {
-      raw = await gunzipAsync(bytes, { maxOutputLength: maxBytes });
-    } catch (e) {
-      throw gunzipError(path, e, maxBytes);
-    }
-  }
+  checkPath(path);
+  const bytes = await readFile(path).catch((e: unknown) => {
+    throw fileError(path, e);
+  });
+  if (!isGzip(bytes)) return decode(bytes, path);
+  const maxBytes = maxBytesOf(options);
+  const raw = await gunzipAsync(bytes, { maxOutputLength: maxBytes }).catch((e: unknown) => {
+    throw gunzipError(path, e, maxBytes);
+  });
   return decode(raw, path);
 }
 
@@ -120,9 +117,7 @@ export async function readIdx(path: string, options: IdxReadOptions = {}): Promi
  */
 export function readIdxHeaderSync(path: string, options: IdxReadOptions = {}): { dtype: IdxDtype; shape: number[] } {
   checkOptions(options, IDX_READ_OPTIONS, "readIdxHeaderSync");
-  const bytes = readOrExplain(path, () => readFileSync(path));
-  const raw = isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
-  const h = parseHeader(raw, path);
+  const h = parseHeader(readRawSync(path, options), path);
   return { dtype: h.dtype.name, shape: h.shape };
 }
 
@@ -325,26 +320,22 @@ function gunzipError(file: string, e: unknown, maxBytes: number): IdxFormatError
   return new IdxFormatError(file, `corrupt or truncated gzip data (${msg})`);
 }
 
-function readOrExplain(path: string, read: () => Buffer): Buffer {
+function checkPath(path: string): void {
   if (typeof path !== "string" || path === "") {
     throw new TypeError(`Expected a file path (non-empty string) for path but received ${JSON.stringify(path)}`);
-  }
-  try {
-    return read();
-  } catch (e) {
-    throw fileError(path, e);
   }
 }
 
-async function readOrExplainAsync(path: string): Promise<Buffer> {
-  if (typeof path !== "string" || path === "") {
-    throw new TypeError(`Expected a file path (non-empty string) for path but received ${JSON.stringify(path)}`);
-  }
+/** The file's bytes, decompressed when they are gzip. */
+function readRawSync(path: string, options: IdxReadOptions): Uint8Array {
+  checkPath(path);
+  let bytes: Buffer;
   try {
-    return await readFile(path);
+    bytes = readFileSync(path);
   } catch (e) {
     throw fileError(path, e);
   }
+  return isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
 }
 
 function fileError(path: string, e: unknown): Error {
