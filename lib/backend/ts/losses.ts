@@ -78,6 +78,18 @@ function huber(grad: Float32Array | null, pred: Float32Array, target: Float32Arr
 }
 
 /**
+ * log sum_j e^(z_j) over the row z[o, o + cols), as max + log sum_j e^(z_j - max): shifted by the
+ * row max, every e^(...) is <= 1 and cannot overflow.
+ */
+function logSumExp(z: Float32Array, o: number, cols: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < cols; j++) if (z[o + j] > max) max = z[o + j];
+  let sumExp = 0;
+  for (let j = 0; j < cols; j++) sumExp += Math.exp(z[o + j] - max);
+  return max + Math.log(sumExp);
+}
+
+/**
  * mean over rows of logsumexp(z) - z[label], z = logits (rows,cols), labels (rows) in [0, cols).
  * grad (rows,cols) = (softmax(z) - onehot(label)) / rows. grad may be logits.
  */
@@ -101,12 +113,7 @@ export function softmaxCrossEntropy(
       throw new RangeError(`Label ${label} at row ${r} is out of range; expected an integer in [0, ${cols})`);
     }
     const o = r * cols;
-    // logsumexp(z) = max + log sum_j e^(z_j - max): shifted by the row max, e^(...) <= 1.
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
-    let sumExp = 0;
-    for (let j = 0; j < cols; j++) sumExp += Math.exp(logits[o + j] - max);
-    const lse = max + Math.log(sumExp);
+    const lse = logSumExp(logits, o, cols);
     const zLabel = logits[o + label]; // read before grad, which may alias logits, is written
     total += lse - zLabel;
     if (grad !== null) {
@@ -138,11 +145,7 @@ export function softmaxCrossEntropyDense(
   const g = 1 / rows;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
-    let sumExp = 0;
-    for (let j = 0; j < cols; j++) sumExp += Math.exp(logits[o + j] - max);
-    const lse = max + Math.log(sumExp);
+    const lse = logSumExp(logits, o, cols);
     for (let j = 0; j < cols; j++) {
       const z = logits[o + j];
       const t = targets[o + j];
