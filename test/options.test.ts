@@ -5,7 +5,7 @@
  * PyTorch, pandas) or near-misses of ours.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Matrix } from "../lib/core/matrix.js";
@@ -17,7 +17,7 @@ import { encodeIdx, parseIdx, readIdx, readIdxHeaderSync, readIdxSync } from "..
 import { lectureCurve, sampleCurve } from "../lib/data/synthetic.js";
 import { checkpoint, loadCheckpoint } from "../lib/io/checkpoint.js";
 import { loadModel, loadModelWithManifest, saveModel } from "../lib/io/model-file.js";
-import { buildOnnxModel, exportOnnx, onnxSpecOf } from "../lib/io/onnx.js";
+import { buildOnnxModel, decodeOnnxModel, exportOnnx, onnxSpecOf } from "../lib/io/onnx.js";
 import { huber } from "../lib/losses/index.js";
 import { Dense, dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
@@ -160,10 +160,11 @@ describe("layers, Sequential and its methods reject unknown options", () => {
     await expectUnknownAsync(() => m.predictClassesAsync(x, loose({ batch_size: 8 })), "predictClassesAsync", "batch_size", ["batchSize"]);
   });
 
-  it("predict and evaluate say that options must be an object", async () => {
+  it("predict, evaluate and fit say that options must be an object", async () => {
     const m = model();
     expect(() => m.predict(x, loose(null))).toThrow(/Invalid options for predict: expected an object \{ batchSize \} but received null/);
     await expect(m.evaluate(x, [0, 1], loose(null))).rejects.toThrow(/Invalid options for evaluate: expected an object/);
+    await expect(m.fit(x, [0, 1], loose([]))).rejects.toThrow(/Invalid options for fit: expected an object \{ epochs, .* but received an array/);
   });
 });
 
@@ -202,6 +203,7 @@ describe("callbacks and files reject unknown options", () => {
     );
     expectUnknown(() => buildOnnxModel(onnxSpecOf(m), loose({ opset_version: 13 })), "ONNX export", "opset_version", ["opset", "inputName", "outputName", "producerVersion"]);
     await exportOnnx(m, path, { opset: 17, metadata: { note: "kept" } });
+    expect(decodeOnnxModel(await readFile(path)).metadataProps?.find((p) => p.key === "note")?.value).toBe("kept");
   });
 });
 

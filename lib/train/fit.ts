@@ -24,7 +24,7 @@
 import type { Kernels } from "../backend/backend.js";
 import type { StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
-import { checkOptionKeys } from "../core/options.js";
+import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 import { checkCallback, type BatchLogs, type Callback, type EpochLogs } from "./callbacks.js";
 import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
@@ -129,10 +129,7 @@ export async function prepareData(model: Sequential, x: unknown, y: unknown, xNa
 }
 
 export async function fitModel(model: Sequential, x: unknown, y: unknown, options: FitOptions): Promise<History> {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid fit options: expected an object but received ${describe(options)}`);
-  }
-  checkOptionKeys(options, FIT_OPTIONS, "fit");
+  checkOptions(options, FIT_OPTIONS, "fit");
   const loss = model.loss;
   const optimizer = model.optimizer;
   if (!loss || !optimizer) throw new Error("The model must be compiled before fit: call model.compile({ loss, optimizer }) first");
