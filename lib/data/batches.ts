@@ -18,15 +18,13 @@
  * statistics for a stream come from one pass over it: `streamStats(source)`.
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import { parse } from "csv-parse";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import type { EpochLogs } from "../train/callbacks.js";
 import { Progress, type Verbosity } from "../train/progress.js";
-import { CsvError, type Standardization } from "./csv.js";
+import { checkCsvFile, csvRecords, CsvError, numericCell, type Standardization } from "./csv.js";
 
 /** One batch: inputs and targets in any form `fit` accepts. */
 export interface Batch {
@@ -217,21 +215,10 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
   checkOptions(options, ["target", "features", "ignore", "classNames", "batchSize", "delimiter"], "csvBatches");
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`Invalid batchSize: ${describe(batchSize)}; expected an integer >= 1`);
-  try {
-    const st = await stat(path);
-    if (st.size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
-  } catch (e) {
-    if (e instanceof CsvError) throw e;
-    throw new CsvError(path, (e as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read the file (${(e as Error).message})`);
-  }
+  await checkCsvFile(path);
   const targets = typeof options.target === "string" ? [options.target] : [...options.target];
   const classIndex = options.classNames ? new Map(options.classNames.map((c, i) => [c, i])) : null;
   if (classIndex && targets.length !== 1) throw new TypeError("csvBatches: a categorical target (classNames) must be a single column");
-  const parser = parse({ bom: true, delimiter: options.delimiter ?? ",", info: true, relax_column_count: true, skip_empty_lines: true });
-  const input = createReadStream(path);
-  input.on("error", (e) => parser.destroy(e));
-  input.pipe(parser);
-
   let header: string[] | null = null;
   let fIdx: number[] = [];
   let tIdx: number[] = [];
@@ -239,56 +226,40 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
   let x = new Float32Array(batchSize * 1);
   let y: Float32Array | Int32Array = new Float32Array(0);
   let n = 0;
-  const num = (cell: string, line: number, col: string, what: string): number => {
-    const s = cell.trim();
-    const v = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
-    if (!Number.isFinite(v)) throw new CsvError(path, `${s === "" ? "empty cell" : `non-numeric value ${JSON.stringify(cell)}`}; ${what} must be numbers`, line, col);
-    return v;
-  };
   const flush = (): { x: Matrix; y: Matrix | Int32Array } => {
     const bx = new Matrix(x.slice(0, n * fIdx.length), n, fIdx.length);
     const by = classIndex ? (y as Int32Array).slice(0, n) : new Matrix((y as Float32Array).slice(0, n * tIdx.length), n, tIdx.length);
     n = 0;
     return { x: bx, y: by };
   };
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      const line = info.lines;
-      if (header === null) {
-        header = record.map((h) => h.trim());
-        const index = (name: string, what: string): number => {
-          const i = header!.indexOf(name);
-          if (i < 0) throw new CsvError(path, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
-          return i;
-        };
-        tIdx = targets.map((t) => index(t, "target"));
-        const ignore = new Set(options.ignore ?? []);
-        fNames = options.features ? [...options.features] : header.filter((h) => !targets.includes(h) && !ignore.has(h));
-        fIdx = fNames.map((f) => index(f, "feature"));
-        x = new Float32Array(batchSize * fIdx.length);
-        y = classIndex ? new Int32Array(batchSize) : new Float32Array(batchSize * tIdx.length);
-        continue;
-      }
-      if (record.length !== header.length) throw new CsvError(path, `row has ${record.length} fields but the header has ${header.length}`, line);
-      for (let j = 0; j < fIdx.length; j++) x[n * fIdx.length + j] = num(record[fIdx[j]!]!, line, fNames[j]!, "features");
-      if (classIndex) {
-        const label = record[tIdx[0]!]!.trim();
-        const k = classIndex.get(label);
-        if (k === undefined) throw new CsvError(path, `unknown class ${JSON.stringify(label)}; expected one of: ${options.classNames!.join(", ")}`, line, targets[0]);
-        y[n] = k;
-      } else {
-        for (let j = 0; j < tIdx.length; j++) y[n * tIdx.length + j] = num(record[tIdx[j]!]!, line, targets[j]!, "targets");
-      }
-      n++;
-      if (n === batchSize) yield flush();
+  for await (const { record, line } of csvRecords(createReadStream(path), path, options.delimiter)) {
+    if (header === null) {
+      header = record.map((h) => h.trim());
+      const index = (name: string, what: string): number => {
+        const i = header!.indexOf(name);
+        if (i < 0) throw new CsvError(path, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
+        return i;
+      };
+      tIdx = targets.map((t) => index(t, "target"));
+      const ignore = new Set(options.ignore ?? []);
+      fNames = options.features ? [...options.features] : header.filter((h) => !targets.includes(h) && !ignore.has(h));
+      fIdx = fNames.map((f) => index(f, "feature"));
+      x = new Float32Array(batchSize * fIdx.length);
+      y = classIndex ? new Int32Array(batchSize) : new Float32Array(batchSize * tIdx.length);
+      continue;
     }
-  } catch (e) {
-    if (e instanceof CsvError) throw e;
-    const err = e as Error & { code?: string; lines?: number };
-    if (typeof err.code === "string" && err.code.startsWith("CSV_")) throw new CsvError(path, `malformed CSV: ${err.message}`, err.lines);
-    throw e;
-  } finally {
-    input.destroy();
+    if (record.length !== header.length) throw new CsvError(path, `row has ${record.length} fields but the header has ${header.length}`, line);
+    for (let j = 0; j < fIdx.length; j++) x[n * fIdx.length + j] = numericCell(record[fIdx[j]!]!, path, line, fNames[j], "features must be numbers");
+    if (classIndex) {
+      const label = record[tIdx[0]!]!.trim();
+      const k = classIndex.get(label);
+      if (k === undefined) throw new CsvError(path, `unknown class ${JSON.stringify(label)}; expected one of: ${options.classNames!.join(", ")}`, line, targets[0]);
+      y[n] = k;
+    } else {
+      for (let j = 0; j < tIdx.length; j++) y[n * tIdx.length + j] = numericCell(record[tIdx[j]!]!, path, line, targets[j], "targets must be numbers");
+    }
+    n++;
+    if (n === batchSize) yield flush();
   }
   if (header === null) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
   if (n > 0) yield flush();

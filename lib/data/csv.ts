@@ -110,6 +110,51 @@ function parseNumber(cell: string): number {
   return Number(s);
 }
 
+/** The number in a feature or target cell, or a CsvError at that cell ending in `rule`. */
+export function numericCell(cell: string, file: string, line: number, column: string | undefined, rule: string): number {
+  const v = parseNumber(cell);
+  if (!Number.isFinite(v)) {
+    throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${JSON.stringify(cell)}`}; ${rule}`, line, column);
+  }
+  return v;
+}
+
+/** Check that `path` is a non-empty file before parsing it; a CsvError naming it otherwise. */
+export async function checkCsvFile(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CsvError(path, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? (e as Error).message})`);
+  }
+  if (!st.isFile()) throw new CsvError(path, "not a file");
+  if (st.size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
+}
+
+/**
+ * The records of CSV text from `source`, parsed by csv-parse (BOM, quoting, CRLF; blank lines
+ * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
+ * is a CsvError naming the file and line. The source is closed when the caller stops reading.
+ */
+export async function* csvRecords(source: Readable, file: string, delimiter = ","): AsyncGenerator<{ record: string[]; line: number }> {
+  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true });
+  source.on("error", (e) => parser.destroy(e));
+  source.pipe(parser);
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      yield { record, line: info.lines };
+    }
+  } catch (e) {
+    const err = e as Error & { code?: string; lines?: number };
+    if (err.code === "ENOENT") throw new CsvError(file, "file not found");
+    if (typeof err.code === "string" && err.code.startsWith("CSV_")) throw new CsvError(file, `malformed CSV: ${err.message}`, err.lines);
+    throw e;
+  } finally {
+    source.destroy();
+  }
+}
+
 function asList(v: string | readonly string[] | undefined): string[] {
   return v === undefined ? [] : typeof v === "string" ? [v] : [...v];
 }
@@ -120,17 +165,7 @@ function asList(v: string | readonly string[] | undefined): string[] {
  */
 export async function readCsv(path: string, options: CsvReadOptions = {}): Promise<CsvDataset> {
   checkOptions(options, CSV_READ_OPTIONS, "readCsv");
-  let size: number;
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new CsvError(path, "not a file");
-    size = st.size;
-  } catch (e) {
-    if (e instanceof CsvError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CsvError(path, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? (e as Error).message})`);
-  }
-  if (size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
+  await checkCsvFile(path);
   return parseCsvStream(createReadStream(path), path, options);
 }
 
@@ -145,16 +180,6 @@ async function parseCsvStream(
   file: string,
   options: CsvReadOptions,
 ): Promise<CsvDataset> {
-  const parser = parse({
-    bom: true,
-    delimiter: options.delimiter ?? ",",
-    info: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-  });
-  source.on("error", (e) => parser.destroy(e));
-  source.pipe(parser);
-
   const targetNames = asList(options.target);
   const requireTarget = options.requireTarget ?? true;
   let header: string[] | null = null;
@@ -168,86 +193,65 @@ async function parseCsvStream(
   const yText: string[] = [];
   const lines: number[] = [];
 
-  try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      const { record, info } = item;
-      const line = info.lines;
-      if (header === null) {
-        header = record.map((h) => h.trim());
-        const seen = new Set<string>();
-        header.forEach((h, i) => {
-          if (h === "") throw new CsvError(file, `header column ${i + 1} has no name`, line);
-          if (seen.has(h)) throw new CsvError(file, `header names column "${h}" twice`, line);
-          seen.add(h);
-        });
-        const index = (name: string, what: string): number => {
-          const i = header!.indexOf(name);
-          if (i < 0) {
-            throw new CsvError(file, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
-          }
-          return i;
-        };
-        const present = targetNames.filter((t) => header!.includes(t));
-        if (present.length < targetNames.length && (requireTarget || present.length > 0)) {
-          targetNames.forEach((t) => index(t, "target"));
+  for await (const { record, line } of csvRecords(source, file, options.delimiter)) {
+    if (header === null) {
+      header = record.map((h) => h.trim());
+      const seen = new Set<string>();
+      header.forEach((h, i) => {
+        if (h === "") throw new CsvError(file, `header column ${i + 1} has no name`, line);
+        if (seen.has(h)) throw new CsvError(file, `header names column "${h}" twice`, line);
+        seen.add(h);
+      });
+      const index = (name: string, what: string): number => {
+        const i = header!.indexOf(name);
+        if (i < 0) {
+          throw new CsvError(file, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
         }
-        const readTargets = present.length === targetNames.length && targetNames.length > 0;
-        targetIdx = readTargets ? targetNames.map((t) => index(t, "target")) : [];
-        if (!readTargets) targetNames.length = 0;
-        if (options.features !== undefined) {
-          featureNames = [...options.features];
-          featureIdx = featureNames.map((f) => index(f, "feature"));
-          for (const f of featureNames) {
-            if (targetNames.includes(f)) throw new CsvError(file, `column "${f}" is both a feature and a target`, line);
-          }
-        } else {
-          const ignore = new Set(asList(options.ignore));
-          for (const ig of ignore) index(ig, "ignored");
-          featureNames = header.filter((h) => !targetNames.includes(h) && !ignore.has(h) && !asList(options.target).includes(h));
-          featureIdx = featureNames.map((f) => header!.indexOf(f));
-        }
-        if (featureNames.length === 0) throw new CsvError(file, "no feature columns: every column is a target or ignored", line);
-        if (targetIdx.length > 1 && (catOption === true || options.classNames)) {
-          throw new CsvError(file, "a categorical target must be a single column", line);
-        }
-        categorical = targetIdx.length === 1 && (catOption === true || options.classNames !== undefined);
-        continue;
+        return i;
+      };
+      const present = targetNames.filter((t) => header!.includes(t));
+      if (present.length < targetNames.length && (requireTarget || present.length > 0)) {
+        targetNames.forEach((t) => index(t, "target"));
       }
-      if (record.length !== header.length) {
-        throw new CsvError(file, `row has ${record.length} fields but the header has ${header.length}`, line);
-      }
-      for (let j = 0; j < featureIdx.length; j++) {
-        const cell = record[featureIdx[j]!]!;
-        const v = parseNumber(cell);
-        if (!Number.isFinite(v)) {
-          throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${JSON.stringify(cell)}`}; features must be numbers`, line, featureNames[j]);
+      const readTargets = present.length === targetNames.length && targetNames.length > 0;
+      targetIdx = readTargets ? targetNames.map((t) => index(t, "target")) : [];
+      if (!readTargets) targetNames.length = 0;
+      if (options.features !== undefined) {
+        featureNames = [...options.features];
+        featureIdx = featureNames.map((f) => index(f, "feature"));
+        for (const f of featureNames) {
+          if (targetNames.includes(f)) throw new CsvError(file, `column "${f}" is both a feature and a target`, line);
         }
-        x.push(v);
+      } else {
+        const ignore = new Set(asList(options.ignore));
+        for (const ig of ignore) index(ig, "ignored");
+        featureNames = header.filter((h) => !targetNames.includes(h) && !ignore.has(h) && !asList(options.target).includes(h));
+        featureIdx = featureNames.map((f) => header!.indexOf(f));
       }
-      for (let j = 0; j < targetIdx.length; j++) {
-        const cell = record[targetIdx[j]!]!;
-        if (categorical || (targetIdx.length === 1 && catOption === "auto")) {
-          // Kept as text until we know whether the column is numeric.
-          if (cell.trim() === "") throw new CsvError(file, "empty target cell", line, targetNames[j]);
-          yText.push(cell.trim());
-        } else {
-          const v = parseNumber(cell);
-          if (!Number.isFinite(v)) {
-            throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${JSON.stringify(cell)}`}; targets must be numbers (or a single categorical column)`, line, targetNames[j]);
-          }
-          yNum.push(v);
-        }
+      if (featureNames.length === 0) throw new CsvError(file, "no feature columns: every column is a target or ignored", line);
+      if (targetIdx.length > 1 && (catOption === true || options.classNames)) {
+        throw new CsvError(file, "a categorical target must be a single column", line);
       }
-      lines.push(line);
+      categorical = targetIdx.length === 1 && (catOption === true || options.classNames !== undefined);
+      continue;
     }
-  } catch (e) {
-    if (e instanceof CsvError) throw e;
-    const err = e as Error & { code?: string; lines?: number };
-    if (err.code === "ENOENT") throw new CsvError(file, "file not found");
-    if (typeof err.code === "string" && err.code.startsWith("CSV_")) {
-      throw new CsvError(file, `malformed CSV: ${err.message}`, err.lines);
+    if (record.length !== header.length) {
+      throw new CsvError(file, `row has ${record.length} fields but the header has ${header.length}`, line);
     }
-    throw e;
+    for (let j = 0; j < featureIdx.length; j++) {
+      x.push(numericCell(record[featureIdx[j]!]!, file, line, featureNames[j], "features must be numbers"));
+    }
+    for (let j = 0; j < targetIdx.length; j++) {
+      const cell = record[targetIdx[j]!]!;
+      if (categorical || (targetIdx.length === 1 && catOption === "auto")) {
+        // Kept as text until we know whether the column is numeric.
+        if (cell.trim() === "") throw new CsvError(file, "empty target cell", line, targetNames[j]);
+        yText.push(cell.trim());
+      } else {
+        yNum.push(numericCell(cell, file, line, targetNames[j], "targets must be numbers (or a single categorical column)"));
+      }
+    }
+    lines.push(line);
   }
 
   if (header === null) throw new CsvError(file, "the file is empty; expected a header row and at least one data row");
