@@ -34,7 +34,7 @@ export interface Callback {
 }
 
 /** The hooks fit calls, in the order of a run. */
-export const CALLBACK_HOOKS = ["onTrainBegin", "onEpochBegin", "onBatchEnd", "onEpochEnd", "onTrainEnd"] as const;
+const CALLBACK_HOOKS = ["onTrainBegin", "onEpochBegin", "onBatchEnd", "onEpochEnd", "onTrainEnd"] as const;
 
 /**
  * Check a callback object before training: a misspelled hook (`onEpochEnded`, another library's

@@ -358,7 +358,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
 }
 
 /** "mae" -> "valMae". */
-export function valName(metric: string): string {
+function valName(metric: string): string {
   return "val" + metric.charAt(0).toUpperCase() + metric.slice(1);
 }
 
