@@ -37,6 +37,13 @@ export function checkMetrics(metrics: unknown, task: MetricTask): MetricName[] {
   return out;
 }
 
+/** Index of the largest of v[off, off + cols), the first on ties (as argmaxRows). */
+function argmax(v: Float32Array, off: number, cols: number): number {
+  let best = 0;
+  for (let j = 1; j < cols; j++) if (v[off + j]! > v[off + best]!) best = j;
+  return best;
+}
+
 /** Accumulates metrics over batches. */
 export class MetricAccumulator {
   private n = 0; // rows seen
@@ -75,9 +82,7 @@ export class MetricAccumulator {
       for (let i = 0; i < rows; i++) {
         const label = labels[rowStart + i]!;
         const off = i * cols;
-        let best = 0;
-        for (let j = 1; j < cols; j++) if (pred[off + j]! > pred[off + best]!) best = j;
-        if (best === label) this.correct++;
+        if (argmax(pred, off, cols) === label) this.correct++;
         this.counted++;
         for (let j = 0; j < cols; j++) this.addValue(j, pred[off + j]!, j === label ? 1 : 0);
       }
@@ -90,13 +95,7 @@ export class MetricAccumulator {
       const off = i * cols;
       const toff = (rowStart + i) * cols;
       if (this.task === "crossEntropy") {
-        let best = 0;
-        let bestT = 0;
-        for (let j = 1; j < cols; j++) {
-          if (pred[off + j]! > pred[off + best]!) best = j;
-          if (t[toff + j]! > t[toff + bestT]!) bestT = j;
-        }
-        if (best === bestT) this.correct++;
+        if (argmax(pred, off, cols) === argmax(t, toff, cols)) this.correct++;
         this.counted++;
       }
       for (let j = 0; j < cols; j++) {
