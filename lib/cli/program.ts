@@ -26,6 +26,8 @@ export function buildProgram(): Command {
     .option("--threads <n>", "BLAS / kernel threads", parseInteger(1, 1024))
     .option("--debug", "print stack traces for all errors")
     .showSuggestionAfterError(true)
+    // Before the commands are added: they inherit it (as they do the suggestion setting above).
+    .exitOverride()
     .addHelpText(
       "after",
       "\nExit codes: 0 success, 1 bad input (one line on stderr), 2 internal error.\n" +
@@ -46,8 +48,6 @@ export function buildProgram(): Command {
   registerExportOnnx(program);
   registerInfo(program);
   registerBench(program);
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
   return program;
 }
 
@@ -63,13 +63,9 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed its message (or the help / version text).
       return e.exitCode === 0 ? 0 : EXIT_USER;
     }
-    if (isUserError(e) && !debug) {
-      const message = pathError(e) ?? e.message;
-      process.stderr.write(`blasnet: error: ${message.replace(/\s*\n\s*/g, " ")}\n`);
-      return EXIT_USER;
-    }
     if (isUserError(e)) {
-      process.stderr.write(`blasnet: error: ${(e as Error).stack}\n`);
+      const message = debug ? e.stack : (pathError(e) ?? e.message).replace(/\s*\n\s*/g, " ");
+      process.stderr.write(`blasnet: error: ${message}\n`);
       return EXIT_USER;
     }
     process.stderr.write(`blasnet: internal error (please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);
