@@ -121,12 +121,12 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   }
   const trainIdx = order.subarray(0, n - nVal);
   const valIdx = order.subarray(n - nVal);
+  // Classification trains on class indices: the one-hot matrix is not gathered.
+  const targetsOf = (idx: Int32Array): Matrix | Int32Array => (classes ? Int32Array.from(idx, (i) => data.labels![i]!) : rowsOf(data.y!, idx));
   const xTrain = rowsOf(data.x, trainIdx);
-  const yTrainM = rowsOf(data.y!, trainIdx);
-  const pickLabels = (idx: Int32Array): Int32Array => Int32Array.from(idx, (i) => data.labels![i]!);
-  const yTrain = classes ? pickLabels(trainIdx) : yTrainM;
+  const yTrain = targetsOf(trainIdx);
   const xVal = nVal > 0 ? rowsOf(data.x, valIdx) : null;
-  const yVal = nVal > 0 ? (classes ? pickLabels(valIdx) : rowsOf(data.y!, valIdx)) : null;
+  const yVal = nVal > 0 ? targetsOf(valIdx) : null;
 
   const outputs = classes ? classes.length : data.y!.cols;
   const model = resumed?.model ?? userInput("model", () => {
@@ -140,7 +140,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   if (flags.standardize && !resumed) {
     // Targets are standardized for regression only (class labels and 0/1 targets stay as they are).
     const regression = loss === "mse" || loss === "mae" || loss === "huber";
-    model.setNormalization(standardization({ x: xTrain, y: regression ? yTrainM : null }));
+    model.setNormalization(standardization({ x: xTrain, y: regression ? (yTrain as Matrix) : null }));
   }
   const metrics: MetricName[] = loss === "crossEntropy" || loss === "binaryCrossEntropy" ? ["accuracy"] : ["mae", "r2"];
   const info: DataInfo = { featureNames: data.featureNames, targetNames: data.targetNames, ...(classes ? { classNames: classes } : {}) };
