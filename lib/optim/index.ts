@@ -13,7 +13,7 @@
 import type { PlanOptimizer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import { isSchedule, scheduleFromConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
+import { isSchedule, scheduleConfig, scheduleFromConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
 
 export type OptimizerName = "sgd" | "adam" | "adamw" | "rmsprop";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw", "rmsprop"];
@@ -65,10 +65,7 @@ export class Optimizer {
   }
 
   config(): OptimizerConfig {
-    let lr: number | ScheduleConfig;
-    if (typeof this.lr === "number") lr = this.lr;
-    else if (this.lr.config) lr = this.lr.config();
-    else throw new TypeError("This optimizer's learning-rate schedule has no config(): only built-in schedules can be saved");
+    const lr = typeof this.lr === "number" ? this.lr : scheduleConfig(this.lr);
     const p = this.plan;
     switch (p.kind) {
       case "sgd":

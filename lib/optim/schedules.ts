@@ -130,7 +130,8 @@ function checkSchedule(s: unknown): Schedule {
   return s;
 }
 
-function scheduleConfig(s: Schedule): ScheduleConfig {
+/** A schedule's config; a custom schedule without config() cannot be saved. */
+export function scheduleConfig(s: Schedule): ScheduleConfig {
   if (!s.config) throw new TypeError("This schedule has no config(): only built-in schedules can be saved");
   return s.config();
 }
