@@ -667,11 +667,9 @@ export class Sequential {
   buildSpec(batchSize: number, denseTargets = false): PlanSpec {
     const layers: PlanLayer[] = this.layers.flatMap((l) => l.planLayers());
     const loss = this.lossFn;
-    const last = layers[layers.length - 1];
     // Cross-entropy losses take logits: a final softmax (or sigmoid for binary cross-entropy) is
     // fused into the loss, so it is left out of the plan; predict applies it to the outputs.
-    if (loss?.name === "crossEntropy" && last?.kind === "softmax") layers.pop();
-    else if (loss?.name === "binaryCrossEntropy" && last?.kind === "activation" && last.activation === "sigmoid") layers.pop();
+    if (fusedIntoLoss(loss, layers[layers.length - 1])) layers.pop();
     return {
       inFeatures: this.inputSize,
       outFeatures: this.outputSize,
@@ -692,13 +690,10 @@ export class Sequential {
    * applied twice, so it is rejected.
    */
   private checkOutputLayers(loss: Loss): void {
-    const fused = loss.name === "crossEntropy" ? "softmax" : loss.name === "binaryCrossEntropy" ? "sigmoid" : null;
-    if (!fused) return;
     const layers = this.layers.flatMap((l) => l.planLayers());
     const lastDense = layers.map((l) => l.kind).lastIndexOf("dense");
-    const tail = layers.slice(lastDense + 1);
-    const isFused = (l: PlanLayer): boolean => (fused === "softmax" ? l.kind === "softmax" : l.kind === "activation" && l.activation === "sigmoid");
-    if (tail.slice(0, -1).some(isFused)) {
+    if (layers.slice(lastDense + 1, -1).some((l) => fusedIntoLoss(loss, l))) {
+      const fused = loss.name === "crossEntropy" ? "softmax" : "sigmoid";
       throw new TypeError(
         `${loss.name} applies ${fused} to the model's outputs itself, but a ${fused} after the last dense layer is followed by other layers: make ${fused} the last layer (it is then fused into the loss) or remove it`,
       );
@@ -721,6 +716,13 @@ export class Sequential {
       throw new Error(`Cannot ${what} while training steps are running off the main thread: call it from a callback or after fit() resolves`);
     }
   }
+}
+
+/** True if `l` is what `loss` applies itself: softmax for crossEntropy, sigmoid for binaryCrossEntropy. */
+function fusedIntoLoss(loss: Loss | null, l: PlanLayer | undefined): boolean {
+  if (loss?.name === "crossEntropy") return l?.kind === "softmax";
+  if (loss?.name === "binaryCrossEntropy") return l?.kind === "activation" && l.activation === "sigmoid";
+  return false;
 }
 
 /** The activation that follows dense layer i: its own, or an activation layer right after it. */
