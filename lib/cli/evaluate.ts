@@ -2,11 +2,11 @@
 import type { Command } from "commander";
 import type { MetricName } from "../train/metrics.js";
 import { loadForData } from "./model-data.js";
-import { userInputAsync } from "./errors.js";
+import { UserError, userInputAsync } from "./errors.js";
 
 export async function runEvaluate(modelDir: string, file: string, opts: { json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { model, data } = await loadForData(modelDir, file, true);
-  if (!model.loss) throw new Error(`${modelDir}/model.json has no loss (the model was saved uncompiled)`);
+  if (!model.loss) throw new UserError(`${modelDir}/model.json has no loss (the model was saved uncompiled)`);
   const classification = model.loss.name === "crossEntropy" || model.loss.name === "binaryCrossEntropy";
   const metrics: MetricName[] = classification ? ["accuracy"] : ["mse", "mae", "rmse", "r2"];
   const y = data.labels ?? data.y!;
