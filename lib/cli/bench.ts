@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { constants } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { packageRoot } from "../io/version.js";
@@ -38,7 +39,8 @@ export function registerBench(program: Command): void {
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(process.execPath, [tsxCli, script, ...args], { stdio: "inherit", cwd: packageRoot() });
         child.on("error", reject);
-        child.on("exit", (c, signal) => resolve(c ?? (signal ? 128 + 15 : 1)));
+        // Killed by a signal: the shell's convention, 128 + the signal's number.
+        child.on("exit", (c, signal) => resolve(c ?? (signal ? 128 + constants.signals[signal] : 1)));
       });
       if (code !== 0) process.exitCode = code;
     });
