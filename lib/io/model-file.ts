@@ -30,6 +30,7 @@ import { stateSlots } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { Dense } from "../nn/layers.js";
+import type { Optimizer } from "../optim/index.js";
 import { Sequential, type SequentialConfig } from "../nn/sequential.js";
 import { atomicWriteFiles, type WriteFaults } from "./atomic-write.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError, type Tensor } from "./safetensors.js";
@@ -94,18 +95,16 @@ export interface LoadOptions {
 
 const LOAD_OPTIONS = ["backend", "trainingState", "verifyChecksum"];
 
-/** Optimizer state slot names (PyTorch's), in the order of the model's state buffer blocks. */
-function slotNames(optimizer: string, slots: number): string[] {
-  switch (optimizer) {
+/** Optimizer state slot names (PyTorch's), one per block of the model's state buffer (stateSlots). */
+function slotNames(opt: Optimizer): string[] {
+  switch (opt.name) {
     case "sgd":
-      return slots === 1 ? ["momentum_buffer"] : [];
+      return stateSlots(opt.plan) === 1 ? ["momentum_buffer"] : [];
     case "adam":
     case "adamw":
       return ["exp_avg", "exp_avg_sq"];
     case "rmsprop":
       return ["square_avg", "momentum_buffer"];
-    default:
-      return Array.from({ length: slots }, (_, i) => `slot${i}`);
   }
 }
 
@@ -135,8 +134,7 @@ export function modelToFiles(model: Sequential, options: SaveOptions = {}): { ma
     if (!model.optimizer) throw new Error("saveModel with includeOptimizer: the model is not compiled, so it has no optimizer state");
     const st = model.getTrainingState();
     const P = model.params.length;
-    const nSlots = st.optimizerState.length / P;
-    const names = slotNames(model.optimizer.name, nSlots);
+    const names = slotNames(model.optimizer);
     names.forEach((slot, s) => {
       const block = st.optimizerState.subarray(s * P, (s + 1) * P);
       for (const [i, l] of dense) {
@@ -310,7 +308,7 @@ export function modelFromFiles(
     const P = model.params.length;
     const opt = model.optimizer;
     if (!opt) bad(`"trainingState" is present but "model.compile" (the optimizer) is missing`);
-    const expected = slotNames(opt!.name, stateSlots(opt!.plan));
+    const expected = slotNames(opt!);
     if (ts.optimizerSlots.length !== expected.length || ts.optimizerSlots.some((s, k) => s !== expected[k])) {
       bad(`"trainingState.optimizerSlots" is [${ts.optimizerSlots.join(", ")}] but optimizer ${opt!.name} has [${expected.join(", ")}]`);
     }
