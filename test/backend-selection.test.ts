@@ -16,7 +16,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { nativeOrSkip } from "./helpers.js";
+import { finished, nativeOrSkip } from "./helpers.js";
 
 const TSX = createRequire(import.meta.url).resolve("tsx/cli");
 const FIXTURE = path.resolve("test/fixtures/select-backend.ts");
@@ -30,25 +30,16 @@ interface Outcome {
   warnings: { name: string; code?: string; message: string }[];
 }
 
-function select(action: string, env: Record<string, string | undefined>): Promise<Outcome> {
+async function select(action: string, env: Record<string, string | undefined>): Promise<Outcome> {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX, FIXTURE, action], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`exit ${code}: ${stderr}`));
-      try {
-        resolve(JSON.parse(stdout.trim()) as Outcome);
-      } catch {
-        reject(new Error(`no JSON on stdout: ${stdout}\n${stderr}`));
-      }
-    });
-  });
+  const { code, stdout, stderr } = await finished(spawn(process.execPath, [TSX, FIXTURE, action], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] }));
+  if (code !== 0) throw new Error(`exit ${code}: ${stderr}`);
+  try {
+    return JSON.parse(stdout.trim()) as Outcome;
+  } catch {
+    throw new Error(`no JSON on stdout: ${stdout}\n${stderr}`);
+  }
 }
 
 const UNLOADABLE = { BLASNET_NATIVE_ADDON: MISSING, BLASNET_BACKEND: undefined };

@@ -3,41 +3,21 @@
  * lib/cli/main.ts) on a small generated CSV. train -> evaluate -> predict -> export-onnx, plus the
  * error cases and exit codes.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import type { Readable } from "node:stream";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { Rng } from "../lib/core/rng.js";
 import { Matrix } from "../lib/core/matrix.js";
 import { loadModel } from "../lib/io/model-file.js";
 import { buildProgram } from "../lib/cli/program.js";
-import { maxAbsDiff } from "./helpers.js";
+import { finished, maxAbsDiff, tempDir, type Run } from "./helpers.js";
 
 const TSX = createRequire(import.meta.url).resolve("tsx/cli");
 const MAIN = resolve("lib/cli/main.ts");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The exit code and output of a child process. */
-function finished(child: ChildProcessByStdio<null, Readable, Readable>): Promise<Run> {
-  return new Promise((res, rej) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", rej);
-    child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 function blasnet(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return finished(
@@ -58,13 +38,12 @@ function expectUserError(r: Run, pattern: RegExp): void {
   expect(lines[0]).toMatch(pattern);
 }
 
-let dir: string;
-let regCsv: string;
-let clsCsv: string;
+const dir = tempDir("blasnet-cli-");
+const regCsv = join(dir, "reg.csv");
+const clsCsv = join(dir, "cls.csv");
 const N = 200;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "blasnet-cli-"));
   const rng = new Rng(42);
   let reg = "id,x1,x2,x3,y\n";
   let cls = "a,b,kind\n";
@@ -78,13 +57,8 @@ beforeAll(async () => {
     const kind = a + b > 0.5 ? "round" : a - b > 0 ? '"flat, wide"' : "tall";
     cls += `${a.toFixed(4)},${b.toFixed(4)},${kind}\n`;
   }
-  regCsv = join(dir, "reg.csv");
-  clsCsv = join(dir, "cls.csv");
   await writeFile(regCsv, reg);
   await writeFile(clsCsv, cls);
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe("blasnet CLI", () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import {
   readIdxSync,
 } from "../lib/data/idx.js";
 import { FASHION_MNIST_DEBIAN_DIR, loadFashionMnist, locateFashionMnist } from "../lib/data/fashion-mnist.js";
+import { tempDir } from "./helpers.js";
 
 /** IDX bytes written by hand (header fields and big-endian values spelled out), independent of encodeIdx. */
 function bytesOf(...parts: number[][]): Uint8Array {
@@ -19,13 +20,7 @@ function bytesOf(...parts: number[][]): Uint8Array {
 }
 const u32 = (v: number): number[] => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "blasnet-idx-"));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = tempDir("blasnet-idx-");
 function file(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);
   writeFileSync(p, bytes);

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
@@ -10,17 +9,10 @@ import { adam, cosineDecay } from "../lib/optim/index.js";
 import { loadModel, loadModelWithManifest, modelFromFiles, saveModel, MODEL_FORMAT_VERSION } from "../lib/io/model-file.js";
 import { checkpoint, loadCheckpoint } from "../lib/io/checkpoint.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from "../lib/io/safetensors.js";
-import { nativeOrSkip } from "./helpers.js";
+import { expectModelFileError, nativeOrSkip, tempDir } from "./helpers.js";
 
 const native = nativeOrSkip();
-
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "blasnet-model-"));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = tempDir("blasnet-model-");
 
 function data(rows: number, seed: number): { x: Matrix; y: Matrix } {
   const rng = new Rng(seed);
@@ -208,17 +200,7 @@ describe("hostile model files", () => {
     f(m);
     return JSON.stringify(m);
   };
-  function expectError(fn: () => unknown, file: string, pattern: RegExp): void {
-    let err: unknown;
-    try {
-      fn();
-    } catch (e) {
-      err = e;
-    }
-    expect(err, "expected an error").toBeInstanceOf(ModelFileError);
-    expect((err as Error).message.startsWith(file + ": ")).toBe(true);
-    expect((err as Error).message).toMatch(pattern);
-  }
+  const expectError = expectModelFileError;
   /** Re-encode the weights with a change to the tensors. */
   const reweigh = (f: (t: Map<string, { shape: number[]; data: Float32Array }>) => void): Uint8Array => {
     const t = decodeSafetensors(weights, W).tensors;

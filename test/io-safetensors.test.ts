@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeSafetensors, encodeSafetensors, ModelFileError, readSafetensors, type Tensor } from "../lib/io/safetensors.js";
 import { Rng } from "../lib/core/rng.js";
+import { expectModelFileError } from "./helpers.js";
 
 const F = "weights.safetensors";
 
@@ -25,17 +26,7 @@ function rawFile(header: unknown, data: Uint8Array, headerText?: string): Uint8A
   return out;
 }
 
-function expectFileError(fn: () => unknown, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, "expected an error").toBeInstanceOf(ModelFileError);
-  expect((err as Error).message.startsWith(`${F}: `)).toBe(true);
-  expect((err as Error).message).toMatch(pattern);
-}
+const expectFileError = (fn: () => unknown, pattern: RegExp): void => expectModelFileError(fn, F, pattern);
 
 describe("safetensors", () => {
   it("round-trips tensors and metadata, with the layout of the format", () => {

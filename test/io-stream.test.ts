@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
@@ -9,14 +8,9 @@ import { dense, dropout } from "../lib/nn/layers.js";
 import { adam, exponentialDecay } from "../lib/optim/index.js";
 import { csvBatches, fitStream, streamStats, type Batch } from "../lib/data/batches.js";
 import { columnStats } from "../lib/data/csv.js";
+import { tempDir } from "./helpers.js";
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "blasnet-stream-"));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = tempDir("blasnet-stream-");
 
 function model(seed: number): Sequential {
   const m = new Sequential([dense(8, { activation: "relu" }), dropout(0.1), dense(1)], { inputSize: 2, seed, backend: "js" });

@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import type { NativeAddon } from "../lib/backend/native/binding.js";
 import { classifyLoadError, explainLoadFailure, findPackageRoot, loadAddon, loadFrom } from "../lib/backend/native/loader.js";
 import { Rng } from "../lib/core/rng.js";
-import { nativeOrSkip } from "./helpers.js";
+import { nativeOrSkip, refGemm, thrown } from "./helpers.js";
 
 const native = nativeOrSkip();
 const describeNative = native ? describe : describe.skip;
@@ -379,17 +379,6 @@ function badValues(spec: ArgSpec): BadCase[] {
   }
 }
 
-/** Calls `fn` and returns what it threw (failing the test if it did not throw). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Error) return e;
-    throw new Error(`threw a non-Error: ${String(e)}`);
-  }
-  throw new Error("did not throw");
-}
-
 describeNative("native addon: every entry point rejects bad arguments", () => {
   const addon = (native ? loadAddon() : undefined) as unknown as Record<string, Fn>;
 
@@ -496,29 +485,6 @@ describeNative("native backend: kernels, info and threads", () => {
   const backend = native!;
   const addon = (native ? loadAddon() : undefined) as NativeAddon;
 
-  function naiveGemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    b: Float32Array,
-    beta: number,
-    c: Float32Array,
-  ): Float64Array {
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[transA ? p * m + i : i * k + p]! * b[transB ? j * k + p : p * n + j]!;
-        out[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * c[i * n + j]!);
-      }
-    }
-    return out;
-  }
-
   it("gemm matches a naive product for every transpose, on subarray views", () => {
     const rng = new Rng(7);
     const [m, n, k] = [3, 5, 4];
@@ -532,7 +498,7 @@ describeNative("native backend: kernels, info and threads", () => {
         const b = bbuf.subarray(5);
         const c = cbuf.subarray(1, 1 + m * n);
         const [before, after] = [cbuf[0], cbuf[1 + m * n]];
-        const want = naiveGemm(transA, transB, m, n, k, 0.5, a, b, 2, c);
+        const want = refGemm(transA, transB, m, n, k, 0.5, a, b, 2, c).c;
         backend.gemm(transA, transB, m, n, k, 0.5, a, b, 2, c);
         for (let i = 0; i < m * n; i++) expect(c[i]).toBeCloseTo(want[i]!, 5);
         // The values just outside the view are untouched.

@@ -2,9 +2,8 @@
  * ONNX export checked by an independent runtime: onnxruntime-node (its bundled CPU binary) runs the
  * exported file and must reproduce model.predict on the same raw inputs within 1e-5.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { Matrix } from "../lib/core/matrix.js";
@@ -13,17 +12,11 @@ import { Sequential } from "../lib/nn/sequential.js";
 import { dense, dropout, gelu, leakyRelu, softmax } from "../lib/nn/layers.js";
 import { adam } from "../lib/optim/index.js";
 import { decodeOnnxModel, exportOnnx } from "../lib/io/onnx.js";
-import { maxAbsDiff, nativeOrSkip } from "./helpers.js";
+import { maxAbsDiff, nativeOrSkip, tempDir } from "./helpers.js";
 
 const native = nativeOrSkip();
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "blasnet-onnx-"));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = tempDir("blasnet-onnx-");
 
 async function runOnnx(path: string, x: Matrix): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(path);

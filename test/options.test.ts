@@ -4,9 +4,8 @@
  * The unknown keys are the spellings users bring from other libraries (TensorFlow.js, Keras,
  * PyTorch, pandas) or near-misses of ours.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Matrix } from "../lib/core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../lib/core/options.js";
@@ -24,6 +23,7 @@ import { Sequential } from "../lib/nn/sequential.js";
 import { adam, adamw, optimizerFromConfig, rmsprop, sgd } from "../lib/optim/index.js";
 import { cosineDecay, exponentialDecay, linearWarmup, scheduleFromConfig, stepDecay } from "../lib/optim/schedules.js";
 import { earlyStopping } from "../lib/train/callbacks.js";
+import { tempDir, thrown } from "./helpers.js";
 
 /** Options with a key the types do not allow (what a JavaScript caller can pass). */
 const loose = (o: unknown): any => o;
@@ -33,14 +33,9 @@ function message(what: string, key: string, expected: readonly string[]): string
 }
 
 function expectUnknown(fn: () => unknown, what: string, key: string, expected: readonly string[]): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
+  const error = thrown(fn);
   expect(error).toBeInstanceOf(TypeError);
-  expect((error as Error).message).toBe(message(what, key, expected));
+  expect(error.message).toBe(message(what, key, expected));
 }
 
 async function expectUnknownAsync(fn: () => Promise<unknown>, what: string, key: string, expected: readonly string[]): Promise<void> {
@@ -52,11 +47,11 @@ async function expectUnknownAsync(fn: () => Promise<unknown>, what: string, key:
   expect((error as Error).message).toBe(message(what, key, expected));
 }
 
-let root: string;
-let modelDir: string;
-let checkpointDir: string;
-let csvPath: string;
-let idxPath: string;
+const root = tempDir("blasnet-options-");
+const modelDir = join(root, "model");
+const checkpointDir = join(root, "ckpt");
+const csvPath = join(root, "data.csv");
+const idxPath = join(root, "labels.idx");
 
 function model(): Sequential {
   const m = new Sequential([dense(4, { activation: "relu" }), dense(2)], { inputSize: 3, seed: 1, backend: "js" });
@@ -70,18 +65,10 @@ const x = Matrix.fromArray([
 ]);
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "blasnet-options-"));
-  modelDir = join(root, "model");
-  checkpointDir = join(root, "ckpt");
   await saveModel(model(), modelDir);
   await saveModel(model(), checkpointDir, { includeOptimizer: true });
-  csvPath = join(root, "data.csv");
   await writeFile(csvPath, "a,b,y\n1,2,3\n4,5,6\n");
-  idxPath = join(root, "labels.idx");
   await writeFile(idxPath, encodeIdx({ dtype: "uint8", shape: [3], data: [1, 2, 3] }));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
 });
 
 describe("checkOptionKeys / checkOptions", () => {
