@@ -13,7 +13,7 @@ import { stateSlots, type PlanBuffers, type PlanLayer, type PlanLoss, type PlanO
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
 import { PlanExecutor } from "../lib/train/plan-executor.js";
-import { maxAbsDiff, nativeOrSkip } from "./helpers.js";
+import { maxAbsDiff, nativeOrSkip, normalizeRows } from "./helpers.js";
 
 const native: Backend | undefined = nativeOrSkip();
 const ts = createTsBackend();
@@ -100,16 +100,10 @@ function makeData(spec: PlanSpec, rows: number, seed: number): Data {
     case "crossEntropy":
       y = Int32Array.from({ length: rows }, () => rng.int(spec.outFeatures));
       break;
-    case "crossEntropyDense": {
+    case "crossEntropyDense":
       // Soft rows summing to 1.
-      y = new Float32Array(rows * spec.outFeatures);
-      for (let r = 0; r < rows; r++) {
-        let s = 0;
-        for (let j = 0; j < spec.outFeatures; j++) s += y[r * spec.outFeatures + j] = rng.uniform() + 0.01;
-        for (let j = 0; j < spec.outFeatures; j++) y[r * spec.outFeatures + j]! /= s;
-      }
+      y = normalizeRows(Float32Array.from({ length: rows * spec.outFeatures }, () => rng.uniform() + 0.01), rows, spec.outFeatures);
       break;
-    }
     case "bce":
       y = Float32Array.from({ length: rows * spec.outFeatures }, () => (rng.uniform() < 0.5 ? 0 : 1));
       break;

@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import type { ElementwiseActivation, RegressionLoss } from "../lib/backend/backend.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
+import { normalizeRows } from "./helpers.js";
 
 const ts = createTsBackend();
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -216,12 +217,7 @@ describe("float64 reference math: central differences", () => {
     const z = Float64Array.from({ length: rows * cols }, () => rng.uniformRange(-3, 3));
     const oneHot = new Float64Array(rows * cols);
     for (let r = 0; r < rows; r++) oneHot[r * cols + rng.int(cols)] = 1;
-    const soft = Float64Array.from({ length: rows * cols }, () => rng.uniform() + 0.1);
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += soft[r * cols + j]!;
-      for (let j = 0; j < cols; j++) soft[r * cols + j] = soft[r * cols + j]! / s;
-    }
+    const soft = normalizeRows(Float64Array.from({ length: rows * cols }, () => rng.uniform() + 0.1), rows, cols);
     for (const t of [oneHot, soft]) {
       const s = crossEntropy64(t, rows, cols);
       expectGradClose(s.grad(z), numericGrad64(s.value, z, H64), TOL64, TOL64, "cross-entropy");
@@ -364,12 +360,7 @@ describe("float32 kernels: losses", () => {
     const rows = 4;
     const cols = 6;
     const logits = Float32Array.from({ length: rows * cols }, () => rng.uniformRange(-4, 4));
-    const targets = Float32Array.from({ length: rows * cols }, () => rng.uniform() + 0.05);
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += targets[r * cols + j]!;
-      for (let j = 0; j < cols; j++) targets[r * cols + j] = targets[r * cols + j]! / s;
-    }
+    const targets = normalizeRows(Float32Array.from({ length: rows * cols }, () => rng.uniform() + 0.05), rows, cols);
     const grad = new Float32Array(rows * cols);
     ts.softmaxCrossEntropyDense(grad, logits, targets, rows, cols);
     const numeric = numericGrad32((z) => ts.softmaxCrossEntropyDense(null, z, targets, rows, cols), logits);

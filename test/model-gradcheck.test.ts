@@ -21,7 +21,7 @@ import { dense, type Layer } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { huber } from "../lib/losses/index.js";
 import { PlanExecutor } from "../lib/train/plan-executor.js";
-import { tsBackend } from "./helpers.js";
+import { normalizeRows, tsBackend } from "./helpers.js";
 
 const ROWS = 6;
 const IN = 3;
@@ -45,14 +45,7 @@ const threeLayers = (out: number) => (): Layer[] => [dense(5, { activation: "tan
 const regY = uniform(ROWS * 2, -1, 1);
 const maeY = Float32Array.from(regY, (v, i) => (i % 2 === 0 ? v + 4 : v - 4));
 const labels = Int32Array.from([0, 2, 1, 1, 0, 2]);
-const soft = (() => {
-  const t = uniform(ROWS * 3, 0.1, 1);
-  for (let i = 0; i < ROWS; i++) {
-    const s = t[i * 3]! + t[i * 3 + 1]! + t[i * 3 + 2]!;
-    for (let j = 0; j < 3; j++) t[i * 3 + j]! /= s;
-  }
-  return t;
-})();
+const soft = normalizeRows(uniform(ROWS * 3, 0.1, 1), ROWS, 3);
 const bceY = uniform(ROWS * 2, 0, 1);
 
 function meanOver(p: Matrix, f: (pv: number, i: number) => number): number {

@@ -9,16 +9,11 @@ import { describe, expect, it } from "vitest";
 import type { ElementwiseActivation, RegressionLoss } from "../lib/backend/backend.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
+import { normalizeRows, randomF32, refGemm } from "./helpers.js";
 
 const ts = createTsBackend();
 /** float32 unit roundoff. */
 const U = 2 ** -24;
-
-function randomF32(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) x[i] = rng.uniformRange(lo, hi);
-  return x;
-}
 
 /** Asserts |got[i] - want[i]| <= atol + rtol |want[i]| for every i, reporting the first failure. */
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number, what: string): void {
@@ -35,43 +30,10 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: numb
 // ---------------------------------------------------------------------------------------------
 // GEMM
 
-/** C = alpha op(A) op(B) + beta C in float64; also returns S = |alpha| |op(A)| |op(B)| + |beta C|. */
-function refGemm(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Float32Array,
-  b: Float32Array,
-  beta: number,
-  c: Float32Array,
-): { c: Float64Array; scale: Float64Array } {
-  const out = new Float64Array(m * n);
-  const scale = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      let abs = 0;
-      for (let p = 0; p < k; p++) {
-        const aip = transA ? a[p * m + i]! : a[i * k + p]!;
-        const bpj = transB ? b[j * k + p]! : b[p * n + j]!;
-        s += aip * bpj;
-        abs += Math.abs(aip * bpj);
-      }
-      const prior = beta === 0 ? 0 : beta * c[i * n + j]!;
-      out[i * n + j] = alpha * s + prior;
-      scale[i * n + j] = Math.abs(alpha) * abs + Math.abs(prior);
-    }
-  }
-  return { c: out, scale };
-}
-
 /**
  * Float32 GEMM error bound: the kernel sums products in double and rounds C to float32 at most
  * once per 8 values of k, once per leftover k, and once for beta: fewer than k + 2 roundings, each
- * at most U times a partial sum bounded by S. So |C - C_ref| <= (k + 2) U S; we allow 2(k + 2) U S.
+ * at most U times a partial sum bounded by S (refGemm's scale). So |C - C_ref| <= (k + 2) U S; we allow 2(k + 2) U S.
  * A wrong index or transpose gives errors of order S itself, far outside this bound.
  */
 function expectGemmClose(got: Float32Array, want: { c: Float64Array; scale: Float64Array }, k: number, what: string): void {
@@ -513,12 +475,7 @@ describe("losses", () => {
     const rows = 5;
     const cols = 6;
     const logits = randomF32(rng, rows * cols, -3, 3);
-    const targets = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += targets[r * cols + j] = rng.uniform() + 0.01;
-      for (let j = 0; j < cols; j++) targets[r * cols + j] = targets[r * cols + j]! / s;
-    }
+    const targets = normalizeRows(Float32Array.from({ length: rows * cols }, () => rng.uniform() + 0.01), rows, cols);
     let wantLoss = 0;
     const wantGrad: number[] = [];
     for (let r = 0; r < rows; r++) {
