@@ -27,8 +27,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WORKLOADS, flopsPerStep, scalingWorkload, type Workload } from "./workloads.js";
-import { BLASNET_IDS, SYSTEM_IDS } from "./systems/index.js";
-import type { BoundEntry, BoundResult, Job, TrainResult } from "./worker.js";
+import { BLASNET_IDS, SYSTEM_IDS, THREADED_IDS } from "./systems/index.js";
+import { emptyTrainResult, type BoundEntry, type BoundResult, type Job, type TrainResult } from "./worker.js";
 import type { KernelBenchResult } from "./kernels.js";
 import { kernelTables } from "./kernels.js";
 import {
@@ -120,7 +120,7 @@ function child(script: string, args: string[], threads: number, timeoutSeconds: 
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, script), ...args], {
       cwd: REPO_DIR,
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), BLASNET_THREADS: String(threads) },
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -149,9 +149,8 @@ function parseResult<T>(stdout: string): T | undefined {
 const SLOW_SYSTEMS = new Set(["blasnet-ts", "tfjs-cpu", "tfjs-wasm"]);
 
 async function runTrain(opts: Options, system: string, w: Workload, threads: number): Promise<TrainResult> {
-  const base = { kind: "train" as const, system, workload: w.id, threads };
   if (opts.quick && w.id === "T3" && SLOW_SYSTEMS.has(system)) {
-    return { ...base, ok: false, error: "skipped in --quick: one T3 step takes 10+ seconds", ...emptyResult(w) };
+    return emptyTrainResult(system, w, threads, "skipped in --quick: one T3 step takes 10+ seconds");
   }
   const job: Job = {
     kind: "train",
@@ -167,17 +166,10 @@ async function runTrain(opts: Options, system: string, w: Workload, threads: num
   const r = await child("worker.ts", [JSON.stringify(job)], threads, opts.budget * 3 + 120);
   const res = parseResult<TrainResult>(r.stdout);
   if (!res) {
-    return { ...base, ok: false, error: r.timedOut ? `timed out after ${opts.budget * 3 + 120} s` : `worker exited ${r.code} without a result`, ...emptyResult(w) };
+    return emptyTrainResult(system, w, threads, r.timedOut ? `timed out after ${opts.budget * 3 + 120} s` : `worker exited ${r.code} without a result`);
   }
   res.loadAvg = Math.round(load * 100) / 100;
   return res;
-}
-
-function emptyResult(w: Workload): Omit<TrainResult, "kind" | "system" | "workload" | "threads" | "ok" | "error"> {
-  return {
-    notes: [], batchSize: w.batchSize, samplesPerStep: w.batchSize, lossStart: NaN, lossEnd: NaN, rowsPerRun: 0,
-    epochsPerRun: 0, stepsPerRun: 0, runs: [], samplesPerSec: NaN, usPerStep: NaN, gflops: NaN, partialEpoch: false, wallSeconds: 0,
-  };
 }
 
 async function runBound(opts: Options, workloads: Workload[], threads: number): Promise<BoundResult> {
@@ -222,7 +214,7 @@ function trainingTable(results: TrainResult[], bounds: BoundEntry[], threads: nu
       lossPair(r),
       runsNote(r),
       r.loadAvg !== undefined ? r.loadAvg.toFixed(1) : "-",
-      ok ? "ok" : status(r),
+      status(r),
     ];
   });
   return table(
@@ -370,6 +362,7 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const t0 = Date.now();
   const machine = machineInfo();
+  const code = gitDescribe();
   const out: string[] = [];
   const say = (s = ""): void => {
     console.log(s);
@@ -379,14 +372,14 @@ async function main(): Promise<void> {
   say();
   say(`- date: ${machine.date}`);
   say(`- machine: ${machine.cpu}, ${machine.logicalCpus} logical CPUs, ${machine.totalMemGiB} GiB, ${machine.platform}, Node ${machine.node}`);
-  say(`- code: ${gitDescribe()}`);
+  say(`- code: ${code}`);
   say(`- load average at start: ${loadAvgString()}`);
   say(`- threads: ${opts.threads} (native systems; OPENBLAS_NUM_THREADS and setThreads)${opts.singleThread && opts.suites.has("training") ? ", plus a 1-thread training pass" : ""}`);
   say();
 
   /** Measurements that failed (not skipped): the exit code is 1 if there are any (for CI smoke runs). */
   const failures: string[] = [];
-  const json: Record<string, unknown> = { machine, options: { ...opts, suites: [...opts.suites], workloads: opts.workloads.map((w) => w.id) } };
+  const json: Record<string, unknown> = { machine, code, options: { ...opts, suites: [...opts.suites], workloads: opts.workloads.map((w) => w.id) } };
 
   if (opts.suites.has("kernels")) {
     const kernelsJson = path.join(path.dirname(opts.json), `kernels-${stamp()}.json`);
@@ -417,7 +410,7 @@ async function main(): Promise<void> {
     for (const threads of passes) {
       // The 1-thread pass re-measures only the systems that use threads: the others are
       // single-threaded JavaScript / WASM, and their figures stand for both passes.
-      const systems = threads === opts.threads ? opts.systems : opts.systems.filter((s) => s === "blasnet-fused" || s === "blasnet-kernels");
+      const systems = threads === opts.threads ? opts.systems : opts.systems.filter((s) => (THREADED_IDS as readonly string[]).includes(s));
       for (const w of opts.workloads) {
         // The bound is measured right before the workload's systems, under the same conditions.
         bounds.push(await runBound(opts, [w], threads));
@@ -486,7 +479,7 @@ async function main(): Promise<void> {
       for (const s of systems) {
         let r: TrainResult;
         if (s === "blasnet-ts" && flopsPerStep(w) > SCALING_TS_MAX_FLOPS) {
-          r = { kind: "train", system: s, workload: w.id, threads: opts.threads, ok: false, error: "skipped: over the TypeScript step budget", ...emptyResult(w) };
+          r = emptyTrainResult(s, w, opts.threads, "skipped: over the TypeScript step budget");
         } else {
           r = await runTrain(scalingOpts, s, w, opts.threads);
         }

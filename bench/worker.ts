@@ -10,6 +10,7 @@
  *   first rows (model.evaluate) fell from before training to after the last run.
  * - "bound": the GEMM-only bound of one training step per workload, with the native gemm kernel.
  */
+import path from "node:path";
 import { makeDataset, denseShapes, flopsPerStep, type Workload } from "./workloads.js";
 import { loadSystem } from "./systems/index.js";
 import { loadNativeBackend, median, nowSeconds } from "./util.js";
@@ -98,15 +99,15 @@ function emit(result: TrainResult | BoundResult): void {
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-/** A training result with nothing measured yet (ok: false), filled in as the job runs. */
-function emptyTrainResult(job: TrainJob): TrainResult {
-  const w = job.workload;
+/** A training result with nothing measured yet (ok: false): filled in as a job runs, or a skip / failure record. */
+export function emptyTrainResult(system: string, w: Workload, threads: number, error?: string): TrainResult {
   return {
     kind: "train",
-    system: job.system,
+    system,
     workload: w.id,
-    threads: job.threads,
+    threads,
     ok: false,
+    ...(error !== undefined ? { error } : {}),
     notes: [],
     batchSize: w.batchSize,
     samplesPerStep: w.batchSize,
@@ -127,7 +128,7 @@ function emptyTrainResult(job: TrainJob): TrainResult {
 async function trainJob(job: TrainJob): Promise<TrainResult> {
   const t0 = nowSeconds();
   const w = job.workload;
-  const base = emptyTrainResult(job);
+  const base = emptyTrainResult(job.system, w, job.threads);
   const entry = await loadSystem(job.system);
   const supported = entry.supports(w);
   if (supported !== true) return { ...base, error: `skipped: ${supported}` };
@@ -269,7 +270,7 @@ async function boundJob(job: BoundJob): Promise<BoundResult> {
     if (Math.abs(ref - L0.y[0]!) > 1e-3 * (1 + Math.abs(ref))) {
       return { kind: "bound", threads: job.threads, ok: false, error: `gemm check failed for ${w.id}: ${L0.y[0]} vs ${ref}`, entries };
     }
-    // Median of timed batches of reps, each batch at least ~seconds/5.
+    // Batches of reps, each longer than seconds/10, timed 5 times.
     let reps = 1;
     for (;;) {
       const a = nowSeconds();
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
       emit(await trainJob(job));
     } catch (e) {
       const err = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      emit({ ...emptyTrainResult(job), error: err.split("\n").slice(0, 4).join(" | ") });
+      emit(emptyTrainResult(job.system, job.workload, job.threads, err.split("\n").slice(0, 4).join(" | ")));
     }
   } else {
     try {
@@ -313,4 +314,7 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-await main();
+// run.ts imports this module for emptyTrainResult: only a spawned worker runs a job.
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  await main();
+}

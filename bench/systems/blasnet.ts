@@ -34,31 +34,30 @@ async function createSession(
     backendName === "native"
       ? [`native ${trainingPath}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, ${info.blas}`]
       : ["TypeScript backend (1 thread)"];
-  let x: { data: Float32Array; shape: [number, number] } | undefined;
-  let y: { data: Float32Array; shape: [number, number] } | Int32Array | undefined;
+  /** The first `rows` rows as views of the workload's arrays (no copies). */
+  const views = (rows: number) => ({
+    x: { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] as [number, number] },
+    y:
+      w.loss === "crossEntropy"
+        ? (data.y as Int32Array).subarray(0, rows)
+        : { data: (data.y as Float32Array).subarray(0, rows * w.outFeatures), shape: [rows, w.outFeatures] as [number, number] },
+  });
+  let prepared: ReturnType<typeof views> | undefined;
   return {
     samplesPerStep: w.batchSize,
     notes,
     stepsPerEpoch: (rows) => Math.ceil(rows / w.batchSize),
     prepare(rows) {
-      x = { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] };
-      y =
-        w.loss === "crossEntropy"
-          ? (data.y as Int32Array).subarray(0, rows)
-          : { data: (data.y as Float32Array).subarray(0, rows * w.outFeatures), shape: [rows, w.outFeatures] };
+      prepared = views(rows);
     },
     async fit(rows, epochs) {
-      if (!x || !y || x.shape[0] !== rows) throw new Error(`blasnet session: prepare(${rows}) was not called`);
-      const h = await model.fit(x, y, { epochs, batchSize: w.batchSize, verbose: 0 });
+      if (!prepared || prepared.x.shape[0] !== rows) throw new Error(`blasnet session: prepare(${rows}) was not called`);
+      const h = await model.fit(prepared.x, prepared.y, { epochs, batchSize: w.batchSize, verbose: 0 });
       return h.loss[h.loss.length - 1]!;
     },
     async evaluate(rows) {
-      const px = { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] as [number, number] };
-      const py =
-        w.loss === "crossEntropy"
-          ? (data.y as Int32Array).subarray(0, rows)
-          : { data: (data.y as Float32Array).subarray(0, rows * w.outFeatures), shape: [rows, w.outFeatures] as [number, number] };
-      return (await model.evaluate(px, py, { batchSize: w.batchSize })).loss;
+      const { x, y } = views(rows);
+      return (await model.evaluate(x, y, { batchSize: w.batchSize })).loss;
     },
     dispose() {},
   };
@@ -66,21 +65,18 @@ async function createSession(
 
 export const blasnetFused: SystemEntry = {
   id: "blasnet-fused",
-  threaded: true,
   supports: () => true,
   create: (w, data, threads) => createSession("native", "fused", w, data, threads),
 };
 
 export const blasnetKernels: SystemEntry = {
   id: "blasnet-kernels",
-  threaded: true,
   supports: () => true,
   create: (w, data, threads) => createSession("native", "kernels", w, data, threads),
 };
 
 export const blasnetTs: SystemEntry = {
   id: "blasnet-ts",
-  threaded: false,
   supports: () => true,
   create: (w, data) => createSession("js", "fused", w, data, 1),
 };

@@ -68,7 +68,6 @@ async function createSession(w: Workload, data: Dataset): Promise<TrainSession> 
 
 export const brainJs: SystemEntry = {
   id: "brain.js",
-  threaded: false,
   supports: (w) =>
     w.id === "T1" ? true : "T1 only (per-sample reference; no mini-batches, no softmax CE)",
   create: (w, data) => createSession(w, data),

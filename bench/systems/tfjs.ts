@@ -45,18 +45,10 @@ async function createSession(
 ): Promise<TrainSession> {
   const { tf, notes } = await loadTf(backend);
   const model = tf.sequential();
-  let first = true;
-  for (const h of w.hidden) {
-    model.add(
-      tf.layers.dense({
-        units: h.units,
-        activation: h.activation,
-        ...(first ? { inputShape: [w.inFeatures] } : {}),
-      }),
-    );
-    first = false;
-  }
-  model.add(tf.layers.dense({ units: w.outFeatures, ...(first ? { inputShape: [w.inFeatures] } : {}) }));
+  // The hidden layers with their activations, then the output layer (linear).
+  [...w.hidden, { units: w.outFeatures, activation: "linear" as const }].forEach(({ units, activation }, i) =>
+    model.add(tf.layers.dense({ units, activation, ...(i === 0 ? { inputShape: [w.inFeatures] } : {}) })),
+  );
 
   const o = w.optimizer;
   const optimizer =
@@ -121,14 +113,12 @@ async function createSession(
 
 export const tfjsCpu: SystemEntry = {
   id: "tfjs-cpu",
-  threaded: false,
   supports: () => true,
   create: (w, data) => createSession("cpu", w, data),
 };
 
 export const tfjsWasm: SystemEntry = {
   id: "tfjs-wasm",
-  threaded: false,
   supports: () => true,
   create: (w, data) => createSession("wasm", w, data),
 };

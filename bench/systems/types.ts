@@ -33,7 +33,6 @@ export interface SystemEntry {
   id: string;
   /** Does this system run this workload? `true`, or the reason it does not. */
   supports(w: Workload): true | string;
-  /** Native systems honour `threads`; the others are single-threaded JavaScript or WASM. */
-  readonly threaded: boolean;
+  /** Native systems honour `threads` (systems/index.ts: THREADED_IDS); the others ignore it. */
   create(w: Workload, data: Dataset, threads: number): Promise<TrainSession>;
 }
