@@ -170,6 +170,18 @@ function act(name: "sigmoid" | "relu" | "tanh" | "leakyRelu" | "gelu"): Case[] {
   ];
 }
 
+/** A kernel on one array of n uniform values: a reduction (its result is compared) or in place. */
+function onArray(name: string, bytesPerElement: number, seed: number, run: (k: Kernels, x: Float32Array, n: number) => number | void): Case {
+  return {
+    name,
+    bytesPerElement,
+    make(n) {
+      const x = uniform(n, new Rng(seed));
+      return { elements: n, run: (k) => run(k, x, n), outputs: () => [x] };
+    },
+  };
+}
+
 function labelsFor(rows: number, cols: number, rng: Rng): Int32Array {
   const l = new Int32Array(rows);
   for (let i = 0; i < rows; i++) l[i] = Math.min(cols - 1, Math.floor(rng.uniform() * cols));
@@ -303,40 +315,10 @@ const CASES: Case[] = [
       return { elements: rows * 256, run: (k) => k.biasGrad(db, dy, rows, 256, 0), outputs: () => [db] };
     },
   },
-  {
-    name: "sum",
-    bytesPerElement: 4,
-    make(n) {
-      const x = uniform(n, new Rng(13));
-      let s = 0;
-      return { elements: n, run: (k) => (s = k.sum(x, n)), outputs: () => [Float32Array.of(s)] };
-    },
-  },
-  {
-    name: "sum of squares",
-    bytesPerElement: 4,
-    make(n) {
-      const x = uniform(n, new Rng(14));
-      let s = 0;
-      return { elements: n, run: (k) => (s = k.sumSquares(x, n)), outputs: () => [Float32Array.of(s)] };
-    },
-  },
-  {
-    name: "scale",
-    bytesPerElement: 8,
-    make(n) {
-      const x = uniform(n, new Rng(15));
-      return { elements: n, run: (k) => k.scale(x, n, 1.0000001), outputs: () => [x] };
-    },
-  },
-  {
-    name: "clip",
-    bytesPerElement: 8,
-    make(n) {
-      const x = uniform(n, new Rng(16));
-      return { elements: n, run: (k) => k.clip(x, n, -0.5, 0.5), outputs: () => [x] };
-    },
-  },
+  onArray("sum", 4, 13, (k, x, n) => k.sum(x, n)),
+  onArray("sum of squares", 4, 14, (k, x, n) => k.sumSquares(x, n)),
+  onArray("scale", 8, 15, (k, x, n) => k.scale(x, n, 1.0000001)),
+  onArray("clip", 8, 16, (k, x, n) => k.clip(x, n, -0.5, 0.5)),
   {
     name: "argmax rows (rows,10)",
     bytesPerElement: 4,

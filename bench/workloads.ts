@@ -27,8 +27,9 @@ export interface Workload {
   rows: number;
 }
 
-function reluStack(units: number, count: number): Workload["hidden"] {
-  return Array.from({ length: count }, () => ({ units, activation: "relu" as const }));
+/** Hidden ReLU layers of these widths. */
+function reluLayers(...units: number[]): Workload["hidden"] {
+  return units.map((u) => ({ units: u, activation: "relu" as const }));
 }
 
 /** Issue 5's workloads, exactly as specified. */
@@ -48,10 +49,7 @@ export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
     id: "T2",
     name: "mnist-mlp 784-256-128-10",
     inFeatures: 784,
-    hidden: [
-      { units: 256, activation: "relu" },
-      { units: 128, activation: "relu" },
-    ],
+    hidden: reluLayers(256, 128),
     outFeatures: 10,
     loss: "crossEntropy",
     optimizer: { kind: "adam", lr: 1e-3 },
@@ -62,10 +60,7 @@ export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
     id: "T3",
     name: "wide 1024-4096-4096-1024",
     inFeatures: 1024,
-    hidden: [
-      { units: 4096, activation: "relu" },
-      { units: 4096, activation: "relu" },
-    ],
+    hidden: reluLayers(4096, 4096),
     outFeatures: 1024,
     loss: "mse",
     optimizer: { kind: "sgd", lr: 1e-3, momentum: 0 },
@@ -76,7 +71,7 @@ export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
     id: "T4",
     name: "deep 256-16x256-10",
     inFeatures: 256,
-    hidden: reluStack(256, 16),
+    hidden: reluLayers(...new Array<number>(16).fill(256)),
     outFeatures: 10,
     loss: "crossEntropy",
     optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9 },
@@ -94,10 +89,7 @@ export function scalingWorkload(width: number, batchSize: number): Workload {
     id: `S-w${width}-b${batchSize}`,
     name: `${width}-${width}-${width}-10 @${batchSize}`,
     inFeatures: width,
-    hidden: [
-      { units: width, activation: "relu" },
-      { units: width, activation: "relu" },
-    ],
+    hidden: reluLayers(width, width),
     outFeatures: 10,
     loss: "crossEntropy",
     optimizer: { kind: "sgd", lr: 0.01, momentum: 0 },
