@@ -67,6 +67,7 @@ describe("what a network can learn", () => {
     const hb = await b.fit(x, oneHot, { epochs: 10, batchSize: 30, verbose: 0, metrics: ["accuracy"] });
     expect(ha.metrics["accuracy"]!.at(-1)!).toBeGreaterThan(0.95);
     for (let i = 0; i < a.params.length; i++) expect(a.params[i]!).toBeCloseTo(b.params[i]!, 4);
+    hb.loss.forEach((l, e) => expect(l).toBeCloseTo(ha.loss[e]!, 4));
     const p = a.predict(x);
     for (let i = 0; i < p.rows; i++) expect(p.get(i, 0) + p.get(i, 1) + p.get(i, 2)).toBeCloseTo(1, 5);
     const classes = a.predictClasses(x);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Matrix } from "../lib/core/matrix.js";
-import { dense, dropout, gelu, leakyRelu, linear, relu, sigmoid, softmax, tanh } from "../lib/nn/layers.js";
+import { dense, dropout, gelu, leakyRelu, linear, relu, softmax, tanh } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, sgd } from "../lib/optim/index.js";
 import { cosineDecay } from "../lib/optim/schedules.js";
