@@ -4,8 +4,8 @@
 // kernels carry BLASNET_CLONES: GCC compiles each one for baseline x86-64 (SSE2), x86-64-v3 (AVX2 +
 // FMA) and x86-64-v4 (AVX-512) and picks one at load time (an ifunc). Reductions use
 // `#pragma omp simd reduction(...)` (-fopenmp-simd, no OpenMP runtime), which lets the compiler
-// reorder just those sums. exp() is a polynomial the compiler can vectorize (exp_f below), within
-// about 1 ulp of the correctly rounded float.
+// reorder just those sums. exp, sigmoid and tanh are fast_math.h's (shared with the fused plan):
+// polynomials the compiler vectorizes, within 1.7e-7 relative error (measured there).
 #include "kernels.h"
 
 #include <cblas.h>
@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#include "fast_math.h"
 
 // -DBLASNET_NO_CLONES builds the baseline version only (as plan.cc): scripts/check-baseline-build.sh
 // uses it to test the code a CPU without AVX2 runs.
@@ -36,74 +38,10 @@ namespace blasnet {
 
 namespace {
 
-BLASNET_INLINE int32_t FloatBits(float x) {
-  int32_t i;
-  std::memcpy(&i, &x, sizeof i);
-  return i;
-}
-
-BLASNET_INLINE float BitsFloat(int32_t i) {
-  float x;
-  std::memcpy(&x, &i, sizeof x);
-  return x;
-}
-
-// e^x for float, branch-free so that loops calling it vectorize. x = n ln2 + r with |r| <= ln2/2;
-// e^r by its degree-7 Taylor polynomial (truncation error < 6e-9 relative); 2^n built in the
-// exponent bits, in two halves so that n = -126 and n = 128 both stay representable.
-// Results below 2^-126 flush to 0; x > ln(FLT_MAX) gives +inf; NaN gives NaN.
-BLASNET_INLINE float exp_f(float x) {
-  constexpr float kMaxX = 88.72283905206835f;   // ln(FLT_MAX)
-  constexpr float kMinX = -87.33654475055310f;  // ln(FLT_MIN)
-  constexpr float kRound = 12582912.0f;         // 1.5 * 2^23: adding it rounds to an integer
-  float xc = std::min(std::max(x, kMinX), kMaxX);
-  float t = xc * 1.44269504088896341f + kRound;
-  float nf = t - kRound;
-  int32_t n = FloatBits(t) - FloatBits(kRound);
-  // ln2 in two parts: 0.693359375 has 9 significant bits, so n * it is exact.
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440054690583e-4f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  int32_t h = n >> 1;
-  float s1 = BitsFloat((h + 127) << 23);
-  float s2 = BitsFloat((n - h + 127) << 23);
-  float y = p * s1 * s2;
-  y = x > kMaxX ? std::numeric_limits<float>::infinity() : y;
-  y = x < kMinX ? 0.0f : y;
-  return y;
-}
-
-// Logistic sigmoid without overflow: e = exp(-|x|) <= 1, so neither branch divides by a huge value.
-BLASNET_INLINE float sigmoid_f(float x) {
-  float e = exp_f(-std::fabs(x));
-  float r = 1.0f / (1.0f + e);
-  return x >= 0.0f ? r : e * r;
-}
-
-// tanh: an odd Taylor polynomial near 0 (where 1 - e^-2|x| would cancel), the exp form elsewhere.
-BLASNET_INLINE float tanh_f(float x) {
-  float a = std::fabs(x);
-  float e = exp_f(-2.0f * a);
-  float big = (1.0f - e) / (1.0f + e);
-  float x2 = a * a;
-  // tanh a = a - a^3/3 + 2a^5/15 - 17a^7/315 + 62a^9/2835 - ...; for a < 0.25 the next term is < 1e-8 a.
-  float q = 62.0f / 2835.0f;
-  q = q * x2 - 17.0f / 315.0f;
-  q = q * x2 + 2.0f / 15.0f;
-  q = q * x2 - 1.0f / 3.0f;
-  q = q * x2 + 1.0f;
-  float small = a * q;
-  float t = a < 0.25f ? small : big;
-  t = x != x ? x : t;
-  return std::copysign(t, x);
-}
+// The fused plan's fast float32 math (fast_math.h): branch-free, so loops calling it vectorize.
+using fastmath::Exp;
+using fastmath::Sigmoid;
+using fastmath::Tanh;
 
 constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluA = 0.044715f;
@@ -224,14 +162,14 @@ void activation_forward(Activation act, float* y, const float* x, int64_t n, flo
       if (y != x) std::memmove(y, x, size_t(n) * sizeof(float));
       return;
     case Activation::Sigmoid:
-      for (int64_t i = 0; i < n; i++) y[i] = sigmoid_f(x[i]);
+      for (int64_t i = 0; i < n; i++) y[i] = Sigmoid(x[i]);
       return;
     case Activation::Relu:
       // std::max(x, 0) keeps NaN (a diverging model stays visible).
       for (int64_t i = 0; i < n; i++) y[i] = std::max(x[i], 0.0f);
       return;
     case Activation::Tanh:
-      for (int64_t i = 0; i < n; i++) y[i] = tanh_f(x[i]);
+      for (int64_t i = 0; i < n; i++) y[i] = Tanh(x[i]);
       return;
     case Activation::LeakyRelu:
       for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
@@ -241,7 +179,7 @@ void activation_forward(Activation act, float* y, const float* x, int64_t n, flo
       for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
         const float u = kGeluC * (v + kGeluA * v * v * v);
-        y[i] = v * sigmoid_f(2.0f * u);
+        y[i] = v * Sigmoid(2.0f * u);
       }
       return;
   }
@@ -275,7 +213,7 @@ void activation_backward(Activation act, float* dx, const float* dy, const float
         // s = sigmoid(2u) and 1 - s = sigmoid(-2u), both from e = exp(-|2u|): 1 - s stays accurate
         // where s rounds to 1 (it still matters there, multiplied by x u').
         const float z = 2.0f * u;
-        const float e = exp_f(-std::fabs(z));
+        const float e = Exp(-std::fabs(z));
         const float r = 1.0f / (1.0f + e);
         const float s = z >= 0.0f ? r : e * r;
         const float sc = z >= 0.0f ? e * r : r;
@@ -309,7 +247,7 @@ BLASNET_INLINE float row_max(const float* x, int cols) {
 
 // y (cols) = exp(x - m); y may equal x.
 BLASNET_INLINE void exp_shift(float* y, const float* x, int cols, float m) {
-  for (int j = 0; j < cols; j++) y[j] = exp_f(x[j] - m);
+  for (int j = 0; j < cols; j++) y[j] = Exp(x[j] - m);
 }
 
 BLASNET_INLINE double sum_double(const float* y, int cols) {
@@ -362,7 +300,7 @@ BLASNET_INLINE void exp_rows_small(float* e, const float* x, int nr, int cols, f
     for (int j = 0; j < cols; j++) ei[j] = xi[j] - m;
   }
   const int total = nr * cols;
-  for (int k = 0; k < total; k++) e[k] = exp_f(e[k]);
+  for (int k = 0; k < total; k++) e[k] = Exp(e[k]);
   for (int i = 0; i < nr; i++) {
     const float* ei = e + int64_t(i) * cols;
     double s = 0.0;
@@ -597,7 +535,7 @@ double bce_with_logits(float* grad, const float* logits, const float* targets, i
   }
   if (grad) {
     const float inv_n = float(1.0 / double(n));
-    for (int64_t i = 0; i < n; i++) grad[i] = (sigmoid_f(logits[i]) - targets[i]) * inv_n;
+    for (int64_t i = 0; i < n; i++) grad[i] = (Sigmoid(logits[i]) - targets[i]) * inv_n;
   }
   return total / double(n);
 }
@@ -737,10 +675,10 @@ int64_t first_non_finite(const float* x, int64_t n) {
     const int64_t len = std::min(kBlock, n - i0);
     uint32_t acc = 0;
 #pragma omp simd reduction(| : acc)
-    for (int64_t i = 0; i < len; i++) acc |= (uint32_t(FloatBits(xb[i])) & kExponent) + 0x00800000u;
+    for (int64_t i = 0; i < len; i++) acc |= (fastmath::AsBits(xb[i]) & kExponent) + 0x00800000u;
     if (acc & 0x80000000u) {
       for (int64_t i = 0; i < len; i++) {
-        if ((uint32_t(FloatBits(xb[i])) & kExponent) == kExponent) return i0 + i;
+        if ((fastmath::AsBits(xb[i]) & kExponent) == kExponent) return i0 + i;
       }
     }
   }
