@@ -2,7 +2,7 @@
 # Build the addon with the baseline x86-64 version of every kernel only (-DBLASNET_NO_CLONES: no
 # AVX2 / AVX-512 clones; the code a CPU without AVX2 runs) and run the native test files on it:
 # kernel parity against TypeScript, the fused plan, the boundary, fast math (whose baseline bounds
-# and worst cases it then checks). The build happens in a scratch copy, so build/Release/blasnet.node
+# and worst cases it then checks), model parity and firstNonFinite. The build happens in a scratch copy, so build/Release/blasnet.node
 # is never touched. Exits non-zero on any failure.
 set -euo pipefail
 

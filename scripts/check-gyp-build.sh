@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the addon with node-gyp (binding.gyp) and check it: load the gyp-built blasnet.node, run a
 # small gemm and a rejected call, then the native test files (kernel parity against TypeScript, the
-# fused plan, the boundary, fast math, firstNonFinite) with the loader pointed at it. The build happens in a scratch copy of binding.gyp + native/, so
-# build/Release/blasnet.node from cmake-js is never touched. Exits non-zero on any failure.
+# fused plan, the boundary, fast math, firstNonFinite) with the loader pointed at it. The build
+# happens in a scratch copy of binding.gyp + native/, so build/Release/blasnet.node from cmake-js is
+# never touched. Exits non-zero on any failure.
 #
 # Node headers: node-gyp would download them unless told where they are. We pass --nodedir from
 # $npm_config_nodedir, `npm config get nodedir`, or the running Node's own prefix (/usr for
@@ -64,7 +65,7 @@ JS
 
 # The gyp-built addon gives the same numbers: the parity, fused-plan and boundary tests on it
 # (BLASNET_NATIVE_ADDON makes the loader take this file; CI=true makes the tests require it).
-echo "check-gyp-build: kernel parity, fused plan and boundary tests on the node-gyp build"
+echo "check-gyp-build: native tests on the node-gyp build"
 (cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
   test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/fast-math.test.ts test/first-non-finite.test.ts)
 echo "check-gyp-build: OK: the node-gyp build passes the native tests"
