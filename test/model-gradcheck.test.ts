@@ -8,7 +8,7 @@
  * dividing by the perturbation actually stored in float32. Error budget: float32 rounding of a loss of
  * order 1 is ~1e-7 (the kernels accumulate sums in double), giving ~1e-5 at worst after dividing by
  * 2h; truncation is h^2/6 |L'''|. Tolerance per component: |g_fd - g| <= 1e-5 + 1e-3 |g|; the measured
- * worst case is 3-15% of it (run with GRADCHECK_VERBOSE=1), while a wrong sign, a missing factor or a
+ * worst case is 3-17% of it (run with GRADCHECK_VERBOSE=1), while a wrong sign, a missing factor or a
  * transposed weight gives errors the size of g itself. Non-smooth points are kept away: smooth activations only,
  * MAE targets far from the outputs, so no |d| kink lies within h.
  *

@@ -44,7 +44,7 @@ interface ParityRow {
  *   float-vs-double intermediate on the native side. OPTIMIZER (below) for the update rules.
  * - ELEMENTWISE: exp/tanh based (sigmoid, tanh, gelu, softmax, losses): libm or a vectorised
  *   approximation on the native side, each within a few U; 64 U (4e-6) bounds an approximation
- *   good to ~20 bits, the least a float32 kernel should deliver (measured: 3 U at worst).
+ *   good to ~20 bits, the least a float32 kernel should deliver (measured: 3.6 U at worst).
  * - gemm(k): native sums k products in float32 (error grows like sqrt(k) U on random data, k U at
  *   worst), TypeScript in double; maxRel 4 sqrt(k) U + 8 U and nmse (that)^2 allow both
  *   (measured: 10-12 U for k = 256..1024, against bounds of 72-136 U).
