@@ -1,4 +1,5 @@
-// Fast, vectorizable float32 exp / sigmoid / tanh for the fused training plan.
+// Fast, vectorizable float32 exp / sigmoid / tanh for the fused training plan (plan.cc) and the
+// element-wise kernels (kernels.cc).
 //
 // Everything here is branch-free straight-line arithmetic on floats and 32-bit integers (selects
 // instead of branches, bit casts instead of float->int conversions), so GCC vectorizes loops that
@@ -14,7 +15,9 @@
 //            (absolute error <= 1.4e-45, one subnormal step) and x < -103.97 -> 0; NaN -> NaN.
 //   Sigmoid: relative error < 1.7e-7 wherever the result is a normal float (x > -87.33)
 //            [FMA 1.65e-7 at x = -16.9847; baseline 1.60e-7 at x = -16.8588];
-//            absolute error <= 1.4e-45 below; 1 above x = 17; NaN -> NaN.
+//            absolute error <= 1.4e-45 for x in [-88.72, -87.33] (subnormal results); exactly 0
+//            below x = -88.72, where exp(-x) overflows (the exact value is below 2.94e-39);
+//            1 above x = 17; NaN -> NaN.
 //   Tanh:    relative error < 1.6e-7 for all x [FMA 1.57e-7 at x = 0.63085; baseline 1.54e-7 at
 //            x = 0.63472] (|x| < 0.625 by an odd polynomial, so tiny inputs keep full relative
 //            precision); +-1 for |x| > 9.1; NaN -> NaN.
