@@ -41,11 +41,8 @@
 #else
 #define BN_CLONES
 #endif
-// The build is ISO C++17, where GCC does not contract a*b+c into FMA; the polynomials and
-// optimizer loops here want it (the x86-64-v3/v4 versions have FMA; the baseline one does not).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
-#endif
+// GCC contracts a*b+c into FMA by default (-ffp-contract=fast, -std=c++17 included): the
+// polynomials and optimizer loops use it in the x86-64-v3/v4 versions; the baseline one has none.
 #define BN_INLINE inline __attribute__((always_inline))
 
 namespace blasnet {
