@@ -100,9 +100,6 @@ class Args {
     }
   }
 
-  Napi::Env env() const { return env_; }
-  const char* fn() const { return fn_; }
-
   [[noreturn]] void TypeError(const std::string& message) const { throw Napi::TypeError::New(env_, message); }
   [[noreturn]] void RangeError(const std::string& message) const { throw Napi::RangeError::New(env_, message); }
 

@@ -169,11 +169,10 @@ Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
   const View<float> pred = args.F32(2, "pred");
   const View<float> target = args.F32(3, "target");
   const int64_t n = args.Dim(4, "n");
-  // delta stays a double (the loss is summed in double); Scalar() checks the float32 range.
-  Scalar(args, 5, "delta");
+  // delta stays a double (the loss is summed in double).
   const double delta = RegressionLoss(kind) == RegressionLoss::Huber
-                           ? args.FiniteIn(5, "delta", Positive, "> 0 for the Huber loss")
-                           : args.Finite(5, "delta");
+                           ? ScalarIn(args, 5, "delta", Positive, "> 0 for the Huber loss")
+                           : Scalar(args, 5, "delta");
   if (grad.data) args.Length(grad, n, "n");
   args.Length(pred, n, "n");
   args.Length(target, n, "n");
