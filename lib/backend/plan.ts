@@ -99,7 +99,6 @@ export function stateSlots(opt: PlanOptimizer): number {
       return opt.momentum !== 0 ? 1 : 0;
     case "adam":
     case "adamw":
-      return 2;
     case "rmsprop":
       return 2;
   }

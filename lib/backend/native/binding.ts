@@ -5,8 +5,8 @@
  * activation and regression-loss kinds are passed as their integer codes (ACTIVATIONS,
  * REGRESSION_LOSSES). Every function checks its arguments and throws a TypeError or RangeError that
  * names the argument; none allocates or copies: typed arrays are read and written in place.
- * The fused training plan registers its own entries (native/plan_binding.cc); they are declared in
- * `NativePlanBinding` below.
+ * The fused training plan registers its own entries (native/plan_binding.cc); they are typed as
+ * `NativeFusedPlanBinding` in fused-plan.ts, whose `hasFusedPlan` checks an addon for them.
  */
 
 export interface NativeKernelBinding {
@@ -119,7 +119,7 @@ export interface NativeKernelBinding {
   rngUniform(state: Uint32Array, out: Float32Array): void;
 }
 
-/** Entries registered by native/plan_binding.cc (the fused training plan); see fused-plan.ts. */
+/** Entries registered by native/plan_binding.cc (the fused training plan), untyped here; see fused-plan.ts. */
 export interface NativePlanBinding {
   [name: string]: unknown;
 }
