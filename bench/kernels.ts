@@ -18,6 +18,7 @@ import path from "node:path";
 import type { Backend, Kernels } from "../lib/backend/backend.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
+import { adam, adamw, rmsprop, sgd, type OptimizerName } from "../lib/optim/index.js";
 import {
   RESULTS_DIR,
   fmt,
@@ -253,47 +254,29 @@ const CASES: Case[] = [
       return { elements: n, run: (k) => k.bceWithLogits(g, z, t, n), outputs: () => [g] };
     },
   },
-  {
-    name: "SGD momentum+nesterov+wd",
-    bytesPerElement: 20,
-    make(n) {
-      const rng = new Rng(8);
-      const p = uniform(n, rng);
-      const g = uniform(n, rng);
-      const v = uniform(n, rng);
-      return { elements: n, run: (k) => k.sgdUpdate(p, g, v, n, 1e-3, 0.9, 0, true, 1e-4, false), outputs: () => [p, v] };
-    },
-  },
-  ...([false, true] as const).map(
-    (decoupled): Case => ({
-      name: decoupled ? "AdamW update" : "Adam update",
-      bytesPerElement: 28,
+  // Every optimizer's update (lib/optim), one case each: p and state read and written, g read.
+  ...(
+    [
+      ["SGD momentum+nesterov+wd", sgd({ momentum: 0.9, nesterov: true, weightDecay: 1e-4 })],
+      ["Adam update", adam({ weightDecay: 1e-2 })],
+      ["AdamW update", adamw({ weightDecay: 1e-2 })],
+      ["RMSprop update (momentum)", rmsprop({ momentum: 0.9 })],
+    ] as const
+  ).map(
+    ([name, opt]): Case => ({
+      name,
+      bytesPerElement: 12 + 8 * opt.slotNames().length,
       make(n) {
-        const rng = new Rng(9);
+        const rng = new Rng(8);
         const p = uniform(n, rng);
         const g = uniform(n, rng);
-        const m = uniform(n, rng, -0.1, 0.1);
-        const v = uniform(n, rng, 0, 0.1);
-        return {
-          elements: n,
-          run: (k) => k.adamUpdate(p, g, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 1e-2, 10, decoupled),
-          outputs: () => [p, m, v],
-        };
+        const state = uniform(opt.slotNames().length * n, rng, 0, 0.1);
+        const hyper = Float64Array.from(opt.hyper);
+        const kind = opt.name as OptimizerName;
+        return { elements: n, run: (k) => k.optimizerStep(kind, p, g, state, n, 1e-3, 10, hyper), outputs: () => [p, state] };
       },
     }),
   ),
-  {
-    name: "RMSprop update (momentum)",
-    bytesPerElement: 28,
-    make(n) {
-      const rng = new Rng(10);
-      const p = uniform(n, rng);
-      const g = uniform(n, rng);
-      const sq = uniform(n, rng, 0, 0.1);
-      const buf = uniform(n, rng, -0.1, 0.1);
-      return { elements: n, run: (k) => k.rmspropUpdate(p, g, sq, buf, n, 1e-3, 0.99, 1e-8, 0, 0.9), outputs: () => [p, sq, buf] };
-    },
-  },
   {
     name: "bias add (rows,256)",
     bytesPerElement: 8,

@@ -1,14 +1,15 @@
 export { Matrix } from "./core/matrix.js";
 export { Rng } from "./core/rng.js";
 export { getBackend, setBackend, setThreads, backendInfo, type BackendName } from "./backend/index.js";
-export { ACTIVATIONS, REGRESSION_LOSSES, type Backend, type BackendInfo, type Kernels, type ElementwiseActivation, type RegressionLoss } from "./backend/backend.js";
+export type { Backend, BackendInfo, Kernels, ElementwiseActivation, RegressionLoss } from "./backend/backend.js";
+export { ACTIVATIONS, ACTIVATION_NAMES, type ActivationDef } from "./ops/activations.js";
+export { REGRESSION_LOSSES, PLAN_LOSSES } from "./ops/losses.js";
 export type { PlanSpec, PlanLayer, PlanLoss, PlanOptimizer, PlanBuffers, TrainPlan, StepRun } from "./backend/plan.js";
 export { Sequential, type SequentialOptions, type CompileOptions, type TrainingPath, type Normalization, type NormalizationInput, type TrainingState, type LayerWeights, type SequentialConfig, type EvaluateOptions } from "./nn/sequential.js";
 export { dense, sigmoid, relu, tanh, leakyRelu, gelu, softmax, linear, dropout, Layer, Dense, Activation, Softmax, Dropout, type DenseOptions, type ActivationName, type LayerConfig } from "./nn/layers.js";
 export { INITIALIZERS, type Initializer } from "./nn/init.js";
 export { mse, mae, huber, crossEntropy, binaryCrossEntropy, Loss, type LossName, type LossConfig } from "./losses/index.js";
-export { sgd, adam, adamw, rmsprop, Optimizer, type OptimizerName, type OptimizerConfig, type LearningRate, type SgdOptions, type AdamOptions, type RmspropOptions } from "./optim/index.js";
-export { stepDecay, exponentialDecay, cosineDecay, linearWarmup, type Schedule, type ScheduleConfig } from "./optim/schedules.js";
+export * from "./optim/index.js";
 export { earlyStopping, type Callback, type EarlyStopping, type EarlyStoppingOptions, type EpochLogs, type BatchLogs } from "./train/callbacks.js";
 export type { FitOptions, History } from "./train/fit.js";
 export type { Verbosity } from "./train/progress.js";

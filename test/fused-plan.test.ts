@@ -9,10 +9,11 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Backend } from "../lib/backend/backend.js";
-import { stateSlots, type PlanBuffers, type PlanLayer, type PlanLoss, type PlanOptimizer, type PlanSpec, type StepRun, type TrainPlan } from "../lib/backend/plan.js";
+import { type PlanBuffers, type PlanLayer, type PlanLoss, type PlanOptimizer, type PlanSpec, type StepRun, type TrainPlan } from "../lib/backend/plan.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
 import { PlanExecutor } from "../lib/train/plan-executor.js";
+import { adam as adamOptimizer, adamw, optimizerDef, rmsprop, sgd as sgdOptimizer, type SgdOptions } from "../lib/optim/index.js";
 import { maxAbsDiff, nativeOrSkip, normalizeRows } from "./helpers.js";
 
 const native: Backend | undefined = nativeOrSkip();
@@ -76,7 +77,7 @@ function makeBuffers(spec: PlanSpec, seed: number): PlanBuffers {
   return {
     params,
     grads: new Float32Array(P),
-    state: new Float32Array(stateSlots(spec.optimizer) * P),
+    state: new Float32Array(optimizerDef(spec.optimizer.kind).slots(spec.optimizer.hyper).length * P),
     rngState: Uint32Array.from(new Rng(seed + 1000).getState()),
   };
 }
@@ -134,15 +135,8 @@ function fused(spec: PlanSpec, buffers: PlanBuffers): TrainPlan {
   return native!.createFusedPlan!(spec, buffers);
 }
 
-const sgd = (o: Partial<Extract<PlanOptimizer, { kind: "sgd" }>> = {}): PlanOptimizer => ({
-  kind: "sgd",
-  momentum: 0,
-  dampening: 0,
-  nesterov: false,
-  weightDecay: 0,
-  ...o,
-});
-const adam = (kind: "adam" | "adamw", weightDecay = 0): PlanOptimizer => ({ kind, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay });
+const sgd = (o: SgdOptions = {}): PlanOptimizer => sgdOptimizer(o).plan;
+const adam = (kind: "adam" | "adamw", weightDecay = 0): PlanOptimizer => (kind === "adam" ? adamOptimizer : adamw)({ weightDecay }).plan;
 const act = (activation: Extract<PlanLayer, { kind: "activation" }>["activation"], alpha = 0): PlanLayer => ({
   kind: "activation",
   activation,
@@ -172,8 +166,8 @@ const CASES: Case[] = [
   { name: "tanh, mse, nesterov", net: { ...small, between: [act("tanh")], loss: MSE, optimizer: sgd({ momentum: 0.8, nesterov: true, weightDecay: 0.001 }) }, lr: 0.05, steps: 6, tol: 2e-5 },
   { name: "relu, ce, adam + weight decay", net: { ...small, between: [act("relu")], loss: CE, optimizer: adam("adam", 0.01) }, lr: 0.01, steps: 6, tol: 2e-4 },
   { name: "gelu, mse, adamw", net: { ...small, between: [act("gelu")], loss: MSE, optimizer: adam("adamw", 0.05) }, lr: 0.01, steps: 6, tol: 2e-4 },
-  { name: "sigmoid, ce, rmsprop", net: { ...small, between: [act("sigmoid")], loss: CE, optimizer: { kind: "rmsprop", alpha: 0.99, eps: 1e-8, weightDecay: 0.01, momentum: 0 } }, lr: 0.01, steps: 6, tol: 2e-4 },
-  { name: "tanh, mse, rmsprop + momentum", net: { ...small, between: [act("tanh")], loss: MSE, optimizer: { kind: "rmsprop", alpha: 0.9, eps: 1e-6, weightDecay: 0, momentum: 0.5 } }, lr: 0.005, steps: 6, tol: 2e-4 },
+  { name: "sigmoid, ce, rmsprop", net: { ...small, between: [act("sigmoid")], loss: CE, optimizer: rmsprop({ alpha: 0.99, eps: 1e-8, weightDecay: 0.01, momentum: 0 }).plan }, lr: 0.01, steps: 6, tol: 2e-4 },
+  { name: "tanh, mse, rmsprop + momentum", net: { ...small, between: [act("tanh")], loss: MSE, optimizer: rmsprop({ alpha: 0.9, eps: 1e-6, weightDecay: 0, momentum: 0.5 }).plan }, lr: 0.005, steps: 6, tol: 2e-4 },
   { name: "relu, ce, clip by norm", net: { ...small, between: [act("relu")], loss: CE, optimizer: sgd({ momentum: 0.9 }), clipNorm: 0.05 }, lr: 0.1, steps: 6, tol: 2e-5 },
   { name: "tanh, mse, clip by value", net: { ...small, between: [act("tanh")], loss: MSE, optimizer: sgd(), clipValue: 0.01 }, lr: 0.1, steps: 6, tol: 2e-5 },
   { name: "clip by value and norm", net: { ...small, between: [act("relu")], loss: MSE, optimizer: sgd(), clipValue: 0.02, clipNorm: 0.03 }, lr: 0.1, steps: 6, tol: 2e-5 },
@@ -368,9 +362,8 @@ describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
       ["unknown loss", (s) => void (s.loss = { kind: "hinge" } as unknown as PlanLoss), TypeError, /spec\.loss\.kind/],
       ["huber delta 0", (s) => void (s.loss = { kind: "huber", delta: 0 }), RangeError, /spec\.loss\.delta/],
       ["unknown optimizer", (s) => void (s.optimizer = { kind: "lbfgs" } as unknown as PlanOptimizer), TypeError, /spec\.optimizer\.kind/],
-      ["momentum NaN", (s) => void (s.optimizer = sgd({ momentum: NaN })), RangeError, /spec\.optimizer\.momentum/],
-      ["nesterov not boolean", (s) => void (s.optimizer = sgd({ nesterov: 1 as unknown as boolean })), TypeError, /spec\.optimizer\.nesterov/],
-      ["adam beta1 1", (s, b) => void ((s.optimizer = { kind: "adam", beta1: 1, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), (b.state = new Float32Array(2 * s.paramCount))), RangeError, /spec\.optimizer\.beta1/],
+      ["momentum NaN", (s) => void (s.optimizer = { kind: "sgd", code: 0, hyper: [NaN, 0, 0, 0] }), RangeError, /spec\.optimizer\.momentum/],
+      ["adam beta1 1", (s, b) => void ((s.optimizer = { kind: "adam", code: 1, hyper: [1, 0.999, 1e-8, 0] }), (b.state = new Float32Array(2 * s.paramCount))), RangeError, /spec\.optimizer\.beta1/],
       ["negative clipNorm", (s) => void (s.clipNorm = -1), RangeError, /spec\.clipNorm/],
       ["infinite clipValue", (s) => void (s.clipValue = Infinity), RangeError, /spec\.clipValue/],
       ["params too short", (s, b) => void (b.params = new Float32Array(s.paramCount - 1)), RangeError, /buffers\.params/],

@@ -11,13 +11,12 @@ import { tsBackend } from "./helpers.js";
 
 describe("optimizer hyperparameters", () => {
   it("have PyTorch's defaults", () => {
-    expect(sgd().plan).toEqual({ kind: "sgd", momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 });
-    expect(sgd().lr).toBe(0.01);
-    expect(adam().plan).toEqual({ kind: "adam", beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-    expect(adam().lr).toBe(1e-3);
-    expect(adamw().plan).toEqual({ kind: "adamw", beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
-    expect(rmsprop().plan).toEqual({ kind: "rmsprop", alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 });
-    expect(rmsprop().lr).toBe(0.01);
+    expect(sgd().config()).toEqual({ name: "sgd", lr: 0.01, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 });
+    expect(sgd().plan).toEqual({ kind: "sgd", code: 0, hyper: [0, 0, 0, 0] });
+    expect(adam().config()).toEqual({ name: "adam", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
+    expect(adam().plan).toEqual({ kind: "adam", code: 1, hyper: [0.9, 0.999, 1e-8, 0] });
+    expect(adamw().config()).toEqual({ name: "adamw", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
+    expect(rmsprop().config()).toEqual({ name: "rmsprop", lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 });
     expect(resolveOptimizer("adam").plan).toEqual(adam().plan);
   });
 

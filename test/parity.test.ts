@@ -15,6 +15,7 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, ElementwiseActivation, RegressionLoss } from "../lib/backend/backend.js";
 import { Rng } from "../lib/core/rng.js";
+import { Optimizer, optimizerDef, OPTIMIZER_NAMES, type OptimizerName } from "../lib/optim/index.js";
 import { nativeOrSkip, nmse, normalizeRows, randomF32, tsBackend } from "./helpers.js";
 
 const U = 2 ** -24;
@@ -347,36 +348,56 @@ for (const n of [1, 91, 1280, 1024 * 1024, randomDim(20_000)]) {
   });
 }
 
-// Optimizers: three steps each, so that state (velocity, moments) is carried and compared.
+// Optimizers: three steps each, so that state (velocity, moments) is carried and compared. Every
+// registered optimizer must have cases here (checked below); each case is a set of options.
 const STEPS = 3;
-function optimizerRow(op: string, n: number, slots: number, step: (b: Backend, p: Float32Array, g: Float32Array, s: Float32Array[], t: number) => void): ParityRow {
-  return {
-    op,
-    shape: `${n} x ${STEPS} steps`,
-    tolerance: OPTIMIZER,
-    run: (b, rng) => {
-      const param = f32(rng, n);
-      const state = Array.from({ length: slots }, () => new Float32Array(n));
-      for (let t = 1; t <= STEPS; t++) step(b, param, f32(rng, n), state, t);
-      const out: Outputs = { param };
-      state.forEach((s, i) => (out[`state${i}`] = s));
-      return out;
-    },
-  };
-}
+export const OPTIMIZER_CASES: Record<OptimizerName, { label: string; options: Record<string, unknown> }[]> = {
+  sgd: [
+    { label: "sgd", options: { lr: 0.1, weightDecay: 0.01 } },
+    { label: "sgd momentum dampening", options: { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.001 } },
+    { label: "sgd nesterov", options: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 } },
+  ],
+  adam: [
+    { label: "adam", options: { lr: 1e-2, weightDecay: 0.01 } },
+    { label: "adam beta2=0.9999", options: { lr: 1e-3, betas: [0.95, 0.9999] } },
+  ],
+  adamw: [{ label: "adamw", options: { lr: 1e-2, weightDecay: 0.1 } }],
+  rmsprop: [
+    { label: "rmsprop", options: { lr: 1e-2, weightDecay: 0.01 } },
+    // alpha = 0.999: 1 - alpha must be formed in double (0.001), not from a float32 alpha
+    // (1 - 0.999f = 0.00099998713, 1.3e-5 off).
+    { label: "rmsprop alpha=0.999", options: { lr: 1e-3, alpha: 0.999 } },
+    { label: "rmsprop momentum", options: { lr: 1e-2, alpha: 0.9, eps: 1e-6, momentum: 0.9 } },
+  ],
+};
 for (const n of [1, 91, 10007, 1024 * 1024, randomDim(20_000)]) {
-  ROWS.push(optimizerRow("sgd", n, 0, (b, p, g, _s, t) => b.sgdUpdate(p, g, new Float32Array(0), n, 0.1, 0, 0, false, 0.01, t === 1)));
-  ROWS.push(optimizerRow("sgd momentum dampening", n, 1, (b, p, g, [v], t) => b.sgdUpdate(p, g, v!, n, 0.05, 0.9, 0.1, false, 0.001, t === 1)));
-  ROWS.push(optimizerRow("sgd nesterov", n, 1, (b, p, g, [v], t) => b.sgdUpdate(p, g, v!, n, 0.05, 0.9, 0, true, 0.01, t === 1)));
-  ROWS.push(optimizerRow("adam", n, 2, (b, p, g, [m, v], t) => b.adamUpdate(p, g, m!, v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, t, false)));
-  ROWS.push(optimizerRow("adamw", n, 2, (b, p, g, [m, v], t) => b.adamUpdate(p, g, m!, v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.1, t, true)));
-  ROWS.push(optimizerRow("rmsprop", n, 2, (b, p, g, [sq, buf]) => b.rmspropUpdate(p, g, sq!, buf!, n, 1e-2, 0.99, 1e-8, 0.01, 0)));
-  // alpha = 0.999: 1 - alpha must be formed in double (0.001), not from a float32 alpha
-  // (1 - 0.999f = 0.00099998713, 1.3e-5 off).
-  ROWS.push(optimizerRow("rmsprop alpha=0.999", n, 2, (b, p, g, [sq, buf]) => b.rmspropUpdate(p, g, sq!, buf!, n, 1e-3, 0.999, 1e-8, 0, 0)));
-  ROWS.push(optimizerRow("adam beta2=0.9999", n, 2, (b, p, g, [m, v], t) => b.adamUpdate(p, g, m!, v!, n, 1e-3, 0.95, 0.9999, 1e-8, 0, t, false)));
-  ROWS.push(optimizerRow("rmsprop momentum", n, 2, (b, p, g, [sq, buf]) => b.rmspropUpdate(p, g, sq!, buf!, n, 1e-2, 0.9, 1e-6, 0, 0.9)));
+  for (const name of OPTIMIZER_NAMES) {
+    for (const { label, options } of OPTIMIZER_CASES[name]) {
+      const { lr, ...rest } = options;
+      const opt = new Optimizer(optimizerDef(name), rest);
+      const rate = lr as number;
+      ROWS.push({
+        op: `optimizerStep ${label}`,
+        shape: `${n} x ${STEPS} steps`,
+        tolerance: OPTIMIZER,
+        run: (b, rng) => {
+          const param = f32(rng, n);
+          const state = opt.createState(n);
+          const hyper = Float64Array.from(opt.hyper);
+          for (let t = 1; t <= STEPS; t++) b.optimizerStep(name, param, f32(rng, n), state, n, rate, t, hyper);
+          return { param, state };
+        },
+      });
+    }
+  }
 }
+
+describe("optimizer parity cases", () => {
+  it("every registered optimizer has parity cases", () => {
+    expect(Object.keys(OPTIMIZER_CASES).sort()).toEqual([...OPTIMIZER_NAMES].sort());
+    for (const name of OPTIMIZER_NAMES) expect(OPTIMIZER_CASES[name].length).toBeGreaterThan(0);
+  });
+});
 
 // Reductions and vector updates.
 for (const n of [1, 91, 100003, 1024 * 1024, randomDim(20_000)]) {
@@ -530,7 +551,7 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     { op: "firstNonFinite end past x.length", message: /\bend\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 2, 7) },
     { op: "firstNonFinite end < start", message: /\bend\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 4, 3) },
     { op: "firstNonFinite start past x.length", message: /\bstart\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 7, 7) },
-    { op: "adamUpdate v shorter than n", message: /\bv\b/, call: (b) => b.adamUpdate(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(3), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1, false) },
+    { op: "optimizerStep adam state shorter than 2 slots x n", message: /\bstate\b/, call: (b) => b.optimizerStep("adam", new Float32Array(4), new Float32Array(4), new Float32Array(7), 4, 0.1, 1, Float64Array.of(0.9, 0.99, 1e-8, 0)) },
   ];
   it.each(ERROR_ROWS)("$op: both throw a RangeError naming it", ({ message, call }) => {
     expect(() => call(tsBackend)).toThrow(RangeError);
@@ -548,7 +569,7 @@ describe("the parity table", () => {
     .map(([k]) => k.replace(/Update$/, ""));
 
   it("reads the kernels off the backend", () => {
-    expect(KERNELS).toEqual(expect.arrayContaining(["gemm", "softmaxCrossEntropyDense", "sgd", "adam", "rmsprop", "firstNonFinite", "clip"]));
+    expect(KERNELS).toEqual(expect.arrayContaining(["gemm", "softmaxCrossEntropyDense", "optimizerStep", "firstNonFinite", "clip"]));
   });
 
   it("every kernel of the interface has at least one parity row", () => {

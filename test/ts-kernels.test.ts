@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { ElementwiseActivation, RegressionLoss } from "../lib/backend/backend.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
+import type { OptimizerName } from "../lib/optim/index.js";
 import { normalizeRows, randomF32, refGemm } from "./helpers.js";
 
 const ts = createTsBackend();
@@ -602,6 +603,14 @@ function runSteps(
   }
 }
 
+/** optimizerStep over state kept as one array per slot (as runSteps keeps it). */
+function stepSlots(kind: OptimizerName, p: Float32Array, g: Float32Array, slots: Float32Array[], n: number, lr: number, t: number, hyper: number[]): void {
+  const state = new Float32Array(slots.length * n);
+  slots.forEach((s, i) => state.set(s.subarray(0, n), i * n));
+  ts.optimizerStep(kind, p, g, state, n, lr, t, Float64Array.from(hyper));
+  slots.forEach((s, i) => s.set(state.subarray(i * n, (i + 1) * n)));
+}
+
 describe("optimizers", () => {
   const n = 11;
   const sgdCases = [
@@ -617,7 +626,7 @@ describe("optimizers", () => {
         4,
         n,
         600,
-        (p, g, [v], t) => ts.sgdUpdate(p, g, o.momentum !== 0 ? v! : new Float32Array(0), n, o.lr, o.momentum, o.dampening, o.nesterov, o.weightDecay, t === 1),
+        (p, g, state, t) => stepSlots("sgd", p, g, state, n, o.lr, t, [o.momentum, o.dampening, o.nesterov ? 1 : 0, o.weightDecay]),
         (p, g, [v], t) => {
           for (let i = 0; i < n; i++) {
             let d = g[i]! + o.weightDecay * p[i]!; // grad = grad.add(param, alpha=weight_decay)
@@ -645,7 +654,7 @@ describe("optimizers", () => {
         5,
         n,
         700,
-        (p, g, [m, v], t) => ts.adamUpdate(p, g, m!, v!, n, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, t, o.decoupled),
+        (p, g, state, t) => stepSlots(o.decoupled ? "adamw" : "adam", p, g, state, n, o.lr, t, [o.beta1, o.beta2, o.eps, o.weightDecay]),
         (p, g, [m, v], t) => {
           for (let i = 0; i < n; i++) {
             let d = g[i]!;
@@ -666,7 +675,7 @@ describe("optimizers", () => {
   it("adam's first step moves every parameter by lr against the sign of its gradient", () => {
     const p = Float32Array.from([1, 1, 1, 1]);
     const g = Float32Array.from([0.3, -2, 1e-3, -50]);
-    ts.adamUpdate(p, g, new Float32Array(4), new Float32Array(4), 4, 0.01, 0.9, 0.999, 1e-8, 0, 1, false);
+    ts.optimizerStep("adam", p, g, new Float32Array(8), 4, 0.01, 1, Float64Array.of(0.9, 0.999, 1e-8, 0));
     // m / sqrt(v) after bias correction is g / |g|; eps perturbs it by eps / |g| <= 1e-5.
     expectClose(p, [0.99, 1.01, 0.99, 1.01], 2e-5 * 0.01, 0, "first adam step");
   });
@@ -682,7 +691,7 @@ describe("optimizers", () => {
         5,
         n,
         800,
-        (p, g, [sq, buf], _t) => ts.rmspropUpdate(p, g, sq!, buf!, n, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum),
+        (p, g, state, t) => stepSlots("rmsprop", p, g, state, n, o.lr, t, [o.alpha, o.eps, o.weightDecay, o.momentum]),
         (p, g, [sq, buf]) => {
           for (let i = 0; i < n; i++) {
             const d = g[i]! + o.weightDecay * p[i]!;
@@ -703,14 +712,17 @@ describe("optimizers", () => {
 
   it("rejects short state buffers, naming them", () => {
     const f = (k: number) => new Float32Array(k);
-    expect(() => ts.sgdUpdate(f(4), f(4), f(3), 4, 0.1, 0.9, 0, false, 0, true)).toThrow(/velocity \(n\).*at least 4.*received 3/);
-    expect(() => ts.adamUpdate(f(4), f(4), f(4), f(2), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1, false)).toThrow(/v \(n\)/);
-    expect(() => ts.rmspropUpdate(f(4), f(3), f(4), f(4), 4, 0.1, 0.9, 1e-8, 0, 0)).toThrow(/grad \(n\)/);
+    const h = (...v: number[]) => Float64Array.from(v);
+    expect(() => ts.optimizerStep("sgd", f(4), f(4), f(3), 4, 0.1, 1, h(0.9, 0, 0, 0))).toThrow(/state \(1 slots x n\).*at least 4.*received 3/);
+    expect(() => ts.optimizerStep("adam", f(4), f(4), f(6), 4, 0.1, 1, h(0.9, 0.99, 1e-8, 0))).toThrow(/state \(2 slots x n\)/);
+    expect(() => ts.optimizerStep("rmsprop", f(4), f(3), f(8), 4, 0.1, 1, h(0.9, 1e-8, 0, 0))).toThrow(/grad \(n\)/);
+    expect(() => ts.optimizerStep("adam", f(4), f(4), f(8), 4, 0.1, 1, h(0.9, 0.99))).toThrow(/Expected 4 hyperparameters for adam/);
+    expect(() => ts.optimizerStep("adam", f(4), f(4), f(8), 4, 0.1, 0, h(0.9, 0.99, 1e-8, 0))).toThrow(/Invalid step: 0/);
   });
 
   it("sgd without momentum accepts an empty velocity", () => {
     const p = Float32Array.from([1, 2]);
-    ts.sgdUpdate(p, Float32Array.from([0.5, -1]), new Float32Array(0), 2, 0.1, 0, 0, false, 0, true);
+    ts.optimizerStep("sgd", p, Float32Array.from([0.5, -1]), new Float32Array(0), 2, 0.1, 1, Float64Array.of(0, 0, 0, 0));
     expect(Array.from(p)).toEqual([Math.fround(0.95), Math.fround(2.1)]);
   });
 });

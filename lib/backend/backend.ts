@@ -15,26 +15,15 @@
  * Validation: the TypeScript layers above validate user input; the native binding validates again
  * (types, lengths against shapes, finite scalars) so that no call can crash the process.
  */
+import type { ActivationName } from "../ops/activations.js";
+import type { RegressionLoss } from "../ops/losses.js";
+import type { Hyper } from "../optim/optimizer.js";
+import type { OptimizerName } from "../optim/index.js";
 import type { PlanBuffers, PlanSpec, TrainPlan } from "./plan.js";
 
-/** Element-wise activations, with the integer codes the native side uses. */
-export const ACTIVATIONS = {
-  linear: 0,
-  sigmoid: 1,
-  relu: 2,
-  tanh: 3,
-  leakyRelu: 4,
-  gelu: 5,
-} as const;
-export type ElementwiseActivation = keyof typeof ACTIVATIONS;
-
-/** Regression losses, with their native codes. */
-export const REGRESSION_LOSSES = {
-  mse: 0,
-  mae: 1,
-  huber: 2,
-} as const;
-export type RegressionLoss = keyof typeof REGRESSION_LOSSES;
+/** The element-wise activations (lib/ops/activations.ts is their one list). */
+export type ElementwiseActivation = ActivationName;
+export type { RegressionLoss } from "../ops/losses.js";
 
 export interface Kernels {
   /**
@@ -134,66 +123,20 @@ export interface Kernels {
   bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
 
   /**
-   * SGD in place over n parameters, PyTorch semantics:
-   *   g = grad + weightDecay * p
-   *   if momentum != 0: v = momentum * v + (1 - dampening) * g  (v = g on the first step: pass
-   *                     `firstStep`); g = nesterov ? g + momentum * v : v
-   *   p -= lr * g
-   * `velocity` (n) is unused when momentum is 0 (may be an empty array).
+   * One optimizer update in place over n parameters: param and grad (n), state (slots · n, slot s at
+   * [s·n, (s+1)·n)), as the optimizer's definition in lib/optim states it (PyTorch semantics).
+   * `step` is the 1-based number of this update; `hyper` the hyperparameters after the learning
+   * rate, in the definition's order (e.g. sgd: momentum, dampening, nesterov (0 or 1), weightDecay).
    */
-  sgdUpdate(
+  optimizerStep(
+    kind: OptimizerName,
     param: Float32Array,
     grad: Float32Array,
-    velocity: Float32Array,
+    state: Float32Array,
     n: number,
     lr: number,
-    momentum: number,
-    dampening: number,
-    nesterov: boolean,
-    weightDecay: number,
-    firstStep: boolean,
-  ): void;
-
-  /**
-   * Adam / AdamW in place over n parameters, PyTorch semantics. `step` is the 1-based step number
-   * t used for bias correction. decoupled = false (Adam): g = grad + weightDecay * p.
-   * decoupled = true (AdamW): p *= 1 - lr * weightDecay before the update.
-   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
-   *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
-   */
-  adamUpdate(
-    param: Float32Array,
-    grad: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
     step: number,
-    decoupled: boolean,
-  ): void;
-
-  /**
-   * RMSprop in place over n parameters, PyTorch semantics (not centered):
-   *   g = grad + weightDecay * p;  sq = alpha sq + (1-alpha) g^2
-   *   if momentum > 0: buf = momentum buf + g / (sqrt(sq) + eps); p -= lr buf
-   *   else:            p -= lr g / (sqrt(sq) + eps)
-   * `buf` (n) is unused when momentum is 0.
-   */
-  rmspropUpdate(
-    param: Float32Array,
-    grad: Float32Array,
-    sq: Float32Array,
-    buf: Float32Array,
-    n: number,
-    lr: number,
-    alpha: number,
-    eps: number,
-    weightDecay: number,
-    momentum: number,
+    hyper: Hyper,
   ): void;
 
   /** out (rows) = index of the largest value of each row of x (rows,cols); the first on ties. */

@@ -14,15 +14,23 @@
  * - `params` (P): every layer's weights then bias, at the offsets the layers state. A dense
  *   layer's weight is (outFeatures, inFeatures) row-major, as in PyTorch's Linear.
  * - `grads` (P): same layout as params.
- * - `state` (S): optimizer state, `stateSlots(optimizer)` blocks of P values each:
- *   sgd with momentum: [velocity]; adam/adamw: [m, v]; rmsprop: [sq, buf].
+ * - `state` (S): optimizer state, one block of P values per slot the optimizer keeps (its
+ *   definition in lib/optim names them: sgd with momentum [momentum_buffer], adam [exp_avg,
+ *   exp_avg_sq], ...).
  * - `rngState` (4 x uint32): the xoshiro128** state used for dropout masks (see core/rng.ts).
  */
-import type { ElementwiseActivation, RegressionLoss } from "./backend.js";
+import type { ActivationName } from "../ops/activations.js";
+import type { RegressionLoss } from "../ops/losses.js";
+import type { PlanOptimizer } from "../optim/optimizer.js";
+
+export type { PlanOptimizer } from "../optim/optimizer.js";
+
+/** The plan's layer kinds, with the integer codes the native addon uses (native/ops/kinds.h). */
+export const PLAN_LAYERS = { dense: 0, activation: 1, softmax: 2, dropout: 3 } as const;
 
 export type PlanLayer =
   | { kind: "dense"; inFeatures: number; outFeatures: number; weightOffset: number; biasOffset: number /* -1: no bias */ }
-  | { kind: "activation"; activation: ElementwiseActivation; alpha: number }
+  | { kind: "activation"; activation: ActivationName; alpha: number }
   | { kind: "softmax" }
   | { kind: "dropout"; rate: number };
 
@@ -36,11 +44,6 @@ export type PlanLoss =
   | { kind: "crossEntropy" }
   | { kind: "crossEntropyDense" }
   | { kind: "bce" };
-
-export type PlanOptimizer =
-  | { kind: "sgd"; momentum: number; dampening: number; nesterov: boolean; weightDecay: number }
-  | { kind: "adam" | "adamw"; beta1: number; beta2: number; eps: number; weightDecay: number }
-  | { kind: "rmsprop"; alpha: number; eps: number; weightDecay: number; momentum: number };
 
 export interface PlanSpec {
   inFeatures: number;
@@ -90,18 +93,6 @@ export interface StepRun {
   training: boolean;
   /** Out: mean loss of each step (steps). */
   losses: Float32Array;
-}
-
-/** Optimizer state slots per parameter. */
-export function stateSlots(opt: PlanOptimizer): number {
-  switch (opt.kind) {
-    case "sgd":
-      return opt.momentum !== 0 ? 1 : 0;
-    case "adam":
-    case "adamw":
-    case "rmsprop":
-      return 2;
-  }
 }
 
 export interface TrainPlan {

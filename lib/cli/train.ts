@@ -15,11 +15,13 @@ import { loadModelWithManifest, saveModel, type DataInfo, type ModelManifest } f
 import { dense, type ActivationName } from "../nn/layers.js";
 import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
-import { adam, adamw, rmsprop, sgd, OPTIMIZER_NAMES, type OptimizerName, type Optimizer } from "../optim/index.js";
+import { Optimizer, optimizerDef, OPTIMIZER_NAMES, type OptimizerName } from "../optim/index.js";
+import { ACTIVATION_NAMES } from "../ops/activations.js";
 import type { MetricName } from "../train/metrics.js";
 import { oneOf, parseFraction, parseInteger, parseList, parsePositiveNumber, parseSizes, UserError, userInput, userInputAsync } from "./errors.js";
 
-const ACTIVATIONS: readonly ActivationName[] = ["relu", "sigmoid", "tanh", "leakyRelu", "gelu", "linear"];
+/** The hidden activations the CLI offers: every element-wise activation, relu first (the default). */
+const ACTIVATIONS: readonly ActivationName[] = ["relu", ...ACTIVATION_NAMES.filter((a) => a !== "relu")];
 
 export interface TrainFlags {
   target: string[];
@@ -43,17 +45,9 @@ export interface TrainFlags {
   verbose: 0 | 1 | 2;
 }
 
+/** The optimizer with its PyTorch defaults and the given learning rate. */
 function makeOptimizer(name: OptimizerName, lr: number): Optimizer {
-  switch (name) {
-    case "sgd":
-      return sgd({ lr });
-    case "adam":
-      return adam({ lr });
-    case "adamw":
-      return adamw({ lr });
-    case "rmsprop":
-      return rmsprop({ lr });
-  }
+  return new Optimizer(optimizerDef(name), { lr });
 }
 
 /** Take rows `idx` of a matrix. */

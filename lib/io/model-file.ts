@@ -26,7 +26,6 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
-import { stateSlots } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { Dense } from "../nn/layers.js";
@@ -95,19 +94,6 @@ export interface LoadOptions {
 
 const LOAD_OPTIONS = ["backend", "trainingState", "verifyChecksum"];
 
-/** Optimizer state slot names (PyTorch's), one per block of the model's state buffer (stateSlots). */
-function slotNames(opt: Optimizer): string[] {
-  switch (opt.name) {
-    case "sgd":
-      return stateSlots(opt.plan) === 1 ? ["momentum_buffer"] : [];
-    case "adam":
-    case "adamw":
-      return ["exp_avg", "exp_avg_sq"];
-    case "rmsprop":
-      return ["square_avg", "momentum_buffer"];
-  }
-}
-
 /** Each dense layer's (index, layer). */
 function denseLayers(model: Sequential): [number, Dense][] {
   const out: [number, Dense][] = [];
@@ -134,7 +120,7 @@ export function modelToFiles(model: Sequential, options: SaveOptions = {}): { ma
     if (!model.optimizer) throw new Error("saveModel with includeOptimizer: the model is not compiled, so it has no optimizer state");
     const st = model.getTrainingState();
     const P = model.params.length;
-    const names = slotNames(model.optimizer);
+    const names = [...model.optimizer.slotNames()];
     names.forEach((slot, s) => {
       const block = st.optimizerState.subarray(s * P, (s + 1) * P);
       for (const [i, l] of dense) {
@@ -308,7 +294,7 @@ export function modelFromFiles(
     const P = model.params.length;
     const opt = model.optimizer;
     if (!opt) bad(`"trainingState" is present but "model.compile" (the optimizer) is missing`);
-    const expected = slotNames(opt!);
+    const expected = [...opt!.slotNames()];
     if (ts.optimizerSlots.length !== expected.length || ts.optimizerSlots.some((s, k) => s !== expected[k])) {
       bad(`"trainingState.optimizerSlots" is [${ts.optimizerSlots.join(", ")}] but optimizer ${opt!.name} has [${expected.join(", ")}]`);
     }

@@ -6,7 +6,8 @@
  * Shapes: a dense layer maps x (batchSize, inFeatures) to y (batchSize, outFeatures) by
  * y = x W^T + b, with W (outFeatures, inFeatures) row-major as in PyTorch's Linear and b (outFeatures).
  */
-import { ACTIVATIONS, type ElementwiseActivation } from "../backend/backend.js";
+import type { ElementwiseActivation } from "../backend/backend.js";
+import { ACTIVATIONS } from "../ops/activations.js";
 import type { PlanLayer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";

@@ -13,7 +13,7 @@
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { getBackend, nativeBackendIfAvailable, nativeUnavailableReason } from "../backend/index.js";
-import { stateSlots, type PlanLayer, type PlanSpec, type TrainPlan } from "../backend/plan.js";
+import { type PlanLayer, type PlanSpec, type TrainPlan } from "../backend/plan.js";
 import { createTsBackend } from "../backend/ts/index.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../core/options.js";
@@ -77,7 +77,7 @@ export interface TrainingState {
   step: number;
   /** Epochs completed (the initialEpoch to resume from). */
   epoch: number;
-  /** Copy of the optimizer state buffer (stateSlots x P values; empty for plain SGD). */
+  /** Copy of the optimizer state buffer (one block of P values per optimizer slot; empty for plain SGD). */
   optimizerState: Float32Array;
   /** Copy of the dropout generator state (4 words). */
   rngState: Uint32Array;
@@ -291,7 +291,7 @@ export class Sequential {
     this.clipNorm = clipNorm;
     this.clipValue = clipValue;
     this.trainingPath = path;
-    this.state = new Float32Array(stateSlots(opt.plan) * this.params.length);
+    this.state = opt.createState(this.params.length);
     this.steps = 0;
     this.epochs = 0;
   }
@@ -677,7 +677,7 @@ export class Sequential {
       layers,
       // An uncompiled model only runs forward passes; its plan carries a plain-SGD update it never uses.
       loss: loss ? loss.toPlan(denseTargets) : { kind: "mse", delta: 0 },
-      optimizer: this.opt ? this.opt.plan : { kind: "sgd", momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+      optimizer: (this.opt ?? resolveOptimizer("sgd")).plan,
       clipNorm: this.clipNorm,
       clipValue: this.clipValue,
       paramCount: this.params.length,

@@ -15,7 +15,7 @@
  */
 import type { Kernels } from "../backend/backend.js";
 import type { PlanBuffers, PlanLayer, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
-import { stateSlots } from "../backend/plan.js";
+import { optimizerDef, type OptimizerName } from "../optim/index.js";
 import { Rng } from "../core/rng.js";
 
 /** Width of each layer's output, and checks that the layer chain fits together. */
@@ -61,8 +61,8 @@ export class PlanExecutor implements TrainPlan {
   private readonly biases: (Float32Array | null)[];
   private readonly weightGrads: (Float32Array | null)[];
   private readonly biasGrads: (Float32Array | null)[];
-  /** Optimizer state blocks of P values each (see stateSlots). */
-  private readonly stateBlocks: Float32Array[];
+  /** The optimizer's hyperparameters, as the optimizerStep kernel takes them (made once). */
+  private readonly hyper: Float64Array;
   private readonly hasDropout: boolean;
   private readonly rng = new Rng(0);
   private disposed = false;
@@ -75,10 +75,9 @@ export class PlanExecutor implements TrainPlan {
     if (buffers.params.length < P || buffers.grads.length < P) {
       throw new RangeError(`Plan needs ${P} parameters and gradients; received ${buffers.params.length} and ${buffers.grads.length}`);
     }
-    if (buffers.state.length < stateSlots(spec.optimizer) * P) {
-      throw new RangeError(
-        `Plan optimizer ${spec.optimizer.kind} needs ${stateSlots(spec.optimizer) * P} state values; received ${buffers.state.length}`,
-      );
+    const slots = optimizerDef(spec.optimizer.kind).slots(spec.optimizer.hyper).length;
+    if (buffers.state.length < slots * P) {
+      throw new RangeError(`Plan optimizer ${spec.optimizer.kind} needs ${slots * P} state values; received ${buffers.state.length}`);
     }
     if (buffers.rngState.length !== 4) throw new RangeError("Plan rngState must hold 4 uint32 words");
     this.kernels = kernels;
@@ -101,8 +100,7 @@ export class PlanExecutor implements TrainPlan {
     this.biases = spec.layers.map((l) => view(buffers.params, l, "bias"));
     this.weightGrads = spec.layers.map((l) => view(buffers.grads, l, "weight"));
     this.biasGrads = spec.layers.map((l) => view(buffers.grads, l, "bias"));
-    const slots = Math.max(1, stateSlots(spec.optimizer));
-    this.stateBlocks = Array.from({ length: slots }, (_, i) => buffers.state.subarray(i * P, Math.min((i + 1) * P, buffers.state.length)));
+    this.hyper = Float64Array.from(spec.optimizer.hyper);
     this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
   }
 
@@ -349,39 +347,9 @@ export class PlanExecutor implements TrainPlan {
     }
   }
 
-  /** One optimizer step over the whole flat parameter buffer. */
+  /** One optimizer step over the whole flat parameter buffer: θ ← θ − η g (or the optimizer's rule). */
   private update(lr: number, step: number): void {
-    const k = this.kernels;
-    const opt = this.spec.optimizer;
-    const P = this.spec.paramCount;
-    const { params, grads } = this.buffers;
-    // Indexed, not destructured: array destructuring goes through the iterator protocol each step.
-    const s0 = this.stateBlocks[0]!;
-    const s1 = this.stateBlocks[1]!; // (undefined for plain SGD, which does not use it)
-    switch (opt.kind) {
-      case "sgd":
-        k.sgdUpdate(params, grads, s0, P, lr, opt.momentum, opt.dampening, opt.nesterov, opt.weightDecay, step === 1);
-        break;
-      case "adam":
-      case "adamw":
-        k.adamUpdate(
-          params,
-          grads,
-          s0,
-          s1,
-          P,
-          lr,
-          opt.beta1,
-          opt.beta2,
-          opt.eps,
-          opt.weightDecay,
-          step,
-          opt.kind === "adamw",
-        );
-        break;
-      case "rmsprop":
-        k.rmspropUpdate(params, grads, s0, s1, P, lr, opt.alpha, opt.eps, opt.weightDecay, opt.momentum);
-        break;
-    }
+    const { params, grads, state } = this.buffers;
+    this.kernels.optimizerStep(this.spec.optimizer.kind as OptimizerName, params, grads, state, this.spec.paramCount, lr, step, this.hyper);
   }
 }

@@ -9,6 +9,7 @@
  * returned promise settles.
  */
 import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../plan.js";
+import { OPTIMIZERS, optimizerDef } from "../../optim/index.js";
 
 /** The native plan object (class `FusedPlan` of native/plan_binding.cc). */
 export interface NativeFusedPlanHandle {
@@ -41,7 +42,7 @@ export class NativeFusedPlan implements TrainPlan {
   private readonly handle: NativeFusedPlanHandle;
 
   constructor(binding: NativeFusedPlanBinding, spec: PlanSpec, buffers: PlanBuffers) {
-    this.handle = new binding.FusedPlan(spec, buffers);
+    this.handle = new binding.FusedPlan({ ...spec, optimizer: namedOptimizer(spec.optimizer) } as unknown as PlanSpec, buffers);
   }
 
   /** Steps run on a libuv worker; invalid runs and busy/disposed plans reject before anything runs. */
@@ -69,4 +70,14 @@ export function createNativeFusedPlan(addon: object, spec: PlanSpec, buffers: Pl
     throw new Error("This build of the blasnet addon has no fused training plan (FusedPlan); rebuild it with `npm run build:native`");
   }
   return new NativeFusedPlan(addon, spec, buffers);
+}
+
+/**
+ * The optimizer as the addon's plan reads it today: each hyperparameter by its name (nesterov as a
+ * boolean), until the addon unpacks `{ code, hyper }` itself.
+ */
+function namedOptimizer(opt: PlanSpec["optimizer"]): Record<string, unknown> {
+  if (!Object.hasOwn(OPTIMIZERS, opt?.kind) || !Array.isArray(opt.hyper)) return opt as unknown as Record<string, unknown>; // the addon names what is wrong
+  const names = optimizerDef(opt.kind).hyper;
+  return { kind: opt.kind, ...Object.fromEntries(names.map((name, i) => [name, name === "nesterov" ? opt.hyper[i] === 1 : opt.hyper[i]])) };
 }

@@ -6,13 +6,12 @@
  * every argument (types, lengths against shapes, scalar ranges) and throws TypeError / RangeError.
  */
 import os from "node:os";
-import {
-  ACTIVATIONS,
-  REGRESSION_LOSSES,
-  type Backend,
-  type ElementwiseActivation,
-  type RegressionLoss,
-} from "../backend.js";
+import type { Backend, ElementwiseActivation, RegressionLoss } from "../backend.js";
+import { ACTIVATIONS } from "../../ops/activations.js";
+import { REGRESSION_LOSSES } from "../../ops/losses.js";
+import type { Hyper } from "../../optim/optimizer.js";
+import { optimizerDef } from "../../optim/index.js";
+import { describe } from "../../core/matrix.js";
 import type { NativeAddon } from "./binding.js";
 import { loadAddon } from "./loader.js";
 import { createNativeFusedPlan, hasFusedPlan } from "./fused-plan.js";
@@ -40,9 +39,7 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
     softmaxCrossEntropyDense: addon.softmaxCrossEntropyDense,
     bceWithLogits: addon.bceWithLogits,
-    sgdUpdate: addon.sgdUpdate,
-    adamUpdate: addon.adamUpdate,
-    rmspropUpdate: addon.rmspropUpdate,
+    optimizerStep: (kind, param, grad, state, n, lr, step, h) => optimizerStep(addon, kind, param, grad, state, n, lr, step, h),
     argmaxRows: addon.argmaxRows,
     sum: addon.sum,
     sumSquares: addon.sumSquares,
@@ -58,7 +55,7 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
 }
 
 function activationCode(act: ElementwiseActivation): number {
-  const code: unknown = (ACTIVATIONS as Record<string, unknown>)[act];
+  const code: unknown = Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act].code : undefined;
   if (typeof code !== "number") {
     throw new RangeError(
       `Unknown activation ${show(act)} for argument 'act'; expected one of ${Object.keys(ACTIVATIONS).join(", ")}`,
@@ -79,4 +76,37 @@ function lossCode(kind: RegressionLoss): number {
 
 function show(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : typeof v === "number" ? String(v) : typeof v;
+}
+
+/**
+ * The optimizer step over the addon's per-rule entries (until the addon takes the generic
+ * optimizerStep): hyperparameters in the definitions' order (lib/optim).
+ */
+function optimizerStep(
+  addon: NativeAddon,
+  kind: string,
+  param: Float32Array,
+  grad: Float32Array,
+  state: Float32Array,
+  n: number,
+  lr: number,
+  step: number,
+  h: Hyper,
+): void {
+  const slots = optimizerDef(kind).slots(h).length;
+  if (!(state instanceof Float32Array) || state.length < slots * n) {
+    throw new RangeError(`Argument 'state' of optimizerStep must hold ${slots} slots x n = ${slots * n} values but received ${describe(state)}`);
+  }
+  const slot = (s: number): Float32Array => state.subarray(s * n, (s + 1) * n);
+  switch (kind) {
+    case "sgd":
+      return addon.sgdUpdate(param, grad, h[0] !== 0 ? slot(0) : state, n, lr, h[0]!, h[1]!, h[2] === 1, h[3]!, step === 1);
+    case "adam":
+    case "adamw":
+      return addon.adamUpdate(param, grad, slot(0), slot(1), n, lr, h[0]!, h[1]!, h[2]!, h[3]!, step, kind === "adamw");
+    case "rmsprop":
+      return addon.rmspropUpdate(param, grad, slot(0), slot(1), n, lr, h[0]!, h[1]!, h[2]!, h[3]!);
+    default:
+      throw new RangeError(`Unknown optimizer ${show(kind)} for argument 'kind'`);
+  }
 }

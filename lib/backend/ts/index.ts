@@ -11,7 +11,7 @@ import { activationBackward, activationForward } from "./activations.js";
 import { biasAdd, biasGrad } from "./bias.js";
 import { gemm } from "./gemm.js";
 import { bceWithLogits, regressionLoss, softmaxCrossEntropy, softmaxCrossEntropyDense } from "./losses.js";
-import { adamUpdate, rmspropUpdate, sgdUpdate } from "./optimizers.js";
+import { optimizerStep } from "./optimizers.js";
 import { argmaxRows, firstNonFinite, sum, sumSquares } from "./reductions.js";
 import { softmaxBackward, softmaxForward } from "./softmax.js";
 import { clip, scale } from "./vector.js";
@@ -44,9 +44,7 @@ export function createTsBackend(): Backend {
     softmaxCrossEntropy,
     softmaxCrossEntropyDense,
     bceWithLogits,
-    sgdUpdate,
-    adamUpdate,
-    rmspropUpdate,
+    optimizerStep,
     argmaxRows,
     sum,
     sumSquares,

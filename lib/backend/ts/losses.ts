@@ -7,7 +7,7 @@
  * inlined into its caller: one small allocation per loss call, i.e. per training step.
  */
 import type { RegressionLoss } from "../backend.js";
-import { sigmoid } from "./activations.js";
+import { sigmoid } from "../../ops/activations.js";
 import { checkLength, checkSize } from "./check.js";
 
 /** mean_i e(pred_i - target_i) over n values, e = MSE d^2, MAE |d| or Huber; grad (n) = d mean / d pred. */

@@ -1,0 +1,130 @@
+/**
+ * What an optimizer is: a definition (one file per update rule: sgd.ts, adam.ts, rmsprop.ts,
+ * adagrad.ts) and the `Optimizer` a user makes from it: the validated hyperparameters plus a
+ * learning rate that is a number or a schedule.
+ *
+ * A definition holds everything about its rule, once: the options it takes and their PyTorch
+ * defaults, their validation (PyTorch's messages, e.g. "Invalid learning rate: -1"), the state it
+ * keeps per parameter (with PyTorch's names, for saved files), and the update itself, which is the
+ * TypeScript reference the native twin (native/ops/optimizers.h, same code, same hyperparameter
+ * order) is tested against. The TypeScript backend's `optimizerStep` kernel runs `update`; the
+ * training plans carry only `{ kind, code, hyper }`.
+ *
+ * State layout: `slots` blocks of n values, slot s at state[s·n, (s+1)·n) (the model's state buffer
+ * is slots blocks of P values).
+ */
+import { describe } from "../core/matrix.js";
+import { checkOptions } from "../core/options.js";
+import { isSchedule, scheduleConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
+
+export type LearningRate = number | Schedule;
+
+/** Hyperparameters in the order the update (and the native addon) reads them. */
+export type Hyper = ArrayLike<number>;
+
+export interface OptimizerDef {
+  /** The name users and saved files use ("sgd", "adam", ...). */
+  readonly name: string;
+  /** The integer code the native addon uses (native/ops/kinds.h). */
+  readonly code: number;
+  /** The hyperparameters after the learning rate, in update order (the native side's order too). */
+  readonly hyper: readonly string[];
+  /** Options the factory takes besides `lr`, in the order config() writes them. */
+  readonly options: readonly string[];
+  readonly defaultLr: number;
+  /** Validated hyperparameters from user options (lr excluded); throws PyTorch-style errors. */
+  parse(options: Record<string, unknown>): number[];
+  /** The JSON-able options that `parse` turns back into `hyper` (what config() stores). */
+  toOptions(h: Hyper): Record<string, unknown>;
+  /** State kept per parameter, by PyTorch's names (one slot per name). */
+  slots(h: Hyper): readonly string[];
+  /** Fill a fresh state buffer (n parameters per slot); zeros when absent. */
+  initState?(state: Float32Array, n: number, h: Hyper): void;
+  /**
+   * One step over n parameters, in place: param, grad (n), state (slots·n). `step` is the 1-based
+   * number of this update. Double precision per element, rounded to float32 when stored.
+   */
+  update(param: Float32Array, grad: Float32Array, state: Float32Array, n: number, lr: number, step: number, h: Hyper): void;
+}
+
+/** What a training plan carries of the optimizer. */
+export interface PlanOptimizer {
+  kind: string;
+  code: number;
+  hyper: number[];
+}
+
+/** An optimizer's JSON-able description: its name, learning rate and options. */
+export type OptimizerConfig = { name: string; lr?: number | ScheduleConfig } & Record<string, unknown>;
+
+export class Optimizer {
+  readonly def: OptimizerDef;
+  readonly lr: LearningRate;
+  /** The validated hyperparameters, in `def.hyper` order. */
+  readonly hyper: readonly number[];
+  /** The plan's description of the update. */
+  readonly plan: PlanOptimizer;
+
+  constructor(def: OptimizerDef, options: Record<string, unknown>) {
+    checkOptions(options, ["lr", ...def.options], def.name);
+    this.def = def;
+    this.lr = checkLr(options.lr ?? def.defaultLr);
+    this.hyper = Object.freeze(def.parse(options));
+    this.plan = { kind: def.name, code: def.code, hyper: [...this.hyper] };
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  /** State slots per parameter (their PyTorch names). */
+  slotNames(): readonly string[] {
+    return this.def.slots(this.hyper);
+  }
+
+  /** A fresh state buffer for P parameters. */
+  createState(P: number): Float32Array {
+    const state = new Float32Array(this.slotNames().length * P);
+    this.def.initState?.(state, P, this.hyper);
+    return state;
+  }
+
+  /** Learning rate of the update after `step` updates (0-based), in 0-based epoch `epoch`. */
+  lrAt(step: number, epoch: number): number {
+    return typeof this.lr === "number" ? this.lr : this.lr.lrAt(step, epoch);
+  }
+
+  config(): OptimizerConfig {
+    const lr = typeof this.lr === "number" ? this.lr : scheduleConfig(this.lr);
+    return { name: this.def.name, lr, ...this.def.toOptions(this.hyper) };
+  }
+}
+
+function checkLr(lr: unknown): LearningRate {
+  if (isSchedule(lr)) return lr;
+  if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) {
+    throw new RangeError(`Invalid learning rate: ${typeof lr === "number" ? lr : describe(lr)}`);
+  }
+  return lr;
+}
+
+/** A finite number >= 0 (PyTorch's "Invalid momentum value: -1"). */
+export function nonNegative(what: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new RangeError(`Invalid ${what} value: ${typeof v === "number" ? v : describe(v)}`);
+  }
+  return v;
+}
+
+/** A number in [0, 1). */
+export function unitInterval(what: string, v: unknown): number {
+  if (typeof v !== "number" || !(v >= 0 && v < 1)) {
+    throw new RangeError(`Invalid ${what}: ${typeof v === "number" ? v : describe(v)}; expected a number in [0, 1)`);
+  }
+  return v;
+}
+
+/** g = grad + wd·p, the L2 term every coupled weight decay adds (in double). */
+export function decayed(grad: number, p: number, weightDecay: number): number {
+  return grad + weightDecay * p;
+}
