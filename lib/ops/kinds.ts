@@ -1,0 +1,27 @@
+/**
+ * Every kind list that crosses the native boundary, with its codes, as the TypeScript registries
+ * define them. The addon builds the same table from its own lists (native/ops/kinds.h) and exports
+ * it as `kinds()`; the loader refuses an addon whose table differs, so that a code can never mean
+ * one kind in TypeScript and another in C++.
+ */
+import { PLAN_LAYERS } from "../backend/plan.js";
+import { OPTIMIZERS } from "../optim/index.js";
+import { ACTIVATIONS } from "./activations.js";
+import { PLAN_LOSSES } from "./losses.js";
+
+export interface KindTable {
+  activations: Record<string, number>;
+  losses: Record<string, number>;
+  optimizers: Record<string, { code: number; hyper: string[] }>;
+  layers: Record<string, number>;
+}
+
+/** The table the addon's `kinds()` must return. */
+export function nativeKindTable(): KindTable {
+  return {
+    activations: Object.fromEntries(Object.entries(ACTIVATIONS).map(([name, def]) => [name, def.code])),
+    losses: { ...PLAN_LOSSES },
+    optimizers: Object.fromEntries(Object.entries(OPTIMIZERS).map(([name, def]) => [name, { code: def.code, hyper: [...def.hyper] }])),
+    layers: { ...PLAN_LAYERS },
+  };
+}
