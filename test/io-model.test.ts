@@ -50,17 +50,27 @@ describe("save / load", () => {
     const m = await trainedModel();
     const dir = join(root, "roundtrip");
     await saveModel(m, dir, { data: { featureNames: ["a", "b", "c"], targetNames: ["y"] } });
-    expect((await readdir(dir)).sort()).toEqual(["model.json", "model.safetensors"]);
+    const names = (await readdir(dir)).sort();
+    expect(names.filter((n) => !n.startsWith("."))).toEqual(["model.json", "model.safetensors"]);
     const manifest = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
+    // model.json names the weights file; model.safetensors holds the same bytes (a link to it).
+    expect(names).toEqual([manifest.weights.file, "model.json", "model.safetensors"]);
+    expect((await readFile(join(dir, manifest.weights.file))).equals(await readFile(join(dir, "model.safetensors")))).toBe(true);
     expect(manifest.format).toBe("blasnet-model");
     expect(manifest.formatVersion).toBe(MODEL_FORMAT_VERSION);
     expect(manifest.blasnetVersion).toBe(JSON.parse(await readFile("package.json", "utf8")).version);
     expect(manifest.model.compile.loss).toEqual({ name: "mse" });
     expect(manifest.model.compile.optimizer.name).toBe("adam");
-    expect(manifest.model.normalization.targetStd).toEqual([2]);
+    // Standardization is stored as tensors (model.json stays small for any number of features).
+    expect(manifest.model.normalization).toBeUndefined();
+    expect(manifest.normalizationTensors).toEqual(["inputMean", "inputStd", "targetMean", "targetStd"]);
     expect(manifest.trainingState).toBeUndefined();
     const st = decodeSafetensors(await readFile(join(dir, "model.safetensors")), "w");
-    expect([...st.tensors.keys()].sort()).toEqual(["layers.0.bias", "layers.0.weight", "layers.2.bias", "layers.2.weight", "layers.4.bias", "layers.4.weight"]);
+    expect([...st.tensors.keys()].sort()).toEqual([
+      "layers.0.bias", "layers.0.weight", "layers.2.bias", "layers.2.weight", "layers.4.bias", "layers.4.weight",
+      "normalization.inputMean", "normalization.inputStd", "normalization.targetMean", "normalization.targetStd",
+    ]);
+    expect(Array.from(st.tensors.get("normalization.targetStd")!.data)).toEqual([2]);
     expect(st.tensors.get("layers.0.weight")!.shape).toEqual([8, 3]); // (out, in)
 
     const { model: back, manifest: man } = await loadModelWithManifest(dir, { backend: "js" });
@@ -87,41 +97,28 @@ describe("save / load", () => {
     expect(Array.from(b.rngState)).toEqual(Array.from(a.rngState));
   });
 
-  it("a failure mid-save (full disk while writing, or before the rename) leaves the old model intact", async () => {
+  it("a failure mid-save (full disk while writing, or before the switch) leaves the old model intact, and no temporary files", async () => {
     const dir = join(root, "atomic");
     const old = makeModel(5);
     await saveModel(old, dir);
-    const before = await Promise.all(["model.json", "model.safetensors"].map((f) => readFile(join(dir, f))));
+    const before = await readFile(join(dir, "model.json"));
     const next = await trainedModel();
     const enospc = (): never => {
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     };
-    // Fail on the first write of the manifest (after the weights' temp file was fully written).
-    await expect(
-      saveModel(next, dir, { faults: { beforeWrite: (target) => (target.endsWith("model.json") ? enospc() : undefined) } }),
-    ).rejects.toThrow(/ENOSPC/);
+    // Fail on the first write of the manifest (after the weights were fully written).
+    await expect(saveModel(next, dir, { faults: { at: (step, target) => (step === "write" && target.endsWith("model.json") ? enospc() : undefined) } })).rejects.toThrow(/ENOSPC/);
     // Fail while writing the weights.
-    await expect(saveModel(next, dir, { faults: { beforeWrite: enospc } })).rejects.toThrow(/ENOSPC/);
-    // Fail just before the first rename.
-    await expect(saveModel(next, dir, { faults: { beforeRename: enospc } })).rejects.toThrow(/ENOSPC/);
-    const after = await Promise.all(["model.json", "model.safetensors"].map((f) => readFile(join(dir, f))));
-    expect(after[0]!.equals(before[0]!)).toBe(true);
-    expect(after[1]!.equals(before[1]!)).toBe(true);
-    expect((await readdir(dir)).sort()).toEqual(["model.json", "model.safetensors"]); // no temp files left
+    await expect(saveModel(next, dir, { faults: { at: (step) => (step === "write" ? enospc() : undefined) } })).rejects.toThrow(/ENOSPC/);
+    // Fail just before the switch.
+    await expect(saveModel(next, dir, { faults: { at: (step) => (step === "rename" ? enospc() : undefined) } })).rejects.toThrow(/ENOSPC/);
+    expect((await readFile(join(dir, "model.json"))).equals(before)).toBe(true);
+    const names = (await readdir(dir)).sort();
+    expect(names.filter((n) => !n.startsWith("."))).toEqual(["model.json", "model.safetensors"]);
+    expect(names.filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    expect(names.filter((n) => n.startsWith("."))).toHaveLength(1); // the old model's weights only
     const loaded = await loadModel(dir, { backend: "js" });
     expect(Array.from(loaded.params)).toEqual(Array.from(old.params));
-  });
-
-  it("a crash between the two renames is detected, not silently mixed", async () => {
-    const dir = join(root, "mixed");
-    await saveModel(makeModel(5), dir);
-    const next = await trainedModel();
-    const crash = (target: string): void => {
-      if (target.endsWith("model.json")) throw new Error("simulated crash");
-    };
-    await expect(saveModel(next, dir, { faults: { beforeRename: crash } })).rejects.toThrow(/simulated crash/);
-    // New weights with the old manifest.
-    await expect(loadModel(dir)).rejects.toThrow(/model\.safetensors: .*(bytes but|SHA-256).*model\.json/);
   });
 });
 
@@ -213,16 +210,18 @@ describe("hostile model files", () => {
   });
   it("manifest not JSON", () => expectError(() => load("{ nope", weights), J, /not valid JSON/));
   it("newer format version", () =>
-    expectError(() => load(edit((m) => (m.formatVersion = MODEL_FORMAT_VERSION + 1)), weights), J, /newer blasnet .*format version 2.*upgrade blasnet/));
+    expectError(() => load(edit((m) => (m.formatVersion = MODEL_FORMAT_VERSION + 1)), weights), J, new RegExp(`newer blasnet .*format version ${MODEL_FORMAT_VERSION + 1}.*upgrade blasnet`)));
   it("not a blasnet manifest", () => expectError(() => load(edit((m) => (m.format = "keras")), weights), J, /not a blasnet model manifest/));
   it("unknown layer type", () =>
     expectError(() => load(edit((m) => (m.model.layers[1] = { type: "conv2d", filters: 3 })), weights), J, /Unknown layer type at index 1: the string "conv2d"/));
   it("shapes not matching the architecture", () =>
     expectError(() => load(edit((m) => (m.model.layers[2].units = 5)), weights), W, /tensor "layers.2.weight" has shape \[6, 8\] but the architecture .* needs \[5, 8\]/));
   it("input size not matching", () =>
-    expectError(() => load(edit((m) => ((m.model.inputSize = 4), delete m.model.normalization)), weights), W, /"layers.0.weight" has shape \[8, 3\] .* needs \[8, 4\]/));
-  it("normalization not matching the input size", () =>
-    expectError(() => load(edit((m) => (m.model.inputSize = 4)), weights), J, /invalid model config: normalization.inputMean has 3 values; expected 4/));
+    expectError(() => load(edit((m) => (m.model.inputSize = 4)), weights), W, /"normalization.inputMean" has shape \[3\] .* needs \[4\]/));
+  it("normalization tensors not matching the outputs", () =>
+    expectError(() => load(json, reweigh((t) => t.set("normalization.targetStd", { shape: [2], data: new Float32Array([1, 1]) }))), J, /invalid model config: normalization.targetStd has 2 values; expected 1/));
+  it("normalization listed both in the config and as tensors", () =>
+    expectError(() => load(edit((m) => (m.model.normalization = { inputMean: [0, 0, 0], inputStd: [1, 1, 1] })), weights), J, /both present/));
   it("architecture far larger than the weights file (no allocation from it)", () =>
     expectError(() => load(edit((m) => (m.model.layers[0].units = 2 ** 40)), weights), W, /holds at most \d+ float32 values/));
   it("missing tensor", () =>
@@ -243,7 +242,8 @@ describe("hostile model files", () => {
     const dir = join(root, "halfway");
     await saveModel(makeModel(), dir);
     await writeFile(join(dir, "model.safetensors"), new Uint8Array(3));
-    await expect(loadModel(dir)).rejects.toThrow(/halfway\/model\.safetensors: is 3 bytes but/);
+    // model.safetensors is a link to the weights file model.json names: the error names that file.
+    await expect(loadModel(dir)).rejects.toThrow(/halfway\/\.model\.\d+\.[0-9a-f]{12}\.safetensors: is 3 bytes but/);
   });
 
   it("fuzz: 2,000 seeded mutations of model.json and model.safetensors load validly or throw ModelFileError", () => {
@@ -251,10 +251,10 @@ describe("hostile model files", () => {
     const n = Number(new DataView(weights.buffer, weights.byteOffset).getBigUint64(0, true));
     const edits: [RegExp, string][] = [
       [/"units": \d+/, '"units": 7'], [/"units": \d+/, '"units": 0'], [/"units": \d+/, '"units": 1e12'], [/"dense"/, '"dens"'],
-      [/"inputSize": 3/, '"inputSize": -1'], [/"inputSize": 3/, '"inputSize": "3"'], [/"formatVersion": 1/, '"formatVersion": 99'],
+      [/"inputSize": 3/, '"inputSize": -1'], [/"inputSize": 3/, '"inputSize": "3"'], [/"formatVersion": 2/, '"formatVersion": 99'],
       [/"tanh"/, '"swish"'], [/"rate": [\d.]+/, '"rate": 2'], [/"step": \d+/, '"step": -4'], [/"epoch": \d+/, '"epoch": 1.5'],
       [/"layers": \[/, '"layers": {'], [/"useBias": true/, '"useBias": false'], [/"exp_avg"/, '"exp_avgx"'], [/,/, ""], [/"name": "adam"/, '"name": "sgd"'],
-      [/"inputMean": \[/, '"inputMean": [1,'], [/"targetStd": \[\s*2\s*\]/, '"targetStd": [0]'],
+      [/"inputMean"/, '"inputMeans"'], [/"targetStd"/, '"targetstd"'], [/"normalizationTensors"/, '"normalization"'],
     ];
     let ok = 0;
     let rejected = 0;

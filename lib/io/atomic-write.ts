@@ -1,55 +1,122 @@
 /**
- * Atomic file replacement: write a temporary file in the same directory, fsync it, rename it over
- * the target, fsync the directory. A crash, an exception or a full disk before the rename leaves the
- * old file untouched; after the rename the new file is complete and durable.
+ * Writing files so that no reader ever sees a half-written one and no link planted at the target is
+ * followed: the data goes to a new temporary file in the same directory (created exclusively, so an
+ * existing file or symbolic link of that name is never opened), is fsynced, then renamed over the
+ * target (which replaces a link at the target instead of writing through it), and the directory is
+ * fsynced. A crash, an exception or a full disk before the rename leaves the old file untouched.
  *
- * `atomicWriteFiles` replaces several files of one directory together: every temporary file is
- * written and fsynced before the first rename, so a failure while writing (the usual case: ENOSPC,
- * EIO, a killed process) leaves every old file in place. The files are renamed in the order given;
- * put the file that commits the set (for a model: model.json, which records the size and SHA-256 of
- * the weights it belongs to) last.
+ * Temporary files are named `.<target name>.<pid>.<random>.tmp`, so that stale ones (left by a
+ * killed process) can be told apart from live ones: see `isStale`. Errors name the target, never
+ * the temporary file.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink, mkdir } from "node:fs/promises";
+import { open, rename, unlink, mkdir, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
- * Fault injection for tests (the "injectable binding" idea): each hook may throw to simulate a
- * failure at that point. Not for production use.
+ * Fault injection for tests (the "injectable binding" idea): `at` is called before each step of a
+ * write and may throw to simulate a failure (or a kill) at that point. Steps: "open", "write" (before
+ * each chunk), "fsync", "close", "rename", "sync-dir", and the model-directory steps of model-dir.ts.
+ * Not for production use.
  * @internal
  */
 export interface WriteFaults {
-  /** Called before each chunk is written to `target`'s temporary file, with the bytes written so far. */
-  beforeWrite?(target: string, bytesWritten: number): void;
-  /** Called before the temporary file for `target` is renamed over it. */
-  beforeRename?(target: string): void;
+  at?(step: string, target: string): void;
 }
 
 /** Bytes per write call: large writes are split so a fault can land mid-file. */
 const CHUNK = 1 << 20;
 
-function tempName(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+/** Temporary and versioned files carry the writer's pid and a random tag: `<prefix>.<pid>.<hex>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}.${process.pid}.${randomBytes(6).toString("hex")}`;
 }
 
-async function writeSynced(path: string, target: string, data: Uint8Array, faults?: WriteFaults): Promise<void> {
-  const fh = await open(path, "wx", 0o644);
+/** The temporary file a write of `target` goes through. */
+export function tempName(target: string): string {
+  return join(dirname(target), uniqueName(`.${basename(target)}`) + ".tmp");
+}
+
+/** Files this process is writing right now (absolute or as given): never stale. */
+const live = new Set<string>();
+
+/** Mark `path` as being written by this process until `done` is called. */
+export function markLive(path: string): () => void {
+  live.add(path);
+  return () => void live.delete(path);
+}
+
+/** The paths this process is writing now (a snapshot). */
+export function liveSnapshot(): ReadonlySet<string> {
+  return new Set(live);
+}
+
+/** Whether process `pid` exists (EPERM: it exists but belongs to someone else). */
+function processAlive(pid: number): boolean {
   try {
-    let done = 0;
-    do {
-      faults?.beforeWrite?.(target, done);
-      const len = Math.min(CHUNK, data.length - done);
-      const { bytesWritten } = await fh.write(data, done, len, done);
-      done += bytesWritten;
-    } while (done < data.length);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
+/**
+ * Whether the file `path`, named by `uniqueName` (`....<pid>.<hex>` with an optional extension), was
+ * left by a writer that can no longer finish it: its process is gone, or it is this process and
+ * `liveNow` (a snapshot of `liveSnapshot()` taken after the directory was listed) does not hold it.
+ * Files of other live processes are never stale. Names not in that form are never stale.
+ */
+export function isStale(path: string, liveNow: ReadonlySet<string>): boolean {
+  const m = /\.(\d+)\.[0-9a-f]{8,}(\.[a-z]+)?$/.exec(basename(path));
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return !liveNow.has(path);
+  return !processAlive(pid);
+}
+
+/** An error from writing `temp`, reworded to name `target` (the file the user asked for). */
+function naming(e: unknown, temp: string, target: string): unknown {
+  if (e instanceof Error) {
+    e.message = e.message.split(temp).join(target);
+    const err = e as NodeJS.ErrnoException;
+    if (err.path === temp) err.path = target;
+  }
+  return e;
+}
+
+async function writeChunks(fh: FileHandle, target: string, data: Uint8Array, faults?: WriteFaults, at = 0): Promise<void> {
+  let done = 0;
+  do {
+    faults?.at?.("write", target);
+    const len = Math.min(CHUNK, data.length - done);
+    const { bytesWritten } = await fh.write(data, done, len, at + done);
+    done += bytesWritten;
+  } while (done < data.length);
+}
+
+/**
+ * Create `path`, which must not exist (not even as a link), write `data` and fsync it. On failure
+ * the partial file is removed. `target` is the name used in fault hooks.
+ */
+export async function writeNewFile(path: string, data: Uint8Array, target: string, faults?: WriteFaults): Promise<void> {
+  faults?.at?.("open", target);
+  const fh = await open(path, "wx", 0o644);
+  try {
+    await writeChunks(fh, target, data, faults);
+    faults?.at?.("fsync", target);
+    await fh.sync();
+    faults?.at?.("close", target);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+}
+
 /** fsync a directory so a rename in it is durable (a no-op where directories cannot be opened). */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, "r");
@@ -67,41 +134,100 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Replace the files `files[i].path` (all in one directory, created if missing) with `files[i].data`.
- * On any failure before the renames every temporary file is removed and every old file is intact.
+ * Replace `path` with `data` atomically (its directory is created if missing). A link at `path` is
+ * replaced, never followed. On failure the old file is intact and the temporary file removed.
  */
-export async function atomicWriteFiles(
-  files: readonly { path: string; data: Uint8Array | string }[],
-  faults?: WriteFaults,
-): Promise<void> {
-  if (files.length === 0) return;
-  const dir = dirname(files[0]!.path);
-  for (const f of files) {
-    if (dirname(f.path) !== dir) throw new Error(`atomicWriteFiles: ${f.path} is not in ${dir}; all files must share one directory`);
-  }
+export async function atomicWriteFile(path: string, data: Uint8Array | string, faults?: WriteFaults): Promise<void> {
+  const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temps: string[] = [];
-  const pending = new Set<string>();
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  const tmp = tempName(path);
+  const done = markLive(tmp);
   try {
-    for (const f of files) {
-      const tmp = tempName(f.path);
-      temps.push(tmp);
-      pending.add(tmp);
-      const data = typeof f.data === "string" ? Buffer.from(f.data, "utf8") : f.data;
-      await writeSynced(tmp, f.path, data, faults);
-    }
-    for (let i = 0; i < files.length; i++) {
-      faults?.beforeRename?.(files[i]!.path);
-      await rename(temps[i]!, files[i]!.path);
-      pending.delete(temps[i]!);
-    }
+    await writeNewFile(tmp, bytes, path, faults);
+    faults?.at?.("rename", path);
+    await rename(tmp, path);
+    faults?.at?.("sync-dir", path);
     await syncDir(dir);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw naming(e, tmp, path);
   } finally {
-    for (const tmp of pending) await unlink(tmp).catch(() => undefined);
+    done();
   }
 }
 
-/** Replace one file atomically. */
-export async function atomicWriteFile(path: string, data: Uint8Array | string, faults?: WriteFaults): Promise<void> {
-  await atomicWriteFiles([{ path, data }], faults);
+/**
+ * A file written piece by piece (e.g. predictions, row by row) that appears at `path` only when
+ * `commit` is called, atomically as `atomicWriteFile` does; `abort` removes it. Writes are buffered.
+ */
+export class AtomicFileWriter {
+  private fh: FileHandle | null = null;
+  private readonly tmp: string;
+  private readonly done: () => void;
+  private pos = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  private constructor(readonly path: string) {
+    this.tmp = tempName(path);
+    this.done = markLive(this.tmp);
+  }
+
+  /** Start writing `path`: the temporary file is created now, so a bad path fails before any work. */
+  static async open(path: string): Promise<AtomicFileWriter> {
+    const w = new AtomicFileWriter(path);
+    try {
+      w.fh = await open(w.tmp, "wx", 0o644);
+    } catch (e) {
+      w.done();
+      throw naming(e, w.tmp, path);
+    }
+    return w;
+  }
+
+  async write(text: string): Promise<void> {
+    const b = Buffer.from(text, "utf8");
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= CHUNK) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const data = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      await writeChunks(this.fh!, this.path, data, undefined, this.pos);
+    } catch (e) {
+      throw naming(e, this.tmp, this.path);
+    }
+    this.pos += data.length;
+  }
+
+  /** Flush, fsync and rename into place. */
+  async commit(): Promise<void> {
+    try {
+      await this.flush();
+      await this.fh!.sync();
+      await this.fh!.close();
+      this.fh = null;
+      await rename(this.tmp, this.path);
+      await syncDir(dirname(this.path));
+    } catch (e) {
+      await this.abort();
+      throw naming(e, this.tmp, this.path);
+    } finally {
+      this.done();
+    }
+  }
+
+  /** Discard what was written; the target is untouched. */
+  async abort(): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = null;
+    await unlink(this.tmp).catch(() => undefined);
+    this.done();
+  }
 }

@@ -1,29 +1,27 @@
 /**
- * A saved model is a directory of two files:
+ * A saved model is a directory holding:
  *
  * - `model.json`, the manifest: format name and version, the blasnet version that wrote it, the
- *   model's config (architecture, seed, loss, optimizer, clipping, input/target standardization),
- *   optional data column names (features, targets, class names), the byte size and SHA-256 of the
- *   weights file it belongs to, and, when optimizer state was saved, the training state (step,
- *   epoch, dropout generator state).
- * - `model.safetensors`, the tensors: `layers.{i}.weight` (outFeatures, inFeatures) and
- *   `layers.{i}.bias` (outFeatures) for each dense layer at index i of `model.layers` (PyTorch's
- *   nn.Sequential naming and layout), plus `optimizer.{slot}.layers.{i}.{weight|bias}` when the
- *   optimizer state is saved (slots as PyTorch names them: momentum_buffer; exp_avg, exp_avg_sq;
- *   square_avg, momentum_buffer).
+ *   model's config (architecture, seed, loss, optimizer, clipping), optional data column names
+ *   (features, targets, class names), the name, byte size and SHA-256 of the weights file it
+ *   belongs to, and, when optimizer state was saved, the training state (step, epoch, dropout
+ *   generator state).
+ * - the weights file model.json names (also reachable as `model.safetensors`), holding the tensors:
+ *   `layers.{i}.weight` (outFeatures, inFeatures) and `layers.{i}.bias` (outFeatures) for each dense
+ *   layer at index i of `model.layers` (PyTorch's nn.Sequential naming and layout);
+ *   `normalization.{inputMean|inputStd|targetMean|targetStd}` when the model standardizes (kept out
+ *   of model.json, whose size is limited, so a model with a million features saves and loads); and
+ *   `optimizer.{slot}.layers.{i}.{weight|bias}` when the optimizer state is saved (slots as PyTorch
+ *   names them: momentum_buffer; exp_avg, exp_avg_sq; square_avg, momentum_buffer).
  *
- * Saving writes both files to temporary names, fsyncs them, then renames the weights and then the
- * manifest into place (see atomic-write.ts): a failure while writing leaves the previous model
- * intact. The manifest is the commit point; because it records the weights' size and SHA-256, a
- * crash between the two renames is detected on load instead of pairing new weights with an old
- * manifest.
+ * How the files are replaced so that a kill at any instant leaves the old or the new model is in
+ * model-dir.ts. Format 1 (blasnet 0.1: normalization inside model.json, weights always in
+ * model.safetensors) is still read.
  *
- * Loading treats both files as hostile: sizes are checked against the files before anything is
- * allocated, the architecture must match the tensors exactly, and every error names the file.
+ * Loading treats the files as hostile: sizes are checked against the files before anything is
+ * read or allocated, the architecture must match the tensors exactly, and every error names the file.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
@@ -31,19 +29,22 @@ import { checkOptions } from "../core/options.js";
 import { Dense } from "../nn/layers.js";
 import type { Optimizer } from "../optim/index.js";
 import { Sequential, type SequentialConfig } from "../nn/sequential.js";
-import { atomicWriteFiles, type WriteFaults } from "./atomic-write.js";
+import type { WriteFaults } from "./atomic-write.js";
+import { MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifestText, readModelDir, sizeMismatch, WEIGHTS_FILE, writeModelDir } from "./model-dir.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError, type Tensor } from "./safetensors.js";
 import { blasnetVersion } from "./version.js";
 
 /** The manifest's format name. */
 export const MODEL_FORMAT = "blasnet-model";
-/** The manifest format version this blasnet writes and the newest it reads. */
-export const MODEL_FORMAT_VERSION = 1;
-export const MANIFEST_FILE = "model.json";
-export const WEIGHTS_FILE = "model.safetensors";
+/**
+ * The manifest format version this blasnet writes and the newest it reads. 2: the weights file is
+ * the one "weights.file" names, and normalization is stored as tensors ("normalizationTensors").
+ */
+export const MODEL_FORMAT_VERSION = 2;
+export { MANIFEST_FILE, WEIGHTS_FILE };
 
-/** The largest model.json accepted (a manifest with normalization for 10^6 features is ~25 MB). */
-const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** The standardization arrays, stored as tensors `normalization.<name>`. */
+const NORMALIZATION_KEYS = ["inputMean", "inputStd", "targetMean", "targetStd"] as const;
 /** The most layers a manifest may describe. */
 const MAX_LAYERS = 10_000;
 
@@ -65,6 +66,8 @@ export interface ModelManifest {
   model: SequentialConfig;
   data?: DataInfo;
   weights: { file: string; bytes: number; sha256: string };
+  /** Which standardization arrays the weights file holds (as `normalization.<name>`); format 2. */
+  normalizationTensors?: string[];
   /** Present when the optimizer state was saved (checkpoints). */
   trainingState?: { step: number; epoch: number; rngState: number[]; optimizerSlots: string[] };
 }
@@ -104,7 +107,7 @@ function denseLayers(model: Sequential): [number, Dense][] {
 }
 
 /** The tensors of a model (views, not copies), in parameter-buffer order, and the manifest. */
-export function modelToFiles(model: Sequential, options: SaveOptions = {}): { manifest: ModelManifest; weights: Uint8Array } {
+export function modelToFiles(model: Sequential, options: SaveOptions = {}, weightsFile = WEIGHTS_FILE): { manifest: ModelManifest; weights: Uint8Array } {
   if (model._stepsRunning) {
     // The native fused plan is updating the weights on another thread: a copy now could mix steps.
     throw new Error("Cannot save while training steps are running off the main thread: save from a callback (e.g. checkpoint()) or after fit() resolves");
@@ -130,17 +133,43 @@ export function modelToFiles(model: Sequential, options: SaveOptions = {}): { ma
     });
     trainingState = { step: st.step, epoch: st.epoch, rngState: Array.from(st.rngState), optimizerSlots: names };
   }
+  const config = model.config();
+  delete config.normalization;
+  const norm = model.normalization;
+  const normalizationTensors: string[] = [];
+  for (const k of NORMALIZATION_KEYS) {
+    const v = norm?.[k];
+    if (!v) continue;
+    tensors.push([`normalization.${k}`, { shape: [v.length], data: v }]);
+    normalizationTensors.push(k);
+  }
   const weights = encodeSafetensors(tensors, { format: "pt", producer: "blasnet" });
   const manifest: ModelManifest = {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,
     blasnetVersion: blasnetVersion(),
-    model: model.config(),
+    model: config,
     ...(options.data ? { data: cleanDataInfo(options.data) } : {}),
-    weights: { file: WEIGHTS_FILE, bytes: weights.length, sha256: createHash("sha256").update(weights).digest("hex") },
+    weights: { file: weightsFile, bytes: weights.length, sha256: createHash("sha256").update(weights).digest("hex") },
+    ...(normalizationTensors.length > 0 ? { normalizationTensors } : {}),
     ...(trainingState ? { trainingState } : {}),
   };
   return { manifest, weights };
+}
+
+/** model.json's text for `manifest`, refused (before anything is written) when loadModel could not read it back. */
+export function manifestText(manifest: ModelManifest): string {
+  const text = JSON.stringify(manifest, null, 2) + "\n";
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_MANIFEST_BYTES) {
+    const d = manifest.data ?? {};
+    const names = (["featureNames", "targetNames", "classNames"] as const).map((k) => `${k}: ${d[k]?.length ?? 0}`).join(", ");
+    throw new RangeError(
+      `saveModel: ${MANIFEST_FILE} would be ${bytes} bytes, more than the ${MAX_MANIFEST_BYTES}-byte limit loadModel accepts; ` +
+        `its size comes from the column names stored with the model (${names}): store shorter names or leave out options.data`,
+    );
+  }
+  return text;
 }
 
 function cleanDataInfo(d: DataInfo): DataInfo {
@@ -162,32 +191,8 @@ export async function saveModel(model: Sequential, dir: string, options: SaveOpt
   if (typeof dir !== "string" || dir === "") throw new TypeError(`saveModel expects a directory path but received ${describe(dir)}`);
   checkOptions(options, SAVE_OPTIONS, "saveModel", ["faults"]);
   const { manifest, weights } = modelToFiles(model, options);
-  await atomicWriteFiles(
-    [
-      { path: join(dir, WEIGHTS_FILE), data: weights },
-      { path: join(dir, MANIFEST_FILE), data: JSON.stringify(manifest, null, 2) + "\n" },
-    ],
-    options.faults,
-  );
-}
-
-async function readBytes(path: string, max: number, what: string): Promise<Buffer> {
-  let size: number;
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new ModelFileError(path, `${what} is not a regular file`);
-    size = st.size;
-  } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelFileError(path, code === "ENOENT" ? `${what} not found (is this a saved blasnet model directory?)` : `cannot read ${what} (${code ?? (e as Error).message})`);
-  }
-  if (size > max) throw new ModelFileError(path, `${what} is ${size} bytes, more than the ${max}-byte limit`);
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new ModelFileError(path, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  manifestText(manifest); // too big for loadModel: fail before writing anything
+  await writeModelDir(dir, weights, (file) => manifestText({ ...manifest, weights: { ...manifest.weights, file } }), options.faults);
 }
 
 /**
@@ -204,12 +209,7 @@ export function modelFromFiles(
   const bad = (msg: string): never => {
     throw new ModelFileError(jsonFile, msg);
   };
-  let m: unknown;
-  try {
-    m = JSON.parse(jsonText);
-  } catch (e) {
-    return bad(`not valid JSON (${(e as Error).message})`);
-  }
+  const m = parseManifestText(jsonText, jsonFile);
   if (m === null || typeof m !== "object" || Array.isArray(m)) bad("expected a JSON object");
   const man = m as Record<string, unknown>;
   if (man["format"] !== MODEL_FORMAT) bad(`not a blasnet model manifest: "format" is ${describe(man["format"])}, expected "${MODEL_FORMAT}"`);
@@ -223,12 +223,7 @@ export function modelFromFiles(
   const w = man["weights"] as Record<string, unknown> | undefined;
   if (w === null || typeof w !== "object") bad(`"weights" must be an object { file, bytes, sha256 }`);
   if (options.verifyChecksum !== false) {
-    if (typeof w!["bytes"] === "number" && w!["bytes"] !== weightBytes.length) {
-      throw new ModelFileError(
-        weightsFile,
-        `is ${weightBytes.length} bytes but ${jsonFile} expects ${w!["bytes"]}: the two files are from different saves (an interrupted save, or a file replaced by hand)`,
-      );
-    }
+    if (typeof w!["bytes"] === "number" && w!["bytes"] !== weightBytes.length) throw sizeMismatch(weightsFile, weightBytes.length, jsonFile, w!["bytes"]);
     if (typeof w!["sha256"] === "string" && createHash("sha256").update(weightBytes).digest("hex") !== w!["sha256"]) {
       throw new ModelFileError(
         weightsFile,
@@ -258,13 +253,6 @@ export function modelFromFiles(
     }
   });
 
-  let model: Sequential;
-  try {
-    model = Sequential.fromConfig(config, options.backend ? { backend: options.backend } : {});
-  } catch (e) {
-    return bad(`invalid model config: ${(e as Error).message}`);
-  }
-
   const st = decodeSafetensors(weightBytes, weightsFile);
   const used = new Set<string>();
   const take = (name: string, shape: number[]): Float32Array => {
@@ -276,6 +264,29 @@ export function modelFromFiles(
     used.add(name);
     return t.data;
   };
+
+  // Format 2 keeps the standardization arrays in the weights file.
+  const normTensors = man["normalizationTensors"];
+  let fullConfig = config;
+  if (normTensors !== undefined) {
+    if (!Array.isArray(normTensors) || !normTensors.every((k) => (NORMALIZATION_KEYS as readonly unknown[]).includes(k))) {
+      bad(`"normalizationTensors" must list some of ${NORMALIZATION_KEYS.join(", ")}, received ${describe(normTensors)}`);
+    }
+    if (config.normalization !== undefined) bad(`"model.normalization" and "normalizationTensors" are both present; expected one`);
+    const norm: Record<string, number[]> = {};
+    for (const k of normTensors as string[]) {
+      const len = k.startsWith("input") ? config.inputSize : (st.tensors.get(`normalization.${k}`)?.shape[0] ?? 0);
+      norm[k] = Array.from(take(`normalization.${k}`, [len]));
+    }
+    fullConfig = { ...config, normalization: norm as unknown as NonNullable<SequentialConfig["normalization"]> };
+  }
+
+  let model: Sequential;
+  try {
+    model = Sequential.fromConfig(fullConfig, options.backend ? { backend: options.backend } : {});
+  } catch (e) {
+    return bad(`invalid model config: ${(e as Error).message}`);
+  }
   const dense = denseLayers(model);
   const weights = dense.map(([i, l]) => ({
     weight: take(`layers.${i}.weight`, [l.outFeatures, l.inFeatures]),
@@ -347,16 +358,7 @@ export function modelFromFiles(
 export async function loadModelWithManifest(dir: string, options: LoadOptions = {}): Promise<{ model: Sequential; manifest: ModelManifest }> {
   checkOptions(options, LOAD_OPTIONS, "loadModelWithManifest");
   if (typeof dir !== "string" || dir === "") throw new TypeError(`loadModel expects a directory path but received ${describe(dir)}`);
-  const jsonPath = join(dir, MANIFEST_FILE);
-  const jsonBytes = await readBytes(jsonPath, MAX_MANIFEST_BYTES, MANIFEST_FILE);
-  let jsonText: string;
-  try {
-    jsonText = new TextDecoder("utf-8", { fatal: true }).decode(jsonBytes);
-  } catch {
-    throw new ModelFileError(jsonPath, "not valid UTF-8 text");
-  }
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const weightBytes = await readBytes(weightsPath, Number.MAX_SAFE_INTEGER, WEIGHTS_FILE);
+  const { jsonPath, jsonText, weightsPath, weightBytes } = await readModelDir(dir, options.verifyChecksum !== false);
   return modelFromFiles(jsonText, weightBytes, jsonPath, weightsPath, options);
 }
 
