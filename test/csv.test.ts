@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvError, columnStats, parseCsv, readCsv, standardization } from "../lib/data/csv.js";
+
+const fixture = (name: string): string => join("test", "fixtures", name);
 import { Matrix } from "../lib/core/matrix.js";
 
 const F = "data.csv";
@@ -54,13 +56,13 @@ describe("CSV", () => {
   });
 
   it("a numeric target with a stray non-numeric cell is an error at that cell, not a classification", async () => {
-    const text = "a,y\n1,0.5\n2,1.5\n3,NaN\n4,2.5\n";
+    const text = "a,y\n1,0.5\n2,1.5\n3,oops\n4,2.5\n";
     await expect(parseCsv(text, F, { target: "y" })).rejects.toThrow(
-      /data\.csv:4: non-numeric value "NaN" in a target column whose other cells are mostly numbers \(3 of 4\).*categorical: true.* \(column "y"\)/,
+      /data\.csv:4: non-numeric value "oops" in a target column whose other cells are mostly numbers \(3 of 4\).*categorical: true.* \(column "y"\)/,
     );
     // Asked for explicitly, the same column is class labels.
     const c = await parseCsv(text, F, { target: "y", categorical: true });
-    expect(c.classNames).toEqual(["0.5", "1.5", "2.5", "NaN"]);
+    expect(c.classNames).toEqual(["0.5", "1.5", "2.5", "oops"]);
     // Mostly text: class labels, even with a numeric-looking label among them.
     const d = await parseCsv("a,y\n1,cat\n2,dog\n3,7\n", F, { target: "y" });
     expect(d.classNames).toEqual(["7", "cat", "dog"]);
@@ -80,8 +82,10 @@ describe("CSV", () => {
     const nn = await csvError("a,b,y\n1,2,3\n4,five,6\n", { target: "y" });
     expect(nn.message).toBe('data.csv:3: non-numeric value "five"; features must be numbers (column "b")');
     expect([nn.line, nn.column]).toEqual([3, "b"]);
-    expect((await csvError("a,b,y\n1,,3\n", { target: "y" })).message).toMatch(/^data\.csv:2: empty cell.*column "b"/);
-    expect((await csvError("a,b\n1,2\n", { target: "y" })).message).toBe('data.csv:1: target column "y" not found; the header has: a, b');
+    expect((await csvError("a,b,y\n1,,3\n", { target: "y" })).message).toMatch(/^data\.csv:2: missing value \(empty cell\) in a feature.*--missing drop.*column "b"/);
+    expect((await csvError("a,b\n1,2\n", { target: "y" })).message).toBe(
+      'data.csv:1: target column "y" not found; the header has: a, b (or a position from 0 to 1, or -1 for the last)',
+    );
     expect((await csvError("a,y\n1,2\n", { target: "y", features: ["zz"] })).message).toMatch(/feature column "zz" not found/);
     expect((await csvError("", { target: "y" })).message).toMatch(/^data\.csv: the file is empty/);
     expect((await csvError("a,y\n", { target: "y" })).message).toBe("data.csv: the file has a header but no data rows");
@@ -92,6 +96,69 @@ describe("CSV", () => {
     );
     expect((await csvError('a,y\n1,"2\n', { target: "y" })).message).toMatch(/^data\.csv:2: malformed CSV/);
     expect((await csvError("a,y\n1,Infinity\n", { target: "y", categorical: false })).message).toMatch(/non-numeric value "Infinity"/);
+  });
+
+  it("a first row of numbers is data (the file has no header), said in the result; --no-header names columns 0..n-1", async () => {
+    const d = await readCsv(fixture("no-header.csv"), { target: -1 });
+    expect(d.header).toBe(false);
+    expect(d.featureNames).toEqual(["0", "1"]);
+    expect(d.targetNames).toEqual(["2"]);
+    expect(d.x.rows).toBe(4); // the first row is not lost
+    expect(Array.from(d.y!.data)).toEqual([2, 1.5, 4.5, 2.5]);
+    expect(Array.from(d.lines)).toEqual([1, 2, 3, 4]);
+    // header: false with names in the first row: the names are data, and not numbers.
+    await expect(parseCsv("a,y\n1,2\n", F, { target: 1, header: false })).rejects.toThrow(/data\.csv:1: non-numeric value "a"/);
+    // header: true takes a row of numbers as names (a file whose columns are years).
+    const years = await parseCsv("2019,2020\n1,2\n", F, { target: "2020", header: true });
+    expect([years.header, years.featureNames, years.x.rows]).toEqual([true, ["2019"], 1]);
+  });
+
+  it("a first row that mixes numbers and names is an error that says what to pass; skipLines skips a line of counts", async () => {
+    const e = await readCsv(fixture("counts-first.csv"), { target: "4" }).catch((err: Error) => err);
+    expect(e).toBeInstanceOf(CsvError);
+    expect((e as Error).message).toMatch(/counts-first\.csv:1: the first row mixes numbers and names \(12, 4, small, medium, large\).*--no-header.*--skip-lines 1/);
+    // As scikit-learn writes iris.csv: a line of counts and class names, then rows without a header.
+    const d = await readCsv(fixture("counts-first.csv"), { skipLines: 1, target: -1 });
+    expect(d.header).toBe(false);
+    expect([d.x.rows, d.featureNames, d.targetNames]).toEqual([12, ["0", "1", "2", "3"], ["4"]]);
+    expect(d.lines[0]).toBe(2); // line numbers still count the skipped line
+    expect(Array.from(d.y!.data.slice(0, 5))).toEqual([0, 0, 0, 0, 1]);
+  });
+
+  it("targets by position: -1 is the last column, a number that is not a name is a position", async () => {
+    const d = await parseCsv("a,b,c\n1,2,3\n", F, { target: "-1" });
+    expect([d.targetNames, d.featureNames]).toEqual([["c"], ["a", "b"]]);
+    const e = await parseCsv("a,b,c\n1,2,3\n", F, { target: [0], ignore: [-2] });
+    expect([e.targetNames, e.featureNames]).toEqual([["a"], ["c"]]);
+    expect((await csvError("a,b\n1,2\n", { target: 5 })).message).toMatch(/target column 5 not found; the header has: a, b \(or a position from 0 to 1, or -1 for the last\)/);
+  });
+
+  it("delimiter: another one is read as asked, and a file that looks like it uses one says which flag to pass", async () => {
+    const d = await readCsv(fixture("semicolons.csv"), { target: "y", delimiter: ";" });
+    expect([Array.from(d.x.data), Array.from(d.y!.data)]).toEqual([[1, 2.5, 4, 5], [3, 6]]);
+    const e = await readCsv(fixture("semicolons.csv"), { target: "y" }).catch((err: Error) => err);
+    expect((e as Error).message).toMatch(/semicolons\.csv:1: the first row is a single column, and it contains ";".*--delimiter ";"/);
+    await expect(parseCsv("a\n", F, { delimiter: ";;" })).rejects.toThrow(/Invalid delimiter: ";;"/);
+  });
+
+  it("missing cells: an error naming line and column by default; drop leaves the rows out; mean fills features", async () => {
+    const file = fixture("with-missing.csv");
+    const e = await readCsv(file, { target: "y" }).catch((err: Error) => err);
+    expect(e).toBeInstanceOf(CsvError);
+    expect((e as CsvError).message).toMatch(/with-missing\.csv:3: missing value \("NA"\) in a feature; .*--missing drop.*--missing mean.*\(column "a"\)/);
+    expect([(e as CsvError).line, (e as CsvError).column]).toEqual([3, "a"]);
+    const dropped = await readCsv(file, { target: "y", missing: "drop" });
+    expect(Array.from(dropped.lines)).toEqual([2, 6]);
+    expect(Array.from(dropped.y!.data)).toEqual([10, 50]);
+    expect([dropped.droppedRows, dropped.filledCells]).toEqual([3, 0]);
+    const filled = await readCsv(file, { target: "y", missing: "mean" });
+    // Row 5 (missing target) is left out; a = mean(1, 5, 9), b = mean(2, 4, 10) over the rows kept.
+    expect(Array.from(filled.lines)).toEqual([2, 3, 4, 6]);
+    expect(Array.from(filled.x.data)).toEqual([1, 2, 5, 4, 5, 16 / 3, 9, 10].map(Math.fround));
+    expect([filled.droppedRows, filled.filledCells]).toEqual([1, 2]);
+    // A class-label column with a missing label drops that row under "drop".
+    const c = await parseCsv("a,k\n1,dog\n2,\n3,cat\n", F, { target: "k", missing: "drop" });
+    expect([c.classNames, Array.from(c.labels!)]).toEqual([["cat", "dog"], [1, 0]]);
   });
 
   it("readCsv reads from disk and reports a missing or empty file", async () => {

@@ -196,7 +196,7 @@ describe("callbacks and files reject unknown options", () => {
 
 describe("data loaders reject unknown options", () => {
   it("readCsv and parseCsv", async () => {
-    const keys = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter"];
+    const keys = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter", "header", "skipLines", "missing"];
     await expectUnknownAsync(() => readCsv(csvPath, loose({ target: "y", sep: ";" })), "readCsv", "sep", keys);
     await expectUnknownAsync(() => parseCsv("a,y\n1,2\n", "inline.csv", loose({ label: "y" })), "parseCsv", "label", keys);
   });

@@ -1,7 +1,9 @@
 /**
- * CSV datasets: a header row, then one example per row. Parsing (quoting, delimiters, BOM, CRLF) is
- * done by csv-parse; this module picks the feature and target columns, converts cells to numbers,
- * one-hot encodes a categorical target, and reports every problem with the file, line and column.
+ * CSV datasets: a header row (or none), then one example per row. Parsing (quoting, delimiters, BOM,
+ * CRLF) is done by csv-parse; this module decides whether the first row is a header, picks the
+ * feature and target columns (by name or position), converts cells to numbers, handles missing
+ * cells, one-hot encodes a categorical target, and reports every problem with the file, line and
+ * column.
  *
  * ```ts
  * const train = await readCsv("train.csv", { target: "price" });
@@ -16,19 +18,44 @@ import { parse } from "csv-parse";
 import { Matrix } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 
+/** What to do with a missing cell (empty, "NA", "NaN", "null", "?"...): see `CsvReadOptions.missing`. */
+export type MissingPolicy = "error" | "drop" | "mean";
+export const MISSING_POLICIES: readonly MissingPolicy[] = ["error", "drop", "mean"];
+
+/** A column by name, or by 0-based position (negative counts from the end: -1 is the last column). */
+export type ColumnRef = string | number;
+
 export interface CsvReadOptions {
   /**
-   * Target column name(s). Omit (or pass `[]`) to read features only, e.g. for `predict`.
-   * A single target column that holds any non-numeric value is categorical (see `categorical`).
+   * Target column(s), by name or position (-1 is the last column; a string such as "-1" or "4" that
+   * is not a column name is a position too). Omit (or pass `[]`) to read features only, e.g. for
+   * `predict`. A single target column that holds any non-numeric value is categorical (see
+   * `categorical`).
    */
-  target?: string | readonly string[];
+  target?: ColumnRef | readonly ColumnRef[];
+  /**
+   * Whether the first row (after `skipLines`) names the columns. Default "auto": a first row whose
+   * cells are all numbers is data (the file has no header; `header` in the result says so), one
+   * with only names is the header, and one that mixes numbers and names is an error asking which.
+   * Without a header, columns are named by position: "0", "1", ...
+   */
+  header?: boolean | "auto";
+  /** Lines to skip before the table (a title or a line of counts, as in scikit-learn's CSV files). Default 0. */
+  skipLines?: number;
+  /**
+   * Missing cells (empty, "NA", "N/A", "NaN", "null", "None", "?"): "error" (default) names the line
+   * and column; "drop" leaves out rows with a missing feature or target; "mean" fills a missing
+   * feature with its column's mean over the rows that have it (rows with a missing target are
+   * still left out: a target is not made up). The result counts what was dropped and filled.
+   */
+  missing?: MissingPolicy;
   /**
    * Feature columns, in the order the model takes them. Default: every column that is not a target
    * (after `ignore`).
    */
   features?: readonly string[];
-  /** Columns to leave out when `features` is not given (e.g. an id column). */
-  ignore?: readonly string[];
+  /** Columns to leave out when `features` is not given (e.g. an id column), by name or position. */
+  ignore?: readonly ColumnRef[];
   /**
    * Treat the (single) target column as class labels and one-hot encode it. Default "auto":
    * categorical when most target cells are not numbers, or when `classNames` is given. A column
@@ -43,11 +70,11 @@ export interface CsvReadOptions {
   classNames?: readonly string[];
   /** When a target column is absent: throw (default, `true`) or read features only (`false`). */
   requireTarget?: boolean;
-  /** Field delimiter. Default ",". */
+  /** Field delimiter (one character, e.g. ";" or "\t"). Default ",". */
   delimiter?: string;
 }
 
-const CSV_READ_OPTIONS = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter"];
+const CSV_READ_OPTIONS = ["target", "features", "ignore", "categorical", "classNames", "requireTarget", "delimiter", "header", "skipLines", "missing"];
 
 /** A dataset read from CSV. */
 export interface CsvDataset {
@@ -68,6 +95,12 @@ export interface CsvDataset {
   classNames: string[] | null;
   /** The 1-based file line of each row (for error messages about a row). */
   lines: Int32Array;
+  /** Whether the first row was read as the header (false: columns are named "0", "1", ...). */
+  header: boolean;
+  /** Rows left out for a missing cell (`missing: "drop"`, or a missing target under "mean"). */
+  droppedRows: number;
+  /** Feature cells filled with their column's mean (`missing: "mean"`). */
+  filledCells: number;
 }
 
 /** A problem in a CSV file; the message names the file, and the line and column when there is one. */
@@ -110,6 +143,13 @@ function parseNumber(cell: string): number {
   return Number(s);
 }
 
+const MISSING_TOKENS = new Set(["", "na", "n/a", "#n/a", "nan", "null", "none", "?"]);
+
+/** True for a cell that marks a missing value: empty, "NA", "N/A", "NaN", "null", "None" or "?". */
+export function isMissingCell(cell: string): boolean {
+  return MISSING_TOKENS.has(cell.trim().toLowerCase());
+}
+
 /** The number in a feature or target cell, or a CsvError at that cell ending in `rule`. */
 export function numericCell(cell: string, file: string, line: number, column: string | undefined, rule: string): number {
   const v = parseNumber(cell);
@@ -137,8 +177,8 @@ export async function checkCsvFile(path: string): Promise<void> {
  * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
  * is a CsvError naming the file and line. The source is closed when the caller stops reading.
  */
-export async function* csvRecords(source: Readable, file: string, delimiter = ","): AsyncGenerator<{ record: string[]; line: number }> {
-  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true });
+export async function* csvRecords(source: Readable, file: string, delimiter = ",", skipLines = 0): AsyncGenerator<{ record: string[]; line: number }> {
+  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1 });
   source.on("error", (e) => parser.destroy(e));
   source.pipe(parser);
   try {
@@ -155,8 +195,8 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
   }
 }
 
-function asList(v: string | readonly string[] | undefined): string[] {
-  return v === undefined ? [] : typeof v === "string" ? [v] : [...v];
+function asList<T extends ColumnRef>(v: T | readonly T[] | undefined): T[] {
+  return v === undefined ? [] : typeof v === "string" || typeof v === "number" ? [v as T] : [...(v as readonly T[])];
 }
 
 /**
@@ -175,88 +215,172 @@ export async function parseCsv(text: string, file: string, options: CsvReadOptio
   return parseCsvStream(Readable.from([text]), file, options);
 }
 
+/** The options' delimiter, skipLines, header and missing, checked. */
+function readingOptions(options: CsvReadOptions): { delimiter: string; skipLines: number; header: boolean | "auto"; missing: MissingPolicy } {
+  const { delimiter = ",", skipLines = 0, header = "auto", missing = "error" } = options;
+  if (typeof delimiter !== "string" || [...delimiter].length !== 1 || delimiter === '"' || delimiter === "\n" || delimiter === "\r") {
+    throw new TypeError(`Invalid delimiter: ${JSON.stringify(delimiter)}; expected one character other than a quote or a line break, such as ";" or "\\t"`);
+  }
+  if (!Number.isSafeInteger(skipLines) || skipLines < 0) throw new RangeError(`Invalid skipLines: ${String(skipLines)}; expected an integer >= 0`);
+  if (header !== true && header !== false && header !== "auto") throw new TypeError(`Invalid header: ${JSON.stringify(header)}; expected true, false or "auto"`);
+  if (!(MISSING_POLICIES as readonly unknown[]).includes(missing)) {
+    throw new TypeError(`Invalid missing: ${JSON.stringify(missing)}; expected one of ${MISSING_POLICIES.map((m) => `"${m}"`).join(", ")}`);
+  }
+  return { delimiter, skipLines, header, missing };
+}
+
+/** Delimiters a file read with the wrong one is likely to use, for the hint in errors. */
+const OTHER_DELIMITERS: readonly [string, string][] = [[";", ";"], ["\t", "\\t"], ["|", "|"], [" ", " "]];
+
+/** The column names of a file's first record, or null when `header` (or "auto" detection) says it is data. */
+function headerOf(record: string[], header: boolean | "auto", file: string, line: number, delimiter: string): string[] | null {
+  const cells = record.map((h) => h.trim());
+  if (record.length === 1 && delimiter === ",") {
+    const other = OTHER_DELIMITERS.find(([d]) => d !== delimiter && record[0]!.includes(d));
+    if (other) {
+      throw new CsvError(file, `the first row is a single column, and it contains ${JSON.stringify(other[0])}: if that separates the fields, pass delimiter: ${JSON.stringify(other[0])} (on the command line --delimiter "${other[1]}")`, line);
+    }
+  }
+  if (header === false) return null;
+  const numeric = cells.filter((c) => Number.isFinite(parseNumber(c)));
+  if (header === "auto" && numeric.length === cells.length) return null;
+  if (header === "auto" && numeric.length > 0) {
+    throw new CsvError(
+      file,
+      `the first row mixes numbers and names (${cells.slice(0, 6).join(", ")}${cells.length > 6 ? ", ..." : ""}), so it is not clear whether it is a header. ` +
+        `If the file has no header row, pass header: false (--no-header; columns are then named 0..${cells.length - 1}); ` +
+        `if the first line is not part of the table (a title, or counts as in scikit-learn's files), pass skipLines: 1 (--skip-lines 1); ` +
+        `if it is the header, pass header: true (--header)`,
+      line,
+    );
+  }
+  const seen = new Set<string>();
+  cells.forEach((h, i) => {
+    if (h === "") throw new CsvError(file, `header column ${i + 1} has no name`, line);
+    if (seen.has(h)) throw new CsvError(file, `header names column "${h}" twice`, line);
+    seen.add(h);
+  });
+  return cells;
+}
+
+/** Column `ref` of `names`: by name, else by position (negative from the end). */
+function columnName(ref: ColumnRef, names: readonly string[], what: string, file: string, line: number, named = true): string {
+  if (typeof ref === "string" && names.includes(ref)) return ref;
+  const pos = typeof ref === "number" ? ref : /^[+-]?\d+$/.test(ref.trim()) ? Number(ref) : NaN;
+  if (Number.isSafeInteger(pos) && pos >= -names.length && pos < names.length) return names[pos < 0 ? names.length + pos : pos]!;
+  const list = names.length > 12 ? `${names.slice(0, 12).join(", ")}, ... (${names.length} columns)` : names.join(", ");
+  throw new CsvError(file, `${what} column ${JSON.stringify(ref)} not found; ${named ? "the header has" : "the columns are"}: ${list} (or a position from 0 to ${names.length - 1}, or -1 for the last)`, line);
+}
+
 async function parseCsvStream(
   source: Readable,
   file: string,
   options: CsvReadOptions,
 ): Promise<CsvDataset> {
-  const targetNames = asList(options.target);
+  const { delimiter, skipLines, header: headerOption, missing } = readingOptions(options);
+  const targetRefs = asList(options.target);
   const requireTarget = options.requireTarget ?? true;
   let header: string[] | null = null;
+  let hasHeader = false;
   let featureIdx: number[] = [];
   let targetIdx: number[] = [];
   let featureNames: string[] = [];
+  let targetNames: string[] = [];
   let categorical = false;
   const catOption = options.categorical ?? "auto";
   const x = new FloatBuilder();
   const yNum = new FloatBuilder();
   const yText: string[] = [];
   const lines: number[] = [];
+  let droppedRows = 0;
+  let filledCells = 0;
+  const rowX: number[] = [];
+  const rowY: number[] = [];
 
-  for await (const { record, line } of csvRecords(source, file, options.delimiter)) {
+  for await (const { record, line } of csvRecords(source, file, delimiter, skipLines)) {
     if (header === null) {
-      header = record.map((h) => h.trim());
-      const seen = new Set<string>();
-      header.forEach((h, i) => {
-        if (h === "") throw new CsvError(file, `header column ${i + 1} has no name`, line);
-        if (seen.has(h)) throw new CsvError(file, `header names column "${h}" twice`, line);
-        seen.add(h);
-      });
-      const index = (name: string, what: string): number => {
-        const i = header!.indexOf(name);
-        if (i < 0) {
-          throw new CsvError(file, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
-        }
-        return i;
-      };
-      const present = targetNames.filter((t) => header!.includes(t));
-      if (present.length < targetNames.length && (requireTarget || present.length > 0)) {
-        targetNames.forEach((t) => index(t, "target"));
-      }
-      const readTargets = present.length === targetNames.length && targetNames.length > 0;
-      targetIdx = readTargets ? targetNames.map((t) => index(t, "target")) : [];
-      if (!readTargets) targetNames.length = 0;
+      const names = headerOf(record, headerOption, file, line, delimiter);
+      hasHeader = names !== null;
+      header = names ?? record.map((_, i) => String(i));
+      const cols = header;
+      const index = (name: string): number => cols.indexOf(name);
+      // A target given by name must exist when required; by position it always resolves or fails.
+      const present = targetRefs.filter((t) => typeof t === "number" || cols.includes(t) || /^[+-]?\d+$/.test(t.trim()));
+      const readTargets = targetRefs.length > 0 && (present.length === targetRefs.length || requireTarget || present.length > 0);
+      targetNames = readTargets ? targetRefs.map((t) => columnName(t, cols, "target", file, line, hasHeader)) : [];
+      if (new Set(targetNames).size < targetNames.length) throw new CsvError(file, `a target column is named twice (${targetNames.join(", ")})`, line);
+      targetIdx = targetNames.map(index);
       if (options.features !== undefined) {
-        featureNames = [...options.features];
-        featureIdx = featureNames.map((f) => index(f, "feature"));
+        featureNames = options.features.map((f) => columnName(f, cols, "feature", file, line, hasHeader));
+        featureIdx = featureNames.map(index);
         for (const f of featureNames) {
           if (targetNames.includes(f)) throw new CsvError(file, `column "${f}" is both a feature and a target`, line);
         }
       } else {
-        const ignore = new Set(asList(options.ignore));
-        for (const ig of ignore) index(ig, "ignored");
-        featureNames = header.filter((h) => !targetNames.includes(h) && !ignore.has(h) && !asList(options.target).includes(h));
-        featureIdx = featureNames.map((f) => header!.indexOf(f));
+        const ignore = new Set(asList(options.ignore).map((ig) => columnName(ig, cols, "ignored", file, line, hasHeader)));
+        // Without the target columns (when not read, e.g. by predict), by name as given.
+        const notFeatures = new Set([...targetNames, ...targetRefs.filter((t): t is string => typeof t === "string")]);
+        featureNames = cols.filter((h) => !notFeatures.has(h) && !ignore.has(h));
+        featureIdx = featureNames.map(index);
       }
       if (featureNames.length === 0) throw new CsvError(file, "no feature columns: every column is a target or ignored", line);
       if (targetIdx.length > 1 && (catOption === true || options.classNames)) {
         throw new CsvError(file, "a categorical target must be a single column", line);
       }
       categorical = targetIdx.length === 1 && (catOption === true || options.classNames !== undefined);
-      continue;
+      if (hasHeader) continue;
     }
     if (record.length !== header.length) {
-      throw new CsvError(file, `row has ${record.length} fields but the header has ${header.length}`, line);
+      throw new CsvError(file, `row has ${record.length} fields but the ${hasHeader ? "header has" : "first row has"} ${header.length}`, line);
     }
+    rowX.length = 0;
+    rowY.length = 0;
+    let drop = false;
+    const onMissing = (cell: string, column: string, target: boolean): void => {
+      if (missing === "error") {
+        throw new CsvError(
+          file,
+          `missing value (${cell.trim() === "" ? "empty cell" : JSON.stringify(cell.trim())}) in a ${target ? "target" : "feature"}; ` +
+            `to leave out rows with missing cells pass missing: "drop" (--missing drop)${target ? "" : `, to fill features with their column's mean missing: "mean" (--missing mean)`}`,
+          line,
+          column,
+        );
+      }
+      if (target || missing === "drop") drop = true;
+    };
     for (let j = 0; j < featureIdx.length; j++) {
-      x.push(numericCell(record[featureIdx[j]!]!, file, line, featureNames[j], "features must be numbers"));
+      const cell = record[featureIdx[j]!]!;
+      if (isMissingCell(cell)) {
+        onMissing(cell, featureNames[j]!, false);
+        rowX.push(NaN);
+      } else rowX.push(numericCell(cell, file, line, featureNames[j], "features must be numbers"));
     }
+    const text = categorical || (targetIdx.length === 1 && catOption === "auto");
     for (let j = 0; j < targetIdx.length; j++) {
       const cell = record[targetIdx[j]!]!;
-      if (categorical || (targetIdx.length === 1 && catOption === "auto")) {
-        // Kept as text until we know whether the column is numeric.
-        if (cell.trim() === "") throw new CsvError(file, "empty target cell", line, targetNames[j]);
-        yText.push(cell.trim());
-      } else {
-        yNum.push(numericCell(cell, file, line, targetNames[j], "targets must be numbers (or a single categorical column)"));
-      }
+      if (isMissingCell(cell)) onMissing(cell, targetNames[j]!, true);
+      // Kept as text until we know whether the column is numeric.
+      else if (text) yText.push(cell.trim());
+      else rowY.push(numericCell(cell, file, line, targetNames[j], "targets must be numbers (or a single categorical column)"));
     }
+    if (drop) {
+      if (text && targetIdx.length === 1 && yText.length > lines.length) yText.pop();
+      droppedRows++;
+      continue;
+    }
+    for (const v of rowX) x.push(v);
+    for (const v of rowY) yNum.push(v);
     lines.push(line);
   }
 
   if (header === null) throw new CsvError(file, "the file is empty; expected a header row and at least one data row");
   const rows = lines.length;
-  if (rows === 0) throw new CsvError(file, "the file has a header but no data rows");
+  if (rows === 0) {
+    throw new CsvError(file, droppedRows > 0 ? `every row (${droppedRows}) has a missing cell and was left out` : "the file has a header but no data rows");
+  }
+
+  const xData = x.finish();
+  if (missing === "mean") filledCells = fillWithColumnMeans(xData, rows, featureNames, file);
 
   let y: Matrix | null = null;
   let labels: Int32Array | null = null;
@@ -297,14 +421,40 @@ async function parseCsvStream(
 
   return {
     file,
-    x: new Matrix(x.finish(), rows, featureNames.length),
+    x: new Matrix(xData, rows, featureNames.length),
     y,
     labels,
     featureNames,
     targetNames: [...targetNames],
     classNames,
     lines: Int32Array.from(lines),
+    header: hasHeader,
+    droppedRows,
+    filledCells,
   };
+}
+
+/** Replace the NaN (missing) cells of x (rows, names.length) by their column's mean; returns how many. */
+function fillWithColumnMeans(x: Float32Array, rows: number, names: readonly string[], file: string): number {
+  const cols = names.length;
+  let filled = 0;
+  for (let j = 0; j < cols; j++) {
+    let sum = 0;
+    let count = 0;
+    for (let i = 0; i < rows; i++) {
+      const v = x[i * cols + j]!;
+      if (!Number.isNaN(v)) {
+        sum += v;
+        count++;
+      }
+    }
+    if (count === rows) continue;
+    if (count === 0) throw new CsvError(file, `every cell of feature column "${names[j]}" is missing, so it has no mean to fill in; leave the column out (ignore)`);
+    const mean = sum / count;
+    for (let i = 0; i < rows; i++) if (Number.isNaN(x[i * cols + j]!)) x[i * cols + j] = mean;
+    filled += rows - count;
+  }
+  return filled;
 }
 
 /** Numeric labels in numeric order ("2" before "10"), others in string order. */
