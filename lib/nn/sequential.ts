@@ -328,7 +328,7 @@ export class Sequential {
     this.assertNotStepping("evaluate");
     checkOptions(options, ["batchSize", "metrics"], "evaluate");
     const batchSize = inferenceBatch(options.batchSize);
-    const metrics = checkMetrics(options.metrics, metricTask(loss));
+    const metrics = checkMetrics(options.metrics, metricTask(loss), this.outputSize);
     const slicer = makeSlicer();
     const data = await prepareData(this, x, y, "x", "y", slicer);
     const guard = (): void => this.assertNotStepping("evaluate");

@@ -152,7 +152,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
     throw new TypeError(`Invalid callbacks: expected an array of callback objects but received ${describe(callbacks)}`);
   }
   callbacks.forEach((c, i) => checkCallback(c, i));
-  const metrics = checkMetrics(options.metrics, metricTask(loss));
+  const metrics = checkMetrics(options.metrics, metricTask(loss), model.outputSize);
   const split = options.validationSplit;
   if (split !== undefined && (typeof split !== "number" || !(split > 0 && split < 1))) {
     throw new RangeError(`Invalid validationSplit: ${describe(split)}; expected a fraction in (0, 1), e.g. 0.2 to hold out the last 20% of rows`);
