@@ -93,6 +93,29 @@ export function parsePositiveNumber(v: string): number {
   return n;
 }
 
+export function parseNonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number >= 0 (e.g. 0.9).");
+  return n;
+}
+
+/** "0.9,0.999" -> [0.9, 0.999]. */
+export function parsePair(v: string): [number, number] {
+  const parts = v.split(",").map((p) => p.trim());
+  const out = parts.map(Number);
+  if (parts.length !== 2 || parts.some((p) => p === "") || out.some((n) => !Number.isFinite(n))) {
+    throw new InvalidArgumentError('expected two comma-separated numbers such as "0.9,0.999".');
+  }
+  return [out[0]!, out[1]!];
+}
+
+/** One delimiter character; "\t" and "tab" for a tab. */
+export function parseDelimiter(v: string): string {
+  const d = v === "\\t" || v.toLowerCase() === "tab" ? "\t" : v;
+  if ([...d].length !== 1 || d === '"') throw new InvalidArgumentError('expected one character such as ";" or "\\t" (a tab), not a quote.');
+  return d;
+}
+
 export function parseFraction(v: string): number {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) {

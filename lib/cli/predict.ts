@@ -6,7 +6,7 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Command } from "commander";
-import { loadForData } from "./model-data.js";
+import { addCsvReadingOptions, loadForData, type CsvReadingFlags } from "./model-data.js";
 import { userInput } from "./errors.js";
 
 /** One CSV field, quoted when needed (RFC 4180). */
@@ -19,14 +19,22 @@ function num(v: number): string {
   return String(Number(v.toPrecision(9)));
 }
 
-export async function runPredict(modelDir: string, file: string, opts: { out?: string; withInputs?: boolean }): Promise<void> {
-  const { model, manifest, data } = await loadForData(modelDir, file, false);
+export interface PredictFlags extends CsvReadingFlags {
+  out?: string;
+  withInputs?: boolean;
+}
+
+export async function runPredict(modelDir: string, file: string, opts: PredictFlags): Promise<void> {
+  const { model, manifest, data } = await loadForData(modelDir, file, false, opts);
   const p = userInput(file, () => model.predict(data.x));
   const info = manifest.data ?? {};
   const targets = info.targetNames ?? Array.from({ length: p.cols }, (_, j) => `y${j}`);
   const classes = info.classNames;
+  // binaryCrossEntropy on two named classes: one output, the probability of the second class.
+  const binaryClasses = classes !== undefined && classes.length === 2 && p.cols === 1;
   const header: string[] = opts.withInputs ? [...data.featureNames] : [];
-  if (classes) header.push(`${targets[0]}_pred`, ...classes.map((c) => `p_${c}`));
+  if (binaryClasses) header.push(`${targets[0]}_pred`, `p_${classes[1]}`);
+  else if (classes) header.push(`${targets[0]}_pred`, ...classes.map((c) => `p_${c}`));
   else if (model.loss?.name === "binaryCrossEntropy") header.push(...targets.map((t) => `p_${t}`));
   else header.push(...targets.map((t) => `${t}_pred`));
 
@@ -38,7 +46,8 @@ export async function runPredict(modelDir: string, file: string, opts: { out?: s
   for (let i = 0; i < p.rows; i++) {
     const fields: string[] = opts.withInputs ? Array.from(data.x.row(i), num) : [];
     const row = p.row(i);
-    if (classes) {
+    if (binaryClasses) fields.push(csvField(classes[row[0]! > 0.5 ? 1 : 0]!), num(row[0]!));
+    else if (classes) {
       let best = 0;
       for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
       fields.push(csvField(classes[best]!), ...Array.from(row, num));
@@ -52,14 +61,14 @@ export async function runPredict(modelDir: string, file: string, opts: { out?: s
 }
 
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command("predict")
     .description("predict with a saved model: CSV in (the model's feature columns), CSV out")
     .argument("<model-dir>", "directory written by blasnet train")
     .argument("<data.csv>", "inputs (a target column, if present, is ignored)")
     .option("-o, --out <file>", "write to a file instead of stdout")
-    .option("--with-inputs", "copy the feature columns into the output")
-    .action(async (modelDir: string, file: string, opts: { out?: string; withInputs?: boolean }) => {
-      await runPredict(modelDir, file, opts);
-    });
+    .option("--with-inputs", "copy the feature columns into the output");
+  addCsvReadingOptions(cmd).action(async (modelDir: string, file: string, opts: PredictFlags) => {
+    await runPredict(modelDir, file, opts);
+  });
 }

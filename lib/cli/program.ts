@@ -5,7 +5,7 @@
  * model or CSV file, training that diverged), reported as one line on stderr; 2 an internal error,
  * reported with its stack trace. `--debug` prints stack traces for every error.
  */
-import { Command, CommanderError } from "commander";
+import { CommanderError, type Command } from "commander";
 import { setBackend, setThreads } from "../backend/index.js";
 import { blasnetVersion } from "../io/version.js";
 import { registerBench } from "./bench.js";
@@ -14,10 +14,11 @@ import { registerEvaluate } from "./evaluate.js";
 import { registerExportOnnx } from "./export-onnx.js";
 import { registerInfo } from "./info.js";
 import { registerPredict } from "./predict.js";
+import { BlasnetCommand } from "./suggest.js";
 import { registerTrain } from "./train.js";
 
 export function buildProgram(): Command {
-  const program = new Command();
+  const program = new BlasnetCommand();
   program
     .name("blasnet")
     .description("Train, evaluate and export fully connected neural networks on the CPU (OpenBLAS or TypeScript).")

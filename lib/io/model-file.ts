@@ -54,7 +54,10 @@ export interface DataInfo {
   featureNames?: string[];
   /** Target columns. */
   targetNames?: string[];
-  /** For a categorical target: the class of each output, in output order. */
+  /**
+   * For a categorical target: the class of each output, in output order; for binaryCrossEntropy on
+   * a two-class target (one output), the two classes, the output being the second's probability.
+   */
   classNames?: string[];
 }
 
@@ -347,7 +350,9 @@ export function modelFromFiles(
     if (d.featureNames && d.featureNames.length !== model.inputSize) {
       bad(`"data.featureNames" lists ${d.featureNames.length} columns but the model takes ${model.inputSize} inputs`);
     }
-    if (d.classNames && d.classNames.length !== model.outputSize) {
+    // binaryCrossEntropy on two classes has one output: the probability of the second class.
+    const binary = d.classNames?.length === 2 && model.outputSize === 1 && model.loss?.name === "binaryCrossEntropy";
+    if (d.classNames && d.classNames.length !== model.outputSize && !binary) {
       bad(`"data.classNames" lists ${d.classNames.length} classes but the model has ${model.outputSize} outputs`);
     }
   }
