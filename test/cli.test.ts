@@ -64,7 +64,7 @@ beforeAll(async () => {
 describe("blasnet CLI", () => {
   it("every command has --help (in-process), and the program lists them", () => {
     const program = buildProgram();
-    expect(program.commands.map((c) => c.name())).toEqual(["train", "evaluate", "predict", "export-onnx", "info", "bench"]);
+    expect(program.commands.map((c) => c.name())).toEqual(["train", "evaluate", "predict", "export-onnx", "export-torch", "import-torch", "info", "bench"]);
     for (const c of program.commands) expect(c.helpInformation()).toMatch(new RegExp(`^Usage: blasnet ${c.name()} `));
     expect(program.commands[0]!.helpInformation()).toMatch(/--target <columns>[\s\S]*--hidden <sizes>[\s\S]*--val <fraction>[\s\S]*--out <dir>/);
   });

@@ -12,6 +12,8 @@ import { registerBench } from "./bench.js";
 import { EXIT_INTERNAL, EXIT_USER, isUserError, oneOf, parseInteger, pathError, UserError } from "./errors.js";
 import { registerEvaluate } from "./evaluate.js";
 import { registerExportOnnx } from "./export-onnx.js";
+import { registerExportTorch } from "./export-torch.js";
+import { registerImportTorch } from "./import-torch.js";
 import { registerInfo } from "./info.js";
 import { registerPredict } from "./predict.js";
 import { BlasnetCommand } from "./suggest.js";
@@ -47,6 +49,8 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerPredict(program);
   registerExportOnnx(program);
+  registerExportTorch(program);
+  registerImportTorch(program);
   registerInfo(program);
   registerBench(program);
   return program;
