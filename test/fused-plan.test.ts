@@ -12,7 +12,7 @@ import type { Backend } from "../lib/backend/backend.js";
 import { type PlanBuffers, type PlanLayer, type PlanLoss, type PlanOptimizer, type PlanSpec, type StepRun, type TrainPlan } from "../lib/backend/plan.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { Rng } from "../lib/core/rng.js";
-import { PlanExecutor } from "../lib/train/plan-executor.js";
+import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { adam as adamOptimizer, adamw, optimizerDef, rmsprop, sgd as sgdOptimizer, type SgdOptions } from "../lib/optim/index.js";
 import { maxAbsDiff, nativeOrSkip, normalizeRows } from "./helpers.js";
 

@@ -20,7 +20,7 @@ import { Rng } from "../lib/core/rng.js";
 import { dense, type Layer } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { huber } from "../lib/losses/index.js";
-import { PlanExecutor } from "../lib/train/plan-executor.js";
+import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { normalizeRows, tsBackend } from "./helpers.js";
 
 const ROWS = 6;

@@ -16,7 +16,7 @@ import { dense, dropout, type Layer } from "../lib/nn/layers.js";
 import { Sequential, type CompileOptions, type TrainingPath } from "../lib/nn/sequential.js";
 import { adam, rmsprop, sgd } from "../lib/optim/index.js";
 import { cosineDecay } from "../lib/optim/schedules.js";
-import { PlanExecutor } from "../lib/train/plan-executor.js";
+import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { nativeOrSkip, nmse, tsBackend } from "./helpers.js";
 
 const native = nativeOrSkip();

@@ -6,7 +6,7 @@ import { dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, adamw, Optimizer, optimizerFromConfig, resolveOptimizer, rmsprop, sgd } from "../lib/optim/index.js";
 import { cosineDecay, exponentialDecay, linearWarmup, stepDecay } from "../lib/optim/schedules.js";
-import { PlanExecutor } from "../lib/train/plan-executor.js";
+import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { tsBackend } from "./helpers.js";
 
 describe("optimizer hyperparameters", () => {

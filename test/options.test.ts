@@ -139,7 +139,7 @@ describe("layers, Sequential and its methods reject unknown options", () => {
   });
 
   it("the Sequential constructor, summary, fromConfig, predictClasses(Async)", async () => {
-    expectUnknown(() => new Sequential([dense(1)], loose({ inputShape: [3] })), "Sequential", "inputShape", ["inputSize", "seed", "backend"]);
+    expectUnknown(() => new Sequential([dense(1)], loose({ input_shape: [3] })), "Sequential", "input_shape", ["inputSize", "inputShape", "seed", "backend"]);
     const m = model();
     expectUnknown(() => m.summary(loose({ print: false, lineLength: 80 })), "summary", "lineLength", ["print"]);
     expectUnknown(() => Sequential.fromConfig(m.config(), loose({ compile: false })), "fromConfig", "compile", ["backend"]);

@@ -96,3 +96,23 @@ export function setThreads(n: number): void {
   }
   getBackend().setThreads(n);
 }
+
+/**
+ * The backend a model created with `option` runs on: the current backend when none was given
+ * (looked up at each use), a new TypeScript backend for "js", the native one for "native" (an error
+ * with the reason when it cannot load), or the object itself.
+ */
+export function backendFor(option: Backend | BackendName | undefined): () => Backend {
+  if (option === undefined) return getBackend;
+  let chosen: Backend | undefined = typeof option === "object" ? option : undefined;
+  return () => {
+    if (chosen) return chosen;
+    if (option === "js") chosen = createTsBackend();
+    else {
+      const nb = tryNative();
+      if (!nb) throw new Error(`This model was created with backend "native", which cannot be used:\n${nativeError!.message}`);
+      chosen = nb;
+    }
+    return chosen;
+  };
+}

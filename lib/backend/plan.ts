@@ -3,7 +3,7 @@
  * run forward, backward and the optimizer update for a batch, a run of batches, or an epoch.
  *
  * The same plan runs in two places:
- * - `lib/train/plan-executor.ts` runs it in TypeScript over any `Kernels` (with the TypeScript kernels
+ * - `lib/nn/plan-executor.ts` runs it in TypeScript over any `Kernels` (with the TypeScript kernels
  *   it is the TypeScript backend's training path; with the native kernels it is the "per-kernel"
  *   native path, one N-API crossing per kernel);
  * - the native backend's fused plan (`native/plan.cc`) runs it in C++, one N-API crossing per run

@@ -1,20 +1,19 @@
 /**
  * A `Sequential` model: a stack of layers, compiled into a training plan (lib/backend/plan.ts).
  *
- * Memory: the model owns one flat Float32Array each for parameters and gradients (P values, every
- * dense layer's weight (outFeatures, inFeatures) then bias, in layer order), one for optimizer state
- * (sized by `compile`), and the 4-word generator state for dropout masks. Layers hold views into
- * them. Training plans share these buffers zero-copy (the native plan reads and writes them in
- * place), so they are never replaced, only written into.
+ * This file is the model's front: construction, compile, fit / evaluate / predict, and the state a
+ * user reads and sets. The parts live beside it: the flat parameter store (weights.ts), stored
+ * standardization (normalization.ts), the plan cache (plans.ts), the layer kinds (layers.ts), and
+ * the training loop (lib/train/fit.ts).
  *
- * Plans are made once per (backend, batch size, target form) and reused by fit, evaluate and predict;
- * `compile` discards them.
+ * Memory: the model owns one flat Float32Array each for parameters and gradients (P values, every
+ * layer's parameters in layer order), one for optimizer state (made by `compile`), and the 4-word
+ * generator state for dropout masks. Training plans share these buffers zero-copy (the native plan
+ * reads and writes them in place), so they are never replaced, only written into.
  */
 import type { Backend } from "../backend/backend.js";
-import type { BackendName } from "../backend/index.js";
-import { getBackend, nativeBackendIfAvailable, nativeUnavailableReason } from "../backend/index.js";
-import { type PlanLayer, type PlanSpec, type TrainPlan } from "../backend/plan.js";
-import { createTsBackend } from "../backend/ts/index.js";
+import { backendFor, type BackendName } from "../backend/index.js";
+import type { PlanLayer, PlanSpec, TrainPlan } from "../backend/plan.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
@@ -25,22 +24,27 @@ import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
-import { PlanExecutor } from "../train/plan-executor.js";
 import type { SaveOptions } from "../io/model-file.js";
 import { makeSlicer } from "../train/yield.js";
-import { defaultInitializer, initialize } from "./init.js";
-import { Activation, Dense, Layer, layerFromConfig, Softmax, type LayerConfig } from "./layers.js";
+import { Layer, layerFromConfig, showShape, sizeOf, type LayerConfig, type Shape } from "./layers.js";
+import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "./normalization.js";
+import { PlanCache, type TrainingPath } from "./plans.js";
+import { allocateParameters, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
+
+export type { Normalization, NormalizationInput } from "./normalization.js";
+export type { LayerWeights } from "./weights.js";
+export type { TrainingPath } from "./plans.js";
 
 export interface SequentialOptions {
-  /** Features per input row. */
-  inputSize: number;
+  /** Features per input row: the shorthand for `inputShape: [inputSize]`. */
+  inputSize?: number;
+  /** A sample's shape, e.g. [784] or [1, 28, 28] (channels, height, width). Give this or inputSize. */
+  inputShape?: readonly number[];
   /** Seed of the weight initialization, the dropout masks and (by default) fit's shuffling. Default 0. */
   seed?: number;
   /** Backend to run on: an object or "native" / "js". Default: `getBackend()` at the time of use. */
   backend?: Backend | BackendName;
 }
-
-export type TrainingPath = "fused" | "kernels";
 
 export interface CompileOptions {
   loss: LossName | Loss | LossConfig;
@@ -57,20 +61,6 @@ export interface CompileOptions {
   trainingPath?: TrainingPath;
 }
 
-/** Stored standardization: inputs (x - inputMean) / inputStd; regression targets likewise. */
-export interface Normalization {
-  inputMean: Float32Array;
-  inputStd: Float32Array;
-  targetMean?: Float32Array;
-  targetStd?: Float32Array;
-}
-export type NormalizationInput = {
-  inputMean: ArrayLike<number>;
-  inputStd: ArrayLike<number>;
-  targetMean?: ArrayLike<number>;
-  targetStd?: ArrayLike<number>;
-};
-
 /** What a checkpoint needs besides the weights to resume training exactly. */
 export interface TrainingState {
   /** Optimizer updates applied so far. */
@@ -83,22 +73,13 @@ export interface TrainingState {
   rngState: Uint32Array;
 }
 
-/** One parameterized layer's weights (copies). */
-export interface LayerWeights {
-  /** Index of the layer in `model.layers`. */
-  layer: number;
-  /** "dense_0", ... */
-  name: string;
-  /** (outFeatures, inFeatures). */
-  weight: Matrix;
-  /** (outFeatures), or null without bias. */
-  bias: Float32Array | null;
-}
-
 export interface SequentialConfig {
   format: "blasnet.sequential";
   version: number;
+  /** Features per sample (the product of inputShape). */
   inputSize: number;
+  /** A sample's shape, when it has more than one dimension. */
+  inputShape?: number[];
   seed: number;
   layers: LayerConfig[];
   compile?: { loss: LossConfig; optimizer: OptimizerConfig; clipNorm: number; clipValue: number; trainingPath: TrainingPath };
@@ -114,17 +95,13 @@ export interface EvaluateOptions {
 }
 
 const DEFAULT_INFERENCE_BATCH = 256;
-const MAX_CACHED_PLANS = 8;
-
-interface PlanEntry {
-  key: string;
-  backend: Backend;
-  plan: TrainPlan;
-  pinned: boolean;
-}
 
 export class Sequential {
   readonly layers: readonly Layer[];
+  /** A sample's shape at the input and at the output. */
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  /** Features per sample at the input and output (the products of the shapes). */
   readonly inputSize: number;
   readonly outputSize: number;
   readonly seed: number;
@@ -139,8 +116,7 @@ export class Sequential {
   /** @internal true while the fused plan runs steps off the main thread. */
   _stepsRunning = false;
 
-  private readonly backendOption: Backend | BackendName | undefined;
-  private explicitBackend: Backend | undefined;
+  private readonly backend: () => Backend;
   private state: Float32Array = new Float32Array(0);
   private lossFn: Loss | null = null;
   private opt: Optimizer | null = null;
@@ -151,7 +127,7 @@ export class Sequential {
   private steps = 0;
   private epochs = 0;
   private fitting = false;
-  private plans: PlanEntry[] = [];
+  private readonly plans = new PlanCache();
 
   constructor(layers: Layer[], options: SequentialOptions) {
     if (!Array.isArray(layers) || layers.length === 0) {
@@ -160,11 +136,9 @@ export class Sequential {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Sequential needs options { inputSize } but received ${describe(options)}`);
     }
-    checkOptionKeys(options, ["inputSize", "seed", "backend"], "Sequential");
-    const { inputSize, seed = 0, backend } = options;
-    if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
-      throw new RangeError(`Invalid inputSize: ${describe(inputSize)}; expected a positive integer (features per input row)`);
-    }
+    checkOptionKeys(options, ["inputSize", "inputShape", "seed", "backend"], "Sequential");
+    const { seed = 0, backend } = options;
+    const inputShape = checkInputShape(options.inputSize, options.inputShape);
     if (typeof seed !== "number" || !Number.isInteger(seed)) {
       throw new TypeError(`Invalid seed: expected an integer but received ${describe(seed)}`);
     }
@@ -175,33 +149,30 @@ export class Sequential {
       if (!(l instanceof Layer)) throw new TypeError(`Layer ${i} is ${describe(l)}; expected a layer such as dense(4) or relu()`);
       if (l.owned) throw new Error(`Layer ${i} (${l.name || l.kind()}) already belongs to another model: create a new layer for each model`);
     });
-    if (!layers.some((l) => l instanceof Dense)) throw new TypeError("Sequential needs at least one dense layer (a model without parameters cannot be trained)");
 
     this.layers = [...layers];
-    this.inputSize = inputSize;
+    this.inputShape = inputShape;
+    this.inputSize = sizeOf(inputShape);
     this.seed = seed;
-    this.backendOption = backend;
+    this.backend = backendFor(backend);
 
-    let width = inputSize;
-    let P = 0;
+    let shape = inputShape;
     this.layers.forEach((l, i) => {
       l.owned = true;
       l.name = `${l.kind()}_${i}`;
-      width = l.build(width);
-      P += l.paramCount();
+      try {
+        shape = l.build(shape);
+      } catch (e) {
+        if (e instanceof RangeError) throw new RangeError(`Layer ${i} (${l.name}): ${e.message}`);
+        throw e;
+      }
     });
-    this.outputSize = width;
-    this.params = new Float32Array(P);
-    this.grads = new Float32Array(P);
-    let offset = 0;
-    for (const l of this.layers) if (l instanceof Dense) offset = l.bind(this.params, this.grads, offset);
-
-    const rng = new Rng(seed);
-    this.layers.forEach((l, i) => {
-      if (!(l instanceof Dense)) return;
-      initialize(l.init ?? defaultInitializer(followingActivation(this.layers, i)), l.weight, l.inFeatures, l.outFeatures, rng);
-      l.bias?.fill(0);
-    });
+    this.outputShape = shape;
+    this.outputSize = sizeOf(shape);
+    if (!this.layers.some((l) => l.paramCount() > 0)) {
+      throw new TypeError("Sequential needs at least one layer with parameters, such as dense (a model without parameters cannot be trained)");
+    }
+    ({ params: this.params, grads: this.grads } = allocateParameters(this.layers, seed));
     // A separate stream for dropout, so adding dropout does not change the initial weights.
     this.rngState = Uint32Array.from(new Rng(seed ^ 0x2545f491).getState());
   }
@@ -216,12 +187,12 @@ export class Sequential {
   summary(options: { print?: boolean } = {}): string {
     checkOptions(options, ["print"], "summary");
     const rows: string[][] = [["Layer", "Type", "Output shape", "Params"]];
-    for (const l of this.layers) rows.push([l.name, l.label(), `(batch, ${l.outFeatures})`, l.paramCount().toLocaleString("en-US")]);
+    for (const l of this.layers) rows.push([l.name, l.label(), showShape(l.outShape), l.paramCount().toLocaleString("en-US")]);
     const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
     const line = (r: string[]): string => r.map((v, c) => (c === 3 ? v.padStart(w[c]!) : v.padEnd(w[c]!))).join("  ");
     const rule = "-".repeat(w.reduce((a, b) => a + b, 0) + 6);
     const text = [
-      `Sequential (input: ${this.inputSize} features)`,
+      `Sequential (input: ${this.inputShape.length === 1 ? `${this.inputSize} features` : showShape(this.inputShape)})`,
       rule,
       line(rows[0]!),
       rule,
@@ -285,7 +256,7 @@ export class Sequential {
       throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but the last layer has ${this.outputSize}; for two classes with one output use binaryCrossEntropy`);
     }
     this.checkOutputLayers(loss);
-    this.disposePlans();
+    this.plans.dispose();
     this.lossFn = loss;
     this.opt = opt;
     this.clipNorm = clipNorm;
@@ -429,51 +400,17 @@ export class Sequential {
 
   // --- Weights, normalization, state, config ------------------------------------------------------------
 
-  /** Copies of each dense layer's weight and bias. */
+  /** Copies of every parameterized layer's weight and bias (dense: weight (outFeatures, inFeatures)). */
   getWeights(): LayerWeights[] {
     // A copy taken while a worker thread updates the weights would mix two steps.
     this.assertNotStepping("read the weights");
-    const out: LayerWeights[] = [];
-    this.layers.forEach((l, i) => {
-      if (l instanceof Dense) {
-        out.push({ layer: i, name: l.name, weight: new Matrix(l.weight.slice(), l.outFeatures, l.inFeatures), bias: l.bias ? l.bias.slice() : null });
-      }
-    });
-    return out;
+    return getWeights(this.layers);
   }
 
-  /** Set every dense layer's weight (outFeatures, inFeatures) and bias, in the order getWeights returns them. */
-  setWeights(weights: readonly { weight: Matrix | Float32Array; bias?: Float32Array | null }[]): void {
+  /** Set every parameterized layer's weight and bias, in the order getWeights returns them. */
+  setWeights(weights: readonly WeightsInput[]): void {
     this.assertIdle("setWeights");
-    const dense = this.layers.filter((l): l is Dense => l instanceof Dense);
-    if (!Array.isArray(weights) || weights.length !== dense.length) {
-      throw new RangeError(`setWeights expects ${dense.length} entries (one per dense layer) but received ${describe(weights)}`);
-    }
-    // Check everything before writing anything.
-    dense.forEach((l, i) => {
-      const w = weights[i]!;
-      const wd = w?.weight instanceof Matrix ? w.weight.data : w?.weight;
-      if (!(wd instanceof Float32Array)) throw new TypeError(`setWeights[${i}].weight: expected a Matrix or Float32Array but received ${describe(w?.weight)}`);
-      if (w.weight instanceof Matrix && (w.weight.rows !== l.outFeatures || w.weight.cols !== l.inFeatures)) {
-        throw new RangeError(`setWeights[${i}].weight (${l.name}) is ${w.weight.rows}x${w.weight.cols}; expected ${l.outFeatures}x${l.inFeatures} (outFeatures x inFeatures)`);
-      }
-      if (wd.length !== l.weight.length) throw new RangeError(`setWeights[${i}].weight (${l.name}) has ${wd.length} values; expected ${l.weight.length}`);
-      checkFiniteArray(wd, `setWeights[${i}].weight`);
-      const b = w.bias ?? null;
-      if (l.bias) {
-        if (!(b instanceof Float32Array) || b.length !== l.bias.length) {
-          throw new RangeError(`setWeights[${i}].bias (${l.name}): expected a Float32Array of ${l.bias.length} values but received ${describe(b)}`);
-        }
-        checkFiniteArray(b, `setWeights[${i}].bias`);
-      } else if (b !== null) {
-        throw new RangeError(`setWeights[${i}].bias: layer ${l.name} has no bias (useBias: false) but a bias was given`);
-      }
-    });
-    dense.forEach((l, i) => {
-      const w = weights[i]!;
-      l.weight.set(w.weight instanceof Matrix ? w.weight.data : w.weight);
-      if (l.bias) l.bias.set(w.bias!);
-    });
+    setWeights(this.layers, weights);
   }
 
   /**
@@ -487,32 +424,7 @@ export class Sequential {
       this.norm = null;
       return;
     }
-    if (typeof n !== "object") throw new TypeError(`setNormalization expects { inputMean, inputStd, targetMean?, targetStd? } or null but received ${describe(n)}`);
-    const vec = (v: ArrayLike<number> | undefined, name: string, len: number, std: boolean): Float32Array => {
-      if (v === undefined || v === null || typeof v !== "object" || typeof v.length !== "number") {
-        throw new TypeError(`normalization.${name}: expected an array of ${len} numbers but received ${describe(v)}`);
-      }
-      if (v.length !== len) throw new RangeError(`normalization.${name} has ${v.length} values; expected ${len}`);
-      const out = Float32Array.from(v);
-      out.forEach((x, i) => {
-        if (!Number.isFinite(x) || (std && x <= 0)) {
-          throw new RangeError(`normalization.${name}[${i}] is ${x}; expected a finite number${std ? " > 0" : ""}`);
-        }
-      });
-      return out;
-    };
-    const norm: Normalization = {
-      inputMean: vec(n.inputMean, "inputMean", this.inputSize, false),
-      inputStd: vec(n.inputStd, "inputStd", this.inputSize, true),
-    };
-    if ((n.targetMean === undefined) !== (n.targetStd === undefined)) {
-      throw new TypeError("normalization: give both targetMean and targetStd, or neither");
-    }
-    if (n.targetMean !== undefined) {
-      norm.targetMean = vec(n.targetMean, "targetMean", this.outputSize, false);
-      norm.targetStd = vec(n.targetStd, "targetStd", this.outputSize, true);
-    }
-    this.norm = norm;
+    this.norm = checkNormalization(n, this.inputSize, this.outputSize);
   }
 
   /** Optimizer step, epoch, optimizer state and dropout generator state, as copies. */
@@ -548,19 +460,14 @@ export class Sequential {
       format: "blasnet.sequential",
       version: CONFIG_VERSION,
       inputSize: this.inputSize,
+      ...(this.inputShape.length > 1 ? { inputShape: [...this.inputShape] } : {}),
       seed: this.seed,
-      layers: this.layers.map((l) => l.config()),
+      layers: this.layers.map((l) => l.config() as LayerConfig),
     };
     if (this.lossFn && this.opt) {
       c.compile = { loss: this.lossFn.config(), optimizer: this.opt.config(), clipNorm: this.clipNorm, clipValue: this.clipValue, trainingPath: this.trainingPath };
     }
-    if (this.norm) {
-      c.normalization = { inputMean: Array.from(this.norm.inputMean), inputStd: Array.from(this.norm.inputStd) };
-      if (this.norm.targetMean) {
-        c.normalization.targetMean = Array.from(this.norm.targetMean);
-        c.normalization.targetStd = Array.from(this.norm.targetStd!);
-      }
-    }
+    if (this.norm) c.normalization = normalizationConfig(this.norm);
     return c;
   }
 
@@ -574,7 +481,8 @@ export class Sequential {
     }
     if (!Array.isArray(config.layers)) throw new TypeError(`Model config layers: expected an array but received ${describe(config.layers)}`);
     const layers = config.layers.map((l, i) => layerFromConfig(l, i));
-    const model = new Sequential(layers, { inputSize: config.inputSize, seed: config.seed ?? 0, ...(options.backend ? { backend: options.backend } : {}) });
+    const shape = config.inputShape !== undefined ? { inputShape: config.inputShape } : { inputSize: config.inputSize };
+    const model = new Sequential(layers, { ...shape, seed: config.seed ?? 0, ...(options.backend ? { backend: options.backend } : {}) });
     if (config.compile) model.compile(config.compile);
     if (config.normalization) model.setNormalization(config.normalization);
     return model;
@@ -593,53 +501,24 @@ export class Sequential {
   /** Release the model's training plans (native workspaces). The model stays usable. */
   dispose(): void {
     this.assertIdle("dispose");
-    this.disposePlans();
+    this.plans.dispose();
   }
 
   // --- Internals used by the training loop ---------------------------------------------------------------
 
   /** @internal the backend in use. */
   _kernels(): Backend {
-    if (this.backendOption === undefined) return getBackend();
-    if (!this.explicitBackend) {
-      const b = this.backendOption;
-      if (b === "js") this.explicitBackend = createTsBackend();
-      else if (b === "native") {
-        const nb = nativeBackendIfAvailable();
-        if (!nb) throw new Error(`This model was created with backend "native", which cannot be used:\n${nativeUnavailableReason()}`);
-        this.explicitBackend = nb;
-      } else this.explicitBackend = b;
-    }
-    return this.explicitBackend;
+    return this.backend();
   }
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
-    const backend = this._kernels();
-    const key = `${this.trainingPath}|${batchSize}|${denseTargets ? "dense" : "index"}`;
-    let entry = this.plans.find((e) => e.key === key && e.backend === backend);
-    if (entry) {
-      // Most recently used last.
-      this.plans.splice(this.plans.indexOf(entry), 1);
-      this.plans.push(entry);
-    } else {
-      const spec = this.buildSpec(batchSize, denseTargets);
-      const buffers = { params: this.params, grads: this.grads, state: this.state, rngState: this.rngState };
-      const plan =
-        this.trainingPath === "fused" && backend.createFusedPlan
-          ? backend.createFusedPlan(spec, buffers)
-          : new PlanExecutor(backend, spec, buffers);
-      entry = { key, backend, plan, pinned: false };
-      this.plans.push(entry);
-      while (this.plans.length > MAX_CACHED_PLANS) {
-        const old = this.plans.find((e) => !e.pinned && e !== entry);
-        if (!old) break;
-        old.plan.dispose();
-        this.plans.splice(this.plans.indexOf(old), 1);
-      }
-    }
-    if (pin) entry.pinned = true;
-    return entry.plan;
+    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
+      params: this.params,
+      grads: this.grads,
+      state: this.state,
+      rngState: this.rngState,
+    }));
   }
 
   /** @internal mark the model as training; returns the function that ends it. */
@@ -649,7 +528,7 @@ export class Sequential {
     return () => {
       this.fitting = false;
       this._stepsRunning = false;
-      for (const e of this.plans) e.pinned = false;
+      this.plans.unpinAll();
     };
   }
 
@@ -665,8 +544,8 @@ export class Sequential {
 
   /** The training plan's description for a batch size. */
   buildSpec(batchSize: number, denseTargets = false): PlanSpec {
-    const layers: PlanLayer[] = this.layers.flatMap((l) => l.planLayers());
     const loss = this.lossFn;
+    const layers = this.layers.flatMap((l) => l.planLayers());
     // Cross-entropy losses take logits: a final softmax (or sigmoid for binary cross-entropy) is
     // fused into the loss, so it is left out of the plan; predict applies it to the outputs.
     if (fusedIntoLoss(loss, layers[layers.length - 1])) layers.pop();
@@ -685,24 +564,31 @@ export class Sequential {
   }
 
   /**
+   * What predict applies after all of the model's layers: softmax (crossEntropy) or sigmoid
+   * (binaryCrossEntropy) unless the layers already end in it, else nothing. Exporters add it.
+   */
+  outputFunction(): "identity" | "softmax" | "sigmoid" {
+    const loss = this.lossFn?.name;
+    if (loss !== "crossEntropy" && loss !== "binaryCrossEntropy") return "identity";
+    const steps = this.layers.flatMap((l) => l.planLayers());
+    if (fusedIntoLoss(this.lossFn, steps[steps.length - 1])) return "identity";
+    return loss === "crossEntropy" ? "softmax" : "sigmoid";
+  }
+
+  /**
    * Cross-entropy losses apply softmax (sigmoid) themselves. A final softmax (sigmoid) is left out of
-   * the plan; one after the last dense layer that is not final (e.g. softmax then dropout) would be
+   * the plan; one after the last dense step that is not final (e.g. softmax then dropout) would be
    * applied twice, so it is rejected.
    */
   private checkOutputLayers(loss: Loss): void {
-    const layers = this.layers.flatMap((l) => l.planLayers());
-    const lastDense = layers.map((l) => l.kind).lastIndexOf("dense");
-    if (layers.slice(lastDense + 1, -1).some((l) => fusedIntoLoss(loss, l))) {
+    const steps = this.layers.flatMap((l) => l.planLayers());
+    const lastDense = steps.map((l) => l.kind).lastIndexOf("dense");
+    if (steps.slice(lastDense + 1, -1).some((l) => fusedIntoLoss(loss, l))) {
       const fused = loss.name === "crossEntropy" ? "softmax" : "sigmoid";
       throw new TypeError(
         `${loss.name} applies ${fused} to the model's outputs itself, but a ${fused} after the last dense layer is followed by other layers: make ${fused} the last layer (it is then fused into the loss) or remove it`,
       );
     }
-  }
-
-  private disposePlans(): void {
-    for (const e of this.plans) e.plan.dispose();
-    this.plans = [];
   }
 
   private assertIdle(what: string): void {
@@ -718,6 +604,21 @@ export class Sequential {
   }
 }
 
+/** The input shape from the constructor's options: inputShape, or inputSize as [inputSize]. */
+function checkInputShape(inputSize: unknown, inputShape: unknown): Shape {
+  if (inputShape !== undefined) {
+    if (inputSize !== undefined) throw new TypeError("Give inputSize or inputShape, not both (inputSize is the shorthand for inputShape: [inputSize])");
+    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(`Invalid inputShape: ${describe(inputShape)}; expected a sample's shape as positive integers, e.g. [784] or [1, 28, 28]`);
+    }
+    return Object.freeze([...inputShape]);
+  }
+  if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
+    throw new RangeError(`Invalid inputSize: ${describe(inputSize)}; expected a positive integer (features per input row), or give inputShape`);
+  }
+  return Object.freeze([inputSize]);
+}
+
 /** True if `l` is what `loss` applies itself: softmax for crossEntropy, sigmoid for binaryCrossEntropy. */
 function fusedIntoLoss(loss: Loss | null, l: PlanLayer | undefined): boolean {
   if (loss?.name === "crossEntropy") return l?.kind === "softmax";
@@ -725,24 +626,8 @@ function fusedIntoLoss(loss: Loss | null, l: PlanLayer | undefined): boolean {
   return false;
 }
 
-/** The activation that follows dense layer i: its own, or an activation layer right after it. */
-function followingActivation(layers: readonly Layer[], i: number): string | null {
-  const l = layers[i] as Dense;
-  if (l.activation) return l.activation;
-  const next = layers[i + 1];
-  if (next instanceof Activation) return next.activation;
-  if (next instanceof Softmax) return "softmax";
-  return null;
-}
-
 function inferenceBatch(b: unknown): number {
   if (b === undefined) return DEFAULT_INFERENCE_BATCH;
   if (typeof b !== "number" || !Number.isInteger(b) || b < 1) throw new RangeError(`Invalid batchSize: ${describe(b)}; expected an integer >= 1`);
   return b;
-}
-
-function checkFiniteArray(a: Float32Array, name: string): void {
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!)) throw new RangeError(`${name}[${i}] is ${a[i]}; weights must be finite`);
-  }
 }

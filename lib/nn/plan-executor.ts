@@ -15,25 +15,24 @@
  */
 import type { Kernels } from "../backend/backend.js";
 import type { PlanBuffers, PlanLayer, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
+import { PLAN_OPS } from "./layers.js";
+import type { PlanOp } from "./layers/layer.js";
 import { optimizerDef, type OptimizerName } from "../optim/index.js";
 import { Rng } from "../core/rng.js";
+
+/** The op of a plan step (an unknown kind is an error, never a default). */
+function opOf(layer: PlanLayer, i: number): PlanOp {
+  const op = (PLAN_OPS as Record<string, PlanOp | undefined>)[layer.kind];
+  if (!op || !Object.hasOwn(PLAN_OPS, layer.kind)) throw new TypeError(`Plan layer ${i} has unknown kind ${JSON.stringify(layer.kind)}`);
+  return op;
+}
 
 /** Width of each layer's output, and checks that the layer chain fits together. */
 function layerWidths(spec: PlanSpec): number[] {
   const widths: number[] = [];
   let width = spec.inFeatures;
   spec.layers.forEach((layer, i) => {
-    if (layer.kind === "dense") {
-      if (layer.inFeatures !== width) {
-        throw new RangeError(`Plan layer ${i} (dense) expects ${layer.inFeatures} inputs but receives ${width}`);
-      }
-      const wEnd = layer.weightOffset + layer.inFeatures * layer.outFeatures;
-      const bEnd = layer.biasOffset < 0 ? 0 : layer.biasOffset + layer.outFeatures;
-      if (layer.weightOffset < 0 || wEnd > spec.paramCount || bEnd > spec.paramCount) {
-        throw new RangeError(`Plan layer ${i} (dense) has parameters outside the ${spec.paramCount} parameters`);
-      }
-      width = layer.outFeatures;
-    }
+    width = opOf(layer, i).outFeatures(layer, width, spec.paramCount, `Plan layer ${i}`);
     widths.push(width);
   });
   if (width !== spec.outFeatures) {
@@ -51,16 +50,12 @@ export class PlanExecutor implements TrainPlan {
   private readonly outputs: Float32Array[];
   /** deltas[l]: dL/d(output of layer l) (B, widths[l]). */
   private readonly deltas: Float32Array[];
-  /** masks[l]: dropout keep-mask already scaled by 1/(1-rate) (dropout layers only). */
-  private readonly masks: (Float32Array | null)[];
+  /** ops[l]: the math of step l; work[l]: what it prepared (views of the buffers, masks). */
+  private readonly ops: PlanOp[];
+  private readonly work: unknown[];
   private readonly xBatch: Float32Array;
   private readonly yBatch: Float32Array;
   private readonly labelBatch: Int32Array;
-  /** Per-layer views into the flat buffers (dense layers only), made once: a step creates no views. */
-  private readonly weights: (Float32Array | null)[];
-  private readonly biases: (Float32Array | null)[];
-  private readonly weightGrads: (Float32Array | null)[];
-  private readonly biasGrads: (Float32Array | null)[];
   /** The optimizer's hyperparameters, as the optimizerStep kernel takes them (made once). */
   private readonly hyper: Float64Array;
   private readonly hasDropout: boolean;
@@ -87,19 +82,11 @@ export class PlanExecutor implements TrainPlan {
     const B = spec.batchSize;
     this.outputs = this.widths.map((w) => new Float32Array(B * w));
     this.deltas = this.widths.map((w) => new Float32Array(B * w));
-    this.masks = spec.layers.map((l, i) => (l.kind === "dropout" ? new Float32Array(B * this.widths[i]!) : null));
+    this.ops = spec.layers.map((l, i) => opOf(l, i));
+    this.work = spec.layers.map((l, i) => this.ops[i]!.prepare(l, buffers, B, i === 0 ? spec.inFeatures : this.widths[i - 1]!, this.widths[i]!));
     this.xBatch = new Float32Array(B * spec.inFeatures);
     this.yBatch = new Float32Array(B * spec.outFeatures);
     this.labelBatch = new Int32Array(B);
-    const view = (buf: Float32Array, layer: PlanLayer, part: "weight" | "bias"): Float32Array | null => {
-      if (layer.kind !== "dense") return null;
-      if (part === "weight") return buf.subarray(layer.weightOffset, layer.weightOffset + layer.inFeatures * layer.outFeatures);
-      return layer.biasOffset < 0 ? null : buf.subarray(layer.biasOffset, layer.biasOffset + layer.outFeatures);
-    };
-    this.weights = spec.layers.map((l) => view(buffers.params, l, "weight"));
-    this.biases = spec.layers.map((l) => view(buffers.params, l, "bias"));
-    this.weightGrads = spec.layers.map((l) => view(buffers.grads, l, "weight"));
-    this.biasGrads = spec.layers.map((l) => view(buffers.grads, l, "bias"));
     this.hyper = Float64Array.from(spec.optimizer.hyper);
     this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
   }
@@ -225,51 +212,17 @@ export class PlanExecutor implements TrainPlan {
 
   /** Forward pass; returns the last layer's output buffer (only the first rows*outFeatures count). */
   private forwardPass(x: Float32Array, rows: number, training: boolean): Float32Array {
-    const k = this.kernels;
     const layers = this.spec.layers;
     let input = x;
     let width = this.spec.inFeatures;
     for (let l = 0; l < layers.length; l++) {
-      const layer = layers[l]!;
       const out = this.outputs[l]!;
       const w = this.widths[l]!;
-      switch (layer.kind) {
-        case "dense": {
-          // a W^T: (rows, in) x (in, out) with W stored (out, in).
-          k.gemm(false, true, rows, w, width, 1, input, this.weights[l]!, 0, out);
-          const bias = this.biases[l];
-          if (bias) k.biasAdd(out, bias, rows, w);
-          break;
-        }
-        case "activation":
-          k.activationForward(layer.activation, out, input, rows * w, layer.alpha);
-          break;
-        case "softmax":
-          k.softmaxForward(out, input, rows, w);
-          break;
-        case "dropout":
-          this.dropoutForward(layer, l, out, input, rows * w, training);
-          break;
-      }
+      this.ops[l]!.forward(this.kernels, layers[l]!, this.work[l], input, out, rows, width, w, training, this.rng);
       input = out;
       width = w;
     }
     return input;
-  }
-
-  private dropoutForward(layer: Extract<PlanLayer, { kind: "dropout" }>, l: number, out: Float32Array, input: Float32Array, n: number, training: boolean): void {
-    const mask = this.masks[l]!;
-    if (!training || layer.rate === 0) {
-      mask.fill(1, 0, n);
-      out.set(input.subarray(0, n));
-      return;
-    }
-    const keepScale = 1 / (1 - layer.rate);
-    for (let i = 0; i < n; i++) {
-      const m = this.rng.uniform() >= layer.rate ? keepScale : 0;
-      mask[i] = m;
-      out[i] = input[i]! * m;
-    }
   }
 
   /** Loss of the last layer's output against targets, writing δ_L into the last delta buffer. */
@@ -300,38 +253,13 @@ export class PlanExecutor implements TrainPlan {
   }
 
   private backward(x: Float32Array, rows: number): void {
-    const k = this.kernels;
     const layers = this.spec.layers;
     for (let l = layers.length - 1; l >= 0; l--) {
-      const layer = layers[l]!;
-      const w = this.widths[l]!;
       const input = l === 0 ? x : this.outputs[l - 1]!;
       const inWidth = l === 0 ? this.spec.inFeatures : this.widths[l - 1]!;
-      const dOut = this.deltas[l]!;
       // The input of layer 0 is the data: its gradient is never needed.
       const dIn = l === 0 ? null : this.deltas[l - 1]!;
-      switch (layer.kind) {
-        case "dense": {
-          // dW (out, in) = δᵀ a;  db = Σ_rows δ;  δ_in (rows, in) = δ W.
-          k.gemm(true, false, w, inWidth, rows, 1, dOut, input, 0, this.weightGrads[l]!);
-          const db = this.biasGrads[l];
-          if (db) k.biasGrad(db, dOut, rows, w, 0);
-          if (dIn) k.gemm(false, false, rows, inWidth, w, 1, dOut, this.weights[l]!, 0, dIn);
-          break;
-        }
-        case "activation":
-          if (dIn) k.activationBackward(layer.activation, dIn, dOut, input, this.outputs[l]!, rows * w, layer.alpha);
-          break;
-        case "softmax":
-          if (dIn) k.softmaxBackward(dIn, dOut, this.outputs[l]!, rows, w);
-          break;
-        case "dropout":
-          if (dIn) {
-            const mask = this.masks[l]!;
-            for (let i = 0, n = rows * w; i < n; i++) dIn[i] = dOut[i]! * mask[i]!;
-          }
-          break;
-      }
+      this.ops[l]!.backward(this.kernels, layers[l]!, this.work[l], input, this.outputs[l]!, this.deltas[l]!, dIn, rows, inWidth, this.widths[l]!);
     }
   }
 

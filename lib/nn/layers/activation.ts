@@ -1,0 +1,105 @@
+/**
+ * An element-wise activation as a layer of its own (relu(), sigmoid(), ...): y = f(x), any shape.
+ * The math of each activation is defined once, in lib/ops/activations.ts; this file makes layers
+ * and plan steps of them.
+ */
+import type { PlanLayer } from "../../backend/plan.js";
+import { describe } from "../../core/matrix.js";
+import { ACTIVATION_NAMES, activationDef, type ActivationName } from "../../ops/activations.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+import { Layer, type PlanOp } from "./layer.js";
+import { Softmax } from "./softmax.js";
+
+/** Default negative slope of leakyRelu (as PyTorch's LeakyReLU). */
+export const LEAKY_RELU_ALPHA = 0.01;
+
+/** What `dense({ activation })` accepts: an element-wise activation, or softmax over each row. */
+export type DenseActivation = ActivationName | "softmax";
+
+export interface ActivationConfig {
+  type: "activation";
+  activation: ActivationName;
+  alpha?: number;
+}
+
+/** Throws unless `name` is an activation (or, where `softmax` is allowed, "softmax"). */
+export function checkActivationName(name: unknown, what: string, softmax: boolean): void {
+  const names: string[] = softmax ? [...ACTIVATION_NAMES, "softmax"] : [...ACTIVATION_NAMES];
+  if (typeof name !== "string" || !names.includes(name)) {
+    throw new TypeError(`Invalid activation for ${what}: expected one of ${names.map((s) => `"${s}"`).join(", ")} but received ${describe(name)}`);
+  }
+}
+
+export class Activation extends Layer {
+  readonly type = "activation";
+  readonly activation: ActivationName;
+  readonly alpha: number;
+
+  constructor(activation: ActivationName, alpha = 0) {
+    super();
+    checkActivationName(activation, "an activation layer", false);
+    if (activation === "leakyRelu" && !(typeof alpha === "number" && Number.isFinite(alpha) && alpha >= 0)) {
+      throw new RangeError(`Invalid leakyRelu alpha: ${typeof alpha === "number" ? alpha : describe(alpha)}; expected a finite number >= 0`);
+    }
+    this.activation = activation;
+    this.alpha = activation === "leakyRelu" ? alpha : 0;
+  }
+
+  override get activationKind(): string {
+    return this.activation;
+  }
+
+  planLayers(): PlanLayer[] {
+    const step = activationStep(this.activation, this.alpha);
+    return step ? [step] : [];
+  }
+
+  config(): ActivationConfig {
+    return this.activation === "leakyRelu" ? { type: "activation", activation: this.activation, alpha: this.alpha } : { type: "activation", activation: this.activation };
+  }
+
+  static fromConfig(c: ActivationConfig): Activation {
+    return new Activation(c.activation, c.activation === "leakyRelu" ? (c.alpha ?? LEAKY_RELU_ALPHA) : 0);
+  }
+
+  label(): string {
+    return this.activation === "leakyRelu" ? `leakyRelu (alpha=${this.alpha})` : this.activation;
+  }
+
+  kind(): string {
+    return this.activation;
+  }
+
+  onnx(g: OnnxGraph, x: string): string {
+    return activationDef(this.activation).onnx(g, x, this.alpha);
+  }
+
+  torch(): string {
+    return activationDef(this.activation).torch(this.alpha);
+  }
+}
+
+/** The layer an activation name stands for (softmax included), with leakyRelu's default slope. */
+export function activationLayer(name: DenseActivation): Activation | Softmax {
+  return name === "softmax" ? new Softmax() : new Activation(name, name === "leakyRelu" ? LEAKY_RELU_ALPHA : 0);
+}
+
+/** The plan step of an activation; null for linear, the identity. */
+export function activationStep(name: DenseActivation, alpha: number | undefined): PlanLayer | null {
+  if (name === "softmax") return { kind: "softmax" };
+  if (name === "linear") return null;
+  return { kind: "activation", activation: name, alpha: name === "leakyRelu" ? (alpha ?? LEAKY_RELU_ALPHA) : 0 };
+}
+
+type ActivationStep = Extract<PlanLayer, { kind: "activation" }>;
+
+export const activationOp: PlanOp<ActivationStep, null> = {
+  outFeatures: (_l, inF) => inF,
+  prepare: () => null,
+  forward(k, l, _w, x, y, rows, _inF, outF) {
+    k.activationForward(l.activation, y, x, rows * outF, l.alpha);
+  },
+  backward(k, l, _w, x, y, dy, dx, rows, _inF, outF) {
+    if (dx) k.activationBackward(l.activation, dx, dy, x, y, rows * outF, l.alpha);
+  },
+};

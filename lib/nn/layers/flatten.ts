@@ -1,0 +1,47 @@
+/**
+ * Flatten: a sample of shape (c, h, w, ...) becomes (c·h·w·...), as PyTorch's nn.Flatten(). Samples
+ * are stored row-major already, so it has no step in the training plan: only the shape changes.
+ */
+import type { PlanLayer } from "../../backend/plan.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+import { Layer, sizeOf, type Shape } from "./layer.js";
+
+export interface FlattenConfig {
+  type: "flatten";
+}
+
+export class Flatten extends Layer {
+  readonly type = "flatten";
+
+  protected override outputShape(inShape: Shape): Shape {
+    return [sizeOf(inShape)];
+  }
+
+  planLayers(): PlanLayer[] {
+    return [];
+  }
+
+  config(): FlattenConfig {
+    return { type: "flatten" };
+  }
+
+  static fromConfig(): Flatten {
+    return new Flatten();
+  }
+
+  label(): string {
+    return "flatten";
+  }
+
+  kind(): string {
+    return "flatten";
+  }
+
+  onnx(g: OnnxGraph, x: string): string {
+    return this.inShape.length === 1 ? x : g.node("Flatten", [x], [{ name: "axis", int: 1 }]);
+  }
+
+  torch(): string {
+    return "nn.Flatten()";
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * What every layer kind describes about itself, once, in its own file (dense.ts, activation.ts,
+ * softmax.ts, dropout.ts, flatten.ts); lib/nn/layers.ts lists the kinds.
+ *
+ * - its config (what `Sequential.config()` stores) and the validation of its options;
+ * - its output shape from its input shape (a sample's shape: [features], [channels, height, width]);
+ * - its parameters, by PyTorch name and layout (dense: `weight` (out, in), `bias` (out)), and their
+ *   initialization;
+ * - its steps in the training plan (`planLayers`), whose math is defined once per plan op: the
+ *   TypeScript reference forward and backward in `planOp` below (run by lib/nn/plan-executor.ts
+ *   over any backend's kernels) and its native twin in native/plan.cc;
+ * - its ONNX export and its PyTorch module.
+ *
+ * A layer holds no arrays of its own: the model owns one flat parameter buffer and one flat
+ * gradient buffer, and hands each layer views of its parameters (`bind`).
+ */
+import type { Kernels } from "../../backend/backend.js";
+import type { PlanBuffers, PlanLayer } from "../../backend/plan.js";
+import type { Rng } from "../../core/rng.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+
+/** The shape of one sample (without the batch dimension). */
+export type Shape = readonly number[];
+
+/** A parameter a layer declares: its PyTorch name and shape. */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+}
+
+/** A declared parameter, bound to the model's buffers. */
+export interface Param extends ParamSpec {
+  /** Offset of its first value in the model's flat parameter (and gradient) buffer. */
+  offset: number;
+  /** View of the model's parameters. */
+  value: Float32Array;
+  /** View of the model's gradients. */
+  grad: Float32Array;
+}
+
+/** A layer's JSON-able description: its registry type and its options. */
+export interface LayerConfigBase {
+  type: string;
+}
+
+/** Values of a sample's shape: the product of its dimensions. */
+export function sizeOf(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** "(batch, 32, 28, 28)". */
+export function showShape(shape: Shape): string {
+  return `(batch, ${shape.join(", ")})`;
+}
+
+export abstract class Layer {
+  /** Set by the model: "dense_0", "relu_1", ... (kind and position). */
+  name = "";
+  /** A sample's shape at the input and output (set by build). */
+  inShape: Shape = [];
+  outShape: Shape = [];
+  /** The parameters, bound to the model's buffers (set by bind). */
+  params: Param[] = [];
+  /** @internal set when a model builds the layer; a layer belongs to at most one model. */
+  owned = false;
+
+  /** The registry type of this layer kind (its config's `type`). */
+  abstract readonly type: string;
+
+  /** Fix the input shape; returns the output shape (the same, unless the kind overrides this). */
+  build(inShape: Shape): Shape {
+    this.inShape = inShape;
+    this.outShape = this.outputShape(inShape);
+    return this.outShape;
+  }
+
+  /** The output shape for an input shape; throws a RangeError naming both when the input does not fit. */
+  protected outputShape(inShape: Shape): Shape {
+    return inShape;
+  }
+
+  /** Features per sample in and out (the flat sizes of the shapes). */
+  get inFeatures(): number {
+    return sizeOf(this.inShape);
+  }
+  get outFeatures(): number {
+    return sizeOf(this.outShape);
+  }
+
+  /** The parameters this layer needs for its input shape (after build), in storage order. */
+  paramSpecs(): ParamSpec[] {
+    return [];
+  }
+
+  /** Parameters this layer owns. */
+  paramCount(): number {
+    return this.paramSpecs().reduce((n, p) => n + sizeOf(p.shape), 0);
+  }
+
+  /** Take views of the model's buffers from `offset`; returns the offset after this layer's parameters. */
+  bind(params: Float32Array, grads: Float32Array, offset: number): number {
+    this.params = this.paramSpecs().map((p) => {
+      const n = sizeOf(p.shape);
+      const bound = { ...p, offset, value: params.subarray(offset, offset + n), grad: grads.subarray(offset, offset + n) };
+      offset += n;
+      return bound;
+    });
+    return offset;
+  }
+
+  /** Initialize the bound parameters. `next` is the layer after this one (its activation may pick the initializer). */
+  initialize(_rng: Rng, _next: Layer | undefined): void {}
+
+  /** The element-wise function this layer applies, if it is one ("relu", "softmax", ...); null otherwise. */
+  get activationKind(): string | null {
+    return null;
+  }
+
+  /** The layer's steps in a training plan (after build and bind). */
+  abstract planLayers(): PlanLayer[];
+  abstract config(): LayerConfigBase;
+  /** The type shown by `summary()`, e.g. "dense (relu)". */
+  abstract label(): string;
+  /** The base of the layer's name ("dense", "relu", "dropout", ...). */
+  abstract kind(): string;
+  /** Append the layer's inference computation to an ONNX graph; returns the output's name. */
+  abstract onnx(g: OnnxGraph, x: string): string;
+  /** The equivalent torch.nn module as Python source, with `weight`/`bias` names matching `params`. */
+  abstract torch(): string;
+}
+
+/**
+ * A plan step's math, over any backend's kernels: the TypeScript reference of the training plan
+ * (its native twin is in native/plan.cc). `W` is what the step prepares once per plan (views into
+ * the model's buffers, masks); a step allocates nothing.
+ */
+export interface PlanOp<L extends PlanLayer = PlanLayer, W = unknown> {
+  /** Output features per sample; throws a RangeError naming `at` when the layer does not fit the plan. */
+  outFeatures(layer: L, inFeatures: number, paramCount: number, at: string): number;
+  /** The step's views and workspaces, for batches of up to `batchSize` rows. */
+  prepare(layer: L, buffers: PlanBuffers, batchSize: number, inFeatures: number, outFeatures: number): W;
+  /** y (rows, outF) from x (rows, inF). */
+  forward(k: Kernels, layer: L, w: W, x: Float32Array, y: Float32Array, rows: number, inF: number, outF: number, training: boolean, rng: Rng): void;
+  /**
+   * From dL/dy (rows, outF): dL/dx into dx (null for the first layer, whose input is the data) and
+   * the gradients of the step's parameters into the model's gradient buffer.
+   */
+  backward(k: Kernels, layer: L, w: W, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array | null, rows: number, inF: number, outF: number): void;
+}

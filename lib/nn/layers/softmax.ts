@@ -1,0 +1,64 @@
+/**
+ * Softmax over each sample's features: y_j = e^(x_j) / Σ_i e^(x_i) (max-subtracted). With a
+ * crossEntropy loss the model's last softmax is fused into the loss (see Sequential).
+ */
+import type { PlanLayer } from "../../backend/plan.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+
+export interface SoftmaxConfig {
+  type: "softmax";
+}
+
+export class Softmax extends Layer {
+  readonly type = "softmax";
+
+  protected override outputShape(inShape: Shape): Shape {
+    if (inShape.length !== 1) throw new RangeError(`softmax takes inputs of shape (batch, features) but receives ${showShape(inShape)}: put flatten() before it`);
+    return inShape;
+  }
+
+  override get activationKind(): string {
+    return "softmax";
+  }
+
+  planLayers(): PlanLayer[] {
+    return [{ kind: "softmax" }];
+  }
+
+  config(): SoftmaxConfig {
+    return { type: "softmax" };
+  }
+
+  static fromConfig(): Softmax {
+    return new Softmax();
+  }
+
+  label(): string {
+    return "softmax";
+  }
+
+  kind(): string {
+    return "softmax";
+  }
+
+  onnx(g: OnnxGraph, x: string): string {
+    return g.node("Softmax", [x], [{ name: "axis", int: -1 }]);
+  }
+
+  torch(): string {
+    return "nn.Softmax(dim=-1)";
+  }
+}
+
+export const softmaxOp: PlanOp<Extract<PlanLayer, { kind: "softmax" }>, null> = {
+  outFeatures: (_l, inF) => inF,
+  prepare: () => null,
+  forward(k, _l, _w, x, y, rows, _inF, outF) {
+    k.softmaxForward(y, x, rows, outF);
+  },
+  // dx = y (dy - rowsum(dy y))
+  backward(k, _l, _w, _x, y, dy, dx, rows, _inF, outF) {
+    if (dx) k.softmaxBackward(dx, dy, y, rows, outF);
+  },
+};

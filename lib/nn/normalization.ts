@@ -1,0 +1,64 @@
+/**
+ * Stored standardization: inputs become (x - inputMean) / inputStd per feature, regression targets
+ * (y - targetMean) / targetStd, and predict maps regression outputs back by y · targetStd + targetMean.
+ */
+import { describe } from "../core/matrix.js";
+
+export interface Normalization {
+  inputMean: Float32Array;
+  inputStd: Float32Array;
+  targetMean?: Float32Array;
+  targetStd?: Float32Array;
+}
+
+export type NormalizationInput = {
+  inputMean: ArrayLike<number>;
+  inputStd: ArrayLike<number>;
+  targetMean?: ArrayLike<number>;
+  targetStd?: ArrayLike<number>;
+};
+
+/** Validated float32 copies of `n` for a model with `inputs` input and `outputs` output features. */
+export function checkNormalization(n: NormalizationInput, inputs: number, outputs: number): Normalization {
+  if (n === null || typeof n !== "object") {
+    throw new TypeError(`setNormalization expects { inputMean, inputStd, targetMean?, targetStd? } or null but received ${describe(n)}`);
+  }
+  const vec = (v: ArrayLike<number> | undefined, name: string, len: number, std: boolean): Float32Array => {
+    if (v === undefined || v === null || typeof v !== "object" || typeof v.length !== "number") {
+      throw new TypeError(`normalization.${name}: expected an array of ${len} numbers but received ${describe(v)}`);
+    }
+    if (v.length !== len) throw new RangeError(`normalization.${name} has ${v.length} values; expected ${len}`);
+    const out = Float32Array.from(v);
+    out.forEach((x, i) => {
+      if (!Number.isFinite(x) || (std && x <= 0)) {
+        throw new RangeError(`normalization.${name}[${i}] is ${x}; expected a finite number${std ? " > 0" : ""}`);
+      }
+    });
+    return out;
+  };
+  const norm: Normalization = {
+    inputMean: vec(n.inputMean, "inputMean", inputs, false),
+    inputStd: vec(n.inputStd, "inputStd", inputs, true),
+  };
+  if ((n.targetMean === undefined) !== (n.targetStd === undefined)) {
+    throw new TypeError("normalization: give both targetMean and targetStd, or neither");
+  }
+  if (n.targetMean !== undefined) {
+    norm.targetMean = vec(n.targetMean, "targetMean", outputs, false);
+    norm.targetStd = vec(n.targetStd, "targetStd", outputs, true);
+  }
+  return norm;
+}
+
+/** The JSON form config() stores. */
+export function normalizationConfig(n: Normalization): { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] } {
+  const c: { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] } = {
+    inputMean: Array.from(n.inputMean),
+    inputStd: Array.from(n.inputStd),
+  };
+  if (n.targetMean && n.targetStd) {
+    c.targetMean = Array.from(n.targetMean);
+    c.targetStd = Array.from(n.targetStd);
+  }
+  return c;
+}

@@ -1,0 +1,96 @@
+/**
+ * The model's parameters as one flat store: every layer's parameters (PyTorch names and layouts,
+ * e.g. a dense layer's weight (out, in) then bias) in layer order, in one Float32Array, with the
+ * gradients in a second of the same layout. Layers hold views (Layer.bind); training plans share
+ * the buffers zero-copy, so they are never replaced, only written into.
+ *
+ * getWeights / setWeights copy a layer's parameters out and in, validating everything first.
+ */
+import { Matrix, describe } from "../core/matrix.js";
+import { Rng } from "../core/rng.js";
+import type { Layer } from "./layers.js";
+
+/** One parameterized layer's weights (copies). */
+export interface LayerWeights {
+  /** Index of the layer in `model.layers`. */
+  layer: number;
+  /** "dense_0", ... */
+  name: string;
+  /** The layer's weight: (outFeatures, inFeatures) for dense (other kinds: first dimension x the rest). */
+  weight: Matrix;
+  /** (outFeatures), or null without bias. */
+  bias: Float32Array | null;
+}
+
+/** What setWeights takes per parameterized layer. */
+export interface WeightsInput {
+  weight: Matrix | Float32Array;
+  bias?: Float32Array | null;
+}
+
+/** Allocate the flat parameter and gradient buffers, bind every layer to them and initialize them from `seed`. */
+export function allocateParameters(layers: readonly Layer[], seed: number): { params: Float32Array; grads: Float32Array } {
+  const P = layers.reduce((n, l) => n + l.paramCount(), 0);
+  const params = new Float32Array(P);
+  const grads = new Float32Array(P);
+  let offset = 0;
+  for (const l of layers) offset = l.bind(params, grads, offset);
+  const rng = new Rng(seed);
+  layers.forEach((l, i) => l.initialize(rng, layers[i + 1]));
+  return { params, grads };
+}
+
+/** The layers that have parameters, with their index in the model. */
+function parameterized(layers: readonly Layer[]): [number, Layer][] {
+  return layers.flatMap((l, i): [number, Layer][] => (l.params.length > 0 ? [[i, l]] : []));
+}
+
+/** Copies of every parameterized layer's weight and bias. */
+export function getWeights(layers: readonly Layer[]): LayerWeights[] {
+  return parameterized(layers).map(([i, l]) => {
+    const [w, b] = l.params;
+    const rows = w!.shape[0]!;
+    return { layer: i, name: l.name, weight: new Matrix(w!.value.slice(), rows, w!.value.length / rows), bias: b ? b.value.slice() : null };
+  });
+}
+
+/** Set every parameterized layer's weight and bias, in the order getWeights returns them; checks all before writing any. */
+export function setWeights(layers: readonly Layer[], weights: readonly WeightsInput[]): void {
+  const targets = parameterized(layers).map(([, l]) => l);
+  if (!Array.isArray(weights) || weights.length !== targets.length) {
+    throw new RangeError(`setWeights expects ${targets.length} entries (one per layer with parameters) but received ${describe(weights)}`);
+  }
+  targets.forEach((l, i) => {
+    const w = weights[i]!;
+    const [pw, pb] = l.params;
+    const wd = w?.weight instanceof Matrix ? w.weight.data : w?.weight;
+    if (!(wd instanceof Float32Array)) throw new TypeError(`setWeights[${i}].weight: expected a Matrix or Float32Array but received ${describe(w?.weight)}`);
+    const rows = pw!.shape[0]!;
+    const cols = pw!.value.length / rows;
+    if (w.weight instanceof Matrix && (w.weight.rows !== rows || w.weight.cols !== cols)) {
+      throw new RangeError(`setWeights[${i}].weight (${l.name}) is ${w.weight.rows}x${w.weight.cols}; expected ${rows}x${cols} (outFeatures x inFeatures)`);
+    }
+    if (wd.length !== pw!.value.length) throw new RangeError(`setWeights[${i}].weight (${l.name}) has ${wd.length} values; expected ${pw!.value.length}`);
+    checkFiniteArray(wd, `setWeights[${i}].weight`);
+    const b = w.bias ?? null;
+    if (pb) {
+      if (!(b instanceof Float32Array) || b.length !== pb.value.length) {
+        throw new RangeError(`setWeights[${i}].bias (${l.name}): expected a Float32Array of ${pb.value.length} values but received ${describe(b)}`);
+      }
+      checkFiniteArray(b, `setWeights[${i}].bias`);
+    } else if (b !== null) {
+      throw new RangeError(`setWeights[${i}].bias: layer ${l.name} has no bias (useBias: false) but a bias was given`);
+    }
+  });
+  targets.forEach((l, i) => {
+    const w = weights[i]!;
+    l.params[0]!.value.set(w.weight instanceof Matrix ? w.weight.data : w.weight);
+    if (l.params[1]) l.params[1].value.set(w.bias!);
+  });
+}
+
+function checkFiniteArray(a: Float32Array, name: string): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!)) throw new RangeError(`${name}[${i}] is ${a[i]}; weights must be finite`);
+  }
+}
