@@ -170,7 +170,7 @@ export class Sequential {
     this.outputShape = shape;
     this.outputSize = sizeOf(shape);
     if (!this.layers.some((l) => l.paramCount() > 0)) {
-      throw new TypeError("Sequential needs at least one layer with parameters, such as dense (a model without parameters cannot be trained)");
+      throw new TypeError("Sequential needs at least one layer with parameters, such as a dense layer (a model without parameters cannot be trained)");
     }
     ({ params: this.params, grads: this.grads } = allocateParameters(this.layers, seed));
     // A separate stream for dropout, so adding dropout does not change the initial weights.
