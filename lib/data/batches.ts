@@ -24,7 +24,7 @@ import type { Sequential } from "../nn/sequential.js";
 import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import type { EpochLogs } from "../train/callbacks.js";
 import { Progress, type Verbosity } from "../train/progress.js";
-import { checkCsvFile, csvRecords, CsvError, numericCell, type Standardization } from "./csv.js";
+import { checkCsvFile, csvRecords, CsvError, nameList, numericCell, quoted, type Standardization } from "./csv.js";
 
 /** One batch: inputs and targets in any form `fit` accepts. */
 export interface Batch {
@@ -140,9 +140,11 @@ export async function fitStream(model: Sequential, source: BatchSource, options:
 export async function streamStats(source: BatchSource, options: { targets?: boolean } = {}): Promise<Standardization> {
   checkOptions(options, ["targets"], "streamStats");
   const acc = { x: new Welford(), y: new Welford() };
+  let batch = 0;
   for await (const b of iterate(source, 0, true)) {
-    acc.x.add(asMatrix(b.x, "x"));
-    if (options.targets) acc.y.add(asMatrix(b.y as FeaturesInput, "y"));
+    batch++;
+    acc.x.add(asMatrix(b.x, "x"), `batch ${batch} x`);
+    if (options.targets) acc.y.add(asMatrix(b.y as FeaturesInput, "y"), `batch ${batch} y`);
   }
   const x = acc.x.result();
   const out: Standardization = { inputMean: x.mean, inputStd: x.std };
@@ -166,7 +168,7 @@ class Welford {
   n = 0;
   mean: Float64Array | null = null;
   m2: Float64Array | null = null;
-  add(m: Matrix): void {
+  add(m: Matrix, what: string): void {
     if (!this.mean) {
       this.mean = new Float64Array(m.cols);
       this.m2 = new Float64Array(m.cols);
@@ -176,6 +178,9 @@ class Welford {
       this.n++;
       for (let j = 0; j < m.cols; j++) {
         const v = m.data[i * m.cols + j]!;
+        if (!Number.isFinite(v)) {
+          throw new RangeError(`streamStats: ${what}, row ${i + 1}, column ${j + 1} is ${v}; expected finite numbers (a value beyond the float32 range, about 3.4e38, becomes Infinity)`);
+        }
         const d = v - this.mean[j]!;
         this.mean[j]! += d / this.n;
         this.m2![j]! += d * (v - this.mean[j]!);
@@ -235,9 +240,10 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
   for await (const { record, line } of csvRecords(createReadStream(path), path, options.delimiter)) {
     if (header === null) {
       header = record.map((h) => h.trim());
+      const position = new Map(header.map((h, i) => [h, i])); // linear in the number of columns
       const index = (name: string, what: string): number => {
-        const i = header!.indexOf(name);
-        if (i < 0) throw new CsvError(path, `${what} column "${name}" not found; the header has: ${header!.join(", ")}`, line);
+        const i = position.get(name) ?? -1;
+        if (i < 0) throw new CsvError(path, `${what} column ${quoted(name)} not found; the header has: ${nameList(header!)}`, line);
         return i;
       };
       tIdx = targets.map((t) => index(t, "target"));
@@ -253,7 +259,7 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
     if (classIndex) {
       const label = record[tIdx[0]!]!.trim();
       const k = classIndex.get(label);
-      if (k === undefined) throw new CsvError(path, `unknown class ${JSON.stringify(label)}; expected one of: ${options.classNames!.join(", ")}`, line, targets[0]);
+      if (k === undefined) throw new CsvError(path, `unknown class ${quoted(label)}; expected one of: ${nameList(options.classNames!)}`, line, targets[0]);
       y[n] = k;
     } else {
       for (let j = 0; j < tIdx.length; j++) y[n * tIdx.length + j] = numericCell(record[tIdx[j]!]!, path, line, targets[j], "targets must be numbers");

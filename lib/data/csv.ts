@@ -14,8 +14,8 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { parse } from "csv-parse";
-import { Matrix } from "../core/matrix.js";
+import { CsvError as ParserError, parse } from "csv-parse";
+import { describe, Matrix } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 
 /** What to do with a missing cell (empty, "NA", "NaN", "null", "?"...): see `CsvReadOptions.missing`. */
@@ -103,6 +103,27 @@ export interface CsvDataset {
   filledCells: number;
 }
 
+/** The longest value (a cell, a column name) quoted whole in a message; longer ones are cut. */
+const MAX_QUOTED = 80;
+/** The longest message: a longer one (a parser message quoting a huge field) loses its middle. */
+const MAX_MESSAGE = 2000;
+
+/** `s`, cut to its first MAX_QUOTED characters (saying how long it was) when longer. */
+export function cut(s: string, max = MAX_QUOTED): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}
+
+/** A value quoted for a message: JSON-quoted, cut when long. */
+export function quoted(s: string): string {
+  return s.length <= MAX_QUOTED ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, MAX_QUOTED))}... (${s.length} characters)`;
+}
+
+/** Column names for a message: the first few, then how many there are. */
+export function nameList(names: readonly string[], max = 12): string {
+  const shown = names.slice(0, max).map((n) => cut(n, 40));
+  return names.length > max ? `${shown.join(", ")}, ... (${names.length} columns)` : shown.join(", ");
+}
+
 /** A problem in a CSV file; the message names the file, and the line and column when there is one. */
 export class CsvError extends Error {
   readonly file: string;
@@ -110,7 +131,8 @@ export class CsvError extends Error {
   readonly column: string | undefined;
   constructor(file: string, message: string, line?: number, column?: string) {
     const where = line !== undefined ? `:${line}` : "";
-    const col = column !== undefined ? ` (column "${column}")` : "";
+    const col = column !== undefined ? ` (column ${quoted(column)})` : "";
+    if (message.length > MAX_MESSAGE) message = `${message.slice(0, MAX_MESSAGE / 2)} ... ${message.slice(-MAX_MESSAGE / 4)}`;
     super(`${file}${where}: ${message}${col}`);
     this.name = "CsvError";
     this.file = file;
@@ -150,12 +172,21 @@ export function isMissingCell(cell: string): boolean {
   return MISSING_TOKENS.has(cell.trim().toLowerCase());
 }
 
+/** The largest float32 value; a number beyond it would become Infinity in a Float32Array. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** The CsvError for a number that float32 cannot hold (finite as a double, e.g. 1e39). */
+export function outOfFloat32(cell: string, file: string, line: number, column: string | undefined): CsvError {
+  return new CsvError(file, `value ${quoted(cell.trim())} is outside the float32 range (magnitude at most ${FLOAT32_MAX.toPrecision(5)}); rescale the column`, line, column);
+}
+
 /** The number in a feature or target cell, or a CsvError at that cell ending in `rule`. */
 export function numericCell(cell: string, file: string, line: number, column: string | undefined, rule: string): number {
   const v = parseNumber(cell);
   if (!Number.isFinite(v)) {
-    throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${JSON.stringify(cell)}`}; ${rule}`, line, column);
+    throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${quoted(cell)}`}; ${rule}`, line, column);
   }
+  if (Math.abs(v) > FLOAT32_MAX) throw outOfFloat32(cell, file, line, column);
   return v;
 }
 
@@ -178,7 +209,12 @@ export async function checkCsvFile(path: string): Promise<void> {
  * is a CsvError naming the file and line. The source is closed when the caller stops reading.
  */
 export async function* csvRecords(source: Readable, file: string, delimiter = ",", skipLines = 0): AsyncGenerator<{ record: string[]; line: number }> {
-  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1 });
+  // The first record (the header) names the column of a parser error; it is kept as the parser
+  // reads it, since a failing parser drops the records it had not handed out yet.
+  let first: string[] | null = null;
+  // (With info: true on_record receives { record, info }, which csv-parse's types do not say.)
+  const keepFirst = (r: { record: string[] }): { record: string[] } => ((first ??= r.record), r);
+  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, on_record: keepFirst as never });
   source.on("error", (e) => parser.destroy(e));
   source.pipe(parser);
   try {
@@ -186,9 +222,15 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
       yield { record, line: info.lines };
     }
   } catch (e) {
-    const err = e as Error & { code?: string; lines?: number };
+    const err = e as Error & { code?: string; lines?: number; index?: number };
     if (err.code === "ENOENT") throw new CsvError(file, "file not found");
-    if (typeof err.code === "string" && err.code.startsWith("CSV_")) throw new CsvError(file, `malformed CSV: ${err.message}`, err.lines);
+    // Every csv-parse error (an unclosed or misplaced quote, a bad delimiter...): file, line, column.
+    if (err instanceof ParserError) {
+      const i = typeof err.index === "number" ? err.index : undefined;
+      const names = first as string[] | null;
+      const column = i === undefined ? undefined : names && i < names.length ? names[i]!.trim() : `#${i + 1}`;
+      throw new CsvError(file, `malformed CSV: ${err.message}`, typeof err.lines === "number" ? err.lines : undefined, column);
+    }
     throw e;
   } finally {
     source.destroy();
@@ -211,6 +253,8 @@ export async function readCsv(path: string, options: CsvReadOptions = {}): Promi
 
 /** Parse CSV text (same rules as `readCsv`); `file` names it in errors. */
 export async function parseCsv(text: string, file: string, options: CsvReadOptions = {}): Promise<CsvDataset> {
+  if (typeof text !== "string") throw new TypeError(`parseCsv expects the CSV text as a string but received ${describe(text)}; to read a file use readCsv(path)`);
+  if (typeof file !== "string") throw new TypeError(`parseCsv expects a name for the text (used in errors) but received ${describe(file)}`);
   checkOptions(options, CSV_READ_OPTIONS, "parseCsv");
   return parseCsvStream(Readable.from([text]), file, options);
 }
@@ -247,7 +291,7 @@ function headerOf(record: string[], header: boolean | "auto", file: string, line
   if (header === "auto" && numeric.length > 0) {
     throw new CsvError(
       file,
-      `the first row mixes numbers and names (${cells.slice(0, 6).join(", ")}${cells.length > 6 ? ", ..." : ""}), so it is not clear whether it is a header. ` +
+      `the first row mixes numbers and names (${nameList(cells, 6)}), so it is not clear whether it is a header. ` +
         `If the file has no header row, pass header: false (--no-header; columns are then named 0..${cells.length - 1}); ` +
         `if the first line is not part of the table (a title, or counts as in scikit-learn's files), pass skipLines: 1 (--skip-lines 1); ` +
         `if it is the header, pass header: true (--header)`,
@@ -257,19 +301,19 @@ function headerOf(record: string[], header: boolean | "auto", file: string, line
   const seen = new Set<string>();
   cells.forEach((h, i) => {
     if (h === "") throw new CsvError(file, `header column ${i + 1} has no name`, line);
-    if (seen.has(h)) throw new CsvError(file, `header names column "${h}" twice`, line);
+    if (seen.has(h)) throw new CsvError(file, `header names column ${quoted(h)} twice`, line);
     seen.add(h);
   });
   return cells;
 }
 
 /** Column `ref` of `names`: by name, else by position (negative from the end). */
-function columnName(ref: ColumnRef, names: readonly string[], what: string, file: string, line: number, named = true): string {
-  if (typeof ref === "string" && names.includes(ref)) return ref;
+function columnName(ref: ColumnRef, names: readonly string[], what: string, file: string, line: number, named = true, position?: ReadonlyMap<string, number>): string {
+  if (typeof ref === "string" && (position ? position.has(ref) : names.includes(ref))) return ref;
   const pos = typeof ref === "number" ? ref : /^[+-]?\d+$/.test(ref.trim()) ? Number(ref) : NaN;
   if (Number.isSafeInteger(pos) && pos >= -names.length && pos < names.length) return names[pos < 0 ? names.length + pos : pos]!;
-  const list = names.length > 12 ? `${names.slice(0, 12).join(", ")}, ... (${names.length} columns)` : names.join(", ");
-  throw new CsvError(file, `${what} column ${JSON.stringify(ref)} not found; ${named ? "the header has" : "the columns are"}: ${list} (or a position from 0 to ${names.length - 1}, or -1 for the last)`, line);
+  const shown = typeof ref === "string" ? quoted(ref) : String(ref);
+  throw new CsvError(file, `${what} column ${shown} not found; ${named ? "the header has" : "the columns are"}: ${nameList(names)} (or a position from 0 to ${names.length - 1}, or -1 for the last)`, line);
 }
 
 async function parseCsvStream(
@@ -303,21 +347,23 @@ async function parseCsvStream(
       hasHeader = names !== null;
       header = names ?? record.map((_, i) => String(i));
       const cols = header;
-      const index = (name: string): number => cols.indexOf(name);
+      // Column positions by name: one lookup per column keeps a header of 10^6 columns linear.
+      const position = new Map(cols.map((h, i) => [h, i]));
+      const index = (name: string): number => position.get(name)!;
       // A target given by name must exist when required; by position it always resolves or fails.
-      const present = targetRefs.filter((t) => typeof t === "number" || cols.includes(t) || /^[+-]?\d+$/.test(t.trim()));
+      const present = targetRefs.filter((t) => typeof t === "number" || position.has(t) || /^[+-]?\d+$/.test(t.trim()));
       const readTargets = targetRefs.length > 0 && (present.length === targetRefs.length || requireTarget || present.length > 0);
-      targetNames = readTargets ? targetRefs.map((t) => columnName(t, cols, "target", file, line, hasHeader)) : [];
-      if (new Set(targetNames).size < targetNames.length) throw new CsvError(file, `a target column is named twice (${targetNames.join(", ")})`, line);
+      targetNames = readTargets ? targetRefs.map((t) => columnName(t, cols, "target", file, line, hasHeader, position)) : [];
+      if (new Set(targetNames).size < targetNames.length) throw new CsvError(file, `a target column is named twice (${nameList(targetNames)})`, line);
       targetIdx = targetNames.map(index);
       if (options.features !== undefined) {
-        featureNames = options.features.map((f) => columnName(f, cols, "feature", file, line, hasHeader));
+        featureNames = options.features.map((f) => columnName(f, cols, "feature", file, line, hasHeader, position));
         featureIdx = featureNames.map(index);
         for (const f of featureNames) {
-          if (targetNames.includes(f)) throw new CsvError(file, `column "${f}" is both a feature and a target`, line);
+          if (targetNames.includes(f)) throw new CsvError(file, `column ${quoted(f)} is both a feature and a target`, line);
         }
       } else {
-        const ignore = new Set(asList(options.ignore).map((ig) => columnName(ig, cols, "ignored", file, line, hasHeader)));
+        const ignore = new Set(asList(options.ignore).map((ig) => columnName(ig, cols, "ignored", file, line, hasHeader, position)));
         // Without the target columns (when not read, e.g. by predict), by name as given.
         const notFeatures = new Set([...targetNames, ...targetRefs.filter((t): t is string => typeof t === "string")]);
         featureNames = cols.filter((h) => !notFeatures.has(h) && !ignore.has(h));
@@ -392,13 +438,15 @@ async function parseCsvStream(
       const i = numbers.findIndex((v) => !Number.isFinite(v));
       throw new CsvError(
         file,
-        `non-numeric value ${JSON.stringify(yText[i])} in a target column whose other cells are mostly numbers (${numeric} of ${rows}); ` +
+        `non-numeric value ${quoted(yText[i]!)} in a target column whose other cells are mostly numbers (${numeric} of ${rows}); ` +
           `fix or remove the row, or treat the column as class labels (categorical: true; on the command line --loss crossEntropy)`,
         lines[i],
         targetNames[0],
       );
     }
     if (!categorical && numeric === rows) {
+      const i = numbers.findIndex((v) => Math.abs(v) > FLOAT32_MAX);
+      if (i >= 0) throw outOfFloat32(yText[i]!, file, lines[i]!, targetNames[0]);
       y = new Matrix(Float32Array.from(numbers), rows, 1);
     } else {
       categorical = true;
@@ -409,7 +457,7 @@ async function parseCsvStream(
       for (let i = 0; i < rows; i++) {
         const k = index.get(yText[i]!);
         if (k === undefined) {
-          throw new CsvError(file, `unknown class ${JSON.stringify(yText[i])}; the model knows: ${classNames.join(", ")}`, lines[i], targetNames[0]);
+          throw new CsvError(file, `unknown class ${quoted(yText[i]!)}; the model knows: ${nameList(classNames)}`, lines[i], targetNames[0]);
         }
         labels[i] = k;
         y.data[i * classNames.length + k] = 1;
