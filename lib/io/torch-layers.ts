@@ -91,6 +91,8 @@ export const TORCH_LAYERS: { readonly [K in LayerConfig["type"]]: Row<K> } = {
   }),
   // Inverted dropout, as blasnet's: the identity in eval mode.
   dropout: (c) => ({ module: `nn.Dropout(${pyFloat(c.rate)})`, comment: `dropout (rate=${c.rate}); the identity in eval mode`, init: [] }),
+  // Samples are stored row-major (C, H, W), as PyTorch's: flattening is a reshape.
+  flatten: () => ({ module: "nn.Flatten()", comment: "flatten each sample to one dimension", init: [] }),
 };
 
 /** The row of `config`'s type; throws for a type with no row. */
