@@ -13,8 +13,8 @@
  * header is checked against the bytes actually present before anything is allocated, so a corrupt or
  * hostile header can only produce an error, never a huge allocation. Every error names the file.
  */
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
+import { open } from "node:fs/promises";
 import { gunzip, gunzipSync, gzipSync } from "node:zlib";
 import { promisify } from "node:util";
 import { checkOptions } from "../core/options.js";
@@ -100,9 +100,22 @@ export function readIdxSync(path: string, options: IdxReadOptions = {}): IdxArra
 export async function readIdx(path: string, options: IdxReadOptions = {}): Promise<IdxArray> {
   checkOptions(options, IDX_READ_OPTIONS, "readIdx");
   checkPath(path);
-  const bytes = await readFile(path).catch((e: unknown) => {
+  const fh = await open(path, READ_FLAGS).catch((e: unknown) => {
     throw fileError(path, e);
   });
+  let bytes: Buffer;
+  try {
+    const st = await fh.stat();
+    checkRegular(path, st);
+    const head = Buffer.alloc(Math.min(st.size, MAX_HEADER_BYTES));
+    await fh.read(head, 0, head.length, 0);
+    if (!isGzip(head)) parseHeader(head, path, st.size); // a bad header or size fails before the body is read
+    bytes = await fh.readFile();
+  } catch (e) {
+    throw e instanceof IdxFormatError ? e : fileError(path, e);
+  } finally {
+    await fh.close();
+  }
   if (!isGzip(bytes)) return decode(bytes, path);
   const maxBytes = maxBytesOf(options);
   const raw = await gunzipAsync(bytes, { maxOutputLength: maxBytes }).catch((e: unknown) => {
@@ -180,9 +193,13 @@ function hex(b: number | undefined): string {
   return b === undefined ? "(missing)" : `0x${b.toString(16).padStart(2, "0").toUpperCase()}`;
 }
 
-function parseHeader(bytes: Uint8Array, file: string): Header {
+/**
+ * The header at the start of `bytes`, checked against `fileBytes`, the size of the whole file
+ * (default: `bytes` is the whole file), so that a file can be refused from its first bytes.
+ */
+function parseHeader(bytes: Uint8Array, file: string, fileBytes = bytes.length): Header {
   if (bytes.length < 4) {
-    throw new IdxFormatError(file, `truncated: ${bytes.length} bytes is too short for an IDX header (at least 4 bytes)`);
+    throw new IdxFormatError(file, `truncated: ${fileBytes} bytes is too short for an IDX header (at least 4 bytes)`);
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new IdxFormatError(
@@ -206,7 +223,7 @@ function parseHeader(bytes: Uint8Array, file: string): Header {
   if (bytes.length < headerBytes) {
     throw new IdxFormatError(
       file,
-      `truncated header: ${ndims} dimensions need ${headerBytes} header bytes but the file has ${bytes.length}`,
+      `truncated header: ${ndims} dimensions need ${headerBytes} header bytes but the file has ${fileBytes}`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -219,7 +236,7 @@ function parseHeader(bytes: Uint8Array, file: string): Header {
     shape.push(d);
     count *= d;
   }
-  const dataBytes = bytes.length - headerBytes;
+  const dataBytes = fileBytes - headerBytes;
   const needed = count * dtype.size;
   if (needed !== dataBytes) {
     const dims = `[${shape.join(", ")}]`;
@@ -326,14 +343,56 @@ function checkPath(path: string): void {
   }
 }
 
-/** The file's bytes, decompressed when they are gzip. */
+/** The longest IDX header: 4 bytes of magic number, then up to 255 dimensions of 4 bytes. */
+const MAX_HEADER_BYTES = 4 + 4 * 255;
+
+/**
+ * Opening flags: non-blocking, so that opening a FIFO returns at once (to be refused as not a
+ * regular file) instead of waiting for a writer. (Windows has no O_NONBLOCK and no FIFOs.)
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** Refuse what is not a regular file: a FIFO, a device such as /dev/zero, a socket never ends. */
+function checkRegular(path: string, st: Stats): void {
+  if (st.isFile()) return;
+  const kind = st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a FIFO (named pipe)"
+      : st.isCharacterDevice()
+        ? "a character device"
+        : st.isBlockDevice()
+          ? "a block device"
+          : st.isSocket()
+            ? "a socket"
+            : "not a regular file";
+  throw new IdxFormatError(path, `is ${kind}; expected an IDX file (a regular file)`);
+}
+
+/**
+ * The file's bytes, decompressed when they are gzip. Only a regular file is read, and a plain IDX
+ * file's header is checked against the file's size before its body is read.
+ */
 function readRawSync(path: string, options: IdxReadOptions): Uint8Array {
   checkPath(path);
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, READ_FLAGS);
   } catch (e) {
     throw fileError(path, e);
+  }
+  let bytes: Buffer;
+  try {
+    const st = fstatSync(fd);
+    checkRegular(path, st);
+    const head = Buffer.alloc(Math.min(st.size, MAX_HEADER_BYTES));
+    readSync(fd, head, 0, head.length, 0);
+    if (!isGzip(head)) parseHeader(head, path, st.size);
+    bytes = readFileSync(fd);
+  } catch (e) {
+    throw e instanceof IdxFormatError ? e : fileError(path, e);
+  } finally {
+    closeSync(fd);
   }
   return isGzip(bytes) ? gunzipBytesSync(bytes, path, maxBytesOf(options)) : bytes;
 }
