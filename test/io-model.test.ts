@@ -223,7 +223,9 @@ describe("hostile model files", () => {
   it("normalization listed both in the config and as tensors", () =>
     expectError(() => load(edit((m) => (m.model.normalization = { inputMean: [0, 0, 0], inputStd: [1, 1, 1] })), weights), J, /both present/));
   it("architecture far larger than the weights file (no allocation from it)", () =>
-    expectError(() => load(edit((m) => (m.model.layers[0].units = 2 ** 40)), weights), W, /holds at most \d+ float32 values/));
+    expectError(() => load(edit((m) => (m.model.layers[0].units = 2 ** 20)), weights), W, /holds at most \d+ float32 values/));
+  it("an architecture no layer can have (named in model.json before anything is allocated)", () =>
+    expectError(() => load(edit((m) => (m.model.layers[0].units = 2 ** 40)), weights), J, /model\.layers\[0\].*dense\(1099511627776\) after 3 inputs would have 4,398,046,511,104 parameters/));
   it("missing tensor", () =>
     expectError(() => load(json, reweigh((t) => t.delete("layers.4.bias"))), W, /missing tensor "layers.4.bias"/));
   it("unexpected tensor", () =>

@@ -26,7 +26,7 @@ import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import { Dense } from "../nn/layers.js";
+import { layerFromConfig, type Param } from "../nn/layers.js";
 import type { Optimizer } from "../optim/index.js";
 import { Sequential, type SequentialConfig } from "../nn/sequential.js";
 import type { WriteFaults } from "./atomic-write.js";
@@ -100,13 +100,9 @@ export interface LoadOptions {
 
 const LOAD_OPTIONS = ["backend", "trainingState", "verifyChecksum"];
 
-/** Each dense layer's (index, layer). */
-function denseLayers(model: Sequential): [number, Dense][] {
-  const out: [number, Dense][] = [];
-  model.layers.forEach((l, i) => {
-    if (l instanceof Dense) out.push([i, l]);
-  });
-  return out;
+/** Every parameter of the model with its tensor name, `layers.{i}.{name}` (PyTorch's nn.Sequential naming and layout). */
+function namedParams(model: Sequential): { key: string; param: Param }[] {
+  return model.layers.flatMap((l, i) => l.params.map((param) => ({ key: `layers.${i}.${param.name}`, param })));
 }
 
 /** The tensors of a model (views, not copies), in parameter-buffer order, and the manifest. */
@@ -116,11 +112,8 @@ export function modelToFiles(model: Sequential, options: SaveOptions = {}, weigh
     throw new Error("Cannot save while training steps are running off the main thread: save from a callback (e.g. checkpoint()) or after fit() resolves");
   }
   const tensors: [string, Tensor][] = [];
-  const dense = denseLayers(model);
-  for (const [i, l] of dense) {
-    tensors.push([`layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: l.weight }]);
-    if (l.bias) tensors.push([`layers.${i}.bias`, { shape: [l.outFeatures], data: l.bias }]);
-  }
+  const params = namedParams(model);
+  for (const { key, param } of params) tensors.push([key, { shape: param.shape, data: param.value }]);
   let trainingState: ModelManifest["trainingState"];
   if (options.includeOptimizer) {
     if (!model.optimizer) throw new Error("saveModel with includeOptimizer: the model is not compiled, so it has no optimizer state");
@@ -129,9 +122,8 @@ export function modelToFiles(model: Sequential, options: SaveOptions = {}, weigh
     const names = [...model.optimizer.slotNames()];
     names.forEach((slot, s) => {
       const block = st.optimizerState.subarray(s * P, (s + 1) * P);
-      for (const [i, l] of dense) {
-        tensors.push([`optimizer.${slot}.layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: block.subarray(l.weightOffset, l.weightOffset + l.weight.length) }]);
-        if (l.bias) tensors.push([`optimizer.${slot}.layers.${i}.bias`, { shape: [l.outFeatures], data: block.subarray(l.biasOffset, l.biasOffset + l.outFeatures) }]);
+      for (const { key, param } of params) {
+        tensors.push([`optimizer.${slot}.${key}`, { shape: param.shape, data: block.subarray(param.offset, param.offset + param.value.length) }]);
       }
     });
     trainingState = { step: st.step, epoch: st.epoch, rngState: Array.from(st.rngState), optimizerSlots: names };
@@ -242,16 +234,20 @@ export function modelFromFiles(
   if (!Array.isArray(config.layers)) bad(`"model.layers" must be an array`);
   if (config.layers.length > MAX_LAYERS) bad(`"model.layers" has ${config.layers.length} layers, more than ${MAX_LAYERS}`);
   if (!Number.isSafeInteger(config.inputSize) || config.inputSize < 1) bad(`"model.inputSize" must be a positive integer, received ${describe(config.inputSize)}`);
-  let width = config.inputSize;
-  let params = 0;
+  // Build the layers' shapes (no parameters are allocated) and count what they need.
+  let shape: readonly number[] = Array.isArray(config.inputShape) ? config.inputShape : [config.inputSize];
+  let paramCount = 0;
   const budget = weightBytes.length / 4;
-  config.layers.forEach((l, i) => {
-    if (l === null || typeof l !== "object") bad(`"model.layers[${i}]" must be an object`);
-    if (l.type !== "dense") return;
-    if (!Number.isSafeInteger(l.units) || l.units < 1) bad(`"model.layers[${i}].units" must be a positive integer, received ${describe(l.units)}`);
-    params += l.units * width + (l.useBias === false ? 0 : l.units);
-    width = l.units;
-    if (params > budget) {
+  config.layers.forEach((c, i) => {
+    if (c === null || typeof c !== "object") bad(`"model.layers[${i}]" must be an object`);
+    try {
+      const layer = layerFromConfig(c, i);
+      shape = layer.build(shape);
+      paramCount += layer.paramCount();
+    } catch (e) {
+      bad(`"model.layers[${i}]": ${(e as Error).message}`);
+    }
+    if (paramCount > budget) {
       throw new ModelFileError(weightsFile, `holds at most ${Math.floor(budget)} float32 values but the architecture in ${jsonFile} needs more than ${Math.floor(budget)} (through layer ${i})`);
     }
   });
@@ -290,16 +286,16 @@ export function modelFromFiles(
   } catch (e) {
     return bad(`invalid model config: ${(e as Error).message}`);
   }
-  const dense = denseLayers(model);
-  const weights = dense.map(([i, l]) => ({
-    weight: take(`layers.${i}.weight`, [l.outFeatures, l.inFeatures]),
-    bias: l.bias ? take(`layers.${i}.bias`, [l.outFeatures]) : null,
-  }));
-  try {
-    model.setWeights(weights);
-  } catch (e) {
-    throw new ModelFileError(weightsFile, (e as Error).message);
-  }
+  const modelParams = namedParams(model);
+  // Every tensor is checked (name, shape, dtype) before any parameter is written.
+  const values = modelParams.map(({ key, param }) => take(key, param.shape));
+  modelParams.forEach(({ key, param }, k) => {
+    const v = values[k]!;
+    for (let j = 0; j < v.length; j++) {
+      if (!Number.isFinite(v[j]!)) throw new ModelFileError(weightsFile, `tensor "${key}" value ${j} is ${v[j]}; weights must be finite`);
+    }
+    param.value.set(v);
+  });
 
   const ts = man["trainingState"] as ModelManifest["trainingState"] | undefined;
   if (ts !== undefined) {
@@ -315,10 +311,7 @@ export function modelFromFiles(
     const state = new Float32Array(expected.length * P);
     expected.forEach((slot, s) => {
       const block = state.subarray(s * P, (s + 1) * P);
-      for (const [i, l] of dense) {
-        block.set(take(`optimizer.${slot}.layers.${i}.weight`, [l.outFeatures, l.inFeatures]), l.weightOffset);
-        if (l.bias) block.set(take(`optimizer.${slot}.layers.${i}.bias`, [l.outFeatures]), l.biasOffset);
-      }
+      for (const { key, param } of modelParams) block.set(take(`optimizer.${slot}.${key}`, param.shape), param.offset);
     });
     for (let k = 0; k < state.length; k++) {
       if (!Number.isFinite(state[k]!)) throw new ModelFileError(weightsFile, `optimizer state holds a non-finite value (${state[k]})`);
