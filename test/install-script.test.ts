@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync }
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadFrom } from "../lib/backend/native/loader.js";
 
 const root = path.resolve(".");
 
@@ -58,5 +59,25 @@ describe("install script", () => {
     expect(rebuild.status, rebuild.stderr).toBe(1);
     const install2 = install(dir, { npm_command: "install" });
     expect(install2.status, install2.stderr).toBe(0);
+  });
+
+  it("keeps the reason of a failed build in build/install-failure.log, which the run-time error quotes", () => {
+    const dir = scratchPackage();
+    expect(install(dir, {}).status).toBe(0);
+    const log = readFileSync(path.join(dir, "build", "install-failure.log"), "utf8");
+    expect(log).toMatch(/^cause: cmake-js exited with code \d+$/m);
+    // With nothing on PATH, cmake-js names what is missing (the compiler or cmake).
+    expect(log).toMatch(/not available|not found/i);
+    const err = (() => {
+      try {
+        loadFrom([path.join(dir, "build", "Release", "blasnet.node")]);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error("loadFrom did not throw");
+    })();
+    expect(err.message).toMatch(/the native addon was not built: the build at install time failed \(build\/install-failure\.log\):\n  cmake-js exited with code \d+\n  .*(not available|not found)/i);
+    // Without the log (a checkout never built): the plain "has not been built".
+    expect(() => loadFrom([path.join(root, "no-such-dir", "build", "Release", "blasnet.node")])).toThrow(/has not been built/);
   });
 });

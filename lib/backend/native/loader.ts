@@ -94,7 +94,20 @@ export function loadFrom(candidates: readonly string[]): NativeAddon {
       attempts.push({ path: file, error: e instanceof Error ? e : new Error(String(e)) });
     }
   }
-  throw new Error(explainLoadFailure(attempts));
+  const log = candidates[0] === undefined ? undefined : path.join(path.dirname(path.dirname(candidates[0])), "install-failure.log");
+  throw new Error(explainLoadFailure(attempts, log !== undefined && existsSync(log) ? installFailureSummary(readFileSync(log, "utf8")) : undefined));
+}
+
+/**
+ * The reason an install-time build failed, from build/install-failure.log (written by
+ * scripts/install-native.mjs, whose output npm hides): its cause and the build output's error lines.
+ */
+export function installFailureSummary(log: string): string {
+  const lines = log.split("\n");
+  const cause = lines.find((l) => l.startsWith("cause: "))?.slice(7) ?? "unknown";
+  const output = lines.slice(lines.indexOf("output (last lines):") + 1).filter((l) => l.trim() !== "");
+  const errors = [...new Set(output.filter((l) => /error|not found|could not|cannot|missing|not available/i.test(l)))];
+  return [cause, ...(errors.length > 0 ? errors : output).slice(-6)].join("\n");
 }
 
 /**
@@ -123,7 +136,7 @@ const BUILD_CHECKOUT = "npm run build:native";
 const BUILD_DEPENDENCY = "npm rebuild blasnet --ignore-scripts=false --foreground-scripts";
 
 /** The message thrown when the addon cannot be loaded: every attempt, the likely cause, the fix. */
-export function explainLoadFailure(attempts: readonly LoadAttempt[]): string {
+export function explainLoadFailure(attempts: readonly LoadAttempt[], installFailure?: string): string {
   const kinds = attempts.map((a) => classifyLoadError(a.error, a.path));
   // The most specific cause wins: a file that exists and fails says more than a missing one.
   const order: LoadFailureKind[] = ["openblas-missing", "wrong-architecture", "abi-mismatch", "other", "not-built"];
@@ -142,7 +155,9 @@ export function explainLoadFailure(attempts: readonly LoadAttempt[]): string {
   let fix: string;
   switch (kind) {
     case "not-built":
-      why = "the native addon has not been built (no build/Release/blasnet.node).";
+      why = installFailure
+        ? `the native addon was not built: the build at install time failed (build/install-failure.log):\n${installFailure.replace(/^/gm, "  ")}`
+        : "the native addon has not been built (no build/Release/blasnet.node).";
       fix = `  ${INSTALL}\n${build}`;
       break;
     case "openblas-missing":
