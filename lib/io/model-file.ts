@@ -22,6 +22,8 @@
  * read or allocated, the architecture must match the tensors exactly, and every error names the file.
  */
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
@@ -184,6 +186,7 @@ function cleanDataInfo(d: DataInfo): DataInfo {
 export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<void> {
   if (!(model instanceof Sequential)) throw new TypeError(`saveModel expects a Sequential model but received ${describe(model)}`);
   if (typeof dir !== "string" || dir === "") throw new TypeError(`saveModel expects a directory path but received ${describe(dir)}`);
+  checkNotUrl(dir, "saveModel");
   checkOptions(options, SAVE_OPTIONS, "saveModel", ["faults"]);
   const { manifest, weights } = modelToFiles(model, options);
   manifestText(manifest); // too big for loadModel: fail before writing anything
@@ -352,10 +355,22 @@ export function modelFromFiles(
   return { model, manifest: man as unknown as ModelManifest };
 }
 
+/** A tfjs-style URL ("file://dir", "indexeddb://...") is not a directory: say so instead of making a folder named "file:". */
+function checkNotUrl(dir: string, what: string): void {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(dir);
+  if (m && m[1]!.length > 1) {
+    const hint = m[1]!.toLowerCase() === "file" ? `; for this one: ${JSON.stringify(dir.slice(7) || ".")}` : "";
+    throw new TypeError(`${what} takes a directory path, not a URL (${JSON.stringify(dir)}, as tfjs writes it)${hint}`);
+  }
+}
+
 /** Load a model saved by `saveModel`, with its manifest (column names, versions, training state). */
 export async function loadModelWithManifest(dir: string, options: LoadOptions = {}): Promise<{ model: Sequential; manifest: ModelManifest }> {
   checkOptions(options, LOAD_OPTIONS, "loadModelWithManifest");
   if (typeof dir !== "string" || dir === "") throw new TypeError(`loadModel expects a directory path but received ${describe(dir)}`);
+  checkNotUrl(dir, "loadModel");
+  // The model.json path (as tfjs' loadLayersModel takes it) names its directory.
+  if (basename(dir) === MANIFEST_FILE && (await stat(dir).then((s) => s.isFile(), () => false))) dir = dirname(dir);
   const { jsonPath, jsonText, weightsPath, weightBytes } = await readModelDir(dir, options.verifyChecksum !== false);
   return modelFromFiles(jsonText, weightBytes, jsonPath, weightsPath, options);
 }

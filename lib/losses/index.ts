@@ -88,6 +88,23 @@ export function binaryCrossEntropy(): Loss {
   return new Loss("binaryCrossEntropy");
 }
 
+/** Keras / tfjs / PyTorch loss names (lower case, without "_"), by blasnet's name for the same loss. */
+const OTHER_LOSS_NAMES: Readonly<Record<string, LossName>> = {
+  categoricalcrossentropy: "crossEntropy",
+  sparsecategoricalcrossentropy: "crossEntropy",
+  crossentropyloss: "crossEntropy",
+  softmaxcrossentropy: "crossEntropy",
+  binarycrossentropy: "binaryCrossEntropy",
+  bcewithlogitsloss: "binaryCrossEntropy",
+  sigmoidcrossentropy: "binaryCrossEntropy",
+  meansquarederror: "mse",
+  mseloss: "mse",
+  meanabsoluteerror: "mae",
+  l1loss: "mae",
+  huberloss: "huber",
+  smoothl1loss: "huber",
+};
+
 /** A loss from a name, an object or a config. */
 export function resolveLoss(loss: unknown): Loss {
   if (loss instanceof Loss) return loss;
@@ -105,7 +122,9 @@ export function resolveLoss(loss: unknown): Loss {
       return new Loss(c.name as LossName);
     }
   }
+  const other = typeof loss === "string" ? OTHER_LOSS_NAMES[loss.replace(/_/g, "").toLowerCase()] : undefined;
   throw new TypeError(
-    `Invalid loss: expected one of ${LOSS_NAMES.map((s) => `"${s}"`).join(", ")} or a loss object such as mse() but received ${describe(loss)}`,
+    `Invalid loss: expected one of ${LOSS_NAMES.map((s) => `"${s}"`).join(", ")} or a loss object such as mse() but received ${describe(loss)}` +
+      (other ? `; blasnet calls it "${other}"` : ""),
   );
 }

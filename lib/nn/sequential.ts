@@ -237,6 +237,7 @@ export class Sequential {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`compile needs { loss, optimizer } but received ${describe(options)}`);
     }
+    if ("metrics" in options) throw new TypeError('compile takes no metrics: pass them to fit or evaluate, e.g. model.fit(x, y, { metrics: ["accuracy"] })');
     checkOptionKeys(options, ["loss", "optimizer", "clipNorm", "clipValue", "trainingPath"], "compile");
     if (options.loss === undefined) throw new TypeError('compile needs a loss, e.g. compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) })');
     if (options.optimizer === undefined) throw new TypeError('compile needs an optimizer, e.g. compile({ loss: "mse", optimizer: "adam" })');

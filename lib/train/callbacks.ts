@@ -11,6 +11,7 @@
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
+import { camelLogName } from "./keras-names.js";
 
 /** Per-epoch logs: "loss", "valLoss", and each metric by name ("mae") and with "val" ("valMae"). */
 export type EpochLogs = Record<string, number>;
@@ -59,7 +60,10 @@ export function checkCallback(c: object, index: number): void {
 }
 
 export interface EarlyStoppingOptions {
-  /** Log to watch: "valLoss" (default; falls back to "loss" without validation data), "loss", "valAccuracy", ... */
+  /**
+   * Log to watch: "valLoss" (default; falls back to "loss" without validation data), "loss",
+   * "valAccuracy", ...; Keras' snake_case names ("val_loss") are accepted for the same logs.
+   */
   monitor?: string;
   /** Stop after this many consecutive epochs without improvement (0 acts like 1). Default 0. */
   patience?: number;
@@ -85,8 +89,11 @@ export interface EarlyStopping extends Callback {
 /** Stop when the monitored log has not improved for `patience` epochs; optionally restore the best weights. */
 export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping {
   checkOptions(options, ["monitor", "patience", "minDelta", "mode", "restoreBestWeights"], "earlyStopping");
-  const { monitor = "valLoss", patience = 0, minDelta = 0, mode = "auto", restoreBestWeights = false } = options;
-  if (typeof monitor !== "string" || monitor === "") throw new TypeError(`Invalid monitor: ${JSON.stringify(monitor)}; expected a log name such as "valLoss"`);
+  const { patience = 0, minDelta = 0, mode = "auto", restoreBestWeights = false } = options;
+  if (typeof options.monitor !== "string" && options.monitor !== undefined) throw new TypeError(`Invalid monitor: ${JSON.stringify(options.monitor)}; expected a log name such as "valLoss"`);
+  if (options.monitor === "") throw new TypeError(`Invalid monitor: ""; expected a log name such as "valLoss"`);
+  // Keras' names ("val_loss", "val_accuracy") are the same logs as blasnet's "valLoss", "valAccuracy".
+  const monitor = camelLogName(options.monitor ?? "valLoss");
   if (!Number.isInteger(patience) || patience < 0) throw new RangeError(`Invalid patience: ${patience}; expected an integer >= 0`);
   if (!Number.isFinite(minDelta) || minDelta < 0) throw new RangeError(`Invalid minDelta: ${minDelta}; expected a finite number >= 0`);
   if (mode !== "auto" && mode !== "min" && mode !== "max") throw new TypeError(`Invalid mode: ${JSON.stringify(mode)}; expected "auto", "min" or "max"`);

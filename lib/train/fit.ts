@@ -29,6 +29,7 @@ import type { Sequential } from "../nn/sequential.js";
 import { checkCallback, type BatchLogs, type Callback, type EpochLogs } from "./callbacks.js";
 import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
+import { withKerasHistory } from "./keras-names.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
 import { seededPermutation } from "./shuffle.js";
@@ -69,6 +70,11 @@ export interface History {
   valMetrics?: Record<string, number[]>;
   /** ceil(N / batchSize): optimizer updates per epoch. */
   stepsPerEpoch: number;
+  /**
+   * The same values as Keras' `History.history`: { loss, accuracy, val_loss, val_accuracy, ... }
+   * (not enumerable, so JSON.stringify(history) leaves it out).
+   */
+  readonly history: Record<string, number[]>;
 }
 
 const FIT_OPTIONS = [
@@ -232,7 +238,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       training: true,
       losses,
     };
-    const history: History = { epochs: [], loss: [], metrics: {}, stepsPerEpoch };
+    const history: History = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch });
     for (const m of metrics) history.metrics[m] = [];
     if (val) {
       history.valLoss = [];
