@@ -1,23 +1,40 @@
 // N-API surface of the fused training plan (engine: plan.cc; semantics: lib/backend/plan.ts).
 //
 //   new FusedPlan(spec, buffers)      validates the whole spec, keeps references to the four
-//                                     buffers (zero-copy: the engine works in their memory) and
-//                                     allocates every workspace once
+//                                     buffers and allocates every workspace once
 //   plan.runSteps(run) -> Promise<n>  validates the run, then runs it on a libuv worker
 //                                     (Napi::AsyncWorker); n = steps completed
 //   plan.forward(out, x, rows)        inference forward pass on the calling thread
 //   plan.dispose()                    frees the workspaces and drops the buffer references
 //   planFastMath(fn, out, x)          fast exp / sigmoid / tanh over x, for test/fast-math.test.ts
 //
-// While a run is in flight the plan is busy: runSteps, forward and dispose throw an Error. The
-// worker holds references to every array of the run and to the plan object until it settles.
+// While a run is in flight the plan is busy: runSteps, forward and dispose throw an Error.
 // Errors are TypeError (wrong type) or RangeError (bad value or length) naming the field.
+//
+// Memory the worker touches. JavaScript keeps running while the worker does, and can transfer
+// (detach), resize or rewrite any array it can reach; an ArrayBuffer's memory is freed once the
+// buffer it was transferred to is collected. So the worker reads and writes only memory that
+// JavaScript cannot free or move while it runs:
+// - a plan buffer backed by a SharedArrayBuffer (which cannot be detached, transferred or shrunk,
+//   and lives as long as the plan's reference to its view) is used in place: blasnet's models
+//   allocate theirs so (lib/core/shared.ts);
+// - any other plan buffer is mirrored: the engine works in a copy the plan owns, copied in on the
+//   calling thread before each run (and forward) and copied back when the run settles, if the
+//   array is still the one the plan was made with (else the run rejects, naming the buffer);
+// - a run's inputs are copied on the calling thread before the worker starts: lr, the run's part
+//   of order, and x and y (whole, when the run uses at least a quarter of the rows; otherwise only
+//   the rows the run uses, gathered in step order). Every value used as an index (order entries,
+//   class labels) is checked in the copy the worker reads, so a check cannot be undone by a later
+//   write; losses are written into the plan's memory and copied back when the run settles.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "check.h"
 #include "plan.h"
@@ -168,21 +185,87 @@ SpecDesc ParseSpec(Napi::Value specValue) {
   return s;
 }
 
+// A typed array's memory and element count now (nullptr and 0 once its buffer was detached).
+// Read fresh wherever JavaScript may have run since: Napi::TypedArray caches both.
+struct ViewState {
+  void* data = nullptr;
+  size_t length = 0;
+};
+
+ViewState StateOf(Napi::Env env, Napi::Value view) {
+  ViewState s;
+  napi_get_typedarray_info(env, view, nullptr, &s.length, &s.data, nullptr, nullptr);
+  return s;
+}
+
+// Whether a typed array's buffer is a SharedArrayBuffer. napi_is_arraybuffer asks the engine (it
+// is false for a SharedArrayBuffer), so no prototype change can pass a plain buffer off as shared.
+bool IsSharedView(Napi::Env env, Napi::Value view) {
+  napi_value buffer = nullptr;
+  bool plain = true;
+  if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok || buffer == nullptr) return false;
+  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) return false;
+  return !plain;
+}
+
+// One of the plan's four buffers: its JavaScript view, what the view was when the plan was made,
+// and where the engine works: in the view's memory when it is shared, else in a mirror the plan
+// owns (see the file comment).
+struct PlanBuffer {
+  const char* name = "";
+  Napi::ObjectReference ref;
+  ViewState made;
+  size_t bytes = 0;
+  bool shared = false;
+  std::unique_ptr<char[]> mirror;
+
+  void Init(Napi::Env env, const char* n, Napi::Value view, size_t elementBytes) {
+    name = n;
+    made = StateOf(env, view);
+    bytes = made.length * elementBytes;
+    shared = IsSharedView(env, view);
+    if (!shared && bytes > 0) {
+      mirror.reset(new char[bytes]);
+      std::memcpy(mirror.get(), made.data, bytes);
+    }
+    ref = Napi::Persistent(view.As<Napi::Object>());
+  }
+  void* engine() const { return shared ? made.data : mirror.get(); }
+  // Still the array the plan was made with (not detached, resized or moved).
+  bool Intact(Napi::Env env) const {
+    const ViewState now = StateOf(env, ref.Value());
+    return now.data == made.data && now.length == made.length;
+  }
+  // Mirror <- view and view <- mirror; only while Intact.
+  void CopyIn() const {
+    if (!shared && bytes > 0) std::memcpy(mirror.get(), made.data, bytes);
+  }
+  void CopyOut() const {
+    if (!shared && bytes > 0) std::memcpy(made.data, mirror.get(), bytes);
+  }
+  void Reset() {
+    ref.Reset();
+    mirror.reset();
+  }
+};
+
 class FusedPlan;
 
-// The baton: plain pointers and sizes for the worker, references that keep the run's arrays and
-// the plan object alive until the worker settles.
+// The baton: the run's arguments (every pointer into memory the plan owns or a shared plan
+// buffer), the plan object (kept alive until the worker settles) and the losses array to copy the
+// run's losses back into.
 class RunWorker : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, FusedPlan* owner, Napi::Object ownerObject, const StepArgs& args)
+  RunWorker(Napi::Env env, FusedPlan* owner, Napi::Object ownerObject, const StepArgs& args, Napi::Value losses)
       : Napi::AsyncWorker(env, "blasnet.FusedPlan.runSteps"),
         deferred_(Napi::Promise::Deferred::New(env)),
         owner_(owner),
-        args_(args) {
+        args_(args),
+        lossesMade_(StateOf(env, losses)) {
     ownerRef_ = Napi::Persistent(ownerObject);
+    lossesRef_ = Napi::Persistent(losses.As<Napi::Object>());
   }
 
-  void Keep(Napi::Value v) { keep_[kept_++] = Napi::Persistent(v.As<Napi::Object>()); }
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override;
@@ -193,9 +276,9 @@ class RunWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   FusedPlan* owner_;
   Napi::ObjectReference ownerRef_;
-  Napi::ObjectReference keep_[5];
-  int kept_ = 0;
   StepArgs args_;
+  Napi::ObjectReference lossesRef_;
+  ViewState lossesMade_;
   int64_t completed_ = 0;
 };
 
@@ -212,58 +295,67 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     if (info.Length() < 2) ThrowType(env, "FusedPlan expects (spec, buffers)");
     SpecDesc spec = ParseSpec(info[0]);
     Napi::Object buffers = GetObject(info[1], "buffers");
-    Napi::Float32Array params = GetF32(buffers.Get("params"), "buffers.params");
-    Napi::Float32Array grads = GetF32(buffers.Get("grads"), "buffers.grads");
-    Napi::Float32Array state = GetF32(buffers.Get("state"), "buffers.state");
-    Napi::Uint32Array rng = GetTyped<uint32_t>(buffers.Get("rngState"), napi_uint32_array, "Uint32Array", "buffers.rngState");
-    const PlanError e = plan::ValidateSpec(spec, int64_t(params.ElementLength()), int64_t(grads.ElementLength()),
-                                           int64_t(state.ElementLength()), int64_t(rng.ElementLength()));
+    // Every property read first (a getter may run JavaScript), then the checks and copies.
+    Napi::Value views[4] = {buffers.Get("params"), buffers.Get("grads"), buffers.Get("state"), buffers.Get("rngState")};
+    GetF32(views[0], "buffers.params");
+    GetF32(views[1], "buffers.grads");
+    GetF32(views[2], "buffers.state");
+    GetTyped<uint32_t>(views[3], napi_uint32_array, "Uint32Array", "buffers.rngState");
+    const PlanError e = plan::ValidateSpec(spec, int64_t(StateOf(env, views[0]).length), int64_t(StateOf(env, views[1]).length),
+                                           int64_t(StateOf(env, views[2]).length), int64_t(StateOf(env, views[3]).length));
     if (!e.ok()) Throw(env, e);
-    bool hasDropout = false;
-    for (const LayerDesc& l : spec.layers) hasDropout = hasDropout || l.kind == plan::kDropout;
-    if (hasDropout && rng[0] == 0 && rng[1] == 0 && rng[2] == 0 && rng[3] == 0) {
-      ThrowRange(env, "Invalid buffers.rngState: all four words are zero (xoshiro128** needs a non-zero state)");
-    }
-    // The engine works in the arrays' memory; the references keep them alive as long as the plan.
-    float* p = params.Data();
-    float* g = grads.Data();
-    float* st = state.Data();
-    uint32_t* r = rng.Data();
     try {
-      engine_ = std::make_unique<plan::Plan>(spec, p, g, st, r);
+      for (int i = 0; i < 4; i++) buffers_[i].Init(env, kBufferNames[i], views[i], 4);
+      engine_ = std::make_unique<plan::Plan>(spec, static_cast<float*>(buffers_[0].engine()), static_cast<float*>(buffers_[1].engine()),
+                                             static_cast<float*>(buffers_[2].engine()), static_cast<uint32_t*>(buffers_[3].engine()));
     } catch (const std::bad_alloc&) {
+      for (auto& b : buffers_) b.Reset();
       ThrowRange(env, "Cannot allocate the plan's workspaces for spec.batchSize = " + std::to_string(spec.batchSize));
     }
-    views_[0] = {p, params.ElementLength()};
-    views_[1] = {g, grads.ElementLength()};
-    views_[2] = {st, state.ElementLength()};
-    views_[3] = {r, rng.ElementLength()};
-    refs_[0] = Napi::Persistent(params.As<Napi::Object>());
-    refs_[1] = Napi::Persistent(grads.As<Napi::Object>());
-    refs_[2] = Napi::Persistent(state.As<Napi::Object>());
-    refs_[3] = Napi::Persistent(rng.As<Napi::Object>());
+    bool hasDropout = false;
+    for (const LayerDesc& l : spec.layers) hasDropout = hasDropout || l.kind == plan::kDropout;
+    const uint32_t* rng = static_cast<const uint32_t*>(buffers_[3].engine());
+    if (hasDropout && rng[0] == 0 && rng[1] == 0 && rng[2] == 0 && rng[3] == 0) {
+      engine_.reset();
+      for (auto& b : buffers_) b.Reset();
+      ThrowRange(env, "Invalid buffers.rngState: all four words are zero (xoshiro128** needs a non-zero state)");
+    }
+  }
+
+  // The run settled (on the calling thread): copy its losses and the mirrored buffers back.
+  // Returns what could not be written back ("" if all was).
+  std::string Settle(Napi::Env env, const Napi::ObjectReference& lossesRef, ViewState lossesMade, size_t lossCount) {
+    busy_ = false;
+    std::string lost;
+    const ViewState now = StateOf(env, lossesRef.Value());
+    if (now.data == lossesMade.data && now.length == lossesMade.length) {
+      if (lossCount > 0) std::memcpy(now.data, losses_.data(), lossCount * sizeof(float));
+    } else {
+      lost = "run.losses";
+    }
+    for (const PlanBuffer& b : buffers_) {
+      if (b.shared) continue;
+      if (b.Intact(env)) b.CopyOut();
+      else lost += (lost.empty() ? "" : ", ") + std::string(b.name);
+    }
+    return lost;
   }
 
   void Finish() { busy_ = false; }
   plan::Plan* engine() { return engine_.get(); }
 
  private:
+  static constexpr const char* kBufferNames[4] = {"buffers.params", "buffers.grads", "buffers.state", "buffers.rngState"};
+
   void CheckUsable(Napi::Env env, const char* what) {
     if (!engine_) throw Napi::Error::New(env, std::string("Cannot call ") + what + ": this training plan was disposed");
     if (busy_) {
       throw Napi::Error::New(env, std::string("Cannot call ") + what +
                                       " while runSteps is in flight on this training plan; await it first");
     }
-    // The engine holds raw pointers into the four buffers: refuse to run if one was detached
-    // (transferred) or its memory moved since the plan was made.
-    static const char* const names[] = {"buffers.params", "buffers.grads", "buffers.state", "buffers.rngState"};
-    for (int i = 0; i < 4; i++) {
-      Napi::TypedArray t = refs_[i].Value().As<Napi::TypedArray>();
-      void* data = nullptr;
-      size_t length = 0;
-      napi_get_typedarray_info(env, t, nullptr, &length, &data, nullptr, nullptr);
-      if (data != views_[i].data || length != views_[i].length) {
-        throw Napi::Error::New(env, std::string("Cannot call ") + what + ": " + names[i] +
+    for (const PlanBuffer& b : buffers_) {
+      if (!b.Intact(env)) {
+        throw Napi::Error::New(env, std::string("Cannot call ") + what + ": " + b.name +
                                         " was detached or resized after the plan was created; create a new plan");
       }
     }
@@ -271,54 +363,125 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
 
   Napi::Value RunSteps(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    CheckUsable(env, "runSteps");
     if (info.Length() < 1) ThrowType(env, "runSteps expects (run)");
     Napi::Object run = GetObject(info[0], "run");
-    const SpecDesc& spec = engine_->spec();
-    StepArgs a;
-    Napi::Float32Array x = GetF32(run.Get("x"), "run.x");
+    // Every property read first (a getter may run JavaScript: transfer an array, dispose this plan),
+    // then the checks and copies, with no JavaScript in between.
+    Napi::Value xv = run.Get("x");
     Napi::Value yv = run.Get("y");
-    const bool yLabels = IsTyped(yv, napi_int32_array);
-    if (!yLabels && !IsTyped(yv, napi_float32_array)) {
-      ThrowType(env, "Expected a Float32Array or Int32Array for run.y but received " + Describe(yv));
-    }
-    Napi::Int32Array order = GetTyped<int32_t>(run.Get("order"), napi_int32_array, "Int32Array", "run.order");
-    Napi::Float32Array lr = GetF32(run.Get("lr"), "run.lr");
-    Napi::Float32Array losses = GetF32(run.Get("losses"), "run.losses");
+    Napi::Value orderv = run.Get("order");
+    Napi::Value lrv = run.Get("lr");
+    Napi::Value lossesv = run.Get("losses");
+    StepArgs a;
     a.rows = GetInt(run, "rows", "run.rows");
     a.start = GetInt(run, "start", "run.start");
     a.steps = GetInt(run, "steps", "run.steps");
     a.batchSize = GetInt(run, "batchSize", "run.batchSize");
     a.firstStep = GetInt(run, "firstStep", "run.firstStep");
     a.training = GetBool(run, "training", "run.training");
-    a.x = x.Data();
-    int64_t yLength;
-    if (yLabels) {
-      Napi::Int32Array y = yv.As<Napi::Int32Array>();
-      a.yLabels = y.Data();
-      yLength = int64_t(y.ElementLength());
-    } else {
-      Napi::Float32Array y = yv.As<Napi::Float32Array>();
-      a.yFloat = y.Data();
-      yLength = int64_t(y.ElementLength());
+    GetF32(xv, "run.x");
+    const bool yLabels = IsTyped(yv, napi_int32_array);
+    if (!yLabels && !IsTyped(yv, napi_float32_array)) {
+      ThrowType(env, "Expected a Float32Array or Int32Array for run.y but received " + Describe(yv));
     }
-    a.order = order.Data();
-    a.orderLength = int64_t(order.ElementLength());
-    a.lr = lr.Data();
-    a.losses = losses.Data();
-    const PlanError e = plan::ValidateRun(spec, a, int64_t(x.ElementLength()), yLength, yLabels,
-                                          int64_t(lr.ElementLength()), int64_t(losses.ElementLength()));
+    GetTyped<int32_t>(orderv, napi_int32_array, "Int32Array", "run.order");
+    GetF32(lrv, "run.lr");
+    GetF32(lossesv, "run.losses");
+    CheckUsable(env, "runSteps");
+    const SpecDesc& spec = engine_->spec();
+    const ViewState x = StateOf(env, xv), y = StateOf(env, yv), order = StateOf(env, orderv), lr = StateOf(env, lrv),
+                    losses = StateOf(env, lossesv);
+    const int64_t orderLength = int64_t(order.length);
+    // The run's part of order and its learning rates, into the plan's memory; ValidateRun checks
+    // those copies (start, steps and batchSize are not checked yet: the ranges are clamped).
+    const int64_t begin = std::clamp<int64_t>(a.start, 0, orderLength);
+    int64_t end = begin;
+    if (a.steps > 0 && a.batchSize > 0) {
+      end = (orderLength - begin) / a.batchSize < a.steps ? orderLength : begin + a.steps * a.batchSize;
+    }
+    const int64_t lrCount = std::clamp<int64_t>(a.steps, 0, int64_t(lr.length));
+    try {
+      if (int64_t(order_.size()) < orderLength) order_.resize(size_t(orderLength));
+      if (int64_t(lr_.size()) < lrCount) lr_.resize(size_t(lrCount));
+    } catch (const std::bad_alloc&) {
+      ThrowRange(env, "Cannot allocate a copy of run.order (" + std::to_string(orderLength) + " values)");
+    }
+    if (end > begin) std::memcpy(order_.data() + begin, static_cast<const int32_t*>(order.data) + begin, size_t(end - begin) * sizeof(int32_t));
+    if (lrCount > 0) std::memcpy(lr_.data(), lr.data, size_t(lrCount) * sizeof(float));
+    a.order = order_.data();
+    a.orderLength = orderLength;
+    a.lr = lr_.data();
+    a.x = static_cast<const float*>(x.data);
+    if (yLabels) a.yLabels = static_cast<const int32_t*>(y.data);
+    else a.yFloat = static_cast<const float*>(y.data);
+    const PlanError e = plan::ValidateRun(spec, a, int64_t(x.length), int64_t(y.length), yLabels, int64_t(lr.length), int64_t(losses.length));
     if (!e.ok()) Throw(env, e);
-    auto* worker = new RunWorker(env, this, Value(), a);
-    worker->Keep(x);
-    worker->Keep(yv);
-    worker->Keep(order);
-    worker->Keep(lr);
-    worker->Keep(losses);
+    CopyData(env, a, x, y, yLabels, end - a.start);
+    for (const PlanBuffer& b : buffers_) b.CopyIn();
+    auto* worker = new RunWorker(env, this, Value(), a, lossesv);
     Napi::Promise promise = worker->Promise();
     busy_ = true;
     worker->Queue();
     return promise;
+  }
+
+  // x and y of a validated run into the plan's memory, and `a` pointed at the copies: whole when
+  // the run uses at least a quarter of the rows, else the `used` rows the run uses, in step order
+  // (the run's order entries then count 0, 1, ... and a.rows = used). Class labels are checked
+  // as copied: this copy is what the worker indexes with.
+  void CopyData(Napi::Env env, StepArgs& a, ViewState x, ViewState y, bool yLabels, int64_t used) {
+    const SpecDesc& spec = engine_->spec();
+    const int64_t inF = spec.inFeatures;
+    const int64_t yWidth = yLabels ? 1 : spec.outFeatures;
+    const int64_t classes = spec.outFeatures;
+    const bool whole = used * 4 >= a.rows;
+    const int64_t rows = whole ? a.rows : used;
+    try {
+      if (int64_t(x_.size()) < rows * inF) x_.resize(size_t(rows * inF));
+      if (yLabels && int64_t(labels_.size()) < rows) labels_.resize(size_t(rows));
+      if (!yLabels && int64_t(y_.size()) < rows * yWidth) y_.resize(size_t(rows * yWidth));
+      if (int64_t(losses_.size()) < a.steps) losses_.resize(size_t(a.steps));
+    } catch (const std::bad_alloc&) {
+      ThrowRange(env, "Cannot allocate a copy of the run's " + std::to_string(rows) + " rows of run.x and run.y");
+    }
+    const float* xs = static_cast<const float*>(x.data);
+    const float* yf = static_cast<const float*>(y.data);
+    const int32_t* yl = static_cast<const int32_t*>(y.data);
+    auto badLabel = [&](int64_t r, int32_t c) {
+      ThrowRange(env, "Invalid run.y[" + std::to_string(r) + "]: class " + std::to_string(c) + "; expected a class index in [0, " +
+                          std::to_string(classes) + ")");
+    };
+    const int64_t begin = a.start;
+    if (whole) {
+      if (rows > 0) std::memcpy(x_.data(), xs, size_t(rows * inF) * sizeof(float));
+      if (yLabels) {
+        if (rows > 0) std::memcpy(labels_.data(), yl, size_t(rows) * sizeof(int32_t));
+        for (int64_t i = begin; i < begin + used; i++) {
+          const int32_t c = labels_[size_t(order_[size_t(i)])];
+          if (c < 0 || c >= classes) badLabel(order_[size_t(i)], c);
+        }
+      } else if (rows > 0) {
+        std::memcpy(y_.data(), yf, size_t(rows * yWidth) * sizeof(float));
+      }
+    } else {
+      for (int64_t i = 0; i < used; i++) {
+        const int64_t r = order_[size_t(begin + i)];
+        std::memcpy(x_.data() + i * inF, xs + r * inF, size_t(inF) * sizeof(float));
+        if (yLabels) {
+          const int32_t c = yl[r];
+          if (c < 0 || c >= classes) badLabel(r, c);
+          labels_[size_t(i)] = c;
+        } else {
+          std::memcpy(y_.data() + i * yWidth, yf + r * yWidth, size_t(yWidth) * sizeof(float));
+        }
+        order_[size_t(begin + i)] = int32_t(i);
+      }
+      a.rows = used;
+    }
+    a.x = x_.data();
+    if (yLabels) a.yLabels = labels_.data();
+    else a.yFloat = y_.data();
+    a.losses = losses_.data();
   }
 
   Napi::Value Forward(const Napi::CallbackInfo& info) {
@@ -343,6 +506,8 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
       ThrowRange(env, "Invalid out: expected at least " + std::to_string(rows * spec.outFeatures) + " values (rows x outFeatures) but received " +
                           std::to_string(out.ElementLength()));
     }
+    // On this thread: no JavaScript runs until it returns. The engine reads the parameters only.
+    buffers_[0].CopyIn();
     engine_->Forward(out.Data(), x.Data(), rows);
     return env.Undefined();
   }
@@ -351,27 +516,45 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     Napi::Env env = info.Env();
     if (busy_) throw Napi::Error::New(env, "Cannot dispose this training plan while runSteps is in flight; await it first");
     engine_.reset();
-    for (auto& r : refs_) r.Reset();
+    for (auto& b : buffers_) b.Reset();
+    std::vector<int32_t>().swap(order_);
+    std::vector<int32_t>().swap(labels_);
+    std::vector<float>().swap(lr_);
+    std::vector<float>().swap(losses_);
+    std::vector<float>().swap(x_);
+    std::vector<float>().swap(y_);
     return env.Undefined();
   }
 
   Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
 
-  struct BufferView {
-    void* data = nullptr;
-    size_t length = 0;
-  };
   std::unique_ptr<plan::Plan> engine_;
-  Napi::ObjectReference refs_[4];
-  BufferView views_[4];
+  PlanBuffer buffers_[4];  // params, grads, state, rngState
+  // The run in flight's inputs and losses (one run at a time), reused from run to run.
+  std::vector<int32_t> order_;   // (order.length): the run's part of order, at its own indices
+  std::vector<float> lr_;        // (steps)
+  std::vector<float> losses_;    // (steps)
+  std::vector<float> x_, y_;     // (rows, inFeatures), (rows, outFeatures): whole or gathered
+  std::vector<int32_t> labels_;  // (rows) class labels, checked
   bool busy_ = false;
 };
 
 void RunWorker::Execute() { completed_ = owner_->engine()->RunSteps(args_); }
 
 void RunWorker::OnOK() {
-  owner_->Finish();
-  deferred_.Resolve(Napi::Number::New(Env(), double(completed_)));
+  Napi::Env env = Env();
+  // Losses written: those of the completed steps and of the step whose loss was not finite.
+  const size_t lossCount = size_t(std::min(args_.steps, completed_ + 1));
+  const std::string lost = owner_->Settle(env, lossesRef_, lossesMade_, lossCount);
+  if (!lost.empty()) {
+    deferred_.Reject(Napi::Error::New(env, "Cannot write back the results of runSteps: " + lost +
+                                               " was detached (transferred) or resized while the run was in flight; the arrays of a "
+                                               "plan and of a run must stay as they are until its promise settles. Create a new plan "
+                                               "over arrays that stay")
+                         .Value());
+    return;
+  }
+  deferred_.Resolve(Napi::Number::New(env, double(completed_)));
 }
 
 void RunWorker::OnError(const Napi::Error& e) {
