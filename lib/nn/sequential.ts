@@ -17,6 +17,7 @@ import type { PlanLayer, PlanSpec, TrainPlan } from "../backend/plan.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
+import { sharedUint32 } from "../core/shared.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
 import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type FeaturesInput, type TargetsInput, type Work } from "../train/data.js";
@@ -174,7 +175,7 @@ export class Sequential {
     }
     ({ params: this.params, grads: this.grads } = allocateParameters(this.layers, seed));
     // A separate stream for dropout, so adding dropout does not change the initial weights.
-    this.rngState = Uint32Array.from(new Rng(seed ^ 0x2545f491).getState());
+    this.rngState = sharedUint32(new Rng(seed ^ 0x2545f491).getState());
   }
 
   // --- Description ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
  */
 import { Matrix, describe } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
+import { sharedFloat32 } from "../core/shared.js";
 import type { Layer } from "./layers.js";
 
 /** One parameterized layer's weights (copies). */
@@ -31,8 +32,8 @@ export interface WeightsInput {
 /** Allocate the flat parameter and gradient buffers, bind every layer to them and initialize them from `seed`. */
 export function allocateParameters(layers: readonly Layer[], seed: number): { params: Float32Array; grads: Float32Array } {
   const P = layers.reduce((n, l) => n + l.paramCount(), 0);
-  const params = new Float32Array(P);
-  const grads = new Float32Array(P);
+  const params = sharedFloat32(P);
+  const grads = sharedFloat32(P);
   let offset = 0;
   for (const l of layers) offset = l.bind(params, grads, offset);
   const rng = new Rng(seed);

@@ -15,6 +15,7 @@
  */
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
+import { sharedFloat32 } from "../core/shared.js";
 import { isSchedule, scheduleConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
 
 export type LearningRate = number | Schedule;
@@ -84,7 +85,7 @@ export class Optimizer {
 
   /** A fresh state buffer for P parameters. */
   createState(P: number): Float32Array {
-    const state = new Float32Array(this.slotNames().length * P);
+    const state = sharedFloat32(this.slotNames().length * P);
     this.def.initState?.(state, P, this.hyper);
     return state;
   }
