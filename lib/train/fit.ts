@@ -238,6 +238,7 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       training: true,
       losses,
     };
+    const dataLengths = { x: run.x.length, y: run.y.length };
     const history: History = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch });
     for (const m of metrics) history.metrics[m] = [];
     if (val) {
@@ -274,9 +275,15 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
         run.steps = c;
         run.firstStep = first + 1;
         const t0 = performance.now();
+        checkDataKept(run, dataLengths, epoch, step, stepsPerEpoch);
         let done: number;
-        if (sync) done = sync.runStepsSync(run);
-        else {
+        if (sync) {
+          try {
+            done = sync.runStepsSync(run);
+          } catch (e) {
+            throw stoppedAt(e, epoch, step, stepsPerEpoch);
+          }
+        } else {
           model._stepsRunning = true;
           try {
             const pending = plan.runSteps(run);
@@ -286,6 +293,8 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
               nextReady = true;
             }
             done = await pending;
+          } catch (e) {
+            throw stoppedAt(e, epoch, step, stepsPerEpoch);
           } finally {
             model._stepsRunning = false;
           }
@@ -361,6 +370,30 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
   } finally {
     release();
   }
+}
+
+const KEEP_DATA = "fit reads x and y until it settles: do not change, transfer (detach) or resize their arrays meanwhile";
+
+/**
+ * x and y still hold what fit checked: an array whose ArrayBuffer was transferred (detached) or
+ * resized while fit ran fails here, naming it, before the plan is handed the next run.
+ */
+function checkDataKept(run: StepRun, lengths: { x: number; y: number }, epoch: number, step: number, stepsPerEpoch: number): void {
+  const changed = run.x.length !== lengths.x ? "x" : run.y.length !== lengths.y ? "y" : null;
+  if (!changed) return;
+  const [now, then] = changed === "x" ? [run.x.length, lengths.x] : [run.y.length, lengths.y];
+  throw new Error(
+    `Training stopped at epoch ${epoch + 1}, step ${step + 1} of ${stepsPerEpoch}: the training data ${changed} holds ${now} values, but ${then} when fit started (its ArrayBuffer was transferred, detached or resized); ${KEEP_DATA}`,
+  );
+}
+
+/** An error of a run of steps (a plan refusing data changed since fit checked it), saying where training stopped. */
+function stoppedAt(e: unknown, epoch: number, step: number, stepsPerEpoch: number): unknown {
+  if (!(e instanceof Error)) return e;
+  const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+  return new Kind(`Training stopped at epoch ${epoch + 1}, step ${step + 1} of ${stepsPerEpoch}: ${e.message}. The data were checked when fit started: ${KEEP_DATA}`, {
+    cause: e,
+  });
 }
 
 /** "mae" -> "valMae". */

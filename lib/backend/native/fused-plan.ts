@@ -3,10 +3,14 @@
  * (native/plan.cc), one N-API crossing per run of steps, on a libuv worker thread.
  *
  * The native object validates the spec and every run itself (TypeError / RangeError naming the
- * field), keeps references to the plan's four buffers and works in their memory (zero-copy), and
- * allocates its workspaces once. While a run is in flight the plan is busy: another `runSteps`,
- * `forward` or `dispose` fails with an Error; the parameters must not be touched until the
- * returned promise settles.
+ * field), keeps references to the plan's four buffers and allocates its workspaces once. While a run
+ * is in flight the plan is busy: another `runSteps`, `forward` or `dispose` fails with an Error.
+ *
+ * JavaScript keeps running meanwhile, so the worker touches only memory JavaScript cannot free or
+ * move (see native/plan_binding.cc): it works in place in plan buffers over a SharedArrayBuffer (as
+ * models allocate theirs, lib/core/shared.ts) and in a copy of any other, copied back when the run
+ * settles; a run's x, y, order, lr and losses go through copies of the plan's own. An array
+ * transferred or resized mid-run makes the run reject naming it; it never crashes the process.
  */
 import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../plan.js";
 import { OPTIMIZERS, optimizerDef } from "../../optim/index.js";
