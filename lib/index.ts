@@ -6,7 +6,7 @@ export { ACTIVATIONS, ACTIVATION_NAMES, type ActivationDef } from "./ops/activat
 export { REGRESSION_LOSSES, PLAN_LOSSES } from "./ops/losses.js";
 export type { PlanSpec, PlanLayer, PlanLoss, PlanOptimizer, PlanBuffers, TrainPlan, StepRun } from "./backend/plan.js";
 export { Sequential, type SequentialOptions, type CompileOptions, type TrainingPath, type Normalization, type NormalizationInput, type TrainingState, type LayerWeights, type SequentialConfig, type EvaluateOptions } from "./nn/sequential.js";
-export { dense, sigmoid, relu, tanh, leakyRelu, gelu, softmax, linear, dropout, Layer, Dense, Activation, Softmax, Dropout, type DenseOptions, type ActivationName, type LayerConfig } from "./nn/layers.js";
+export * from "./nn/layers.js";
 export { INITIALIZERS, type Initializer } from "./nn/init.js";
 export { mse, mae, huber, crossEntropy, binaryCrossEntropy, Loss, type LossName, type LossConfig } from "./losses/index.js";
 export * from "./optim/index.js";

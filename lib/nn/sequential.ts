@@ -317,7 +317,7 @@ export class Sequential {
     this.assertNotStepping("predict");
     checkOptions(options, ["batchSize"], "predict");
     const batchSize = inferenceBatch(options.batchSize);
-    const { data, rows } = toFeatures(x, "x", this.inputSize, null, null, finiteCheckOf(this._kernels()));
+    const { data, rows } = toFeatures(x, "x", this.inputShape, null, null, finiteCheckOf(this._kernels()));
     return runSync(this.predictWork(data, rows, batchSize, null));
   }
 
@@ -332,7 +332,7 @@ export class Sequential {
     checkOptions(options, ["batchSize"], "predictAsync");
     const batchSize = inferenceBatch(options.batchSize);
     const slicer = makeSlicer();
-    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputSize, null, null, finiteCheckOf(this._kernels())), slicer);
+    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputShape, null, null, finiteCheckOf(this._kernels())), slicer);
     const step = this.steps;
     const guard = (): void => {
       this.assertNotStepping("predict");

@@ -2,7 +2,9 @@
  * Turning what users pass to fit / evaluate / predict into the contiguous arrays a training plan
  * reads, with every check done before any training starts.
  *
- * Inputs x: a `Matrix`, `number[][]`, or `{ data: Float32Array, shape: [rows, cols] }`.
+ * Inputs x: (N, ...sampleShape) as `{ data: Float32Array, shape: [N, ...sampleShape] }` or nested
+ * arrays (`number[][]` for samples of one dimension, `number[][][][]` for (N, C, H, W)), or a
+ * `Matrix` (N, features) for samples of one dimension.
  * Targets y: the same forms (float rows); for regression or binaryCrossEntropy with one output, also
  * a flat `number[]` / `Float32Array` (one value per row); for crossEntropy, class indices as an
  * integer typed array (`Int32Array`, `Uint8Array`, ...), `number[]` or a one-column matrix, or rows
@@ -72,9 +74,12 @@ export async function runAsync<T>(work: Work<T>, slicer: Slicer): Promise<T> {
 
 export interface ShapedArray {
   data: Float32Array;
-  shape: readonly [number, number];
+  /** [rows, ...sample shape]: [rows, cols] for a matrix, [N, C, H, W] for images. */
+  shape: readonly number[];
 }
-export type FeaturesInput = Matrix | readonly (readonly number[])[] | ShapedArray;
+/** Nested arrays of numbers, one level per dimension. */
+export type NestedArray = readonly (number | NestedArray)[];
+export type FeaturesInput = Matrix | NestedArray | ShapedArray;
 export type TargetsInput =
   | FeaturesInput
   | readonly number[]
@@ -94,6 +99,57 @@ interface Dense2D {
 
 function isShaped(v: unknown): v is ShapedArray {
   return v !== null && typeof v === "object" && !ArrayBuffer.isView(v) && "data" in v && "shape" in v;
+}
+
+/**
+ * Samples of shape `sample` from { data, shape: [N, ...sample] } (not copied) or nested arrays
+ * (copied), as rows of their flat size; null for another form. A shape that does not match is an
+ * error naming the expected and the given shape.
+ */
+function* asSamples(v: unknown, name: string, sample: readonly number[]): Work<Dense2D | null> {
+  const size = sample.reduce((a, b) => a * b, 1);
+  const expected = `[N, ${sample.join(", ")}]`;
+  if (v instanceof Matrix) {
+    throw new RangeError(`${name} is a (${v.rows}, ${v.cols}) matrix but the model takes samples of shape [${sample.join(", ")}]: pass { data, shape: ${expected} }`);
+  }
+  if (isShaped(v)) {
+    const { data, shape } = v;
+    if (!(data instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for ${name}.data but received ${describe(data)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new TypeError(`Expected ${name}.shape to be ${expected} (non-negative integers) but received ${describe(shape)}`);
+    }
+    if (shape.length !== sample.length + 1 || sample.some((d, i) => shape[i + 1] !== d)) {
+      throw new RangeError(`${name} has shape [${shape.join(", ")}] but the model takes ${expected}`);
+    }
+    const rows = shape[0]!;
+    if (data.length !== rows * size) throw new RangeError(`${name}.data has ${data.length} values but ${name}.shape [${shape.join(", ")}] needs ${rows * size}`);
+    return { data, rows, cols: size };
+  }
+  if (!Array.isArray(v)) return null;
+  const rows = v.length;
+  const data = new Float32Array(rows * size);
+  let at = 0;
+  // Depth-first over each sample, checking every level's length against the sample shape.
+  const fill = (a: unknown, depth: number, path: string): void => {
+    if (!Array.isArray(a) || a.length !== sample[depth]) {
+      throw new RangeError(`${path} is ${Array.isArray(a) ? `an array of ${a.length}` : describe(a)} but the model takes ${expected}: expected an array of ${sample[depth]}`);
+    }
+    if (depth === sample.length - 1) {
+      for (let j = 0; j < a.length; j++) {
+        const x = a[j] as unknown;
+        if (typeof x !== "number") throw new TypeError(`${path}[${j}] is ${describe(x)}; expected a number`);
+        data[at++] = x;
+      }
+    } else {
+      for (let j = 0; j < a.length; j++) fill(a[j], depth + 1, `${path}[${j}]`);
+    }
+  };
+  const chunkRows = rowsPerChunk(size);
+  for (let i = 0; i < rows; i++) {
+    fill(v[i], 0, `${name}[${i}]`);
+    if ((i + 1) % chunkRows === 0) yield;
+  }
+  return { data, rows, cols: size };
 }
 
 /** A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array. */
@@ -169,19 +225,23 @@ export function toFeatures(...args: Parameters<typeof featuresWork>): Dense2D {
 export function* featuresWork(
   x: unknown,
   name: string,
-  inputSize: number,
+  sampleShape: readonly number[],
   mean: Float32Array | null,
   std: Float32Array | null,
   check: FiniteCheck,
 ): Work<Dense2D> {
-  const m = yield* as2D(x, name);
+  const m = sampleShape.length === 1 ? yield* as2D(x, name) : yield* asSamples(x, name, sampleShape);
+  const expected = `[N, ${sampleShape.join(", ")}]`;
   if (m === null) {
     throw new TypeError(
-      `Expected ${name} as a Matrix, number[][] or { data: Float32Array, shape: [rows, cols] } but received ${describe(x)}`,
+      sampleShape.length === 1
+        ? `Expected ${name} as a Matrix, number[][] or { data: Float32Array, shape: [rows, cols] } but received ${describe(x)}`
+        : `Expected ${name} of shape ${expected} as { data: Float32Array, shape: ${expected} } or nested arrays but received ${describe(x)}`,
     );
   }
   checkNonEmpty(m.rows, name);
-  if (m.cols !== inputSize) {
+  const inputSize = sampleShape[0]!;
+  if (sampleShape.length === 1 && m.cols !== inputSize) {
     throw new RangeError(
       `${name} has ${m.cols} column${m.cols === 1 ? "" : "s"} per row but the model expects inputSize ${inputSize} features`,
     );

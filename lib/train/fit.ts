@@ -129,7 +129,7 @@ export async function prepareData(model: Sequential, x: unknown, y: unknown, xNa
     throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
   }
   const check = finiteCheckOf(model._kernels());
-  const fx = await runAsync(featuresWork(x, xName, model.inputSize, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
+  const fx = await runAsync(featuresWork(x, xName, model.inputShape, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
   const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null, check), slicer);
   return { x: fx.data, y: fy, rows: fx.rows };
 }
