@@ -3,14 +3,18 @@
  * one column per target, "<target>_pred", in raw units. Classification: "<target>_pred" (the class
  * name) and "p_<class>" probability columns. --with-inputs copies the feature columns in front.
  */
-import { createWriteStream } from "node:fs";
-import { once } from "node:events";
 import type { Command } from "commander";
+import { AtomicFileWriter } from "../io/atomic-write.js";
 import { addCsvReadingOptions, loadForData, type CsvReadingFlags } from "./model-data.js";
 import { userInput } from "./errors.js";
 
-/** One CSV field, quoted when needed (RFC 4180). */
+/**
+ * One CSV field, quoted when needed (RFC 4180). Text that a spreadsheet would run as a formula
+ * (starting with =, +, -, @, a tab or a carriage return, and not a number such as -1) gets a
+ * leading apostrophe, as OWASP's advice on CSV injection says, so opening the file runs nothing.
+ */
 export function csvField(s: string): string {
+  if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -38,25 +42,33 @@ export async function runPredict(modelDir: string, file: string, opts: PredictFl
   else if (model.loss?.name === "binaryCrossEntropy") header.push(...targets.map((t) => `p_${t}`));
   else header.push(...targets.map((t) => `${t}_pred`));
 
-  const stream = opts.out ? createWriteStream(opts.out) : process.stdout;
-  const write = async (line: string): Promise<void> => {
-    if (!stream.write(line + "\n")) await once(stream, "drain");
+  const lines = function* (): Generator<string> {
+    yield header.map(csvField).join(",");
+    for (let i = 0; i < p.rows; i++) {
+      const fields: string[] = opts.withInputs ? Array.from(data.x.row(i), num) : [];
+      const row = p.row(i);
+      if (binaryClasses) fields.push(csvField(classes[row[0]! > 0.5 ? 1 : 0]!), num(row[0]!));
+      else if (classes) {
+        let best = 0;
+        for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
+        fields.push(csvField(classes[best]!), ...Array.from(row, num));
+      } else fields.push(...Array.from(row, num));
+      yield fields.join(",");
+    }
   };
-  await write(header.map(csvField).join(","));
-  for (let i = 0; i < p.rows; i++) {
-    const fields: string[] = opts.withInputs ? Array.from(data.x.row(i), num) : [];
-    const row = p.row(i);
-    if (binaryClasses) fields.push(csvField(classes[row[0]! > 0.5 ? 1 : 0]!), num(row[0]!));
-    else if (classes) {
-      let best = 0;
-      for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
-      fields.push(csvField(classes[best]!), ...Array.from(row, num));
-    } else fields.push(...Array.from(row, num));
-    await write(fields.join(","));
+
+  if (!opts.out) {
+    for (const line of lines()) if (!process.stdout.write(line + "\n")) await new Promise((r) => process.stdout.once("drain", r));
+    return;
   }
-  if (opts.out) {
-    (stream as ReturnType<typeof createWriteStream>).end();
-    await once(stream, "finish");
+  // The file appears whole when done, and a link planted at its name is replaced, not written through.
+  const out = await AtomicFileWriter.open(opts.out);
+  try {
+    for (const line of lines()) await out.write(line + "\n");
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
 }
 

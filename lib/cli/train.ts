@@ -4,7 +4,8 @@
  * terminal, and save the model (model.json + model.safetensors), the loss curve (loss.svg) and the
  * history (history.json) into --out.
  */
-import { access, constants, mkdir, writeFile } from "node:fs/promises";
+import { access, constants, mkdir } from "node:fs/promises";
+import { atomicWriteFile } from "../io/atomic-write.js";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Matrix } from "../core/matrix.js";
@@ -311,7 +312,8 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   });
 
   await saveModel(model, flags.out, { data: info, includeOptimizer: flags.saveOptimizer === true });
-  await writeFile(join(flags.out, "history.json"), JSON.stringify(history, null, 2) + "\n");
+  // Every output file is replaced atomically: never half-written, never written through a planted link.
+  await atomicWriteFile(join(flags.out, "history.json"), JSON.stringify(history, null, 2) + "\n");
   // The held-out rows, as 0-based data rows of the file, for `evaluate --rows validation`.
   const splitSaved = nVal > 0 && flags.saveSplit;
   if (splitSaved) await writeSplit(flags.out, file, n, trainIdx, valIdx);
@@ -337,7 +339,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
     const { asciiLossChart, lossCurveSvg } = await import("./plot.js");
     say(asciiLossChart({ loss: history.loss, valLoss: history.valLoss }, { color: (out as { isTTY?: boolean }).isTTY === true }));
     const svg = await lossCurveSvg({ loss: history.loss, valLoss: history.valLoss, epochs: history.epochs.map((e) => e + 1) }, `blasnet: ${file}`);
-    await writeFile(join(flags.out, "loss.svg"), svg);
+    await atomicWriteFile(join(flags.out, "loss.svg"), svg);
   }
   say(`saved model to ${join(flags.out, "/")} (model.json, model.safetensors${flags.plot ? ", loss.svg" : ""}, history.json${splitSaved ? ", split.json" : ""})`);
 }
@@ -350,7 +352,7 @@ function valName(m: string): string {
 async function writeSplit(dir: string, file: string, rows: number, trainIdx: Int32Array, valIdx: Int32Array): Promise<void> {
   const sorted = (idx: Int32Array): number[] => Array.from(idx).sort((a, b) => a - b);
   const split: SplitFile = { data: file, rows, training: sorted(trainIdx), validation: sorted(valIdx) };
-  await writeFile(join(dir, "split.json"), JSON.stringify(split) + "\n");
+  await atomicWriteFile(join(dir, "split.json"), JSON.stringify(split) + "\n");
 }
 
 export function registerTrain(program: Command): void {

@@ -6,6 +6,7 @@
  *
  * getWeights / setWeights copy a layer's parameters out and in, validating everything first.
  */
+import { constants } from "node:buffer";
 import { Matrix, describe } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { sharedFloat32 } from "../core/shared.js";
@@ -32,13 +33,48 @@ export interface WeightsInput {
 /** Allocate the flat parameter and gradient buffers, bind every layer to them and initialize them from `seed`. */
 export function allocateParameters(layers: readonly Layer[], seed: number): { params: Float32Array; grads: Float32Array } {
   const P = layers.reduce((n, l) => n + l.paramCount(), 0);
-  const params = sharedFloat32(P);
-  const grads = sharedFloat32(P);
+  let params: Float32Array;
+  let grads: Float32Array;
+  try {
+    if (P > MAX_PARAMETERS) throw new RangeError("too many");
+    params = sharedFloat32(P);
+    grads = sharedFloat32(P);
+  } catch (e) {
+    if (e instanceof RangeError) throw tooManyParameters(layers, P);
+    throw e;
+  }
   let offset = 0;
   for (const l of layers) offset = l.bind(params, grads, offset);
   const rng = new Rng(seed);
   layers.forEach((l, i) => l.initialize(rng, layers[i + 1]));
   return { params, grads };
+}
+
+/**
+ * The most parameters a model may have: blasnet keeps them in one buffer, and caps it at the
+ * largest buffer Node guarantees (buffer.constants.MAX_LENGTH bytes), so that a too-large model is
+ * refused with a message instead of an engine error or an attempt to allocate many gigabytes.
+ */
+const MAX_PARAMETERS = Math.floor(constants.MAX_LENGTH / 4);
+
+/** Bytes in words: "4.9 GiB". */
+function bytesText(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) (n /= 1024), u++;
+  return u === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[u]}`;
+}
+
+/** The error for a model whose parameters cannot be allocated: how many, how many bytes, and which layer. */
+function tooManyParameters(layers: readonly Layer[], P: number): RangeError {
+  const count = (n: number): string => n.toLocaleString("en-US");
+  const biggest = layers.map((l, i) => ({ i, n: l.paramCount(), name: l.name || l.kind() })).sort((a, b) => b.n - a.n)[0]!;
+  return new RangeError(
+    `The model has ${count(P)} parameters (layer ${biggest.i}, ${biggest.name}, has ${count(biggest.n)}): ${bytesText(4 * P)} of float32 weights, ` +
+      `as much again for their gradients, and more for optimizer state. ` +
+      (P > MAX_PARAMETERS ? `blasnet keeps the parameters in one buffer of at most ${count(MAX_PARAMETERS)} values (${bytesText(4 * MAX_PARAMETERS)}). ` : "This machine could not allocate that memory. ") +
+      `Use fewer or narrower layers (a dense layer has inFeatures x outFeatures + outFeatures parameters)`,
+  );
 }
 
 /** The layers that have parameters, with their index in the model. */
