@@ -27,8 +27,11 @@ interface Outcome {
   name?: string;
   message?: string;
   epochs?: number;
-  /** plan-hostile.ts: what the plan said when asked to run again. */
+  /** plan-hostile.ts: what the plan said when asked to run again; a finished run's steps and whether its losses and parameters are finite. */
   after?: string;
+  steps?: number;
+  finiteLosses?: boolean;
+  finiteParams?: boolean;
   sentinels: number;
   untouched: boolean;
 }
@@ -103,6 +106,13 @@ describe.runIf(nativeOrSkip())("the native fused plan used directly, over plain 
     expect(r.outcome).toBe("rejected");
     expect(r.message).toMatch(/^Cannot write back the results of runSteps: buffers\.params was detached \(transferred\) or resized while the run was in flight/);
     expect(r.after).toMatch(/buffers\.params was detached or resized after the plan was created; create a new plan/);
+  }, 60_000);
+
+  it("order and lr overwritten while a run is in flight: the worker uses the copies checked before it started", async () => {
+    for (const action of ["order-mutate", "lr-mutate"]) {
+      const r = await hostile(action, PLAN_FIXTURE);
+      expect(r, action).toMatchObject({ outcome: "finished", steps: 64, finiteLosses: true, finiteParams: true });
+    }
   }, 60_000);
 
   it("a getter on the run that transfers x: the lengths are read after every getter ran", async () => {
