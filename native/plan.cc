@@ -863,38 +863,48 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
     const int64_t first = run.start + s * run.batchSize;
     const int64_t rows = std::min(run.batchSize, run.orderLength - first);
     const int32_t* idx = run.order + first;
-    // Gather the batch by index into the reused batch buffers. Rows sit at random places in x:
-    // for wide rows, prefetch the row kPrefetchRows ahead so its cache misses overlap the copies.
-    // (Two loops: with the width test inside one loop, T1's 1-wide steps ran about 5% slower.)
-    if (inF >= 64) {
-      constexpr int64_t kPrefetchRows = 4;
-      for (int64_t r = 0; r < rows; r++) {
-        if (r + kPrefetchRows < rows) {
-          const char* next = reinterpret_cast<const char*>(run.x + int64_t(idx[r + kPrefetchRows]) * inF);
-          for (int64_t b = 0; b < inF * int64_t(sizeof(float)); b += 64) __builtin_prefetch(next + b);
+    const float* xb = ws.xb;
+    const float* yb = ws.yb;
+    const int32_t* lb = ws.lb.data();
+    if (run.gathered) {
+      // The caller copied the run's rows in step order: the batch is already contiguous.
+      xb = run.x + first * inF;
+      if (labels) lb = run.yLabels + first;
+      else yb = run.yFloat + first * outF;
+    } else {
+      // Gather the batch by index into the reused batch buffers. Rows sit at random places in x:
+      // for wide rows, prefetch the row kPrefetchRows ahead so its cache misses overlap the copies.
+      // (Two loops: with the width test inside one loop, T1's 1-wide steps ran about 5% slower.)
+      if (inF >= 64) {
+        constexpr int64_t kPrefetchRows = 4;
+        for (int64_t r = 0; r < rows; r++) {
+          if (r + kPrefetchRows < rows) {
+            const char* next = reinterpret_cast<const char*>(run.x + int64_t(idx[r + kPrefetchRows]) * inF);
+            for (int64_t b = 0; b < inF * int64_t(sizeof(float)); b += 64) __builtin_prefetch(next + b);
+          }
+          const float* src = run.x + int64_t(idx[r]) * inF;
+          float* dst = ws.xb + r * inF;
+          for (int64_t j = 0; j < inF; j++) dst[j] = src[j];
         }
-        const float* src = run.x + int64_t(idx[r]) * inF;
-        float* dst = ws.xb + r * inF;
-        for (int64_t j = 0; j < inF; j++) dst[j] = src[j];
+      } else {
+        for (int64_t r = 0; r < rows; r++) {
+          const float* src = run.x + int64_t(idx[r]) * inF;
+          float* dst = ws.xb + r * inF;
+          for (int64_t j = 0; j < inF; j++) dst[j] = src[j];
+        }
       }
-    } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* src = run.x + int64_t(idx[r]) * inF;
-        float* dst = ws.xb + r * inF;
-        for (int64_t j = 0; j < inF; j++) dst[j] = src[j];
-      }
-    }
-    if (labels) {
-      for (int64_t r = 0; r < rows; r++) ws.lb[r] = run.yLabels[idx[r]];
-    } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* src = run.yFloat + int64_t(idx[r]) * outF;
-        float* dst = ws.yb + r * outF;
-        for (int64_t j = 0; j < outF; j++) dst[j] = src[j];
+      if (labels) {
+        for (int64_t r = 0; r < rows; r++) ws.lb[r] = run.yLabels[idx[r]];
+      } else {
+        for (int64_t r = 0; r < rows; r++) {
+          const float* src = run.yFloat + int64_t(idx[r]) * outF;
+          float* dst = ws.yb + r * outF;
+          for (int64_t j = 0; j < outF; j++) dst[j] = src[j];
+        }
       }
     }
-    const float* pred = ForwardPass(ws, ws.xb, rows, run.training, rng);
-    const double loss = Loss(spec, ws.d0, pred, ws.yb, ws.lb.data(), rows);
+    const float* pred = ForwardPass(ws, xb, rows, run.training, rng);
+    const double loss = Loss(spec, ws.d0, pred, yb, lb, rows);
     run.losses[s] = float(loss);
     // Checked as stored: a loss beyond float32's range is reported as Infinity, and its step's
     // gradients would overflow the weights.

@@ -89,6 +89,9 @@ struct StepArgs {
   int64_t firstStep = 1;
   bool training = true;
   float* losses = nullptr;  // (steps)
+  // The rows are already in step order: step s trains on rows [s * batchSize, ...) of x and y as
+  // they are (order then counts 0, 1, ...; the binding sets this for its own copies).
+  bool gathered = false;
 };
 
 /// Checks a run against the plan (lengths, ranges, labels, order values) before anything runs.

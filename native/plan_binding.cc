@@ -23,9 +23,10 @@
 //   array is still the one the plan was made with (else the run rejects, naming the buffer);
 // - a run's inputs are copied on the calling thread before the worker starts: lr, the run's part
 //   of order, and x and y (whole, when the run uses at least a quarter of the rows; otherwise only
-//   the rows the run uses, gathered in step order). Every value used as an index (order entries,
-//   class labels) is checked in the copy the worker reads, so a check cannot be undone by a later
-//   write; losses are written into the plan's memory and copied back when the run settles.
+//   the rows the run uses, gathered in step order, which the engine then uses as its batches
+//   without a copy of its own). Every value used as an index (order entries, class labels) is
+//   checked in the copy the worker reads, so a check cannot be undone by a later write; losses
+//   are written into the plan's memory and copied back when the run settles.
 #include <napi.h>
 
 #include <algorithm>
@@ -426,9 +427,10 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
   }
 
   // x and y of a validated run into the plan's memory, and `a` pointed at the copies: whole when
-  // the run uses at least a quarter of the rows, else the `used` rows the run uses, in step order
-  // (the run's order entries then count 0, 1, ... and a.rows = used). Class labels are checked
-  // as copied: this copy is what the worker indexes with.
+  // the run uses at least a quarter of the rows (a memcpy; the engine gathers by the order copy),
+  // else the `used` rows the run uses, gathered here in step order, which the engine then trains
+  // on in place (a.gathered: this gather replaces its own, so the rows are copied once). Class
+  // labels are checked as copied: this copy is what the worker indexes with.
   void CopyData(Napi::Env env, StepArgs& a, ViewState x, ViewState y, bool yLabels, int64_t used) {
     const SpecDesc& spec = engine_->spec();
     const int64_t inF = spec.inFeatures;
@@ -464,7 +466,14 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
         std::memcpy(y_.data(), yf, size_t(rows * yWidth) * sizeof(float));
       }
     } else {
+      // Rows sit at random places in x: for wide rows, prefetch the row 4 ahead (as plan.cc's own
+      // gather does) so its cache misses overlap the copies.
+      constexpr int64_t kPrefetchRows = 4;
       for (int64_t i = 0; i < used; i++) {
+        if (inF >= 64 && i + kPrefetchRows < used) {
+          const char* next = reinterpret_cast<const char*>(xs + int64_t(order_[size_t(begin + i + kPrefetchRows)]) * inF);
+          for (int64_t b = 0; b < inF * int64_t(sizeof(float)); b += 64) __builtin_prefetch(next + b);
+        }
         const int64_t r = order_[size_t(begin + i)];
         std::memcpy(x_.data() + i * inF, xs + r * inF, size_t(inF) * sizeof(float));
         if (yLabels) {
@@ -474,9 +483,14 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
         } else {
           std::memcpy(y_.data() + i * yWidth, yf + r * yWidth, size_t(yWidth) * sizeof(float));
         }
-        order_[size_t(begin + i)] = int32_t(i);
       }
+      // The engine trains on the copies as they are (a.gathered); the order it is given counts
+      // 0, 1, ... so that its own gather, were it used, reads the same rows.
+      for (int64_t i = 0; i < used; i++) order_[size_t(i)] = int32_t(i);
+      a.start = 0;
+      a.orderLength = used;
       a.rows = used;
+      a.gathered = true;
     }
     a.x = x_.data();
     if (yLabels) a.yLabels = labels_.data();
