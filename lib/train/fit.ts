@@ -32,8 +32,8 @@ import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
 import { withKerasHistory } from "./keras-names.js";
 import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
 import { Progress, type Verbosity } from "./progress.js";
-import { seededPermutation } from "./shuffle.js";
-import { makeSlicer, SLICE_MS, yieldIfDue, type Slicer } from "./yield.js";
+import { permutationWork, seededPermutation } from "./shuffle.js";
+import { makeSlicer, SLICE_MS, yieldIfDue, yieldNow, type Slicer } from "./yield.js";
 
 export interface FitOptions {
   /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
@@ -262,8 +262,15 @@ export async function fitModel(model: Sequential, x: unknown, y: unknown, option
       if (nextReady) {
         cur = 1 - cur;
         nextReady = false;
-      } else if (shuffle) fillOrder(orders[cur]!, epoch);
+      } else if (shuffle) {
+        // On the main thread a shuffle of millions of rows pauses by the 4 ms rule too.
+        if (sync) await runAsync(permutationWork(orders[cur]!, epochSeed(seed, epoch)), slicer);
+        else fillOrder(orders[cur]!, epoch);
+      }
       run.order = orders[cur]!;
+      // The data checks, the shuffle and the first step run in separate turns of the event loop:
+      // fit's start blocks no longer than its first step.
+      if (epoch === initialEpoch) await yieldNow(slicer);
       let lossSum = 0; // sum over steps of loss * rows
       let rowsDone = 0;
       let step = 0;

@@ -28,6 +28,12 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Yield now (whatever the time since the last yield). */
+export async function yieldNow(s: Slicer): Promise<void> {
+  await yieldToEventLoop();
+  s.last = performance.now();
+}
+
 /** Yield if a slice has passed since the last yield. */
 export async function yieldIfDue(s: Slicer): Promise<void> {
   if (performance.now() - s.last >= SLICE_MS) {
