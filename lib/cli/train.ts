@@ -18,7 +18,7 @@ import { loadModelWithManifest, saveModel, type DataInfo, type ModelManifest } f
 import { dense, dropout, type ActivationName, type Layer } from "../nn/layers.js";
 import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
-import { Optimizer, optimizerDef, OPTIMIZER_NAMES, type OptimizerName } from "../optim/index.js";
+import { Optimizer, optimizerDef, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerName } from "../optim/index.js";
 import { ACTIVATION_NAMES } from "../ops/activations.js";
 import { METRIC_NAMES, type MetricName } from "../train/metrics.js";
 import { oneOf, parseFraction, parseInteger, parseList, parseNonNegativeNumber, parsePair, parsePositiveNumber, parseSizes, UserError, userInput, userInputAsync } from "./errors.js";
@@ -75,16 +75,16 @@ export interface TrainFlags extends CsvReadingFlags {
   saveSplit: boolean;
 }
 
-/** Each optimizer hyperparameter's flag, by the option name the optimizers take (OptimizerDef.options). */
-export const OPTIMIZER_FLAGS: Readonly<Record<string, keyof TrainFlags>> = {
-  momentum: "momentum",
-  dampening: "dampening",
-  nesterov: "nesterov",
-  weightDecay: "weightDecay",
-  betas: "betas",
-  eps: "eps",
-  alpha: "alpha",
-};
+/** The optimizer options with a flag written out below (with its own help and parser). */
+const DOCUMENTED_OPTIMIZER_FLAGS = ["momentum", "dampening", "nesterov", "weightDecay", "betas", "eps", "alpha"];
+
+/**
+ * Each optimizer hyperparameter's flag, by the option name the optimizers take (OptimizerDef.options):
+ * every registered optimizer's options, the flag named after the option (--lr-decay for lrDecay).
+ */
+export const OPTIMIZER_FLAGS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(OPTIMIZERS).flatMap((def) => def.options.map((o) => [o, o])),
+);
 
 const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -128,13 +128,14 @@ function learningRate(flags: TrainFlags, totalSteps: number): number | Schedule 
 function makeOptimizer(flags: TrainFlags, totalSteps: number): Optimizer {
   const def = optimizerDef(flags.optimizer);
   const options: Record<string, unknown> = { lr: learningRate(flags, totalSteps) };
+  const given = flags as unknown as Record<string, unknown>;
   for (const [option, key] of Object.entries(OPTIMIZER_FLAGS)) {
-    if (flags[key] === undefined) continue;
+    if (given[key] === undefined) continue;
     if (!def.options.includes(option)) {
       const takers = OPTIMIZER_NAMES.filter((n) => optimizerDef(n).options.includes(option));
       throw new UserError(`${flagName(option)} applies to --optimizer ${takers.join(" or ")}, not ${def.name}; leave it out or choose one of those`);
     }
-    options[option] = flags[key];
+    options[option] = given[key];
   }
   return new Optimizer(def, options);
 }
@@ -402,6 +403,13 @@ export function registerTrain(program: Command): void {
     .option("--save-optimizer", "save the optimizer state with the final model (to continue training later)")
     .option("--no-plot", "skip the terminal chart and loss.svg")
     .option("--verbose <level>", "0 quiet, 1 progress bar on a terminal (else one line per epoch), 2 one line per epoch", parseInteger(0, 2), 1);
+  // Every other registered optimizer option gets a flag too, with the help its definition gives.
+  for (const option of Object.keys(OPTIMIZER_FLAGS)) {
+    if (DOCUMENTED_OPTIMIZER_FLAGS.includes(option)) continue;
+    const takers = OPTIMIZER_NAMES.filter((n) => optimizerDef(n).options.includes(option));
+    const help = optimizerDef(takers[0]!).help?.[option] ?? option;
+    cmd.option(`${flagName(option)} <value>`, `${help} (${takers.join(", ")})`, parseNonNegativeNumber);
+  }
   addCsvReadingOptions(cmd)
     .addHelpText("after", "\nExample:\n  blasnet train data.csv --target y --hidden 64,64 --activation relu --loss mse --optimizer adam \\\n    --lr 1e-3 --epochs 50 --batch 32 --val 0.2 --out model/")
     .action(async (file: string, flags: TrainFlags) => {

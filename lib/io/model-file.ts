@@ -30,7 +30,9 @@ import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { layerFromConfig, type Param } from "../nn/layers.js";
 import type { Optimizer } from "../optim/index.js";
-import { Sequential, type SequentialConfig } from "../nn/sequential.js";
+import { provideModelSaver, Sequential, type DataInfo, type ModelSaveOptions, type SequentialConfig } from "../nn/sequential.js";
+
+export type { DataInfo } from "../nn/sequential.js";
 import type { WriteFaults } from "./atomic-write.js";
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifestText, readModelDir, sizeMismatch, WEIGHTS_FILE, writeModelDir } from "./model-dir.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError, type Tensor } from "./safetensors.js";
@@ -50,19 +52,6 @@ const NORMALIZATION_KEYS = ["inputMean", "inputStd", "targetMean", "targetStd"] 
 /** The most layers a manifest may describe. */
 const MAX_LAYERS = 10_000;
 
-/** Column names of the data a model was trained on (kept so CLI predict output maps back). */
-export interface DataInfo {
-  /** Feature columns, in input order. */
-  featureNames?: string[];
-  /** Target columns. */
-  targetNames?: string[];
-  /**
-   * For a categorical target: the class of each output, in output order; for binaryCrossEntropy on
-   * a two-class target (one output), the two classes, the output being the second's probability.
-   */
-  classNames?: string[];
-}
-
 /** What model.json holds. */
 export interface ModelManifest {
   format: typeof MODEL_FORMAT;
@@ -77,11 +66,7 @@ export interface ModelManifest {
   trainingState?: { step: number; epoch: number; rngState: number[]; optimizerSlots: string[] };
 }
 
-export interface SaveOptions {
-  /** Also save the optimizer state, step, epoch and dropout generator state (to resume training). Default false. */
-  includeOptimizer?: boolean;
-  /** Column names of the training data, stored in the manifest. */
-  data?: DataInfo;
+export interface SaveOptions extends ModelSaveOptions {
   /** @internal fault injection for tests. */
   faults?: WriteFaults;
 }
@@ -384,3 +369,6 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   checkOptions(options, LOAD_OPTIONS, "loadModel");
   return (await loadModelWithManifest(dir, options)).model;
 }
+
+// Sequential.save() saves through this module, without the model front importing the file code.
+provideModelSaver(saveModel);

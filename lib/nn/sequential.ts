@@ -25,7 +25,6 @@ import { toPredictions } from "../train/evaluate.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
 import { checkMetrics, type MetricName } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
-import type { SaveOptions } from "../io/model-file.js";
 import { makeSlicer } from "../train/yield.js";
 import { Layer, layerFromConfig, showShape, sizeOf, type LayerConfig, type Shape } from "./layers.js";
 import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "./normalization.js";
@@ -93,6 +92,37 @@ export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
   metrics?: MetricName[];
+}
+
+/** Column names of the data a model was trained on (kept so CLI predict output maps back). */
+export interface DataInfo {
+  /** Feature columns, in input order. */
+  featureNames?: string[];
+  /** Target columns. */
+  targetNames?: string[];
+  /**
+   * For a categorical target: the class of each output, in output order; for binaryCrossEntropy on
+   * a two-class target (one output), the two classes, the output being the second's probability.
+   */
+  classNames?: string[];
+}
+
+export interface ModelSaveOptions {
+  /** Also save the optimizer state, step, epoch and dropout generator state (to resume training). Default false. */
+  includeOptimizer?: boolean;
+  /** Column names of the training data, stored in the manifest. */
+  data?: DataInfo;
+}
+
+type ModelSaver = (model: Sequential, dir: string, options: ModelSaveOptions) => Promise<void>;
+let modelSaver: ModelSaver | undefined;
+
+/**
+ * @internal io/model-file.ts hands the model front its save function when it loads (the file code
+ * imports the model; the model does not import the file code).
+ */
+export function provideModelSaver(save: ModelSaver): void {
+  modelSaver = save;
 }
 
 const DEFAULT_INFERENCE_BATCH = 256;
@@ -494,10 +524,9 @@ export class Sequential {
    * Save to `dir`: model.json (architecture, loss, optimizer, normalization, blasnet version) and
    * model.safetensors (weights), written atomically. Same as `saveModel(this, dir, options)`.
    */
-  async save(dir: string, options: SaveOptions = {}): Promise<void> {
-    // Imported when used: the file code imports this module.
-    const { saveModel } = await import("../io/model-file.js");
-    return saveModel(this, dir, options);
+  async save(dir: string, options: ModelSaveOptions = {}): Promise<void> {
+    if (!modelSaver) throw new Error('Saving needs blasnet\'s file code: import from "blasnet" (not from a file inside the package)');
+    return modelSaver(this, dir, options);
   }
 
   /** Release the model's training plans (native workspaces). The model stays usable. */

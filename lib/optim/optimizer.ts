@@ -33,6 +33,8 @@ export interface OptimizerDef {
   /** Options the factory takes besides `lr`, in the order config() writes them. */
   readonly options: readonly string[];
   readonly defaultLr: number;
+  /** One line of help per option, for the CLI's flags (options without one are named only). */
+  readonly help?: Readonly<Record<string, string>>;
   /** Validated hyperparameters from user options (lr excluded); throws PyTorch-style errors. */
   parse(options: Record<string, unknown>): number[];
   /** The JSON-able options that `parse` turns back into `hyper` (what config() stores). */

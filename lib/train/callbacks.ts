@@ -10,7 +10,7 @@
  */
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import type { Sequential } from "../nn/sequential.js";
+import type { TrainableModel } from "./model.js";
 import { camelLogName } from "./keras-names.js";
 
 /** Per-epoch logs: "loss", "valLoss", and each metric by name ("mae") and with "val" ("valMae"). */
@@ -26,12 +26,12 @@ export interface BatchLogs {
 }
 
 export interface Callback {
-  onTrainBegin?(model: Sequential): void | Promise<void>;
-  onEpochBegin?(epoch: number, model: Sequential): void | Promise<void>;
+  onTrainBegin?(model: TrainableModel): void | Promise<void>;
+  onEpochBegin?(epoch: number, model: TrainableModel): void | Promise<void>;
   /** `step` is the 0-based step within the epoch. */
-  onBatchEnd?(step: number, logs: BatchLogs, model: Sequential): void | Promise<void>;
-  onEpochEnd?(epoch: number, logs: EpochLogs, model: Sequential): void | Promise<void>;
-  onTrainEnd?(history: unknown, model: Sequential): void | Promise<void>;
+  onBatchEnd?(step: number, logs: BatchLogs, model: TrainableModel): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: EpochLogs, model: TrainableModel): void | Promise<void>;
+  onTrainEnd?(history: unknown, model: TrainableModel): void | Promise<void>;
 }
 
 /** The hooks fit calls, in the order of a run. */

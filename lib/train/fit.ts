@@ -25,7 +25,7 @@ import type { Kernels } from "../backend/backend.js";
 import type { StepRun, TrainPlan } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import type { Sequential } from "../nn/sequential.js";
+import type { TrainableModel } from "./model.js";
 import { checkCallback, type BatchLogs, type Callback, type EpochLogs } from "./callbacks.js";
 import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
 import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
@@ -122,7 +122,7 @@ export interface PreparedData {
  * Convert and check x and y for the model (standardizing by its stored statistics), yielding to the
  * event loop between slices of the work.
  */
-export async function prepareData(model: Sequential, x: unknown, y: unknown, xName: string, yName: string, slicer: Slicer): Promise<PreparedData> {
+export async function prepareData(model: TrainableModel, x: unknown, y: unknown, xName: string, yName: string, slicer: Slicer): Promise<PreparedData> {
   const loss = model.loss!;
   const norm = model.normalization;
   if (norm?.targetMean && !loss.isRegression) {
@@ -134,7 +134,7 @@ export async function prepareData(model: Sequential, x: unknown, y: unknown, xNa
   return { x: fx.data, y: fy, rows: fx.rows };
 }
 
-export async function fitModel(model: Sequential, x: unknown, y: unknown, options: FitOptions): Promise<History> {
+export async function fitModel(model: TrainableModel, x: unknown, y: unknown, options: FitOptions): Promise<History> {
   checkOptions(options, FIT_OPTIONS, "fit");
   const loss = model.loss;
   const optimizer = model.optimizer;
@@ -410,7 +410,7 @@ function valName(metric: string): string {
 
 /** For evaluate: loss and metrics of prepared data. */
 export async function evaluatePrepared(
-  model: Sequential,
+  model: TrainableModel,
   data: PreparedData,
   batchSize: number,
   metrics: readonly MetricName[],
@@ -425,7 +425,7 @@ export async function evaluatePrepared(
 }
 
 /** What evaluateArrays needs to run the compiled `model` through `plan`. */
-function evalContext(model: Sequential, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
+function evalContext(model: TrainableModel, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
   const loss = model.loss!;
   const norm = model.normalization;
   return {
