@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/kernel_binding.cc",
         "native/kernels.cc",
+        "native/kinds_binding.cc",
         "native/plan.cc",
         "native/plan_binding.cc"
       ],
@@ -34,7 +35,8 @@
         "-fopenmp-simd",
         "-fno-math-errno",
         "-fno-trapping-math",
-        "-fvisibility=hidden"
+        "-fvisibility=hidden",
+        "-Werror=switch"
       ],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <string>
 
+#include "ops/kinds.h"
+
 namespace blasnet {
 namespace check {
 
@@ -137,6 +139,10 @@ class Args {
     return Typed<float>(i, name, napi_float32_array, "a Float32Array or null");
   }
 
+  View<double> F64(size_t i, const char* name) const {
+    return Typed<double>(i, name, napi_float64_array, "a Float64Array");
+  }
+
   View<int32_t> I32(size_t i, const char* name) const {
     return Typed<int32_t>(i, name, napi_int32_array, "an Int32Array");
   }
@@ -183,12 +189,14 @@ class Args {
     return int64_t(x);
   }
 
-  // An integer code in [0, count), e.g. an activation; `what` names the kind ("activation code").
-  int Code(size_t i, const char* name, int count, const char* what, const char* choices) const {
+  // An integer code from a kind list of ops/kinds.h; `what` names the kind ("activation code").
+  // An unknown code is a RangeError listing the valid codes by name.
+  template <size_t N>
+  int Code(size_t i, const char* name, const KindEntry (&table)[N], const char* what) const {
     const double x = Number(i, name);
-    if (!(std::trunc(x) == x && x >= 0 && x < count)) {
+    if (!(std::trunc(x) == x && std::fabs(x) < 2147483648.0 && FindKind(table, int(x)) != nullptr)) {
       RangeError(std::string("Unknown ") + what + " " + Fmt(x) + " for " + Arg(name) + "; expected one of " +
-                 choices);
+                 CodeChoices(table));
     }
     return int(x);
   }

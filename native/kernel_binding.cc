@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "kernels.h"
+#include "ops/optimizers.h"
 #include "rng.h"
 
 namespace blasnet {
@@ -20,13 +21,7 @@ namespace {
 using check::Args;
 using check::View;
 
-constexpr const char* kActivationChoices = "0 (linear), 1 (sigmoid), 2 (relu), 3 (tanh), 4 (leakyRelu), 5 (gelu)";
-constexpr const char* kLossChoices = "0 (mse), 1 (mae), 2 (huber)";
-
-bool NonNegative(double x) { return x >= 0; }
 bool Positive(double x) { return x > 0; }
-bool UnitOpen(double x) { return x >= 0 && x < 1; }
-bool UnitClosed(double x) { return x >= 0 && x <= 1; }
 bool ZeroOrOne(double x) { return x == 0 || x == 1; }
 
 // A scalar: finite, and finite once rounded to float32. Returned as the double it is; kernels
@@ -106,7 +101,7 @@ Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
   Args args(info, "activationForward", 5);
-  const int act = args.Code(0, "act", kActivationCount, "activation code", kActivationChoices);
+  const int act = args.Code(0, "act", kActivationKinds, "activation code");
   const View<float> y = args.F32(1, "y");
   const View<float> x = args.F32(2, "x");
   const int64_t n = args.Dim(3, "n");
@@ -119,7 +114,7 @@ Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
 
 Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   Args args(info, "activationBackward", 7);
-  const int act = args.Code(0, "act", kActivationCount, "activation code", kActivationChoices);
+  const int act = args.Code(0, "act", kActivationKinds, "activation code");
   const View<float> dx = args.F32(1, "dx");
   const View<float> dy = args.F32(2, "dy");
   const View<float> x = args.F32(3, "x");
@@ -164,13 +159,13 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
 
 Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
   Args args(info, "regressionLoss", 6);
-  const int kind = args.Code(0, "kind", kRegressionLossCount, "regression loss code", kLossChoices);
+  const int kind = args.Code(0, "kind", kRegressionLossKinds, "regression loss code");
   const View<float> grad = args.F32OrNull(1, "grad");
   const View<float> pred = args.F32(2, "pred");
   const View<float> target = args.F32(3, "target");
   const int64_t n = args.Dim(4, "n");
   // delta stays a double (the loss is summed in double).
-  const double delta = RegressionLoss(kind) == RegressionLoss::Huber
+  const double delta = RegressionLoss(kind) == RegressionLoss::huber
                            ? ScalarIn(args, 5, "delta", Positive, "> 0 for the Huber loss")
                            : Scalar(args, 5, "delta");
   if (grad.data) args.Length(grad, n, "n");
@@ -230,68 +225,45 @@ Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loss);
 }
 
-Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
-  Args args(info, "sgdUpdate", 10);
-  const View<float> param = args.F32(0, "param");
-  const View<float> grad = args.F32(1, "grad");
-  const View<float> velocity = args.F32(2, "velocity");
-  const int64_t n = args.Dim(3, "n");
-  const double lr = ScalarIn(args, 4, "lr", NonNegative, ">= 0");
-  const double momentum = ScalarIn(args, 5, "momentum", NonNegative, ">= 0");
-  const double dampening = Scalar(args, 6, "dampening");
-  const bool nesterov = args.Bool(7, "nesterov");
-  const double weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
-  const bool first_step = args.Bool(9, "firstStep");
-  args.Length(param, n, "n");
-  args.Length(grad, n, "n");
-  if (momentum != 0.0) args.Length(velocity, n, "n (momentum is not 0)");
-  sgd_update(param.data, grad.data, velocity.data, n, lr, momentum, dampening, nesterov, weight_decay, first_step);
-  return info.Env().Undefined();
-}
-
-Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
-  Args args(info, "adamUpdate", 12);
-  const View<float> param = args.F32(0, "param");
-  const View<float> grad = args.F32(1, "grad");
-  const View<float> m = args.F32(2, "m");
-  const View<float> v = args.F32(3, "v");
+// optimizerStep(code, param, grad, state, n, lr, step, hyper): one step of optimizer `code`.
+// Checks lengths (state against the slots the optimizer needs for these hyperparameters),
+// finiteness and the integers (step, flags); the ranges of the hyperparameters are the TypeScript
+// optimizers' to check, once, when they are made.
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  Args args(info, "optimizerStep", 8);
+  const Optimizer kind = Optimizer(args.Code(0, "code", kOptimizerKinds, "optimizer code"));
+  const View<float> param = args.F32(1, "param");
+  const View<float> grad = args.F32(2, "grad");
+  const View<float> state = args.F32(3, "state");
   const int64_t n = args.Dim(4, "n");
-  const double lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
-  const double beta1 = args.FiniteIn(6, "beta1", UnitOpen, "in [0, 1)");
-  const double beta2 = args.FiniteIn(7, "beta2", UnitOpen, "in [0, 1)");
-  const double eps = ScalarIn(args, 8, "eps", Positive, "> 0");
-  const double weight_decay = ScalarIn(args, 9, "weightDecay", NonNegative, ">= 0");
-  const double step = args.Number(10, "step");
+  const double lr = Scalar(args, 5, "lr");
+  const double step = args.Number(6, "step");
   if (!(std::trunc(step) == step && step >= 1 && step <= 9007199254740991.0)) {
-    args.RangeError("Argument 'step' of adamUpdate must be an integer >= 1 (the 1-based step number) but received " +
+    args.RangeError("Argument 'step' of optimizerStep must be an integer >= 1 (the 1-based step number) but received " +
                     args.Fmt(step));
   }
-  const bool decoupled = args.Bool(11, "decoupled");
+  const View<double> hyper = args.F64(7, "hyper");
+  const char* const* names = OptimizerHyperNames(int(kind));
+  if (hyper.length != size_t(kOptimizerHyperCount)) {
+    args.RangeError("Argument 'hyper' of optimizerStep has " + std::to_string(hyper.length) + " values but " +
+                    FindKind(kOptimizerKinds, int(kind))->name + " takes " + std::to_string(kOptimizerHyperCount) +
+                    " (" + names[0] + ", " + names[1] + ", " + names[2] + ", " + names[3] + ")");
+  }
+  for (int h = 0; h < kOptimizerHyperCount; h++) {
+    const double v = hyper.data[h];
+    const bool flag = ops::OptimizerHyperIsFlag(kind, h);
+    if (!std::isfinite(v) || (flag && v != 0.0 && v != 1.0)) {
+      args.RangeError("Argument 'hyper' of optimizerStep has " + std::string(names[h]) + " = " + args.Fmt(v) + " at [" +
+                      std::to_string(h) + "]; expected " + (flag ? "0 or 1" : "a finite number"));
+    }
+  }
+  const int slots = ops::OptimizerSlots(kind, hyper.data);
   args.Length(param, n, "n");
   args.Length(grad, n, "n");
-  args.Length(m, n, "n");
-  args.Length(v, n, "n");
-  adam_update(param.data, grad.data, m.data, v.data, n, lr, beta1, beta2, eps, weight_decay, step, decoupled);
-  return info.Env().Undefined();
-}
-
-Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
-  Args args(info, "rmspropUpdate", 10);
-  const View<float> param = args.F32(0, "param");
-  const View<float> grad = args.F32(1, "grad");
-  const View<float> sq = args.F32(2, "sq");
-  const View<float> buf = args.F32(3, "buf");
-  const int64_t n = args.Dim(4, "n");
-  const double lr = ScalarIn(args, 5, "lr", NonNegative, ">= 0");
-  const double alpha = ScalarIn(args, 6, "alpha", UnitClosed, "in [0, 1]");
-  const double eps = ScalarIn(args, 7, "eps", Positive, "> 0");
-  const double weight_decay = ScalarIn(args, 8, "weightDecay", NonNegative, ">= 0");
-  const double momentum = ScalarIn(args, 9, "momentum", NonNegative, ">= 0");
-  args.Length(param, n, "n");
-  args.Length(grad, n, "n");
-  args.Length(sq, n, "n");
-  if (momentum > 0.0) args.Length(buf, n, "n (momentum > 0)");
-  rmsprop_update(param.data, grad.data, sq.data, buf.data, n, lr, alpha, eps, weight_decay, momentum);
+  const std::string need = std::to_string(slots) + "*n (" + FindKind(kOptimizerKinds, int(kind))->name + " keeps " +
+                           std::to_string(slots) + " state slots with these hyperparameters)";
+  args.Length(state, int64_t(slots) * n, need.c_str());
+  optimizer_step(kind, param.data, grad.data, state.data, n, lr, int64_t(step), hyper.data);
   return info.Env().Undefined();
 }
 
@@ -464,9 +436,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", SoftmaxCrossEntropy},
       {"softmaxCrossEntropyDense", SoftmaxCrossEntropyDense},
       {"bceWithLogits", BceWithLogits},
-      {"sgdUpdate", SgdUpdate},
-      {"adamUpdate", AdamUpdate},
-      {"rmspropUpdate", RmspropUpdate},
+      {"optimizerStep", OptimizerStep},
       {"argmaxRows", ArgmaxRows},
       {"sum", Sum},
       {"sumSquares", SumSquares},

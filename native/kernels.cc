@@ -17,6 +17,8 @@
 #include <limits>
 
 #include "fast_math.h"
+#include "ops/activations.h"
+#include "ops/optimizers.h"
 
 // -DBLASNET_NO_CLONES builds the baseline version only (as plan.cc): scripts/check-baseline-build.sh
 // uses it to test the code a CPU without AVX2 runs.
@@ -42,33 +44,8 @@ namespace {
 // The fused plan's fast float32 math (fast_math.h): branch-free, so loops calling it vectorize.
 using fastmath::Exp;
 using fastmath::Sigmoid;
-using fastmath::Tanh;
-
-constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
-constexpr float kGeluA = 0.044715f;
 
 }  // namespace
-
-const char* ActivationName(Activation act) {
-  switch (act) {
-    case Activation::Linear: return "linear";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Relu: return "relu";
-    case Activation::Tanh: return "tanh";
-    case Activation::LeakyRelu: return "leakyRelu";
-    case Activation::Gelu: return "gelu";
-  }
-  return "unknown";
-}
-
-const char* RegressionLossName(RegressionLoss kind) {
-  switch (kind) {
-    case RegressionLoss::Mse: return "mse";
-    case RegressionLoss::Mae: return "mae";
-    case RegressionLoss::Huber: return "huber";
-  }
-  return "unknown";
-}
 
 const char* SimdLevel() {
 #if BLASNET_CLONE_LEVELS == 1
@@ -156,33 +133,30 @@ void bias_grad(float* db, const float* dy, int rows, int cols, float beta) {
 // ---------------------------------------------------------------------------------------------
 // Activations
 
+namespace {
+
+template <Activation A>
+BLASNET_INLINE void activation_forward_loop(float* y, const float* x, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) y[i] = ops::ActivationForward<A>(x[i], alpha);
+}
+
+template <Activation A>
+BLASNET_INLINE void activation_backward_loop(float* dx, const float* dy, const float* x, const float* y, int64_t n,
+                                             float alpha) {
+  for (int64_t i = 0; i < n; i++) dx[i] = ops::ActivationBackward<A>(dy[i], x[i], y[i], alpha);
+}
+
+}  // namespace
+
 BLASNET_CLONES
 void activation_forward(Activation act, float* y, const float* x, int64_t n, float alpha) {
   switch (act) {
-    case Activation::Linear:
-      if (y != x) std::memmove(y, x, size_t(n) * sizeof(float));
-      return;
-    case Activation::Sigmoid:
-      for (int64_t i = 0; i < n; i++) y[i] = Sigmoid(x[i]);
-      return;
-    case Activation::Relu:
-      // std::max(x, 0) keeps NaN (a diverging model stays visible).
-      for (int64_t i = 0; i < n; i++) y[i] = std::max(x[i], 0.0f);
-      return;
-    case Activation::Tanh:
-      for (int64_t i = 0; i < n; i++) y[i] = Tanh(x[i]);
-      return;
-    case Activation::LeakyRelu:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
-      return;
-    case Activation::Gelu:
-      // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation for large negative x.
-      for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        const float u = kGeluC * (v + kGeluA * v * v * v);
-        y[i] = v * Sigmoid(2.0f * u);
-      }
-      return;
+#define BN_CASE(name, code)                                                \
+  case Activation::name:                                                   \
+    activation_forward_loop<Activation::name>(y, x, n, alpha);             \
+    return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
   }
 }
 
@@ -190,37 +164,12 @@ BLASNET_CLONES
 void activation_backward(Activation act, float* dx, const float* dy, const float* x, const float* y, int64_t n,
                          float alpha) {
   switch (act) {
-    case Activation::Linear:
-      if (dx != dy) std::memmove(dx, dy, size_t(n) * sizeof(float));
-      return;
-    case Activation::Sigmoid:
-      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
-      return;
-    case Activation::Relu:
-      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
-      return;
-    case Activation::Tanh:
-      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-      return;
-    case Activation::LeakyRelu:
-      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
-      return;
-    case Activation::Gelu:
-      // d/dx [x s(2u)] = s + 2 x s (1 - s) u',  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
-      for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        const float u = kGeluC * (v + kGeluA * v * v * v);
-        const float du = kGeluC * (1.0f + 3.0f * kGeluA * v * v);
-        // s = sigmoid(2u) and 1 - s = sigmoid(-2u), both from e = exp(-|2u|): 1 - s stays accurate
-        // where s rounds to 1 (it still matters there, multiplied by x u').
-        const float z = 2.0f * u;
-        const float e = Exp(-std::fabs(z));
-        const float r = 1.0f / (1.0f + e);
-        const float s = z >= 0.0f ? r : e * r;
-        const float sc = z >= 0.0f ? e * r : r;
-        dx[i] = dy[i] * (s + 2.0f * v * s * sc * du);
-      }
-      return;
+#define BN_CASE(name, code)                                                \
+  case Activation::name:                                                   \
+    activation_backward_loop<Activation::name>(dx, dy, x, y, n, alpha);    \
+    return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
   }
 }
 
@@ -362,7 +311,7 @@ double regression_loss(RegressionLoss kind, float* grad, const float* pred, cons
   double total = 0.0;
   const float inv_n = float(1.0 / double(n));
   switch (kind) {
-    case RegressionLoss::Mse:
+    case RegressionLoss::mse:
 #pragma omp simd reduction(+ : total)
       for (int64_t i = 0; i < n; i++) {
         const double d = double(pred[i]) - double(target[i]);
@@ -373,7 +322,7 @@ double regression_loss(RegressionLoss kind, float* grad, const float* pred, cons
         for (int64_t i = 0; i < n; i++) grad[i] = g * (pred[i] - target[i]);
       }
       break;
-    case RegressionLoss::Mae:
+    case RegressionLoss::mae:
 #pragma omp simd reduction(+ : total)
       for (int64_t i = 0; i < n; i++) total += std::fabs(double(pred[i]) - double(target[i]));
       if (grad) {
@@ -383,7 +332,7 @@ double regression_loss(RegressionLoss kind, float* grad, const float* pred, cons
         }
       }
       break;
-    case RegressionLoss::Huber: {
+    case RegressionLoss::huber: {
       const double dd = delta;
       const float df = float(delta);
 #pragma omp simd reduction(+ : total)
@@ -544,89 +493,11 @@ double bce_with_logits(float* grad, const float* logits, const float* targets, i
 // ---------------------------------------------------------------------------------------------
 // Optimizers
 
-// In float32, as PyTorch's own CPU optimizers (and the fused plan's loops in plan.cc): the loops
-// vectorize over 16 lanes, with sqrt and division in float. Each step rounds a handful of
-// intermediates; the parity tests' OPTIMIZER tolerance (16 ulp over three steps) is stated for
-// this. (In double these ran at about 0.7G elements/s on AVX-512, a quarter of SGD's speed.)
-// Per-step constants (bias corrections) are computed once, in double, and so is g + wd * p, in one
-// rounding: with weight decay the two terms often nearly cancel, and a float32 product rounded
-// before the sum leaves g with a large relative error, which RMSprop / Adam's division by
-// sqrt(state) + eps then carries into the step (measured: 1e-5 off the double reference).
-
-// g + wd * p with a single rounding to float (the float product and sum are exact in double).
-static inline float decayed_grad(float g, double wd, float p) { return float(double(g) + wd * double(p)); }
-
+// The update rules and their arithmetic: ops/optimizers.h (shared with the fused plan).
 BLASNET_CLONES
-void sgd_update(float* param, const float* grad, float* velocity, int64_t n,
-                double lr, double momentum, double dampening, bool nesterov, double weight_decay, bool first_step) {
-  const float lrf = float(lr);
-  const double wd = weight_decay;
-  if (momentum == 0.0) {
-    for (int64_t i = 0; i < n; i++) {
-      const float p = param[i];
-      param[i] = p - lrf * decayed_grad(grad[i], wd, p);
-    }
-    return;
-  }
-  const float mu = float(momentum), keep = float(1.0 - dampening);
-  for (int64_t i = 0; i < n; i++) {
-    const float p = param[i];
-    const float g = decayed_grad(grad[i], wd, p);
-    const float v = first_step ? g : mu * velocity[i] + keep * g;
-    velocity[i] = v;
-    param[i] = p - lrf * (nesterov ? g + mu * v : v);
-  }
-}
-
-BLASNET_CLONES
-void adam_update(float* param, const float* grad, float* m, float* v,
-                 int64_t n, double lr, double beta1, double beta2, double eps, double weight_decay, double step,
-                 bool decoupled) {
-  // p -= (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-  const float step_size = float(lr / (1.0 - std::pow(beta1, step)));
-  const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
-  const float b1 = float(beta1), b2 = float(beta2);
-  const float c1 = float(1.0 - beta1), c2 = float(1.0 - beta2);
-  const float epsf = float(eps);
-  const double coupled = decoupled ? 0.0 : weight_decay;
-  const float shrink = decoupled ? float(1.0 - lr * weight_decay) : 1.0f;
-  for (int64_t i = 0; i < n; i++) {
-    const float p = param[i] * shrink;
-    const float g = decayed_grad(grad[i], coupled, param[i]);
-    const float mi = b1 * m[i] + c1 * g;
-    const float vi = b2 * v[i] + c2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + epsf);
-  }
-}
-
-BLASNET_CLONES
-void rmsprop_update(float* param, const float* grad, float* sq,
-                    float* buf, int64_t n, double lr, double alpha, double eps, double weight_decay,
-                    double momentum) {
-  const float lrf = float(lr), a = float(alpha), keep = float(1.0 - alpha), epsf = float(eps);
-  const double wd = weight_decay;
-  const float mu = float(momentum);
-  if (momentum > 0.0) {
-    for (int64_t i = 0; i < n; i++) {
-      const float p = param[i];
-      const float g = decayed_grad(grad[i], wd, p);
-      const float s = a * sq[i] + keep * g * g;
-      sq[i] = s;
-      const float b = mu * buf[i] + g / (std::sqrt(s) + epsf);
-      buf[i] = b;
-      param[i] = p - lrf * b;
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      const float p = param[i];
-      const float g = decayed_grad(grad[i], wd, p);
-      const float s = a * sq[i] + keep * g * g;
-      sq[i] = s;
-      param[i] = p - lrf * (g / (std::sqrt(s) + epsf));
-    }
-  }
+void optimizer_step(Optimizer kind, float* param, const float* grad, float* state, int64_t n, double lr,
+                    int64_t step, const double* hyper) {
+  ops::OptimizerStep(kind, param, grad, state, n, n, lr, step, hyper);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,16 +11,9 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/kinds.h"
+
 namespace blasnet {
-
-// Integer codes shared with ACTIVATIONS / REGRESSION_LOSSES in lib/backend/backend.ts.
-enum class Activation : int { Linear = 0, Sigmoid = 1, Relu = 2, Tanh = 3, LeakyRelu = 4, Gelu = 5 };
-constexpr int kActivationCount = 6;
-enum class RegressionLoss : int { Mse = 0, Mae = 1, Huber = 2 };
-constexpr int kRegressionLossCount = 3;
-
-const char* ActivationName(Activation act);
-const char* RegressionLossName(RegressionLoss kind);
 
 // C (m,n) = alpha * op(A) * op(B) + beta * C; op(A) is (m,k): A is stored (m,k), or (k,m) when
 // trans_a; op(B) is (k,n): B is stored (k,n), or (n,k) when trans_b. beta = 0 overwrites C (NaN in
@@ -34,7 +27,7 @@ void bias_add(float* y, const float* bias, int rows, int cols);
 // db (cols) = beta * db + column sums of dy (rows,cols), summed in double. beta is 0 or 1.
 void bias_grad(float* db, const float* dy, int rows, int cols, float beta);
 
-// y (n) = f(x); y may equal x. alpha: leakyRelu's negative slope. GELU: tanh approximation.
+// y (n) = f(x); y may equal x. alpha: leakyRelu's negative slope. The math: ops/activations.h.
 void activation_forward(Activation act, float* y, const float* x, int64_t n, float alpha);
 
 // dx (n) = dy * f'(x), from the forward input x (n) and output y (n); dx may equal dy.
@@ -65,22 +58,11 @@ double softmax_cross_entropy_dense(float* grad, const float* logits, const float
 // grad (n) (nullable) = (sigmoid(z) - t) / n.
 double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n);
 
-// The optimizers compute each element in double from double hyperparameters and round to float
-// only when storing, like the TypeScript reference.
-
-// SGD, PyTorch semantics, in place over param, grad, velocity (n); velocity unused when momentum = 0.
-void sgd_update(float* param, const float* grad, float* velocity, int64_t n, double lr, double momentum,
-                double dampening, bool nesterov, double weight_decay, bool first_step);
-
-// Adam (decoupled = false) / AdamW (decoupled = true), PyTorch semantics, over param, grad, m, v (n).
-// step: the 1-based step number t for bias correction.
-void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, double step, bool decoupled);
-
-// RMSprop (not centered), PyTorch semantics, over param, grad, sq, buf (n); buf unused when
-// momentum = 0.
-void rmsprop_update(float* param, const float* grad, float* sq, float* buf, int64_t n, double lr, double alpha,
-                    double eps, double weight_decay, double momentum);
+// One optimizer step (ops/optimizers.h), in place over param and grad (n) and the optimizer's
+// state: OptimizerSlots(kind, hyper) slots of n values, slot s at state + s * n. step: the 1-based
+// step number; hyper: kOptimizerHyperCount values in kinds.h's order.
+void optimizer_step(Optimizer kind, float* param, const float* grad, float* state, int64_t n, double lr,
+                    int64_t step, const double* hyper);
 
 // out (rows) = index of the largest value in each row of x (rows,cols), the first on ties.
 // cols >= 1 when rows > 0.

@@ -30,6 +30,8 @@
 
 #include "fast_math.h"
 #include "flush_denormals.h"
+#include "ops/activations.h"
+#include "ops/optimizers.h"
 #include "rng.h"
 
 // Per-ISA versions by feature level (not by CPU model: arch=haswell would only match Haswells).
@@ -161,54 +163,10 @@ BN_INLINE void GemmInputGrad(float* dx, const float* dz, const float* w, int64_t
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activations (definitions as in backend.ts; GELU is the tanh approximation).
-
-constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
-constexpr float kGeluA = 0.044715f;
-
-template <int ACT>
-BN_INLINE float ActF(float v, float alpha) {
-  if constexpr (ACT == kLinear) {
-    return v;
-  } else if constexpr (ACT == kSigmoid) {
-    return fastmath::Sigmoid(v);
-  } else if constexpr (ACT == kRelu) {
-    return v > 0.0f ? v : 0.0f;
-  } else if constexpr (ACT == kTanh) {
-    return fastmath::Tanh(v);
-  } else if constexpr (ACT == kLeakyRelu) {
-    return v > 0.0f ? v : alpha * v;
-  } else {
-    return 0.5f * v * (1.0f + fastmath::Tanh(kGeluC * (v + kGeluA * v * v * v)));
-  }
-}
-
-// f'(x) from the forward input x and output y (sigmoid, tanh use y; relu may be given y for x,
-// as y > 0 exactly when x > 0).
-template <int ACT>
-BN_INLINE float ActD(float x, float y, float alpha) {
-  if constexpr (ACT == kLinear) {
-    return 1.0f;
-  } else if constexpr (ACT == kSigmoid) {
-    return y * (1.0f - y);
-  } else if constexpr (ACT == kRelu) {
-    return x > 0.0f ? 1.0f : 0.0f;
-  } else if constexpr (ACT == kTanh) {
-    return 1.0f - y * y;
-  } else if constexpr (ACT == kLeakyRelu) {
-    return x > 0.0f ? 1.0f : alpha;
-  } else {
-    const float x2 = x * x;
-    const float t = fastmath::Tanh(kGeluC * (x + kGeluA * x2 * x));
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kGeluC * (1.0f + 3.0f * kGeluA * x2);
-  }
-}
-
-// Whether the fused dense+activation keeps Z + b (f' needs x, and y does not determine it).
-BN_INLINE bool NeedsPreActivation(int act) { return act == kLeakyRelu || act == kGelu; }
+// Activations: the loops of the fused plan over the per-element definitions in ops/activations.h.
 
 // Fused backward prologue: d (rows, cols) = dA * f'(x, y) in place, and db = column sums of it.
-template <int ACT>
+template <Activation A>
 BN_INLINE void ActBackBiasT(float* d, const float* x, const float* y, float* __restrict db, int64_t rows,
                             int64_t cols, float alpha) {
   for (int64_t j = 0; j < cols; j++) db[j] = 0.0f;
@@ -218,8 +176,8 @@ BN_INLINE void ActBackBiasT(float* d, const float* x, const float* y, float* __r
     const float* yi = y + i * cols;
     for (int64_t j = 0; j < cols; j++) {
       float g = di[j];
-      if constexpr (ACT != kLinear) {
-        g *= ActD<ACT>(xi[j], yi[j], alpha);
+      if constexpr (A != Activation::linear) {
+        g = ops::ActivationBackward<A>(g, xi[j], yi[j], alpha);
         di[j] = g;
       }
       db[j] += g;
@@ -227,15 +185,13 @@ BN_INLINE void ActBackBiasT(float* d, const float* x, const float* y, float* __r
   }
 }
 
-BN_INLINE void ActBackBias(int act, float* d, const float* x, const float* y, float* db, int64_t rows, int64_t cols,
-                           float alpha) {
+BN_INLINE void ActBackBias(Activation act, float* d, const float* x, const float* y, float* db, int64_t rows,
+                           int64_t cols, float alpha) {
   switch (act) {
-    case kLinear: ActBackBiasT<kLinear>(d, x, y, db, rows, cols, alpha); break;
-    case kSigmoid: ActBackBiasT<kSigmoid>(d, x, y, db, rows, cols, alpha); break;
-    case kRelu: ActBackBiasT<kRelu>(d, x, y, db, rows, cols, alpha); break;
-    case kTanh: ActBackBiasT<kTanh>(d, x, y, db, rows, cols, alpha); break;
-    case kLeakyRelu: ActBackBiasT<kLeakyRelu>(d, x, y, db, rows, cols, alpha); break;
-    default: ActBackBiasT<kGelu>(d, x, y, db, rows, cols, alpha); break;
+#define BN_CASE(name, code) \
+  case Activation::name: ActBackBiasT<Activation::name>(d, x, y, db, rows, cols, alpha); return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
   }
 }
 
@@ -248,35 +204,33 @@ BN_INLINE void ColumnSums(float* __restrict db, const float* __restrict d, int64
   }
 }
 
-template <int ACT>
+template <Activation A>
 BN_INLINE void ActForwardT(float* y, const float* x, int64_t n, float alpha) {
-  for (int64_t i = 0; i < n; i++) y[i] = ActF<ACT>(x[i], alpha);
+  for (int64_t i = 0; i < n; i++) y[i] = ops::ActivationForward<A>(x[i], alpha);
 }
 
-BN_INLINE void ActForward(int act, float* y, const float* x, int64_t n, float alpha) {
+BN_INLINE void ActForward(Activation act, float* y, const float* x, int64_t n, float alpha) {
   switch (act) {
-    case kLinear: ActForwardT<kLinear>(y, x, n, alpha); break;
-    case kSigmoid: ActForwardT<kSigmoid>(y, x, n, alpha); break;
-    case kRelu: ActForwardT<kRelu>(y, x, n, alpha); break;
-    case kTanh: ActForwardT<kTanh>(y, x, n, alpha); break;
-    case kLeakyRelu: ActForwardT<kLeakyRelu>(y, x, n, alpha); break;
-    default: ActForwardT<kGelu>(y, x, n, alpha); break;
+#define BN_CASE(name, code) \
+  case Activation::name: ActForwardT<Activation::name>(y, x, n, alpha); return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
   }
 }
 
-template <int ACT>
+template <Activation A>
 BN_INLINE void ActBackwardT(float* d, const float* x, const float* y, int64_t n, float alpha) {
-  for (int64_t i = 0; i < n; i++) d[i] *= ActD<ACT>(x[i], y[i], alpha);
+  if constexpr (A != Activation::linear) {
+    for (int64_t i = 0; i < n; i++) d[i] = ops::ActivationBackward<A>(d[i], x[i], y[i], alpha);
+  }
 }
 
-BN_INLINE void ActBackward(int act, float* d, const float* x, const float* y, int64_t n, float alpha) {
+BN_INLINE void ActBackward(Activation act, float* d, const float* x, const float* y, int64_t n, float alpha) {
   switch (act) {
-    case kLinear: break;
-    case kSigmoid: ActBackwardT<kSigmoid>(d, x, y, n, alpha); break;
-    case kRelu: ActBackwardT<kRelu>(d, x, y, n, alpha); break;
-    case kTanh: ActBackwardT<kTanh>(d, x, y, n, alpha); break;
-    case kLeakyRelu: ActBackwardT<kLeakyRelu>(d, x, y, n, alpha); break;
-    default: ActBackwardT<kGelu>(d, x, y, n, alpha); break;
+#define BN_CASE(name, code) \
+  case Activation::name: ActBackwardT<Activation::name>(d, x, y, n, alpha); return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
   }
 }
 
@@ -317,17 +271,17 @@ BN_INLINE void SoftmaxBackward(float* d, const float* y, int64_t rows, int64_t c
 // ---------------------------------------------------------------------------------------------
 // Losses: mean over the batch (definitions as in backend.ts); gradient of the mean into g.
 
-BN_INLINE double RegressionLossGrad(int kind, float* g, const float* pred, const float* t, int64_t n, float delta) {
+BN_INLINE double RegressionLossGrad(Loss kind, float* g, const float* pred, const float* t, int64_t n, float delta) {
   double sum = 0.0;
   const float invN = float(1.0 / double(n));
-  if (kind == kMse) {
+  if (kind == Loss::mse) {
     const float twoInvN = 2.0f * invN;
     for (int64_t i = 0; i < n; i++) {
       const float d = pred[i] - t[i];
       sum += double(d) * double(d);
       g[i] = twoInvN * d;
     }
-  } else if (kind == kMae) {
+  } else if (kind == Loss::mae) {
     for (int64_t i = 0; i < n; i++) {
       const float d = pred[i] - t[i];
       sum += std::fabs(double(d));
@@ -420,83 +374,6 @@ BN_INLINE void Scale(float* g, int64_t n, float s) {
   for (int64_t i = 0; i < n; i++) g[i] *= s;
 }
 
-BN_INLINE void SgdUpdate(float* __restrict p, const float* __restrict grad, float* __restrict v, int64_t n, float lr,
-                         float momentum, float dampening, bool nesterov, float wd, bool first) {
-  if (momentum == 0.0f) {
-    if (wd == 0.0f) {
-      for (int64_t i = 0; i < n; i++) p[i] -= lr * grad[i];
-    } else {
-      for (int64_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + wd * p[i]);
-    }
-    return;
-  }
-  const float keep = 1.0f - dampening;
-  if (first) {
-    for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + wd * p[i];
-      v[i] = g;
-      p[i] -= lr * (nesterov ? g + momentum * g : g);
-    }
-  } else if (nesterov) {
-    for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + wd * p[i];
-      const float vi = momentum * v[i] + keep * g;
-      v[i] = vi;
-      p[i] -= lr * (g + momentum * vi);
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + wd * p[i];
-      const float vi = momentum * v[i] + keep * g;
-      v[i] = vi;
-      p[i] -= lr * vi;
-    }
-  }
-}
-
-BN_INLINE void AdamUpdate(float* __restrict p, const float* __restrict grad, float* __restrict m, float* __restrict v,
-                          int64_t n, float lr, double beta1, double beta2, float eps, float wd, double t,
-                          bool decoupled) {
-  const float b1 = float(beta1), b2 = float(beta2);
-  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
-  const float stepSize = float(double(lr) / (1.0 - std::pow(beta1, t)));
-  const float invSqrtBc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, t)));
-  const float decay = decoupled ? 1.0f - lr * wd : 1.0f;
-  const float l2 = decoupled ? 0.0f : wd;
-  for (int64_t i = 0; i < n; i++) {
-    const float pi = p[i] * decay;
-    const float g = grad[i] + l2 * pi;
-    const float mi = b1 * m[i] + c1 * g;
-    const float vi = b2 * v[i] + c2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + eps);
-  }
-}
-
-BN_INLINE void RmspropUpdate(float* __restrict p, const float* __restrict grad, float* __restrict sq,
-                             float* __restrict buf, int64_t n, float lr, float alpha, float eps, float wd,
-                             float momentum) {
-  const float c = 1.0f - alpha;
-  if (momentum > 0.0f) {
-    for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + wd * p[i];
-      const float s = alpha * sq[i] + c * g * g;
-      sq[i] = s;
-      const float b = momentum * buf[i] + g / (std::sqrt(s) + eps);
-      buf[i] = b;
-      p[i] -= lr * b;
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      const float g = grad[i] + wd * p[i];
-      const float s = alpha * sq[i] + c * g * g;
-      sq[i] = s;
-      p[i] -= lr * g / (std::sqrt(s) + eps);
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Workspace: the compiled op list and every buffer, allocated once.
 
@@ -519,7 +396,7 @@ struct AlignedFloats {
 }  // namespace
 
 struct Op {
-  LayerKind kind = kDense;
+  LayerKind kind = LayerKind::dense;
   int64_t in = 0, out = 0;  // widths
   // dense (with the activation that follows it fused in)
   float* w = nullptr;
@@ -528,7 +405,7 @@ struct Op {
   float* db = nullptr;  // bias grad, or a scratch row
   float* wt = nullptr;  // (in, out) transpose scratch for the loop path, or null
   int64_t weightOffset = 0, biasOffset = -1;
-  int act = kLinear;
+  Activation act = Activation::linear;
   float alpha = 0;
   bool needDx = true;    // produce the input gradient (false for the first dense layer)
   bool backward = true;  // take part in backward (false for layers before the first dense one)
@@ -569,16 +446,6 @@ struct Workspace {
   }
 };
 
-int StateSlots(const SpecDesc& spec) {
-  switch (spec.optimizer) {
-    case kSgd: return spec.momentum != 0 ? 1 : 0;
-    case kAdam:
-    case kAdamW:
-    case kRmsprop: return 2;
-  }
-  return 0;
-}
-
 Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint32_t* rngState)
     : spec_(spec), ws_(std::make_unique<Workspace>()) {
   Workspace& ws = *ws_;
@@ -591,7 +458,7 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
   {
     int64_t width = spec.inFeatures;
     for (const LayerDesc& l : spec.layers) {
-      if (l.kind == kDense) width = l.outFeatures;
+      if (l.kind == LayerKind::dense) width = l.outFeatures;
       maxWidth = std::max(maxWidth, width);
     }
   }
@@ -611,9 +478,9 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
     Op op;
     op.kind = l.kind;
     op.in = width;
-    op.backward = seenDense || l.kind == kDense;
+    op.backward = seenDense || l.kind == LayerKind::dense;
     switch (l.kind) {
-      case kDense: {
+      case LayerKind::dense: {
         op.out = l.outFeatures;
         op.w = params + l.weightOffset;
         op.dw = grads + l.weightOffset;
@@ -625,25 +492,25 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
         seenDense = true;
         if (op.in * op.out <= kLoopForwardMax) op.wt = ws.Alloc(op.in * op.out);
         op.z = ws.Alloc(B * op.out);
-        if (i + 1 < L && spec.layers[i + 1].kind == kActivation) {
+        if (i + 1 < L && spec.layers[i + 1].kind == LayerKind::activation) {
           op.act = spec.layers[i + 1].activation;
           op.alpha = float(spec.layers[i + 1].alpha);
           i++;  // the activation is fused into this op
         }
-        op.a = op.act == kLinear ? op.z : ws.Alloc(B * op.out);
+        op.a = op.act == Activation::linear ? op.z : ws.Alloc(B * op.out);
         break;
       }
-      case kActivation:
+      case LayerKind::activation:
         op.out = width;
         op.act = l.activation;
         op.alpha = float(l.alpha);
-        op.a = op.act == kLinear ? nullptr : ws.Alloc(B * op.out);
+        op.a = op.act == Activation::linear ? nullptr : ws.Alloc(B * op.out);
         break;
-      case kSoftmax:
+      case LayerKind::softmax:
         op.out = width;
         op.a = ws.Alloc(B * op.out);
         break;
-      case kDropout:
+      case LayerKind::dropout:
         op.out = width;
         op.rate = l.rate;
         op.keepScale = 1.0 / (1.0 - l.rate);
@@ -658,7 +525,7 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
   ws.fuseUpdate = spec.clipNorm == 0 && spec.paramCount >= 65536;
   std::vector<std::pair<int64_t, int64_t>> owned;
   for (const LayerDesc& l : spec.layers) {
-    if (l.kind != kDense) continue;
+    if (l.kind != LayerKind::dense) continue;
     owned.push_back({l.weightOffset, l.weightOffset + l.inFeatures * l.outFeatures});
     if (l.biasOffset >= 0) owned.push_back({l.biasOffset, l.biasOffset + l.outFeatures});
   }
@@ -683,7 +550,7 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
   for (Op& op : ws.ops) {
     op.inPtr = cur;
     switch (op.kind) {
-      case kDense:
+      case LayerKind::dense:
         if (UseLoops(rows, op.out, op.in)) {
           // Small: bias folded into the loop GEMM.
           Transpose(op.wt, op.w, op.out, op.in);
@@ -696,22 +563,22 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
                       int(op.in), op.w, int(op.in), 1.0f, op.z, int(op.out));
         }
         // Then the activation in one flat (vectorized) pass over all rows * out values of z.
-        if (op.act != kLinear) ActForward(op.act, op.a, op.z, rows * op.out, op.alpha);
+        if (op.act != Activation::linear) ActForward(op.act, op.a, op.z, rows * op.out, op.alpha);
         op.outPtr = op.a;
         break;
-      case kActivation:
-        if (op.act == kLinear) {
+      case LayerKind::activation:
+        if (op.act == Activation::linear) {
           op.outPtr = cur;
         } else {
           ActForward(op.act, op.a, cur, rows * op.out, op.alpha);
           op.outPtr = op.a;
         }
         break;
-      case kSoftmax:
+      case LayerKind::softmax:
         SoftmaxForward(op.a, cur, rows, op.out);
         op.outPtr = op.a;
         break;
-      case kDropout: {
+      case LayerKind::dropout: {
         const int64_t n = rows * op.out;
         if (!training || op.rate == 0.0) {
           op.outPtr = cur;  // identity (mask of ones)
@@ -739,12 +606,12 @@ BN_INLINE double Loss(const SpecDesc& spec, float* g, const float* pred, const f
                       int64_t rows) {
   const int64_t n = rows * spec.outFeatures;
   switch (spec.loss) {
-    case kMse:
-    case kMae:
-    case kHuber: return RegressionLossGrad(spec.loss, g, pred, yb, n, float(spec.huberDelta));
-    case kCrossEntropy: return CrossEntropyGrad(g, pred, lb, nullptr, rows, spec.outFeatures);
-    case kCrossEntropyDense: return CrossEntropyGrad(g, pred, nullptr, yb, rows, spec.outFeatures);
-    case kBce: return BceGrad(g, pred, yb, n);
+    case Loss::mse:
+    case Loss::mae:
+    case Loss::huber: return RegressionLossGrad(spec.loss, g, pred, yb, n, float(spec.huberDelta));
+    case Loss::crossEntropy: return CrossEntropyGrad(g, pred, lb, nullptr, rows, spec.outFeatures);
+    case Loss::crossEntropyDense: return CrossEntropyGrad(g, pred, nullptr, yb, rows, spec.outFeatures);
+    case Loss::bce: return BceGrad(g, pred, yb, n);
   }
   return 0.0;
 }
@@ -760,9 +627,9 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
     Op& op = ws.ops[i];
     if (!op.backward) break;
     switch (op.kind) {
-      case kDense: {
+      case LayerKind::dense: {
         // For relu the output stands in for the pre-activation (same sign).
-        const float* x = NeedsPreActivation(op.act) ? op.z : op.a;
+        const float* x = ops::ActivationBackwardReadsInput(op.act) ? op.z : op.a;
         if (op.out < 16) {
           // Narrow: flat (vectorized) derivative pass, then the column sums.
           ActBackward(op.act, d, x, op.a, rows * op.out, op.alpha);
@@ -781,13 +648,13 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
         }
         break;
       }
-      case kActivation:
+      case LayerKind::activation:
         ActBackward(op.act, d, op.inPtr, op.outPtr, rows * op.out, op.alpha);
         break;
-      case kSoftmax:
+      case LayerKind::softmax:
         SoftmaxBackward(d, op.a, rows, op.out);
         break;
-      case kDropout:
+      case LayerKind::dropout:
         if (op.inPtr != nullptr) {
           const int64_t n = rows * op.out;
           for (int64_t k = 0; k < n; k++) d[k] *= op.mask[k];
@@ -797,37 +664,14 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
   }
 }
 
-// Plain SGD ranges at least this long go to cblas_saxpy (threaded inside OpenBLAS above 10k).
-constexpr int64_t kAxpyMin = 1 << 16;
-
-// Clip by value (when clipValue > 0), then the optimizer step, over parameters [off, off + n).
+// Clip by value (when clipValue > 0), then the optimizer step (ops/optimizers.h), over parameters
+// [off, off + n); each state slot holds all P parameters.
 BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_t step, int64_t off, int64_t n,
                            double clipValue) {
-  const int64_t P = spec.paramCount;
   float* p = ws.params + off;
   float* g = ws.grads + off;
   if (clipValue > 0) ClipValue(g, n, float(clipValue));
-  switch (spec.optimizer) {
-    case kSgd:
-      if (spec.momentum == 0 && spec.weightDecay == 0 && n >= kAxpyMin) {
-        // p -= lr g is saxpy: OpenBLAS runs it on its own threads (more memory bandwidth than one
-        // core for these streaming updates; no second thread pool).
-        cblas_saxpy(int(n), -lr, g, 1, p, 1);
-        break;
-      }
-      SgdUpdate(p, g, ws.state + off, n, lr, float(spec.momentum), float(spec.dampening), spec.nesterov,
-                float(spec.weightDecay), step == 1);
-      break;
-    case kAdam:
-    case kAdamW:
-      AdamUpdate(p, g, ws.state + off, ws.state + P + off, n, lr, spec.beta1, spec.beta2, float(spec.eps),
-                 float(spec.weightDecay), double(step), spec.optimizer == kAdamW);
-      break;
-    case kRmsprop:
-      RmspropUpdate(p, g, ws.state + off, ws.state + P + off, n, lr, float(spec.rmsAlpha), float(spec.eps),
-                    float(spec.weightDecay), float(spec.momentum));
-      break;
-  }
+  ops::OptimizerStep(spec.optimizer, p, g, ws.state + off, spec.paramCount, n, double(lr), step, spec.hyper);
 }
 
 // The update after a fused backward pass: the parameters no layer owns (the layers' own were
@@ -857,7 +701,7 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
   if (ws.hasDropout) rng.SetState(ws.rngState);
   const int64_t inF = spec.inFeatures;
   const int64_t outF = spec.outFeatures;
-  const bool labels = spec.loss == kCrossEntropy;
+  const bool labels = spec.loss == Loss::crossEntropy;
   int64_t completed = 0;
   for (int64_t s = 0; s < run.steps; s++) {
     const int64_t first = run.start + s * run.batchSize;
@@ -923,6 +767,21 @@ BN_CLONES void ForwardImpl(Workspace& ws, const SpecDesc& spec, float* out, cons
   std::memcpy(out, y, size_t(rows * spec.outFeatures) * sizeof(float));
 }
 
+BN_CLONES void ActivationImpl(Activation act, float alpha, float* y, float* dx, float* db, const float* x,
+                              const float* dy, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  ActForward(act, y, x, n, alpha);
+  std::memcpy(dx, dy, size_t(n) * sizeof(float));
+  // As BackwardPass does for a dense layer's fused activation.
+  const float* in = ops::ActivationBackwardReadsInput(act) ? x : y;
+  if (cols < 16) {
+    ActBackward(act, dx, in, y, n, alpha);
+    ColumnSums(db, dx, rows, cols);
+  } else {
+    ActBackBias(act, dx, in, y, db, rows, cols, alpha);
+  }
+}
+
 BN_CLONES void FastMathImpl(int fn, float* out, const float* x, int64_t n) {
   if (fn == 0) {
     for (int64_t i = 0; i < n; i++) out[i] = fastmath::Exp(x[i]);
@@ -947,6 +806,12 @@ void Plan::Forward(float* out, const float* x, int64_t rows) {
 }
 
 void FastMathApply(int fn, float* out, const float* x, int64_t n) { FastMathImpl(fn, out, x, n); }
+
+void ActivationApply(Activation act, float alpha, float* y, float* dx, float* db, const float* x, const float* dy,
+                     int64_t rows, int64_t cols) {
+  if (rows <= 0 || cols <= 0) return;
+  ActivationImpl(act, alpha, y, dx, db, x, dy, rows, cols);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Validation (messages name the field, what was expected and what arrived).
@@ -980,7 +845,7 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
   if (spec.layers.empty()) return Range("Invalid spec.layers: expected at least one layer");
   if (paramsLength < P) return Range("Invalid buffers.params: expected at least spec.paramCount = " + Num(double(P)) + " values but received " + Num(double(paramsLength)));
   if (gradsLength < P) return Range("Invalid buffers.grads: expected at least spec.paramCount = " + Num(double(P)) + " values but received " + Num(double(gradsLength)));
-  const int64_t need = int64_t(StateSlots(spec)) * P;
+  const int64_t need = int64_t(ops::OptimizerSlots(spec.optimizer, spec.hyper)) * P;
   if (stateLength < need) return Range("Invalid buffers.state: optimizer needs " + Num(double(need)) + " values (stateSlots x paramCount) but received " + Num(double(stateLength)));
   if (rngStateLength != 4) return Range("Invalid buffers.rngState: expected 4 uint32 words but received " + Num(double(rngStateLength)));
 
@@ -991,7 +856,7 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
     const LayerDesc& l = spec.layers[i];
     const std::string at = "spec.layers[" + std::to_string(i) + "]";
     switch (l.kind) {
-      case kDense: {
+      case LayerKind::dense: {
         if (l.inFeatures != width) return Range("Invalid " + at + ".inFeatures: " + Num(double(l.inFeatures)) + "; the previous layer produces " + Num(double(width)));
         if (auto e = dim((at + ".outFeatures").c_str(), l.outFeatures); !e.ok()) return e;
         const int64_t wn = l.inFeatures * l.outFeatures;
@@ -1005,17 +870,14 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
         width = l.outFeatures;
         break;
       }
-      case kActivation:
-        if (int(l.activation) < kLinear || int(l.activation) > kGelu) return PlanError{false, "Invalid " + at + ".activation"};
+      case LayerKind::activation:
         if (!IsFinite(l.alpha)) return Range("Invalid " + at + ".alpha: " + Num(l.alpha) + "; expected a finite number");
         break;
-      case kSoftmax:
+      case LayerKind::softmax:
         break;
-      case kDropout:
+      case LayerKind::dropout:
         if (!(l.rate >= 0 && l.rate < 1)) return Range("Invalid " + at + ".rate: " + Num(l.rate) + "; expected a number in [0, 1)");
         break;
-      default:
-        return PlanError{false, "Invalid " + at + ".kind"};
     }
   }
   if (width != spec.outFeatures) return Range("Invalid spec.outFeatures: " + Num(double(spec.outFeatures)) + "; the last layer produces " + Num(double(width)));
@@ -1026,45 +888,30 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
   }
 
   // Loss and optimizer hyperparameters.
-  if (spec.loss == kHuber && !(spec.huberDelta > 0 && IsFinite(spec.huberDelta))) return Range("Invalid spec.loss.delta: " + Num(spec.huberDelta) + "; expected a finite number > 0");
-  auto finite = [&](const char* name, double v) -> PlanError {
-    if (!IsFinite(v)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a finite number");
-    return {};
-  };
+  if (spec.loss == Loss::huber && !(spec.huberDelta > 0 && IsFinite(spec.huberDelta))) return Range("Invalid spec.loss.delta: " + Num(spec.huberDelta) + "; expected a finite number > 0");
   auto nonneg = [&](const char* name, double v) -> PlanError {
     if (!(IsFinite(v) && v >= 0)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a finite number >= 0");
     return {};
   };
-  auto unit = [&](const char* name, double v) -> PlanError {
-    if (!(v >= 0 && v < 1)) return Range(std::string("Invalid ") + name + ": " + Num(v) + "; expected a number in [0, 1)");
-    return {};
-  };
   if (auto e = nonneg("spec.clipNorm", spec.clipNorm); !e.ok()) return e;
   if (auto e = nonneg("spec.clipValue", spec.clipValue); !e.ok()) return e;
-  if (auto e = nonneg("spec.optimizer.weightDecay", spec.weightDecay); !e.ok()) return e;
-  switch (spec.optimizer) {
-    case kSgd:
-      if (auto e = nonneg("spec.optimizer.momentum", spec.momentum); !e.ok()) return e;
-      if (auto e = finite("spec.optimizer.dampening", spec.dampening); !e.ok()) return e;
-      break;
-    case kAdam:
-    case kAdamW:
-      if (auto e = unit("spec.optimizer.beta1", spec.beta1); !e.ok()) return e;
-      if (auto e = unit("spec.optimizer.beta2", spec.beta2); !e.ok()) return e;
-      if (auto e = nonneg("spec.optimizer.eps", spec.eps); !e.ok()) return e;
-      break;
-    case kRmsprop:
-      if (!(spec.rmsAlpha >= 0 && spec.rmsAlpha <= 1)) return Range("Invalid spec.optimizer.alpha: " + Num(spec.rmsAlpha) + "; expected a number in [0, 1]");
-      if (auto e = nonneg("spec.optimizer.eps", spec.eps); !e.ok()) return e;
-      if (auto e = nonneg("spec.optimizer.momentum", spec.momentum); !e.ok()) return e;
-      break;
+  // The optimizer's hyperparameters: finite, flags 0 or 1 (their ranges are the TypeScript
+  // optimizers' to check, once, when they are made).
+  const char* const* hyperNames = OptimizerHyperNames(int(spec.optimizer));
+  for (int h = 0; h < kOptimizerHyperCount; h++) {
+    const double v = spec.hyper[h];
+    const bool flag = ops::OptimizerHyperIsFlag(spec.optimizer, h);
+    if (!IsFinite(v) || (flag && v != 0 && v != 1)) {
+      return Range("Invalid spec.optimizer.hyper[" + std::to_string(h) + "] (" + hyperNames[h] + "): " + Num(v) +
+                   (flag ? "; expected 0 or 1" : "; expected a finite number"));
+    }
   }
   return {};
 }
 
 PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength, int64_t yLength, bool yIsLabels,
                       int64_t lrLength, int64_t lossesLength) {
-  const bool wantLabels = spec.loss == kCrossEntropy;
+  const bool wantLabels = spec.loss == Loss::crossEntropy;
   if (wantLabels != yIsLabels) {
     return PlanError{false, wantLabels ? "Invalid run.y: expected an Int32Array of class indices for the crossEntropy loss"
                                        : "Invalid run.y: expected a Float32Array of targets (rows, outFeatures)"};

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "ops/kinds.h"
+
 namespace Napi {
 class Env;
 class Object;
@@ -24,21 +26,16 @@ void RegisterPlan(Napi::Env env, Napi::Object exports);
 
 namespace plan {
 
-// Codes match ACTIVATIONS / REGRESSION_LOSSES in lib/backend/backend.ts.
-enum Activation : int { kLinear = 0, kSigmoid = 1, kRelu = 2, kTanh = 3, kLeakyRelu = 4, kGelu = 5 };
-enum LossKind : int { kMse = 0, kMae = 1, kHuber = 2, kCrossEntropy = 3, kCrossEntropyDense = 4, kBce = 5 };
-enum OptimizerKind : int { kSgd = 0, kAdam = 1, kAdamW = 2, kRmsprop = 3 };
-enum LayerKind : int { kDense = 0, kActivation = 1, kSoftmax = 2, kDropout = 3 };
-
+// Kinds and codes: ops/kinds.h.
 struct LayerDesc {
-  LayerKind kind = kDense;
+  LayerKind kind = LayerKind::dense;
   // dense
   int64_t inFeatures = 0;
   int64_t outFeatures = 0;
   int64_t weightOffset = 0;
   int64_t biasOffset = -1;  // -1: no bias
   // activation
-  Activation activation = kLinear;
+  Activation activation = Activation::linear;
   double alpha = 0;  // leakyRelu negative slope
   // dropout
   double rate = 0;
@@ -49,19 +46,13 @@ struct SpecDesc {
   int64_t outFeatures = 0;
   int64_t batchSize = 0;
   std::vector<LayerDesc> layers;
-  LossKind loss = kMse;
+  Loss loss = Loss::mse;
   double huberDelta = 1;
-  OptimizerKind optimizer = kSgd;
-  double momentum = 0, dampening = 0, weightDecay = 0;
-  bool nesterov = false;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double rmsAlpha = 0.99;
+  Optimizer optimizer = Optimizer::sgd;
+  double hyper[kOptimizerHyperCount] = {0, 0, 0, 0};  // in kinds.h's order for `optimizer`
   double clipNorm = 0, clipValue = 0;
   int64_t paramCount = 0;
 };
-
-/// Optimizer state slots per parameter, as stateSlots() in plan.ts.
-int StateSlots(const SpecDesc& spec);
 
 /// A validation failure: which JS error to throw and its message (naming the field).
 struct PlanError {
@@ -127,6 +118,11 @@ class Plan {
 
 /// Element-wise fast math over n values, for tests: fn 0 = exp, 1 = sigmoid, 2 = tanh.
 void FastMathApply(int fn, float* out, const float* x, int64_t n);
+
+/// The plan's own activation passes over x (rows, cols), for tests: y = f(x), then dx = dy f'(.)
+/// and db (cols) = column sums of dx, exactly as the step loop runs them after a dense layer.
+void ActivationApply(Activation act, float alpha, float* y, float* dx, float* db, const float* x, const float* dy,
+                     int64_t rows, int64_t cols);
 
 }  // namespace plan
 }  // namespace blasnet

@@ -7,6 +7,7 @@
 //   plan.forward(out, x, rows)        inference forward pass on the calling thread
 //   plan.dispose()                    frees the workspaces and drops the buffer references
 //   planFastMath(fn, out, x)          fast exp / sigmoid / tanh over x, for test/fast-math.test.ts
+//   planActivation(code, alpha, ...)  the plan's activation passes, for test/native-ops.test.ts
 //
 // While a run is in flight the plan is busy: runSteps, forward and dispose throw an Error.
 // Errors are TypeError (wrong type) or RangeError (bad value or length) naming the field.
@@ -102,15 +103,12 @@ Napi::Float32Array GetF32(Napi::Value v, const std::string& name) {
   return GetTyped<float>(v, napi_float32_array, "Float32Array", name);
 }
 
-int EnumIndex(Napi::Env env, const std::string& value, std::initializer_list<const char*> names, const std::string& name) {
-  int i = 0;
-  std::string list;
-  for (const char* n : names) {
-    if (value == n) return i;
-    list += (i ? ", \"" : "\"") + std::string(n) + "\"";
-    i++;
-  }
-  ThrowType(env, "Expected one of " + list + " for " + name + " but received \"" + value + "\"");
+// The code of the kind named `value` in a kind list of ops/kinds.h; a TypeError listing the names otherwise.
+template <size_t N>
+int KindByName(Napi::Env env, const std::string& value, const KindEntry (&table)[N], const std::string& name) {
+  const KindEntry* e = FindKind(table, value);
+  if (!e) ThrowType(env, "Expected one of " + NameChoices(table) + " for " + name + " but received \"" + value + "\"");
+  return e->code;
 }
 
 SpecDesc ParseSpec(Napi::Value specValue) {
@@ -133,24 +131,23 @@ SpecDesc ParseSpec(Napi::Value specValue) {
     Napi::Object l = GetObject(layers.Get(i), at);
     LayerDesc d;
     const std::string kind = GetString(l, "kind", at + ".kind");
-    d.kind = plan::LayerKind(EnumIndex(env, kind, {"dense", "activation", "softmax", "dropout"}, at + ".kind"));
+    d.kind = LayerKind(KindByName(env, kind, kLayerKinds, at + ".kind"));
     switch (d.kind) {
-      case plan::kDense:
+      case LayerKind::dense:
         d.inFeatures = GetInt(l, "inFeatures", at + ".inFeatures");
         d.outFeatures = GetInt(l, "outFeatures", at + ".outFeatures");
         d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
         d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
         break;
-      case plan::kActivation: {
+      case LayerKind::activation: {
         const std::string act = GetString(l, "activation", at + ".activation");
-        d.activation = plan::Activation(
-            EnumIndex(env, act, {"linear", "sigmoid", "relu", "tanh", "leakyRelu", "gelu"}, at + ".activation"));
+        d.activation = Activation(KindByName(env, act, kActivationKinds, at + ".activation"));
         d.alpha = GetNumber(l, "alpha", at + ".alpha");
         break;
       }
-      case plan::kSoftmax:
+      case LayerKind::softmax:
         break;
-      case plan::kDropout:
+      case LayerKind::dropout:
         d.rate = GetNumber(l, "rate", at + ".rate");
         break;
     }
@@ -158,30 +155,35 @@ SpecDesc ParseSpec(Napi::Value specValue) {
   }
   Napi::Object loss = GetObject(spec.Get("loss"), "spec.loss");
   const std::string lossKind = GetString(loss, "kind", "spec.loss.kind");
-  s.loss = plan::LossKind(
-      EnumIndex(env, lossKind, {"mse", "mae", "huber", "crossEntropy", "crossEntropyDense", "bce"}, "spec.loss.kind"));
-  if (s.loss == plan::kHuber) s.huberDelta = GetNumber(loss, "delta", "spec.loss.delta");
+  s.loss = Loss(KindByName(env, lossKind, kLossKinds, "spec.loss.kind"));
+  if (s.loss == Loss::huber) s.huberDelta = GetNumber(loss, "delta", "spec.loss.delta");
+  // The optimizer, generically: { kind, code, hyper } with hyper in kinds.h's order for the code.
   Napi::Object opt = GetObject(spec.Get("optimizer"), "spec.optimizer");
   const std::string optKind = GetString(opt, "kind", "spec.optimizer.kind");
-  s.optimizer = plan::OptimizerKind(EnumIndex(env, optKind, {"sgd", "adam", "adamw", "rmsprop"}, "spec.optimizer.kind"));
-  s.weightDecay = GetNumber(opt, "weightDecay", "spec.optimizer.weightDecay");
-  switch (s.optimizer) {
-    case plan::kSgd:
-      s.momentum = GetNumber(opt, "momentum", "spec.optimizer.momentum");
-      s.dampening = GetNumber(opt, "dampening", "spec.optimizer.dampening");
-      s.nesterov = GetBool(opt, "nesterov", "spec.optimizer.nesterov");
-      break;
-    case plan::kAdam:
-    case plan::kAdamW:
-      s.beta1 = GetNumber(opt, "beta1", "spec.optimizer.beta1");
-      s.beta2 = GetNumber(opt, "beta2", "spec.optimizer.beta2");
-      s.eps = GetNumber(opt, "eps", "spec.optimizer.eps");
-      break;
-    case plan::kRmsprop:
-      s.rmsAlpha = GetNumber(opt, "alpha", "spec.optimizer.alpha");
-      s.eps = GetNumber(opt, "eps", "spec.optimizer.eps");
-      s.momentum = GetNumber(opt, "momentum", "spec.optimizer.momentum");
-      break;
+  const int64_t code = GetInt(opt, "code", "spec.optimizer.code");
+  const KindEntry* entry = code >= 0 && code < 1024 ? FindKind(kOptimizerKinds, int(code)) : nullptr;
+  if (!entry) {
+    ThrowRange(env, "Unknown optimizer code " + std::to_string(code) + " for spec.optimizer.code; expected one of " +
+                        CodeChoices(kOptimizerKinds));
+  }
+  if (optKind != entry->name) {
+    ThrowType(env, "Expected spec.optimizer.kind to name code " + std::to_string(code) + " (\"" + entry->name +
+                       "\") but received \"" + optKind + "\"; the addon and the TypeScript registry disagree: rebuild the addon");
+  }
+  s.optimizer = Optimizer(code);
+  Napi::Value hyperValue = opt.Get("hyper");
+  const char* const* hyperNames = OptimizerHyperNames(int(code));
+  if (!hyperValue.IsArray() || hyperValue.As<Napi::Array>().Length() != uint32_t(kOptimizerHyperCount)) {
+    ThrowType(env, std::string("Expected an Array of ") + std::to_string(kOptimizerHyperCount) + " numbers (" +
+                       hyperNames[0] + ", " + hyperNames[1] + ", " + hyperNames[2] + ", " + hyperNames[3] +
+                       ") for spec.optimizer.hyper but received " + Describe(hyperValue));
+  }
+  Napi::Array hyper = hyperValue.As<Napi::Array>();
+  for (int h = 0; h < kOptimizerHyperCount; h++) {
+    Napi::Value v = hyper.Get(uint32_t(h));
+    const std::string at = "spec.optimizer.hyper[" + std::to_string(h) + "] (" + hyperNames[h] + ")";
+    if (!v.IsNumber()) ThrowType(env, "Expected a number for " + at + " but received " + Describe(v));
+    s.hyper[h] = v.As<Napi::Number>().DoubleValue();
   }
   return s;
 }
@@ -314,7 +316,7 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
       ThrowRange(env, "Cannot allocate the plan's workspaces for spec.batchSize = " + std::to_string(spec.batchSize));
     }
     bool hasDropout = false;
-    for (const LayerDesc& l : spec.layers) hasDropout = hasDropout || l.kind == plan::kDropout;
+    for (const LayerDesc& l : spec.layers) hasDropout = hasDropout || l.kind == LayerKind::dropout;
     const uint32_t* rng = static_cast<const uint32_t*>(buffers_[3].engine());
     if (hasDropout && rng[0] == 0 && rng[1] == 0 && rng[2] == 0 && rng[3] == 0) {
       engine_.reset();
@@ -592,11 +594,35 @@ Napi::Value PlanFastMath(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// planActivation(code, alpha, y, dx, db, x, dy, rows, cols): the plan's activation passes (see
+// plan::ActivationApply), for the tests that hold them to the per-kernel entry points.
+Napi::Value PlanActivation(const Napi::CallbackInfo& info) {
+  check::Args args(info, "planActivation", 9);
+  const int code = args.Code(0, "act", kActivationKinds, "activation code");
+  const double alpha = args.Finite(1, "alpha");
+  const check::View<float> y = args.F32(2, "y");
+  const check::View<float> dx = args.F32(3, "dx");
+  const check::View<float> db = args.F32(4, "db");
+  const check::View<float> x = args.F32(5, "x");
+  const check::View<float> dy = args.F32(6, "dy");
+  const int64_t rows = args.Dim(7, "rows");
+  const int64_t cols = args.Dim(8, "cols");
+  const int64_t n = args.Product(rows, cols, "rows*cols");
+  args.Length(y, n, "rows*cols");
+  args.Length(dx, n, "rows*cols");
+  args.Length(db, cols, "cols");
+  args.Length(x, n, "rows*cols");
+  args.Length(dy, n, "rows*cols");
+  plan::ActivationApply(Activation(code), float(alpha), y.data, dx.data, db.data, x.data, dy.data, rows, cols);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterPlan(Napi::Env env, Napi::Object exports) {
   exports.Set("FusedPlan", FusedPlan::Define(env));
   exports.Set("planFastMath", Napi::Function::New<PlanFastMath>(env, "planFastMath"));
+  exports.Set("planActivation", Napi::Function::New<PlanActivation>(env, "planActivation"));
 }
 
 }  // namespace blasnet

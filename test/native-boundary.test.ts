@@ -12,7 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { NativeAddon } from "../lib/backend/native/binding.js";
-import { classifyLoadError, explainLoadFailure, findPackageRoot, loadAddon, loadFrom } from "../lib/backend/native/loader.js";
+import { classifyLoadError, explainLoadFailure, findPackageRoot, kindTableDifference, loadAddon, loadFrom } from "../lib/backend/native/loader.js";
+import { nativeKindTable } from "../lib/ops/kinds.js";
 import { Rng } from "../lib/core/rng.js";
 import { nativeOrSkip, refGemm, tempDir, thrown } from "./helpers.js";
 
@@ -24,7 +25,7 @@ type ErrorClass = typeof TypeError | typeof RangeError;
 
 /** Kinds of argument, each with its own bad values. `need`: values the valid shape needs. */
 type ArgSpec =
-  | { name: string; kind: "f32" | "f32|null" | "i32" | "u32"; need: number }
+  | { name: string; kind: "f32" | "f32|null" | "i32" | "u32" | "f64"; need: number }
   | { name: string; kind: "bool" | "dim" | "finite" | "bound" }
   | { name: string; kind: "code"; count: number }
   | { name: string; kind: "range"; bad: number[] };
@@ -88,7 +89,7 @@ const SPECS: FnSpec[] = [
   {
     fn: "activationForward",
     args: [
-      { name: "act", kind: "code", count: 6 },
+      { name: "act", kind: "code", count: 8 },
       { name: "y", kind: "f32", need: 6 },
       { name: "x", kind: "f32", need: 6 },
       { name: "n", kind: "dim" },
@@ -99,7 +100,7 @@ const SPECS: FnSpec[] = [
   {
     fn: "activationBackward",
     args: [
-      { name: "act", kind: "code", count: 6 },
+      { name: "act", kind: "code", count: 8 },
       { name: "dx", kind: "f32", need: 6 },
       { name: "dy", kind: "f32", need: 6 },
       { name: "x", kind: "f32", need: 6 },
@@ -180,54 +181,19 @@ const SPECS: FnSpec[] = [
     valid: () => [f32(6), f32(6), f32(6, 1), 6],
   },
   {
-    fn: "sgdUpdate",
+    fn: "optimizerStep",
     args: [
+      { name: "code", kind: "code", count: 5 },
       { name: "param", kind: "f32", need: 6 },
       { name: "grad", kind: "f32", need: 6 },
-      { name: "velocity", kind: "f32", need: 6 },
+      { name: "state", kind: "f32", need: 12 },
       { name: "n", kind: "dim" },
-      { name: "lr", kind: "range", bad: [-0.1, NaN, Infinity, -Infinity] },
-      { name: "momentum", kind: "range", bad: [-0.5, NaN, Infinity] },
-      { name: "dampening", kind: "finite" },
-      { name: "nesterov", kind: "bool" },
-      { name: "weightDecay", kind: "range", bad: [-1, NaN, Infinity] },
-      { name: "firstStep", kind: "bool" },
-    ],
-    valid: () => [f32(6), f32(6), f32(6), 6, 0.1, 0.9, 0, true, 0.01, false],
-  },
-  {
-    fn: "adamUpdate",
-    args: [
-      { name: "param", kind: "f32", need: 6 },
-      { name: "grad", kind: "f32", need: 6 },
-      { name: "m", kind: "f32", need: 6 },
-      { name: "v", kind: "f32", need: 6 },
-      { name: "n", kind: "dim" },
-      { name: "lr", kind: "range", bad: [-1e-3, NaN, Infinity] },
-      { name: "beta1", kind: "range", bad: [1, -0.1, 1.5, NaN, Infinity] },
-      { name: "beta2", kind: "range", bad: [1, -0.1, NaN, -Infinity] },
-      { name: "eps", kind: "range", bad: [0, -1e-8, NaN, Infinity] },
-      { name: "weightDecay", kind: "range", bad: [-0.01, NaN] },
+      { name: "lr", kind: "finite" },
       { name: "step", kind: "range", bad: [0, -1, 1.5, NaN, Infinity] },
-      { name: "decoupled", kind: "bool" },
+      { name: "hyper", kind: "f64", need: 4 },
     ],
-    valid: () => [f32(6), f32(6), f32(6), f32(6), 6, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, true],
-  },
-  {
-    fn: "rmspropUpdate",
-    args: [
-      { name: "param", kind: "f32", need: 6 },
-      { name: "grad", kind: "f32", need: 6 },
-      { name: "sq", kind: "f32", need: 6 },
-      { name: "buf", kind: "f32", need: 6 },
-      { name: "n", kind: "dim" },
-      { name: "lr", kind: "range", bad: [-1, NaN, Infinity] },
-      { name: "alpha", kind: "range", bad: [1.5, -0.1, NaN] },
-      { name: "eps", kind: "range", bad: [0, NaN] },
-      { name: "weightDecay", kind: "range", bad: [-1, Infinity] },
-      { name: "momentum", kind: "range", bad: [-0.9, NaN] },
-    ],
-    valid: () => [f32(6), f32(6), f32(6), f32(6), 6, 0.01, 0.99, 1e-8, 0, 0.9],
+    // adam: 2 state slots of n = 6.
+    valid: () => [1, f32(6), f32(6), f32(12), 6, 1e-3, 3, new Float64Array([0.9, 0.999, 1e-8, 0.01])],
   },
   {
     fn: "argmaxRows",
@@ -333,6 +299,16 @@ function badValues(spec: ArgSpec): BadCase[] {
       if (spec.need > 0) cases.push(range("a short buffer", new Float32Array(spec.need - 1)));
       return cases;
     }
+    case "f64":
+      return [
+        type("a Float32Array", new Float32Array(spec.need)),
+        type("a plain array", [0.9, 0.999, 1e-8, 0]),
+        type("undefined", undefined),
+        range("a short array", new Float64Array(spec.need - 1)),
+        range("a long array", new Float64Array(spec.need + 1)),
+        range("NaN in it", new Float64Array(spec.need).fill(NaN)),
+        range("Infinity in it", new Float64Array(spec.need).fill(Infinity)),
+      ];
     case "i32":
     case "u32": {
       const cases = [
@@ -439,6 +415,51 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
       expect(e.message).toContain(`label ${label}`);
       expect(Array.from(grad)).toEqual([7, 7, 7, 7, 7, 7]);
     }
+  });
+
+  it("rejects an unknown kind code with a RangeError listing the valid codes by name", () => {
+    const e = thrown(() => addon["activationForward"]!(99, f32(6), f32(6), 6, 0));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toContain("Unknown activation code 99 for argument 'act' of activationForward; expected one of 0 (linear), 1 (sigmoid)");
+    expect(e.message).toContain("7 (softplus)");
+    const e2 = thrown(() => addon["regressionLoss"]!(3, null, f32(6), f32(6), 6, 1));
+    expect(e2).toBeInstanceOf(RangeError);
+    expect(e2.message).toContain("expected one of 0 (mse), 1 (mae), 2 (huber)");
+    const e3 = thrown(() => addon["optimizerStep"]!(5, f32(6), f32(6), f32(12), 6, 0.1, 1, new Float64Array(4)));
+    expect(e3).toBeInstanceOf(RangeError);
+    expect(e3.message).toContain("Unknown optimizer code 5 for argument 'code' of optimizerStep; expected one of 0 (sgd), 1 (adam), 2 (adamw), 3 (rmsprop), 4 (adagrad)");
+  });
+
+  it("optimizerStep checks the state against the slots of the code's own table, and the flags; not the ranges", () => {
+    const hyper = (...h: number[]): Float64Array => Float64Array.from(h);
+    // sgd without momentum keeps no state; with momentum one slot of n.
+    expect(() => addon["optimizerStep"]!(0, f32(6), f32(6), f32(0), 6, 0.1, 1, hyper(0, 0, 0, 0))).not.toThrow();
+    const e = thrown(() => addon["optimizerStep"]!(0, f32(6), f32(6), f32(5), 6, 0.1, 1, hyper(0.9, 0, 0, 0)));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toContain("Argument 'state' of optimizerStep has 5 values but 1*n (sgd keeps 1 state slots with these hyperparameters) = 6");
+    const e2 = thrown(() => addon["optimizerStep"]!(4, f32(6), f32(6), f32(5), 6, 0.1, 1, hyper(0, 0, 1e-10, 0)));
+    expect(e2.message).toContain("1*n (adagrad keeps 1 state slots");
+    const e3 = thrown(() => addon["optimizerStep"]!(0, f32(6), f32(6), f32(6), 6, 0.1, 1, hyper(0.9, 0, 0.5, 0)));
+    expect(e3).toBeInstanceOf(RangeError);
+    expect(e3.message).toContain("nesterov = 0.5 at [2]; expected 0 or 1");
+    const e4 = thrown(() => addon["optimizerStep"]!(1, f32(6), f32(6), f32(12), 6, 0.1, 1, hyper(0.9, 0.999, 1e-8)));
+    expect(e4.message).toContain("has 3 values but adam takes 4 (beta1, beta2, eps, weightDecay)");
+    // Semantic ranges are the TypeScript optimizers' to check: eps = 0, beta1 = 1 pass here.
+    expect(() => addon["optimizerStep"]!(1, f32(6), f32(6), f32(12), 6, 0.1, 1, hyper(1, 0.999, 0, 0))).not.toThrow();
+  });
+
+  it("kinds() lists every kind and code of the TypeScript registry, built from the native lists", () => {
+    const table = addon["kinds"]!() as ReturnType<typeof nativeKindTable>;
+    const ts = nativeKindTable();
+    for (const list of ["activations", "losses", "optimizers", "layers"] as const) {
+      for (const [name, entry] of Object.entries(ts[list])) expect(table[list][name], `${list}.${name}`).toEqual(entry);
+    }
+    // The contract's codes (the new kinds included, whether or not the registry has them yet).
+    expect(table.activations).toEqual({ linear: 0, sigmoid: 1, relu: 2, tanh: 3, leakyRelu: 4, gelu: 5, silu: 6, softplus: 7 });
+    expect(table.losses).toEqual({ mse: 0, mae: 1, huber: 2, crossEntropy: 3, crossEntropyDense: 4, bce: 5 });
+    expect(table.layers).toEqual({ dense: 0, activation: 1, softmax: 2, dropout: 3 });
+    expect(table.optimizers["adagrad"]).toEqual({ code: 4, hyper: ["lrDecay", "weightDecay", "eps", "initialAccumulatorValue"] });
+    expect(Object.keys(table.optimizers)).toEqual(["sgd", "adam", "adamw", "rmsprop", "adagrad"]);
   });
 
   it("rejects a gemm output that shares memory with an input", () => {
@@ -638,6 +659,43 @@ describe("native loader: explains why the addon cannot load and how to fix it", 
       expect(e.message, e.message).toContain("another CPU architecture");
       expect(e.message).toContain("npm rebuild blasnet");
     }
+  });
+
+  it("names the first entry where a kind table differs from the registry's", () => {
+    const ts = nativeKindTable();
+    const copy = (): ReturnType<typeof nativeKindTable> => structuredClone(ts);
+    expect(kindTableDifference(copy(), ts)).toBeUndefined();
+    const changed = copy();
+    changed.activations["relu"] = 5;
+    expect(kindTableDifference(changed, ts)).toBe("kinds().activations.relu is 5 in the addon but 2 in TypeScript");
+    const missing = copy();
+    delete (missing.losses as Record<string, number>)["bce"];
+    expect(kindTableDifference(missing, ts)).toBe("kinds().losses.bce is missing in the addon but 5 in TypeScript");
+    const reordered = copy();
+    reordered.optimizers["sgd"]!.hyper.reverse();
+    expect(kindTableDifference(reordered, ts)).toMatch(/^kinds\(\)\.optimizers\.sgd\.hyper is \["weightDecay",.* in the addon but \["momentum",/);
+    const extra = copy();
+    extra.layers["conv2d"] = 4;
+    expect(kindTableDifference(extra, ts)).toBe("kinds().layers.conv2d is 4 in the addon but missing in TypeScript");
+    expect(kindTableDifference(extra, ts, { addonExtras: ["layers.conv2d"] })).toBeUndefined();
+  });
+
+  itBuilt("refuses an addon whose kind table differs from the registry, naming the entry and the fix (rebuild)", () => {
+    // A module wrapping the built addon with one code changed.
+    const dir = mkdtempSync(path.join(scratch, "case-"));
+    const file = path.join(dir, "doctored.js");
+    writeFileSync(
+      file,
+      `const real = require(${JSON.stringify(built)});\n` +
+        `module.exports = { ...real, kinds() { const t = real.kinds(); t.activations.tanh = 9; return t; } };\n`,
+    );
+    const e = thrown(() => loadFrom([file]));
+    expect(e.message).toContain("kinds().activations.tanh is 9 in the addon but 3 in TypeScript");
+    expect(e.message).toContain("rebuild it");
+    expect(e.message).toContain("npm run build:native");
+    // The same wrapper without the change loads.
+    writeFileSync(path.join(dir, "faithful.js"), `module.exports = require(${JSON.stringify(built)});\n`);
+    expect(typeof loadFrom([path.join(dir, "faithful.js")]).kinds).toBe("function");
   });
 
   it("classifies dlopen's messages", () => {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/optimizers.h"
 #include "plan.h"
 
 extern "C" {
@@ -73,6 +74,7 @@ int posix_memalign(void** out, size_t align, size_t n) {
 }
 }
 
+using namespace blasnet;
 using namespace blasnet::plan;
 
 struct Net {
@@ -80,11 +82,9 @@ struct Net {
   std::vector<int64_t> widths;  // inFeatures, hidden..., outFeatures
   Activation act;
   bool dropout;
-  LossKind loss;
-  OptimizerKind optimizer;
-  double momentum;
-  bool nesterov;
-  double weightDecay;
+  Loss loss;
+  Optimizer optimizer;
+  std::vector<double> hyper;  // the optimizer's, in ops/kinds.h's order
   double clipNorm;
   double clipValue;
   int64_t batch;
@@ -104,7 +104,7 @@ static bool Check(const Net& net) {
   int64_t offset = 0;
   for (size_t i = 0; i + 1 < net.widths.size(); i++) {
     LayerDesc d;
-    d.kind = kDense;
+    d.kind = LayerKind::dense;
     d.inFeatures = net.widths[i];
     d.outFeatures = net.widths[i + 1];
     d.weightOffset = offset;
@@ -114,13 +114,13 @@ static bool Check(const Net& net) {
     spec.layers.push_back(d);
     if (i + 2 < net.widths.size()) {
       LayerDesc a;
-      a.kind = kActivation;
+      a.kind = LayerKind::activation;
       a.activation = net.act;
       a.alpha = 0.01;
       spec.layers.push_back(a);
       if (net.dropout) {
         LayerDesc dr;
-        dr.kind = kDropout;
+        dr.kind = LayerKind::dropout;
         dr.rate = 0.2;
         spec.layers.push_back(dr);
       }
@@ -130,14 +130,12 @@ static bool Check(const Net& net) {
   spec.loss = net.loss;
   spec.huberDelta = 1;
   spec.optimizer = net.optimizer;
-  spec.momentum = net.momentum;
-  spec.nesterov = net.nesterov;
-  spec.weightDecay = net.weightDecay;
+  for (int h = 0; h < kOptimizerHyperCount; h++) spec.hyper[h] = net.hyper[size_t(h)];
   spec.clipNorm = net.clipNorm;
   spec.clipValue = net.clipValue;
   const int64_t P = spec.paramCount;
   std::vector<float> params(static_cast<size_t>(P)), grads(static_cast<size_t>(P));
-  std::vector<float> state(static_cast<size_t>(StateSlots(spec) * P) + 1);
+  std::vector<float> state(static_cast<size_t>(blasnet::ops::OptimizerSlots(spec.optimizer, spec.hyper) * P) + 1);
   for (auto& v : params) v = 0.1f * Uniform();
   std::vector<uint32_t> rng = {1, 2, 3, 4};
   const PlanError e = ValidateSpec(spec, P, P, int64_t(state.size()), 4);
@@ -160,7 +158,7 @@ static bool Check(const Net& net) {
   std::vector<float> lr(static_cast<size_t>(steps), 0.01f), losses(static_cast<size_t>(steps));
   StepArgs run;
   run.x = x.data();
-  if (net.loss == kCrossEntropy) run.yLabels = labels.data();
+  if (net.loss == Loss::crossEntropy) run.yLabels = labels.data();
   else run.yFloat = y.data();
   run.rows = rows;
   run.order = order.data();
@@ -170,8 +168,8 @@ static bool Check(const Net& net) {
   run.batchSize = net.batch;
   run.lr = lr.data();
   run.losses = losses.data();
-  const PlanError re = ValidateRun(spec, run, int64_t(x.size()), net.loss == kCrossEntropy ? rows : int64_t(y.size()),
-                                   net.loss == kCrossEntropy, steps, steps);
+  const PlanError re = ValidateRun(spec, run, int64_t(x.size()), net.loss == Loss::crossEntropy ? rows : int64_t(y.size()),
+                                   net.loss == Loss::crossEntropy, steps, steps);
   if (!re.ok()) {
     std::printf("%s: invalid run: %s\n", net.name, re.message.c_str());
     return false;
@@ -201,13 +199,17 @@ static bool Check(const Net& net) {
 }
 
 int main() {
+  const std::vector<double> plainSgd = {0, 0, 0, 0};
+  const std::vector<double> adamHyper = {0.9, 0.999, 1e-8, 0};
   const Net nets[] = {
-      {"lecture 1-3-1 sigmoid mse sgd (loop GEMMs)", {1, 3, 1}, kSigmoid, false, kMse, kSgd, 0, false, 0, 0, 0, 10},
-      {"mlp 64-128-64-10 relu ce adam clipNorm+clipValue", {64, 128, 64, 10}, kRelu, false, kCrossEntropy, kAdam, 0, false, 0, 1.0, 0.5, 32},
-      {"64-300-8 tanh dropout huber sgd nesterov wd", {64, 300, 8}, kTanh, true, kHuber, kSgd, 0.9, true, 1e-4, 0, 0, 16},
-      {"256-512-256 gelu mse sgd (P >= 65536: per-layer update, saxpy)", {256, 512, 256}, kGelu, false, kMse, kSgd, 0, false, 0, 0, 0, 64},
-      {"32-64-4 leakyRelu bce rmsprop clipNorm", {32, 64, 4}, kLeakyRelu, false, kBce, kRmsprop, 0, false, 0, 2.0, 0, 8},
-      {"32-48-6 relu mae adamw", {32, 48, 6}, kRelu, false, kMae, kAdamW, 0, false, 0.01, 0, 0, 8},
+      {"lecture 1-3-1 sigmoid mse sgd (loop GEMMs)", {1, 3, 1}, Activation::sigmoid, false, Loss::mse, Optimizer::sgd, plainSgd, 0, 0, 10},
+      {"mlp 64-128-64-10 relu ce adam clipNorm+clipValue", {64, 128, 64, 10}, Activation::relu, false, Loss::crossEntropy, Optimizer::adam, adamHyper, 1.0, 0.5, 32},
+      {"64-300-8 tanh dropout huber sgd nesterov wd", {64, 300, 8}, Activation::tanh, true, Loss::huber, Optimizer::sgd, {0.9, 0, 1, 1e-4}, 0, 0, 16},
+      {"256-512-256 gelu mse sgd (P >= 65536: per-layer update, saxpy)", {256, 512, 256}, Activation::gelu, false, Loss::mse, Optimizer::sgd, plainSgd, 0, 0, 64},
+      {"32-64-4 leakyRelu bce rmsprop clipNorm", {32, 64, 4}, Activation::leakyRelu, false, Loss::bce, Optimizer::rmsprop, {0.99, 1e-8, 0, 0}, 2.0, 0, 8},
+      {"32-48-6 relu mae adamw", {32, 48, 6}, Activation::relu, false, Loss::mae, Optimizer::adamw, {0.9, 0.999, 1e-8, 0.01}, 0, 0, 8},
+      {"32-40-5 silu ce-dense adagrad wd", {32, 40, 5}, Activation::silu, false, Loss::crossEntropyDense, Optimizer::adagrad, {0.01, 1e-4, 1e-10, 0.1}, 0, 0, 8},
+      {"16-24-3 softplus mse rmsprop momentum", {16, 24, 3}, Activation::softplus, false, Loss::mse, Optimizer::rmsprop, {0.9, 1e-8, 1e-3, 0.5}, 0, 0, 8},
   };
   bool ok = true;
   for (int threads : {1, 2}) {

@@ -2,8 +2,9 @@
  * The native addon's shape, declared once (build/Release/blasnet.node, built from native/*.cc).
  *
  * The per-kernel functions mirror `Kernels` in ../backend.ts argument for argument, except that
- * activation and regression-loss kinds are passed as their integer codes (ACTIVATIONS,
- * REGRESSION_LOSSES). Every function checks its arguments and throws a TypeError or RangeError that
+ * activation, regression-loss and optimizer kinds are passed as their integer codes (the codes of
+ * `kinds()`, which the loader checks against lib/ops/kinds.ts) and optimizer hyperparameters as a
+ * Float64Array. Every function checks its arguments and throws a TypeError or RangeError that
  * names the argument; none allocates or copies: typed arrays are read and written in place.
  * The fused training plan registers its own entries (native/plan_binding.cc); they are typed as
  * `NativeFusedPlanBinding` in fused-plan.ts, whose `hasFusedPlan` checks an addon for them.
@@ -59,43 +60,22 @@ export interface NativeKernelBinding {
     cols: number,
   ): number;
   bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
-  sgdUpdate(
+  /**
+   * One step of optimizer `code` (native/ops/optimizers.h) in place over param and grad (n) and
+   * state (slots · n, slot s at [s·n, (s+1)·n)); `step` is the 1-based step number and `hyper` the
+   * optimizer's hyperparameters in the order `kinds().optimizers[name].hyper` lists them. Checks
+   * lengths (state against the slots the addon's table gives for these hyperparameters),
+   * finiteness and integers, not the hyperparameters' ranges (the TypeScript optimizers do, once).
+   */
+  optimizerStep(
+    code: number,
     param: Float32Array,
     grad: Float32Array,
-    velocity: Float32Array,
+    state: Float32Array,
     n: number,
     lr: number,
-    momentum: number,
-    dampening: number,
-    nesterov: boolean,
-    weightDecay: number,
-    firstStep: boolean,
-  ): void;
-  adamUpdate(
-    param: Float32Array,
-    grad: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
     step: number,
-    decoupled: boolean,
-  ): void;
-  rmspropUpdate(
-    param: Float32Array,
-    grad: Float32Array,
-    sq: Float32Array,
-    buf: Float32Array,
-    n: number,
-    lr: number,
-    alpha: number,
-    eps: number,
-    weightDecay: number,
-    momentum: number,
+    hyper: Float64Array,
   ): void;
   argmaxRows(out: Int32Array, x: Float32Array, rows: number, cols: number): void;
   sum(x: Float32Array, n: number): number;
@@ -113,10 +93,24 @@ export interface NativeKernelBinding {
   /** The ISA the element-wise kernels dispatch to on this CPU, e.g. "avx512 (x86-64-v4)". */
   simdLevel(): string;
 
+  /**
+   * Every kind list of the addon with its codes (native/ops/kinds.h), in the shape of
+   * `nativeKindTable()` (lib/ops/kinds.ts); the loader refuses an addon whose table differs.
+   */
+  kinds(): NativeKindTable;
+
   /** out[i] = the i-th nextUint32() of `new Rng(seed)` (native/rng.h, the twin of core/rng.ts). */
   rngFill(seed: number, out: Uint32Array): void;
   /** out[i] = uniform() drawn from `state` (4 words, as Rng.getState()), which is advanced in place. */
   rngUniform(state: Uint32Array, out: Float32Array): void;
+}
+
+/** The addon's kind lists: name -> code (optimizers: code and hyperparameter names in order). */
+export interface NativeKindTable {
+  activations: Record<string, number>;
+  losses: Record<string, number>;
+  optimizers: Record<string, { code: number; hyper: string[] }>;
+  layers: Record<string, number>;
 }
 
 /** Entries registered by native/plan_binding.cc (the fused training plan), untyped here; see fused-plan.ts. */
@@ -139,9 +133,7 @@ export const REQUIRED_EXPORTS = [
   "softmaxCrossEntropy",
   "softmaxCrossEntropyDense",
   "bceWithLogits",
-  "sgdUpdate",
-  "adamUpdate",
-  "rmspropUpdate",
+  "optimizerStep",
   "argmaxRows",
   "sum",
   "sumSquares",
@@ -152,6 +144,7 @@ export const REQUIRED_EXPORTS = [
   "getThreads",
   "blasConfig",
   "simdLevel",
+  "kinds",
   "rngFill",
   "rngUniform",
 ] as const satisfies readonly (keyof NativeKernelBinding)[];

@@ -13,7 +13,6 @@
  * transferred or resized mid-run makes the run reject naming it; it never crashes the process.
  */
 import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../plan.js";
-import { OPTIMIZERS, optimizerDef } from "../../optim/index.js";
 
 /** The native plan object (class `FusedPlan` of native/plan_binding.cc). */
 export interface NativeFusedPlanHandle {
@@ -33,12 +32,27 @@ export interface NativeFusedPlanBinding {
    * fn 0 = exp, 1 = sigmoid, 2 = tanh. out.length >= x.length.
    */
   planFastMath(fn: 0 | 1 | 2, out: Float32Array, x: Float32Array): void;
+  /**
+   * Test hook: the plan's own activation passes over x (rows, cols), as the step loop runs them
+   * after a dense layer: y = f(x), dx = dy f'(.), db (cols) = column sums of dx. `act` is the code.
+   */
+  planActivation(
+    act: number,
+    alpha: number,
+    y: Float32Array,
+    dx: Float32Array,
+    db: Float32Array,
+    x: Float32Array,
+    dy: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
 }
 
 /** Whether an addon object carries the fused-plan entries. */
 export function hasFusedPlan(addon: object): addon is NativeFusedPlanBinding {
   const a = addon as Partial<Record<keyof NativeFusedPlanBinding, unknown>>;
-  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function";
+  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function" && typeof a.planActivation === "function";
 }
 
 /** A `TrainPlan` over the native engine. */
@@ -46,7 +60,7 @@ export class NativeFusedPlan implements TrainPlan {
   private readonly handle: NativeFusedPlanHandle;
 
   constructor(binding: NativeFusedPlanBinding, spec: PlanSpec, buffers: PlanBuffers) {
-    this.handle = new binding.FusedPlan({ ...spec, optimizer: namedOptimizer(spec.optimizer) } as unknown as PlanSpec, buffers);
+    this.handle = new binding.FusedPlan(spec, buffers);
   }
 
   /** Steps run on a libuv worker; invalid runs and busy/disposed plans reject before anything runs. */
@@ -74,14 +88,4 @@ export function createNativeFusedPlan(addon: object, spec: PlanSpec, buffers: Pl
     throw new Error("This build of the blasnet addon has no fused training plan (FusedPlan); rebuild it with `npm run build:native`");
   }
   return new NativeFusedPlan(addon, spec, buffers);
-}
-
-/**
- * The optimizer as the addon's plan reads it today: each hyperparameter by its name (nesterov as a
- * boolean), until the addon unpacks `{ code, hyper }` itself.
- */
-function namedOptimizer(opt: PlanSpec["optimizer"]): Record<string, unknown> {
-  if (!Object.hasOwn(OPTIMIZERS, opt?.kind) || !Array.isArray(opt.hyper)) return opt as unknown as Record<string, unknown>; // the addon names what is wrong
-  const names = optimizerDef(opt.kind).hyper;
-  return { kind: opt.kind, ...Object.fromEntries(names.map((name, i) => [name, name === "nesterov" ? opt.hyper[i] === 1 : opt.hyper[i]])) };
 }

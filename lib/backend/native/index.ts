@@ -2,7 +2,7 @@
  * The native backend: the addon's kernels (C++ over OpenBLAS) as a `Backend`.
  *
  * Most kernels are the addon's functions themselves, with no JavaScript wrapper in between; only
- * the activation and loss kinds are mapped from names to the native integer codes. The addon checks
+ * the activation, loss and optimizer kinds are mapped from names to the native integer codes. The addon checks
  * every argument (types, lengths against shapes, scalar ranges) and throws TypeError / RangeError.
  */
 import os from "node:os";
@@ -11,7 +11,6 @@ import { ACTIVATIONS } from "../../ops/activations.js";
 import { REGRESSION_LOSSES } from "../../ops/losses.js";
 import type { Hyper } from "../../optim/optimizer.js";
 import { optimizerDef } from "../../optim/index.js";
-import { describe } from "../../core/matrix.js";
 import type { NativeAddon } from "./binding.js";
 import { loadAddon } from "./loader.js";
 import { createNativeFusedPlan, hasFusedPlan } from "./fused-plan.js";
@@ -78,10 +77,10 @@ function show(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : typeof v === "number" ? String(v) : typeof v;
 }
 
-/**
- * The optimizer step over the addon's per-rule entries (until the addon takes the generic
- * optimizerStep): hyperparameters in the definitions' order (lib/optim).
- */
+/** Scratch for the hyperparameters of one optimizerStep call (the addon reads them synchronously). */
+const hyperScratch = new Float64Array(4);
+
+/** The optimizer step: its code from the registry, hyperparameters as a Float64Array. */
 function optimizerStep(
   addon: NativeAddon,
   kind: string,
@@ -93,20 +92,15 @@ function optimizerStep(
   step: number,
   h: Hyper,
 ): void {
-  const slots = optimizerDef(kind).slots(h).length;
-  if (!(state instanceof Float32Array) || state.length < slots * n) {
-    throw new RangeError(`Argument 'state' of optimizerStep must hold ${slots} slots x n = ${slots * n} values but received ${describe(state)}`);
+  const code = optimizerDef(kind).code;
+  let hyper: Float64Array;
+  if (h instanceof Float64Array) {
+    hyper = h;
+  } else if (h.length === hyperScratch.length) {
+    for (let i = 0; i < h.length; i++) hyperScratch[i] = h[i]!;
+    hyper = hyperScratch;
+  } else {
+    hyper = Float64Array.from(h); // the addon names the expected length
   }
-  const slot = (s: number): Float32Array => state.subarray(s * n, (s + 1) * n);
-  switch (kind) {
-    case "sgd":
-      return addon.sgdUpdate(param, grad, h[0] !== 0 ? slot(0) : state, n, lr, h[0]!, h[1]!, h[2] === 1, h[3]!, step === 1);
-    case "adam":
-    case "adamw":
-      return addon.adamUpdate(param, grad, slot(0), slot(1), n, lr, h[0]!, h[1]!, h[2]!, h[3]!, step, kind === "adamw");
-    case "rmsprop":
-      return addon.rmspropUpdate(param, grad, slot(0), slot(1), n, lr, h[0]!, h[1]!, h[2]!, h[3]!);
-    default:
-      throw new RangeError(`Unknown optimizer ${show(kind)} for argument 'kind'`);
-  }
+  addon.optimizerStep(code, param, grad, state, n, lr, step, hyper);
 }
