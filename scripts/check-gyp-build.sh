@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the addon with node-gyp (binding.gyp) and check it: load the gyp-built blasnet.node, run a
 # small gemm and a rejected call, then the native test files (kernel parity against TypeScript, the
-# fused plan, the boundary, fast math, firstNonFinite) with the loader pointed at it. The build
+# fused plan, the boundary, one native definition per op, fast math, firstNonFinite) with the loader pointed at it. The build
 # happens in a scratch copy of binding.gyp + native/, so build/Release/blasnet.node from cmake-js is
 # never touched. Exits non-zero on any failure.
 #
@@ -67,5 +67,5 @@ JS
 # (BLASNET_NATIVE_ADDON makes the loader take this file; CI=true makes the tests require it).
 echo "check-gyp-build: native tests on the node-gyp build"
 (cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
-  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/fast-math.test.ts test/first-non-finite.test.ts)
+  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/native-ops.test.ts test/fast-math.test.ts test/first-non-finite.test.ts)
 echo "check-gyp-build: OK: the node-gyp build passes the native tests"
