@@ -18,6 +18,8 @@
 
 #include "fast_math.h"
 #include "ops/activations.h"
+#include "ops/clipping.h"
+#include "ops/losses.h"
 #include "ops/optimizers.h"
 
 // -DBLASNET_NO_CLONES builds the baseline version only (as plan.cc): scripts/check-baseline-build.sh
@@ -38,14 +40,6 @@
 #define BLASNET_INLINE inline __attribute__((always_inline))
 
 namespace blasnet {
-
-namespace {
-
-// The fused plan's fast float32 math (fast_math.h): branch-free, so loops calling it vectorize.
-using fastmath::Exp;
-using fastmath::Sigmoid;
-
-}  // namespace
 
 const char* SimdLevel() {
 #if BLASNET_CLONE_LEVELS == 1
@@ -174,320 +168,35 @@ void activation_backward(Activation act, float* dx, const float* dy, const float
 }
 
 // ---------------------------------------------------------------------------------------------
-// Softmax
-
-namespace {
-
-// Largest value of x (cols); NaN values are skipped. Sixteen independent running maxima (a float
-// max reduction is not vectorized without -ffinite-math-only, and `omp simd reduction(max)` is
-// not in every target clone): the lanes vectorize, with no reordering of any one chain.
-BLASNET_INLINE float row_max(const float* x, int cols) {
-  constexpr int kLanes = 16;
-  float acc[kLanes];
-  for (int l = 0; l < kLanes; l++) acc[l] = -std::numeric_limits<float>::infinity();
-  int j = 0;
-  for (; j + kLanes <= cols; j += kLanes) {
-    for (int l = 0; l < kLanes; l++) acc[l] = std::max(acc[l], x[j + l]);
-  }
-  float m = -std::numeric_limits<float>::infinity();
-  for (; j < cols; j++) m = std::max(m, x[j]);
-  for (int l = 0; l < kLanes; l++) m = std::max(m, acc[l]);
-  return m;
-}
-
-// y (cols) = exp(x - m); y may equal x.
-BLASNET_INLINE void exp_shift(float* y, const float* x, int cols, float m) {
-  for (int j = 0; j < cols; j++) y[j] = Exp(x[j] - m);
-}
-
-BLASNET_INLINE double sum_double(const float* y, int cols) {
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < cols; j++) s += double(y[j]);
-  return s;
-}
-
-// y = exp(x - m), returning the sum in double. y may equal x. (Two loops: GCC vectorizes each in
-// every target clone, but not the fused form.)
-BLASNET_INLINE double exp_shift_sum(float* y, const float* x, int cols, float m) {
-  exp_shift(y, x, cols, m);
-  return sum_double(y, cols);
-}
-
-// The sum of exp(x - m) without an output, through a small stack buffer.
-BLASNET_INLINE double exp_shift_sum_ro(const float* x, int cols, float m) {
-  constexpr int kChunk = 256;
-  float tmp[kChunk];
-  double s = 0.0;
-  for (int j0 = 0; j0 < cols; j0 += kChunk) {
-    const int w = std::min(kChunk, cols - j0);
-    exp_shift(tmp, x + j0, w, m);
-    s += sum_double(tmp, w);
-  }
-  return s;
-}
-
-// Rows with few columns (a classifier's 10 logits) spend more on per-row loop set-up than on
-// arithmetic, so they go in blocks: row maxima, then ONE vectorized exp over the whole block, then
-// the row sums.
-constexpr int kSmallCols = 64;
-constexpr int kBlockRows = 256;
-constexpr int kBlockValues = 4096;
-
-BLASNET_INLINE int block_rows(int rows_left, int cols) {
-  return std::min(std::min(rows_left, kBlockRows), std::max(1, kBlockValues / std::max(cols, 1)));
-}
-
-// e (nr,cols) = exp(x - rowmax) for a block of rows (e may equal x); maxes (nr) = the row maxima,
-// sums (nr) = the row sums of e, in double.
-BLASNET_INLINE void exp_rows_small(float* e, const float* x, int nr, int cols, float* maxes, double* sums) {
-  for (int i = 0; i < nr; i++) {
-    const float* xi = x + int64_t(i) * cols;
-    float* ei = e + int64_t(i) * cols;
-    float m = -std::numeric_limits<float>::infinity();
-    for (int j = 0; j < cols; j++) m = std::max(m, xi[j]);
-    maxes[i] = m;
-    for (int j = 0; j < cols; j++) ei[j] = xi[j] - m;
-  }
-  const int total = nr * cols;
-  for (int k = 0; k < total; k++) e[k] = Exp(e[k]);
-  for (int i = 0; i < nr; i++) {
-    const float* ei = e + int64_t(i) * cols;
-    double s = 0.0;
-    for (int j = 0; j < cols; j++) s += double(ei[j]);
-    sums[i] = s;
-  }
-}
-
-}  // namespace
+// Softmax and losses: the math is ops/softmax.h and ops/losses.h (shared with the fused plan).
 
 BLASNET_CLONES
-void softmax_forward(float* y, const float* x, int rows, int cols) {
-  if (cols < kSmallCols) {
-    float maxes[kBlockRows];
-    double sums[kBlockRows];
-    for (int r0 = 0; r0 < rows;) {
-      const int nr = block_rows(rows - r0, cols);
-      float* yb = y + int64_t(r0) * cols;
-      exp_rows_small(yb, x + int64_t(r0) * cols, nr, cols, maxes, sums);
-      for (int i = 0; i < nr; i++) {
-        const float inv = float(1.0 / sums[i]);
-        float* yi = yb + int64_t(i) * cols;
-        for (int j = 0; j < cols; j++) yi[j] *= inv;
-      }
-      r0 += nr;
-    }
-    return;
-  }
-  for (int r = 0; r < rows; r++) {
-    const float* xr = x + int64_t(r) * cols;
-    float* yr = y + int64_t(r) * cols;
-    const float m = row_max(xr, cols);
-    const float inv = float(1.0 / exp_shift_sum(yr, xr, cols, m));
-    for (int j = 0; j < cols; j++) yr[j] *= inv;
-  }
-}
+void softmax_forward(float* y, const float* x, int rows, int cols) { ops::SoftmaxForward(y, x, rows, cols); }
 
 BLASNET_CLONES
 void softmax_backward(float* dx, const float* dy, const float* y, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
-    const float* dyr = dy + int64_t(r) * cols;
-    const float* yr = y + int64_t(r) * cols;
-    float* dxr = dx + int64_t(r) * cols;
-    double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-    for (int j = 0; j < cols; j++) dot += double(dyr[j]) * double(yr[j]);
-    const float d = float(dot);
-    for (int j = 0; j < cols; j++) dxr[j] = yr[j] * (dyr[j] - d);
-  }
+  ops::SoftmaxBackward(dx, dy, y, rows, cols);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Losses
 
 BLASNET_CLONES
 double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
                        double delta) {
-  double total = 0.0;
-  const float inv_n = float(1.0 / double(n));
-  switch (kind) {
-    case RegressionLoss::mse:
-#pragma omp simd reduction(+ : total)
-      for (int64_t i = 0; i < n; i++) {
-        const double d = double(pred[i]) - double(target[i]);
-        total += d * d;
-      }
-      if (grad) {
-        const float g = 2.0f * inv_n;
-        for (int64_t i = 0; i < n; i++) grad[i] = g * (pred[i] - target[i]);
-      }
-      break;
-    case RegressionLoss::mae:
-#pragma omp simd reduction(+ : total)
-      for (int64_t i = 0; i < n; i++) total += std::fabs(double(pred[i]) - double(target[i]));
-      if (grad) {
-        for (int64_t i = 0; i < n; i++) {
-          const float d = pred[i] - target[i];
-          grad[i] = d > 0.0f ? inv_n : (d < 0.0f ? -inv_n : 0.0f);
-        }
-      }
-      break;
-    case RegressionLoss::huber: {
-      const double dd = delta;
-      const float df = float(delta);
-#pragma omp simd reduction(+ : total)
-      for (int64_t i = 0; i < n; i++) {
-        const double d = double(pred[i]) - double(target[i]);
-        const double a = std::fabs(d);
-        total += a <= dd ? 0.5 * d * d : dd * (a - 0.5 * dd);
-      }
-      if (grad) {
-        for (int64_t i = 0; i < n; i++) {
-          const float d = pred[i] - target[i];
-          const float c = std::min(std::max(d, -df), df);
-          grad[i] = c * inv_n;
-        }
-      }
-      break;
-    }
-  }
-  return total / double(n);
+  return ops::RegressionLossMean(kind, grad, pred, target, n, delta);
 }
 
 BLASNET_CLONES
 double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols) {
-  double total = 0.0;
-  const float inv_rows = float(1.0 / double(rows));
-  if (cols < kSmallCols) {
-    float maxes[kBlockRows];
-    double sums[kBlockRows];
-    double z_label[kBlockRows];
-    float scratch[kBlockValues];
-    for (int r0 = 0; r0 < rows;) {
-      const int nr = block_rows(rows - r0, cols);
-      const float* zb = logits + int64_t(r0) * cols;
-      // Read the labelled logits before grad (which may alias logits) is written.
-      for (int i = 0; i < nr; i++) z_label[i] = zb[int64_t(i) * cols + labels[r0 + i]];
-      float* e = grad ? grad + int64_t(r0) * cols : scratch;
-      exp_rows_small(e, zb, nr, cols, maxes, sums);
-      for (int i = 0; i < nr; i++) {
-        total += (double(maxes[i]) + std::log(sums[i])) - z_label[i];
-        if (grad) {
-          float* g = e + int64_t(i) * cols;
-          const float scale_row = float(1.0 / sums[i]) * inv_rows;
-          for (int j = 0; j < cols; j++) g[j] *= scale_row;
-          g[labels[r0 + i]] -= inv_rows;
-        }
-      }
-      r0 += nr;
-    }
-    return total / double(rows);
-  }
-  for (int r = 0; r < rows; r++) {
-    const float* z = logits + int64_t(r) * cols;
-    const int label = labels[r];
-    const double z_label = z[label];  // read before grad (which may alias logits) is written
-    const float m = row_max(z, cols);
-    double s;
-    if (grad) {
-      float* g = grad + int64_t(r) * cols;
-      s = exp_shift_sum(g, z, cols, m);
-      const float scale_row = float(1.0 / s) * inv_rows;
-      for (int j = 0; j < cols; j++) g[j] *= scale_row;
-      g[label] -= inv_rows;
-    } else {
-      s = exp_shift_sum_ro(z, cols, m);
-    }
-    total += (double(m) + std::log(s)) - z_label;
-  }
-  return total / double(rows);
+  return ops::SoftmaxCrossEntropy(grad, logits, labels, rows, cols);
 }
-
-namespace {
-
-// For the dense cross-entropy of one row: sum_j t_j and sum_j t_j z_j in double, skipping t_j = 0
-// (a -inf logit of zero weight then adds 0, not NaN).
-BLASNET_INLINE void target_sums(const float* t, const float* z, int cols, double* t_sum, double* tz) {
-  double a = 0.0;
-  double b = 0.0;
-  for (int j = 0; j < cols; j++) {
-    if (t[j] != 0.0f) {
-      a += double(t[j]);
-      b += double(t[j]) * double(z[j]);
-    }
-  }
-  *t_sum = a;
-  *tz = b;
-}
-
-}  // namespace
 
 BLASNET_CLONES
 double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols) {
-  double total = 0.0;
-  const float inv_rows = float(1.0 / double(rows));
-  // Row loss: -sum_j t_j (z_j - lse) = lse sum_j t_j - sum_j t_j z_j, with both sums read before
-  // grad (which may alias logits) is written.
-  if (cols < kSmallCols) {
-    float maxes[kBlockRows];
-    double sums[kBlockRows];
-    double t_sums[kBlockRows];
-    double tzs[kBlockRows];
-    float scratch[kBlockValues];
-    for (int r0 = 0; r0 < rows;) {
-      const int nr = block_rows(rows - r0, cols);
-      const float* zb = logits + int64_t(r0) * cols;
-      const float* tb = targets + int64_t(r0) * cols;
-      for (int i = 0; i < nr; i++) target_sums(tb + int64_t(i) * cols, zb + int64_t(i) * cols, cols, &t_sums[i], &tzs[i]);
-      float* e = grad ? grad + int64_t(r0) * cols : scratch;
-      exp_rows_small(e, zb, nr, cols, maxes, sums);
-      for (int i = 0; i < nr; i++) {
-        total += (double(maxes[i]) + std::log(sums[i])) * t_sums[i] - tzs[i];
-        if (grad) {
-          float* g = e + int64_t(i) * cols;
-          const float* t = tb + int64_t(i) * cols;
-          const float scale_row = float(1.0 / sums[i]);
-          for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
-        }
-      }
-      r0 += nr;
-    }
-    return total / double(rows);
-  }
-  for (int r = 0; r < rows; r++) {
-    const float* z = logits + int64_t(r) * cols;
-    const float* t = targets + int64_t(r) * cols;
-    const float m = row_max(z, cols);
-    double t_sum;
-    double tz;
-    target_sums(t, z, cols, &t_sum, &tz);
-    double s;
-    if (grad) {
-      float* g = grad + int64_t(r) * cols;
-      s = exp_shift_sum(g, z, cols, m);
-      const float scale_row = float(1.0 / s);
-      for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
-    } else {
-      s = exp_shift_sum_ro(z, cols, m);
-    }
-    total += (double(m) + std::log(s)) * t_sum - tz;
-  }
-  return total / double(rows);
+  return ops::SoftmaxCrossEntropyDense(grad, logits, targets, rows, cols);
 }
 
 BLASNET_CLONES
 double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n) {
-  double total = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    const double z = logits[i];
-    const double t = targets[i];
-    total += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::fabs(z)));
-  }
-  if (grad) {
-    const float inv_n = float(1.0 / double(n));
-    for (int64_t i = 0; i < n; i++) grad[i] = (Sigmoid(logits[i]) - targets[i]) * inv_n;
-  }
-  return total / double(n);
+  return ops::BceWithLogits(grad, logits, targets, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,12 +236,7 @@ double sum(const float* x, int64_t n) {
 }
 
 BLASNET_CLONES
-double sum_squares(const float* x, int64_t n) {
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; i++) s += double(x[i]) * double(x[i]);
-  return s;
-}
+double sum_squares(const float* x, int64_t n) { return ops::SumSquares(x, n); }
 
 BLASNET_CLONES
 int64_t first_non_finite(const float* x, int64_t n) {
@@ -558,13 +262,9 @@ int64_t first_non_finite(const float* x, int64_t n) {
 }
 
 BLASNET_CLONES
-void scale(float* x, int64_t n, double s) {
-  for (int64_t i = 0; i < n; i++) x[i] = float(double(x[i]) * s);
-}
+void scale(float* x, int64_t n, double s) { ops::Scale(x, n, s); }
 
 BLASNET_CLONES
-void clip(float* x, int64_t n, float lo, float hi) {
-  for (int64_t i = 0; i < n; i++) x[i] = std::min(std::max(x[i], lo), hi);
-}
+void clip(float* x, int64_t n, float lo, float hi) { ops::Clip(x, n, lo, hi); }
 
 }  // namespace blasnet

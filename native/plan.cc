@@ -1,8 +1,12 @@
 // The fused training plan engine (plain C++, no N-API): see plan.h and lib/backend/plan.ts.
+// The math of each op (activations, softmax, losses, clipping, optimizer updates) is in
+// native/ops/*.h, shared with the per-kernel entry points (kernels.cc); this file holds the step
+// loop, the GEMM dispatch, the fused passes that compose those ops, and the workspace.
 //
 // One step, for a batch X (B, in) gathered by index into a reused buffer:
 //   forward   dense: Z = b + X W^T (GEMM accumulating onto the bias rows), then A = f(Z) in one
-//             pass (Z is kept apart from A only where f' needs it: leakyRelu, gelu)
+//             pass (Z is kept apart from A only where f' needs it: see
+//             ActivationBackwardReadsInput)
 //   loss      mean over the batch, gradient written into the first delta buffer; a non-finite
 //             loss ends the run before backward and update
 //   backward  dense: dZ = dA * f'(.) fused with db = column sums of dZ in one pass,
@@ -31,7 +35,10 @@
 #include "fast_math.h"
 #include "flush_denormals.h"
 #include "ops/activations.h"
+#include "ops/clipping.h"
+#include "ops/losses.h"
 #include "ops/optimizers.h"
+#include "ops/softmax.h"
 #include "rng.h"
 
 // Per-ISA versions by feature level (not by CPU model: arch=haswell would only match Haswells).
@@ -232,146 +239,6 @@ BN_INLINE void ActBackward(Activation act, float* d, const float* x, const float
     BN_ACTIVATIONS(BN_CASE)
 #undef BN_CASE
   }
-}
-
-// e (cols) = exp(x - mx) for one row, mx = the row's max; returns the row sum of e.
-BN_INLINE float ExpShiftRow(float* e, const float* x, int64_t cols, float& mx) {
-  mx = x[0];
-  for (int64_t j = 1; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
-  float sum = 0.0f;
-  for (int64_t j = 0; j < cols; j++) {
-    const float v = fastmath::Exp(x[j] - mx);
-    e[j] = v;
-    sum += v;
-  }
-  return sum;
-}
-
-// y (rows, cols) = row-wise softmax of x, max-subtracted.
-BN_INLINE void SoftmaxForward(float* y, const float* x, int64_t rows, int64_t cols) {
-  for (int64_t i = 0; i < rows; i++) {
-    float* yi = y + i * cols;
-    float mx;
-    const float inv = 1.0f / ExpShiftRow(yi, x + i * cols, cols, mx);
-    for (int64_t j = 0; j < cols; j++) yi[j] *= inv;
-  }
-}
-
-// d (rows, cols) = y * (d - rowsum(d * y)) in place.
-BN_INLINE void SoftmaxBackward(float* d, const float* y, int64_t rows, int64_t cols) {
-  for (int64_t i = 0; i < rows; i++) {
-    float* di = d + i * cols;
-    const float* yi = y + i * cols;
-    float dot = 0.0f;
-    for (int64_t j = 0; j < cols; j++) dot += di[j] * yi[j];
-    for (int64_t j = 0; j < cols; j++) di[j] = yi[j] * (di[j] - dot);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Losses: mean over the batch (definitions as in backend.ts); gradient of the mean into g.
-
-BN_INLINE double RegressionLossGrad(Loss kind, float* g, const float* pred, const float* t, int64_t n, float delta) {
-  double sum = 0.0;
-  const float invN = float(1.0 / double(n));
-  if (kind == Loss::mse) {
-    const float twoInvN = 2.0f * invN;
-    for (int64_t i = 0; i < n; i++) {
-      const float d = pred[i] - t[i];
-      sum += double(d) * double(d);
-      g[i] = twoInvN * d;
-    }
-  } else if (kind == Loss::mae) {
-    for (int64_t i = 0; i < n; i++) {
-      const float d = pred[i] - t[i];
-      sum += std::fabs(double(d));
-      g[i] = d > 0.0f ? invN : (d < 0.0f ? -invN : 0.0f);
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      const float d = pred[i] - t[i];
-      const float ad = std::fabs(d);
-      if (ad <= delta) {
-        sum += 0.5 * double(d) * double(d);
-        g[i] = d * invN;
-      } else {
-        sum += double(delta) * (double(ad) - 0.5 * double(delta));
-        g[i] = (d > 0.0f ? delta : -delta) * invN;
-      }
-    }
-  }
-  return sum / double(n);
-}
-
-// Softmax cross-entropy from logits z (rows, cols); labels (rows) or dense targets t (rows, cols).
-BN_INLINE double CrossEntropyGrad(float* g, const float* z, const int32_t* labels, const float* t, int64_t rows,
-                                  int64_t cols) {
-  double sum = 0.0;
-  const float invRows = float(1.0 / double(rows));
-  for (int64_t i = 0; i < rows; i++) {
-    const float* zi = z + i * cols;
-    float* gi = g + i * cols;
-    float mx;
-    const float s = ExpShiftRow(gi, zi, cols, mx);
-    const double lse = double(mx) + std::log(double(s));
-    const float scale = invRows / s;
-    for (int64_t j = 0; j < cols; j++) gi[j] *= scale;
-    if (labels) {
-      const int32_t label = labels[i];
-      sum += lse - double(zi[label]);
-      gi[label] -= invRows;
-    } else {
-      const float* ti = t + i * cols;
-      for (int64_t j = 0; j < cols; j++) {
-        if (ti[j] != 0.0f) sum += double(ti[j]) * (lse - double(zi[j]));
-        gi[j] -= ti[j] * invRows;
-      }
-    }
-  }
-  return sum / double(rows);
-}
-
-BN_INLINE double BceGrad(float* g, const float* z, const float* t, int64_t n) {
-  double sum = 0.0;
-  const float invN = float(1.0 / double(n));
-  for (int64_t i = 0; i < n; i++) {
-    const float zi = z[i];
-    const double az = std::fabs(double(zi));
-    sum += (zi > 0.0f ? double(zi) : 0.0) - double(zi) * double(t[i]) + std::log1p(std::exp(-az));
-    g[i] = (fastmath::Sigmoid(zi) - t[i]) * invN;
-  }
-  return sum / double(n);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Gradient clipping and optimizers over the flat buffers (PyTorch semantics, as backend.ts).
-
-BN_INLINE void ClipValue(float* g, int64_t n, float c) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = g[i];
-    v = v < -c ? -c : v;
-    g[i] = v > c ? c : v;
-  }
-}
-
-// Sum of squares in double, over float partial sums of 16 lanes x 1024-element blocks.
-BN_INLINE double SumSquares(const float* g, int64_t n) {
-  double total = 0.0;
-  int64_t i = 0;
-  for (; i + 1024 <= n; i += 1024) {
-    float lanes[16] = {0};
-    for (int64_t b = 0; b < 1024; b += 16)
-      for (int l = 0; l < 16; l++) lanes[l] += g[i + b + l] * g[i + b + l];
-    double s = 0.0;
-    for (int l = 0; l < 16; l++) s += lanes[l];
-    total += s;
-  }
-  for (; i < n; i++) total += double(g[i]) * double(g[i]);
-  return total;
-}
-
-BN_INLINE void Scale(float* g, int64_t n, float s) {
-  for (int64_t i = 0; i < n; i++) g[i] *= s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,7 +442,7 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
         }
         break;
       case LayerKind::softmax:
-        SoftmaxForward(op.a, cur, rows, op.out);
+        ops::SoftmaxForward(op.a, cur, int(rows), int(op.out));
         op.outPtr = op.a;
         break;
       case LayerKind::dropout: {
@@ -602,16 +469,18 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
   return cur;
 }
 
-BN_INLINE double Loss(const SpecDesc& spec, float* g, const float* pred, const float* yb, const int32_t* lb,
-                      int64_t rows) {
+// The step's mean loss (ops/losses.h), its gradient into g (rows, outFeatures).
+BN_INLINE double LossAndGrad(const SpecDesc& spec, float* g, const float* pred, const float* yb, const int32_t* lb,
+                             int64_t rows) {
   const int64_t n = rows * spec.outFeatures;
+  const int r = int(rows), c = int(spec.outFeatures);
   switch (spec.loss) {
     case Loss::mse:
     case Loss::mae:
-    case Loss::huber: return RegressionLossGrad(spec.loss, g, pred, yb, n, float(spec.huberDelta));
-    case Loss::crossEntropy: return CrossEntropyGrad(g, pred, lb, nullptr, rows, spec.outFeatures);
-    case Loss::crossEntropyDense: return CrossEntropyGrad(g, pred, nullptr, yb, rows, spec.outFeatures);
-    case Loss::bce: return BceGrad(g, pred, yb, n);
+    case Loss::huber: return ops::RegressionLossMean(RegressionLoss(int(spec.loss)), g, pred, yb, n, spec.huberDelta);
+    case Loss::crossEntropy: return ops::SoftmaxCrossEntropy(g, pred, lb, r, c);
+    case Loss::crossEntropyDense: return ops::SoftmaxCrossEntropyDense(g, pred, yb, r, c);
+    case Loss::bce: return ops::BceWithLogits(g, pred, yb, n);
   }
   return 0.0;
 }
@@ -652,7 +521,7 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
         ActBackward(op.act, d, op.inPtr, op.outPtr, rows * op.out, op.alpha);
         break;
       case LayerKind::softmax:
-        SoftmaxBackward(d, op.a, rows, op.out);
+        ops::SoftmaxBackward(d, d, op.a, int(rows), int(op.out));
         break;
       case LayerKind::dropout:
         if (op.inPtr != nullptr) {
@@ -670,7 +539,7 @@ BN_INLINE void UpdateRange(const SpecDesc& spec, Workspace& ws, float lr, int64_
                            double clipValue) {
   float* p = ws.params + off;
   float* g = ws.grads + off;
-  if (clipValue > 0) ClipValue(g, n, float(clipValue));
+  if (clipValue > 0) ops::Clip(g, n, -float(clipValue), float(clipValue));
   ops::OptimizerStep(spec.optimizer, p, g, ws.state + off, spec.paramCount, n, double(lr), step, spec.hyper);
 }
 
@@ -684,10 +553,10 @@ BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t ste
   const int64_t P = spec.paramCount;
   float* g = ws.grads;
   if (spec.clipNorm > 0) {
-    if (spec.clipValue > 0) ClipValue(g, P, float(spec.clipValue));
-    const double norm = std::sqrt(SumSquares(g, P));
+    if (spec.clipValue > 0) ops::Clip(g, P, -float(spec.clipValue), float(spec.clipValue));
+    const double norm = std::sqrt(ops::SumSquares(g, P));
     const double coef = spec.clipNorm / (norm + 1e-6);
-    if (coef < 1) Scale(g, P, float(coef));
+    if (coef < 1) ops::Scale(g, P, coef);
     // Already clipped by value above: no second clip (and no copy of the spec, whose layer vector
     // would be a heap allocation per step).
     UpdateRange(spec, ws, lr, step, 0, P, 0);
@@ -748,7 +617,7 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
       }
     }
     const float* pred = ForwardPass(ws, xb, rows, run.training, rng);
-    const double loss = Loss(spec, ws.d0, pred, yb, lb, rows);
+    const double loss = LossAndGrad(spec, ws.d0, pred, yb, lb, rows);
     run.losses[s] = float(loss);
     // Checked as stored: a loss beyond float32's range is reported as Infinity, and its step's
     // gradients would overflow the weights.

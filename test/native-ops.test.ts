@@ -10,7 +10,7 @@
  *   ReLU gives NaN through the fused plan's forward pass.
  * - Optimizers: for every kind the addon lists, optimizerStep on the gradients a fused plan
  *   computed gives exactly the parameters and state the fused plan's own update gave (weight decay
- *   included; also over the per-layer update ranges of a plan with P >= 65536); adagrad against
+ *   included; also over the per-tensor update ranges of a plan with P >= 65536); adagrad against
  *   float64 math; adam with eps = 0 runs on the per-kernel path.
  */
 import { describe, expect, it } from "vitest";
@@ -194,7 +194,7 @@ describeNative("native optimizers: one definition on both native paths", () => {
   // after its backward pass.
   const nets: { label: string; widths: number[] }[] = [
     { label: "P = 83", widths: [8, 7, 3] },
-    { label: "P = 66306 (per-layer updates)", widths: [256, 256, 2] },
+    { label: "P = 66306 (per-tensor updates)", widths: [256, 256, 2] },
   ];
   for (const [name, rows] of Object.entries(OPTIMIZER_ROWS)) {
     for (const hyper of rows) {
@@ -210,6 +210,10 @@ describeNative("native optimizers: one definition on both native paths", () => {
             if (i + 2 < net.widths.length) layers.push({ kind: "activation", activation: "tanh", alpha: 0 });
           }
           const P = offset;
+          // The ranges the plan updates at once: all P, or (P >= 65536) each weight and bias on its own,
+          // which also decides where plain SGD goes to saxpy (ranges of 65536 or more).
+          const ranges: [number, number][] =
+            P >= 65536 ? layers.flatMap((l) => (l.kind === "dense" ? [[l.weightOffset, l.inFeatures * l.outFeatures], [l.biasOffset, l.outFeatures]] as [number, number][] : [])) : [[0, P]];
           const inF = net.widths[0]!;
           const outF = net.widths.at(-1)!;
           const spec: PlanSpec = {
@@ -240,7 +244,14 @@ describeNative("native optimizers: one definition on both native paths", () => {
               const done = await plan.runSteps({ x, y, rows: 4, order: new Int32Array([0, 1, 2, 3]), start: 0, steps: 1, batchSize: 4, lr, firstStep: step, training: true, losses: new Float32Array(1) });
               expect(done).toBe(1);
               // The plan left this step's gradients in grads: the per-kernel step on them must land on the same bits.
-              addon!.optimizerStep(code, shadowParams, grads, shadowState, P, lr[0]!, step, hyper64);
+              for (const [off, len] of ranges) {
+                // The state of the range, slot after slot (the plan's slots hold all P parameters each).
+                const k = slots(name, hyper);
+                const st = new Float32Array(k * len);
+                for (let s = 0; s < k; s++) st.set(shadowState.subarray(s * P + off, s * P + off + len), s * len);
+                addon!.optimizerStep(code, shadowParams.subarray(off, off + len), grads.subarray(off, off + len), st, len, lr[0]!, step, hyper64);
+                for (let s = 0; s < k; s++) shadowState.set(st.subarray(s * len, (s + 1) * len), s * P + off);
+              }
               expectSame(params, shadowParams, `params after step ${step}`);
               expectSame(state, shadowState, `state after step ${step}`);
             }
