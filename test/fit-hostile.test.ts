@@ -92,8 +92,11 @@ describe.runIf(nativeOrSkip())("native fit while JavaScript changes its arrays",
   );
 
   it("values rewritten mid-fit (shared features, parameters) end the fit cleanly", async () => {
+    // NaN written into the features reaches the loss (ReLU keeps NaN, as on the TypeScript backend),
+    // so the fit either finishes or stops cleanly at the loss check.
     const shared = await hostile("x-shared-mutate");
-    expect(shared).toMatchObject({ outcome: "finished", epochs: 4 });
+    if (shared.outcome === "rejected") expect(shared.message).toMatch(/^Training stopped: the loss became NaN/);
+    else expect(shared).toMatchObject({ outcome: "finished", epochs: 4 });
     const params = await hostile("params-mutate");
     if (params.outcome === "rejected") expect(params.message).toMatch(/^Training stopped: the loss became/);
   }, 60_000);
