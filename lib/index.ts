@@ -23,6 +23,6 @@ export { checkpoint, loadCheckpoint, type CheckpointOptions } from "./io/checkpo
 export { encodeSafetensors, decodeSafetensors, readSafetensors, ModelFileError, type Tensor, type SafetensorsContent } from "./io/safetensors.js";
 export { exportTorch, type TorchExportOptions } from "./io/torch-export.js";
 export { importTorch, type TorchImportOptions } from "./io/torch-import.js";
-export { exportOnnx, buildOnnxModel, onnxSpecOf, type OnnxExportOptions, type OnnxGraphSpec, type OnnxLayer } from "./io/onnx.js";
+export { exportOnnx, buildOnnxModel, type OnnxExportOptions } from "./io/onnx.js";
 export { readCsv, parseCsv, standardization, columnStats, CsvError, type CsvReadOptions, type CsvDataset, type Standardization } from "./data/csv.js";
 export { fitStream, streamStats, csvBatches, type Batch, type BatchSource, type FitStreamOptions, type StreamHistory, type CsvBatchOptions } from "./data/batches.js";

@@ -9,7 +9,8 @@ import * as ort from "onnxruntime-node";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
 import { Sequential } from "../lib/nn/sequential.js";
-import { dense, dropout, gelu, leakyRelu, softmax } from "../lib/nn/layers.js";
+import { Activation, dense, dropout, flatten, gelu, leakyRelu, softmax } from "../lib/nn/layers.js";
+import { ACTIVATION_NAMES } from "../lib/ops/activations.js";
 import { adam } from "../lib/optim/index.js";
 import { decodeOnnxModel, exportOnnx } from "../lib/io/onnx.js";
 import { maxAbsDiff, nativeOrSkip, tempDir } from "./helpers.js";
@@ -43,6 +44,29 @@ function inputs(rows: number, cols: number, seed: number): Matrix {
 }
 
 describe("ONNX export (onnxruntime-node)", () => {
+  it("an image classifier: (batch, 2, 3, 3) input with per-pixel standardization, Flatten, every registered activation", async () => {
+    const acts = ACTIVATION_NAMES.map((a) => new Activation(a, a === "leakyRelu" ? 0.05 : 0));
+    const model = new Sequential([flatten(), ...acts.flatMap((a) => [dense(6), a]), dense(3), softmax()], { inputShape: [2, 3, 3], seed: 5, backend: "js" });
+    model.compile({ loss: "crossEntropy", optimizer: adam({ lr: 0.01 }) });
+    const rng = new Rng(9);
+    const data = new Float32Array(20 * 18).map(() => rng.normal() * 2 + 1);
+    model.setNormalization({ inputMean: Array.from({ length: 18 }, (_, j) => j * 0.1), inputStd: Array.from({ length: 18 }, (_, j) => 1 + j * 0.05) });
+    await model.fit({ data, shape: [20, 2, 3, 3] }, Int32Array.from({ length: 20 }, (_, i) => i % 3), { epochs: 2, batchSize: 5, verbose: 0 });
+    const path = join(root, "image.onnx");
+    await exportOnnx(model, path);
+    const ops = graphNodes(decodeOnnxModel(await readFile(path))).map((n) => n.opType);
+    expect(ops.slice(0, 3)).toEqual(["Sub", "Div", "Flatten"]);
+    expect(ops.filter((o) => o === "Softmax")).toHaveLength(1); // the model's own, applied once
+    const session = await ort.InferenceSession.create(path);
+    try {
+      const out = await session.run({ input: new ort.Tensor("float32", data.slice(), [20, 2, 3, 3]) });
+      expect(out["output"]!.dims).toEqual([20, 3]);
+      expect(maxAbsDiff(out["output"]!.data as Float32Array, model.predict({ data, shape: [20, 2, 3, 3] }).data)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+  });
+
   it("a regressor with input standardization and target de-standardization, every activation", async () => {
     const model = new Sequential(
       [dense(16, { activation: "tanh" }), dense(12, { activation: "relu" }), dense(10), leakyRelu(0.05), dropout(0.2), dense(8, { activation: "sigmoid" }), dense(6), gelu(), dense(2)],

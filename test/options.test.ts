@@ -16,7 +16,7 @@ import { encodeIdx, parseIdx, readIdx, readIdxHeaderSync, readIdxSync } from "..
 import { lectureCurve, sampleCurve } from "../lib/data/synthetic.js";
 import { checkpoint, loadCheckpoint } from "../lib/io/checkpoint.js";
 import { loadModel, loadModelWithManifest, saveModel } from "../lib/io/model-file.js";
-import { buildOnnxModel, decodeOnnxModel, exportOnnx, onnxSpecOf } from "../lib/io/onnx.js";
+import { buildOnnxModel, decodeOnnxModel, exportOnnx } from "../lib/io/onnx.js";
 import { huber } from "../lib/losses/index.js";
 import { Dense, dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
@@ -188,7 +188,7 @@ describe("callbacks and files reject unknown options", () => {
       "opsetVersion",
       ["opset", "inputName", "outputName", "producerVersion", "metadata"],
     );
-    expectUnknown(() => buildOnnxModel(onnxSpecOf(m), loose({ opset_version: 13 })), "ONNX export", "opset_version", ["opset", "inputName", "outputName", "producerVersion"]);
+    expectUnknown(() => buildOnnxModel(m, loose({ opset_version: 13 })), "ONNX export", "opset_version", ["opset", "inputName", "outputName", "producerVersion", "metadata"]);
     await exportOnnx(m, path, { opset: 17, metadata: { note: "kept" } });
     expect(decodeOnnxModel(await readFile(path)).metadataProps?.find((p) => p.key === "note")?.value).toBe("kept");
   });

@@ -191,6 +191,7 @@ export class Sequential {
     this.layers.forEach((l, i) => {
       l.owned = true;
       l.name = `${l.kind()}_${i}`;
+      l.index = i;
       try {
         shape = l.build(shape);
       } catch (e) {

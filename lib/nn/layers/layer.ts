@@ -56,6 +56,8 @@ export function showShape(shape: Shape): string {
 export abstract class Layer {
   /** Set by the model: "dense_0", "relu_1", ... (kind and position). */
   name = "";
+  /** Set by the model: the layer's index in it (its parameters are `layers.{index}.{name}`). */
+  index = -1;
   /** A sample's shape at the input and output (set by build). */
   inShape: Shape = [];
   outShape: Shape = [];
