@@ -5,7 +5,9 @@
  *   loopback interface only), then import-torch: blasnet's evaluate reports the loss PyTorch printed,
  *   below the loss before training;
  * - a blasnet-trained classifier, exported, trained one more epoch of plain SGD by train_ddp.py (one
- *   process, rows in file order) and by blasnet (shuffle off, same batch size): the same weights.
+ *   process, rows in file order) and by blasnet (shuffle off, same batch size): the same weights;
+ * - binaryCrossEntropy on a text column with dropout, a schedule and clipping: the labels read as
+ *   0/1, and the printed losses are blasnet's.
  *
  * Without PyTorch these are skipped with the reason (never under CI=true).
  */
@@ -15,9 +17,11 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { readCsv, standardization } from "../lib/data/csv.js";
 import { Rng } from "../lib/core/rng.js";
-import { dense } from "../lib/nn/layers.js";
+import { Matrix } from "../lib/core/matrix.js";
+import { dense, dropout } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, sgd } from "../lib/optim/index.js";
+import { cosineDecay, linearWarmup } from "../lib/optim/schedules.js";
 import { loadModel, saveModel } from "../lib/io/model-file.js";
 import { exportTorch } from "../lib/io/torch-export.js";
 import { importTorch } from "../lib/io/torch-import.js";
@@ -117,5 +121,32 @@ describe.skipIf(!torchPython)(`PyTorch training round trip${torchPython ? "" : `
     expect(moved).toBeGreaterThan(1e-2);
     expect(worst).toBeLessThan(1e-6);
     expect(relDiff(printed(r.stdout, "final loss"), (await model.evaluate(data.x, data.labels!)).loss)).toBeLessThan(1e-5);
+  }, 60_000);
+
+  it("binaryCrossEntropy on a two-class text column, with dropout, a warm-up + cosine schedule and clipping: train_ddp.py's final loss is what blasnet evaluates", async () => {
+    const rng = new Rng(8);
+    const lines = ["a,b,label"];
+    for (let i = 0; i < 120; i++) {
+      const [a, b] = [rng.normal(), 5 + 2 * rng.normal()];
+      lines.push(`${a.toFixed(4)},${b.toFixed(4)},${a + (b - 5) / 2 + 0.3 * rng.normal() > 0 ? "yes" : "no"}`);
+    }
+    const csv = join(root, "binary.csv");
+    await writeFile(csv, lines.join("\n") + "\n");
+    const data = await readCsv(csv, { target: ["label"] });
+    expect(data.classNames).toEqual(["no", "yes"]);
+    const y = new Matrix(Float32Array.from(data.labels!), data.labels!.length, 1);
+
+    const model = new Sequential([dense(8, { activation: "relu" }), dropout(0.2), dense(1)], { inputSize: 2, seed: 3 });
+    model.compile({ loss: "binaryCrossEntropy", optimizer: sgd({ lr: linearWarmup(cosineDecay({ initial: 0.5, decaySteps: 40 }), { warmupSteps: 3 }) }), clipNorm: 1 });
+    model.setNormalization(standardization({ x: data.x, classNames: data.classNames }));
+    const torchDir = join(root, "bin-torch");
+    await exportTorch(model, torchDir, { data: { featureNames: data.featureNames, targetNames: data.targetNames, classNames: data.classNames! } });
+    const r = await run([torchPython!.python, "train_ddp.py", "--data", csv, "--epochs", "4", "--batch", "16", "--out", join(root, "bin-trained")], torchDir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const before = (await model.evaluate(data.x, y)).loss;
+    const after = (await (await importTorch(join(root, "bin-trained"))).evaluate(data.x, y)).loss;
+    expect(relDiff(printed(r.stdout, "loss before training"), before)).toBeLessThan(1e-5);
+    expect(relDiff(printed(r.stdout, "final loss"), after)).toBeLessThan(1e-5);
+    expect(after).toBeLessThan(before);
   }, 60_000);
 });

@@ -87,7 +87,8 @@ OUT_FEATURES = ${spec.outFeatures}
 # IN_FEATURES columns as features and the columns after them as targets).
 FEATURES = ${pyStrings(spec.data.featureNames)}
 TARGETS = ${pyStrings(spec.data.targetNames)}
-# Classifiers trained on a label column: the label of each output, in order (else None).
+# Classifiers trained on a label column: its labels, in output order (crossEntropy), or the two labels
+# whose second one the output's probability is for (binaryCrossEntropy); else None.
 CLASSES = ${pyStrings(spec.data.classNames)}
 LOSS = ${JSON.stringify(spec.loss.name)}
 ${

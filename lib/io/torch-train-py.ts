@@ -175,7 +175,10 @@ def read_csv(path, rank, world_size):
 ${
   classifier
     ? `    y = torch.tensor(column(targets[0], label), dtype=torch.int64)  # class indices`
-    : `    y = torch.tensor([column(c, float) for c in targets], dtype=torch.float32).T.reshape(len(rows), len(targets))`
+    : `    if model.CLASSES:  # binaryCrossEntropy on a two-class label column: 1 for the second class
+        y = torch.tensor(column(targets[0], label), dtype=torch.float32).reshape(len(rows), 1)
+    else:
+        y = torch.tensor([column(c, float) for c in targets], dtype=torch.float32).T.reshape(len(rows), len(targets))`
 }
     return x, y
 
