@@ -1,7 +1,8 @@
 /**
  * PyTorch export checked by PyTorch itself: model.py's load() run by Python on the same raw inputs
  * must return what model.predict returns (within 1e-5, relative to the output's size above 1), for
- * every layer kind and activation the model can have. One Python process runs every case.
+ * every layer kind and activation the model can have; model.py's numpy safetensors reader and writer
+ * (what runs without the safetensors package) agree with blasnet's. One Python process runs every case.
  * Without PyTorch the PyTorch cases are skipped with the reason (never under CI=true).
  */
 import { describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import { Activation, dense, dropout, gelu, leakyRelu, linear, relu, sigmoid, sof
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, cosineDecay, linearWarmup, sgd } from "../lib/optim/index.js";
 import { exportTorch } from "../lib/io/torch-export.js";
+import { readSafetensors } from "../lib/io/safetensors.js";
 import { TORCH_LAYERS, torchActivation, torchLayer } from "../lib/io/torch-layers.js";
 import { tempDir, thrown } from "./helpers.js";
 import { run, torchPython, torchSkipReason } from "./torch-python.js";
@@ -79,6 +81,9 @@ async function cases(): Promise<Case[]> {
 const SCRIPT = `
 import importlib, json, sys
 import torch
+# Hide the safetensors package, if installed: model.py's numpy reader and writer run, as they do on
+# Debian's PyTorch 1.13, which has no safetensors package.
+sys.modules["safetensors"] = None
 results = {}
 for d in json.load(open(sys.argv[1])):
     sys.path.insert(0, d)
@@ -90,6 +95,7 @@ for d in json.load(open(sys.argv[1])):
     with torch.no_grad():
         y = net(x)
     fresh = model.build()
+    model.save_safetensors(net.state_dict(), d + "/resaved.safetensors")
     results[d] = {
         "y": y.flatten().tolist(),
         "shape": list(y.shape),
@@ -114,6 +120,13 @@ describe.skipIf(!torchPython)(`PyTorch export, run by PyTorch${torchPython ? "" 
     await writeFile(join(root, "check.py"), SCRIPT);
     const r = await run([torchPython!.python, join(root, "check.py"), join(root, "cases.json")], root);
     expect(r.code, r.stderr).toBe(0);
+    const exported = await Promise.all(dirs.map((d) => readSafetensors(join(d, "model.safetensors"))));
+    // What model.py's writer saved is what blasnet wrote, value for value.
+    for (const [k, d] of dirs.entries()) {
+      const resaved = await readSafetensors(join(d, "resaved.safetensors"));
+      expect([...resaved.tensors.keys()], d).toEqual([...exported[k]!.tensors.keys()]);
+      for (const [name, t] of exported[k]!.tensors) expect(resaved.tensors.get(name), `${d} ${name}`).toEqual(t);
+    }
     const results = JSON.parse(r.stdout) as Record<string, { y: number[]; shape: number[]; training: boolean; keys: Record<string, number[]>; fresh_keys: Record<string, number[]> }>;
     list.forEach((c, k) => {
       const got = results[dirs[k]!]!;
@@ -122,6 +135,7 @@ describe.skipIf(!torchPython)(`PyTorch export, run by PyTorch${torchPython ? "" 
       expect(got.training, c.name).toBe(false);
       // The state_dict is exactly the exported tensors, and build() makes the same module.
       expect(got.fresh_keys, c.name).toEqual(got.keys);
+      expect(Object.keys(got.keys).sort(), c.name).toEqual([...exported[k]!.tensors.keys()].sort());
       let worst = 0;
       for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(got.y[i]! - want.data[i]!) / Math.max(1, Math.abs(want.data[i]!)));
       expect(worst, c.name).toBeLessThan(1e-5);

@@ -74,7 +74,7 @@ describe("import-torch", () => {
 
   it("an extra tensor is an error naming it; DistributedDataParallel's module. prefix gets its own hint", async () => {
     const extra = await importError(await tampered("extra", (t) => t.set("layers.1.weight", { shape: [1], data: new Float32Array(1) })));
-    expect(extra.message).toMatch(/unexpected tensor "layers\.1\.weight": the architecture .* has no place for it; the module has layers\.0\.weight, /);
+    expect(extra.message).toMatch(/unexpected tensor "layers\.1\.weight": the architecture .* has no place for it; the module has input_mean, input_std, layers\.0\.weight, /);
     const ddp = await importError(
       await tampered("ddp", (t) => {
         for (const [k, v] of [...t]) {
@@ -83,7 +83,7 @@ describe("import-torch", () => {
         }
       }),
     );
-    expect(ddp.message).toMatch(/missing tensor "layers\.0\.weight"/);
+    expect(ddp.message).toMatch(/missing tensor "input_mean"/);
     const prefixed = await importError(await tampered("ddp-extra", (t) => t.set("module.layers.0.weight", t.get("layers.0.weight")!)));
     expect(prefixed.message).toMatch(/unexpected tensor "module\.layers\.0\.weight".*DistributedDataParallel wrapper; save the state_dict of the wrapped module/);
   });

@@ -50,7 +50,9 @@ export async function run(args: string[], cwd: string, env: Record<string, strin
   const child = spawn(args[0]!, args.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const timer = setTimeout(() => {
     timedOut = true;
-    process.kill(-child.pid!, "SIGKILL");
+    // SIGABRT first: with PYTHONFAULTHANDLER=1 each Python process prints where it was stuck.
+    process.kill(-child.pid!, "SIGABRT");
+    setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 2000).unref();
   }, timeoutMs);
   let timedOut = false;
   const r = await finished(child);
@@ -80,7 +82,7 @@ export async function torchrun(tp: TorchPython, nproc: number, script: string[],
   return run(
     [...tp.torchrun, "--redirects", "9:0", "--tee", "9:0", "--nnodes", "1", "--nproc_per_node", String(nproc), "--master_addr", "127.0.0.1", "--master_port", String(port), "--monitor_interval", "1", ...script],
     cwd,
-    { MASTER_ADDR: "127.0.0.1", GLOO_SOCKET_IFNAME: "lo", OMP_NUM_THREADS: "1" },
+    { MASTER_ADDR: "127.0.0.1", GLOO_SOCKET_IFNAME: "lo", OMP_NUM_THREADS: "1", PYTHONFAULTHANDLER: "1" },
     timeoutMs,
   );
 }

@@ -2,9 +2,9 @@
  * PyTorch export: `exportTorch(model, dir)` writes, into one directory (each file atomically):
  *
  *   model.py           an nn.Module equal to the model (torch-model-py.ts), build() and load()
- *   model.safetensors  its state_dict: layers.{i}.weight (out, in), layers.{i}.bias for each dense
- *                      layer i, then the standardization buffers input_mean, input_std, target_mean,
- *                      target_std (those the model has)
+ *   model.safetensors  its state_dict: the standardization buffers input_mean, input_std,
+ *                      target_mean, target_std (those the model has), then layers.{i}.weight (out, in)
+ *                      and layers.{i}.bias for each dense layer i
  *   train_ddp.py       DistributedDataParallel training under torchrun (torch-train-py.ts)
  *   blasnet.json       the blasnet model's config and column names: what import-torch rebuilds from
  *   README.md          how to run it on one machine and on several
@@ -34,14 +34,12 @@ export interface TorchExportOptions {
   data?: DataInfo;
 }
 
-/** The state_dict of the exported module, in registration order (views, not copies). */
+/**
+ * The state_dict of the exported module, in PyTorch's order (views, not copies): Net's own buffers
+ * (the standardization it has), then its `layers` submodule's parameters.
+ */
 export function torchStateDict(model: Sequential): [string, Tensor][] {
   const tensors: [string, Tensor][] = [];
-  model.layers.forEach((l, i) => {
-    if (!(l instanceof Dense)) return;
-    tensors.push([`layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: l.weight }]);
-    if (l.bias) tensors.push([`layers.${i}.bias`, { shape: [l.outFeatures], data: l.bias }]);
-  });
   const norm = model.normalization;
   if (norm) {
     for (const [key, field] of NORMALIZATION_BUFFERS) {
@@ -49,6 +47,11 @@ export function torchStateDict(model: Sequential): [string, Tensor][] {
       if (v) tensors.push([key, { shape: [v.length], data: v }]);
     }
   }
+  model.layers.forEach((l, i) => {
+    if (!(l instanceof Dense)) return;
+    tensors.push([`layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: l.weight }]);
+    if (l.bias) tensors.push([`layers.${i}.bias`, { shape: [l.outFeatures], data: l.bias }]);
+  });
   return tensors;
 }
 

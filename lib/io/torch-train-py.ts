@@ -121,7 +121,6 @@ process.
 import argparse
 import contextlib
 import csv
-import json
 import math
 import os
 import shutil
@@ -133,7 +132,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 import model
 
-# The blasnet model's training settings.
+# The blasnet model's training settings: the learning rate after \`step\` updates in 0-based
+# \`epoch\`, the loss, and the optimizer.
+
+
 ${schedulePy(spec.lr, "learning_rate").join("\n\n\n")}
 
 
@@ -148,8 +150,9 @@ def make_optimizer(parameters, lr):
 def read_csv(path, rank, world_size):
     """This process's rows of the CSV file: features (N, IN_FEATURES) float32 and targets."""
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    header, rows = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
+        header, *lines = csv.reader(f)
+    # (line number in the file, cells) of each row that is not blank
+    rows = [(line, r) for line, r in enumerate(lines, start=2) if any(cell.strip() for cell in r)]
     if "{rank}" not in path:
         rows = rows[rank::world_size]
     features = model.FEATURES or header[: model.IN_FEATURES]
@@ -161,7 +164,7 @@ def read_csv(path, rank, world_size):
     def column(name, convert):
         j = header.index(name)
         out = []
-        for line, r in enumerate(rows, start=2):
+        for line, r in rows:
             try:
                 out.append(convert(r[j].strip()))
             except (ValueError, IndexError):
