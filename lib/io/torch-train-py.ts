@@ -121,6 +121,7 @@ process.
 import argparse
 import contextlib
 import csv
+import gc
 import math
 import os
 import shutil
@@ -273,6 +274,11 @@ ${clip.length ? clip.join("\n") + "\n" : ""}                optimizer.step()
         print(f"final loss {final!r}", flush=True)
         print(f"saved {os.path.join(args.out, 'model.safetensors')}; bring it back with: blasnet import-torch {args.out} MODEL_DIR", flush=True)
     if distributed:
+        # Release the DDP wrapper (it holds the process group) and leave the group while every
+        # process is still connected: a Gloo group torn down after a peer has gone can hang
+        # (pytorch/pytorch#75097).
+        del trainer
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 
