@@ -15,7 +15,8 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, ElementwiseActivation, RegressionLoss } from "../lib/backend/backend.js";
 import { Rng } from "../lib/core/rng.js";
-import { Optimizer, optimizerDef, OPTIMIZER_NAMES, type OptimizerName } from "../lib/optim/index.js";
+import { Optimizer, optimizerDef, OPTIMIZER_NAMES } from "../lib/optim/index.js";
+import { OPTIMIZER_CASES } from "./optimizer-cases.js";
 import { nativeOrSkip, nmse, normalizeRows, randomF32, tsBackend } from "./helpers.js";
 
 const U = 2 ** -24;
@@ -351,25 +352,6 @@ for (const n of [1, 91, 1280, 1024 * 1024, randomDim(20_000)]) {
 // Optimizers: three steps each, so that state (velocity, moments) is carried and compared. Every
 // registered optimizer must have cases here (checked below); each case is a set of options.
 const STEPS = 3;
-export const OPTIMIZER_CASES: Record<OptimizerName, { label: string; options: Record<string, unknown> }[]> = {
-  sgd: [
-    { label: "sgd", options: { lr: 0.1, weightDecay: 0.01 } },
-    { label: "sgd momentum dampening", options: { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.001 } },
-    { label: "sgd nesterov", options: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 } },
-  ],
-  adam: [
-    { label: "adam", options: { lr: 1e-2, weightDecay: 0.01 } },
-    { label: "adam beta2=0.9999", options: { lr: 1e-3, betas: [0.95, 0.9999] } },
-  ],
-  adamw: [{ label: "adamw", options: { lr: 1e-2, weightDecay: 0.1 } }],
-  rmsprop: [
-    { label: "rmsprop", options: { lr: 1e-2, weightDecay: 0.01 } },
-    // alpha = 0.999: 1 - alpha must be formed in double (0.001), not from a float32 alpha
-    // (1 - 0.999f = 0.00099998713, 1.3e-5 off).
-    { label: "rmsprop alpha=0.999", options: { lr: 1e-3, alpha: 0.999 } },
-    { label: "rmsprop momentum", options: { lr: 1e-2, alpha: 0.9, eps: 1e-6, momentum: 0.9 } },
-  ],
-};
 for (const n of [1, 91, 10007, 1024 * 1024, randomDim(20_000)]) {
   for (const name of OPTIMIZER_NAMES) {
     for (const { label, options } of OPTIMIZER_CASES[name]) {
