@@ -4,7 +4,7 @@ import { Rng } from "../lib/core/rng.js";
 import { binaryCrossEntropy, crossEntropy, huber, mae, mse, resolveLoss } from "../lib/losses/index.js";
 import { dense } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
-import { adam, adamw, Optimizer, optimizerFromConfig, resolveOptimizer, rmsprop, sgd } from "../lib/optim/index.js";
+import { adagrad, adam, adamw, Optimizer, optimizerFromConfig, resolveOptimizer, rmsprop, sgd } from "../lib/optim/index.js";
 import { cosineDecay, exponentialDecay, linearWarmup, stepDecay } from "../lib/optim/schedules.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { tsBackend } from "./helpers.js";
@@ -17,6 +17,8 @@ describe("optimizer hyperparameters", () => {
     expect(adam().plan).toEqual({ kind: "adam", code: 1, hyper: [0.9, 0.999, 1e-8, 0] });
     expect(adamw().config()).toEqual({ name: "adamw", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
     expect(rmsprop().config()).toEqual({ name: "rmsprop", lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 });
+    expect(adagrad().config()).toEqual({ name: "adagrad", lr: 0.01, lrDecay: 0, weightDecay: 0, eps: 1e-10, initialAccumulatorValue: 0 });
+    expect(adagrad({ initialAccumulatorValue: 0.25 }).createState(3)).toEqual(Float32Array.of(0.25, 0.25, 0.25));
     expect(resolveOptimizer("adam").plan).toEqual(adam().plan);
   });
 
@@ -32,7 +34,11 @@ describe("optimizer hyperparameters", () => {
     expect(() => adam({ eps: -1e-8 })).toThrow("Invalid epsilon value: -1e-8");
     expect(() => rmsprop({ alpha: 1 })).toThrow("Invalid alpha value: 1");
     expect(() => rmsprop({ momentum: -1 })).toThrow("Invalid momentum value: -1");
-    expect(() => resolveOptimizer("adagrad")).toThrow(/Invalid optimizer: expected one of "sgd", "adam", "adamw", "rmsprop".*adagrad/);
+    expect(() => adagrad({ lrDecay: -1 })).toThrow("Invalid lrDecay value: -1");
+    expect(() => adagrad({ initialAccumulatorValue: -0.1 })).toThrow("Invalid initialAccumulatorValue value: -0.1");
+    expect(() => adagrad({ eps: -1 })).toThrow("Invalid epsilon value: -1");
+    expect(() => adagrad({ lr_decay: 0.1 } as never)).toThrow(/Unknown adagrad option "lr_decay"; expected one of lr, lrDecay, weightDecay, eps, initialAccumulatorValue/);
+    expect(() => resolveOptimizer("lbfgs")).toThrow(/Invalid optimizer: expected one of "sgd", "adam", "adamw", "rmsprop", "adagrad".*lbfgs/);
     expect(() => resolveLoss("hinge")).toThrow(/Invalid loss: expected one of "mse", "mae", "huber", "crossEntropy", "binaryCrossEntropy".*hinge/);
     expect(() => huber({ delta: 0 })).toThrow(/Invalid huber delta: the number 0/);
   });

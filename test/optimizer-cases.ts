@@ -22,4 +22,8 @@ export const OPTIMIZER_CASES: Record<OptimizerName, { label: string; options: Re
     { label: "rmsprop alpha=0.999", options: { lr: 1e-3, alpha: 0.999 } },
     { label: "rmsprop momentum", options: { lr: 1e-2, alpha: 0.9, eps: 1e-6, momentum: 0.9 } },
   ],
+  adagrad: [
+    { label: "adagrad", options: { lr: 0.05 } },
+    { label: "adagrad lrDecay weightDecay initialAccumulatorValue", options: { lr: 0.05, lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.1, eps: 1e-6 } },
+  ],
 };

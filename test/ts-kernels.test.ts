@@ -710,6 +710,36 @@ describe("optimizers", () => {
     });
   }
 
+  const adagradCases = [
+    { lr: 0.01, lrDecay: 0, weightDecay: 0, eps: 1e-10, init: 0 },
+    { lr: 0.05, lrDecay: 0.1, weightDecay: 0.01, eps: 1e-6, init: 0.1 },
+  ];
+  for (const o of adagradCases) {
+    it(`adagrad ${JSON.stringify(o)}`, () => {
+      let first = true;
+      runSteps(
+        5,
+        n,
+        900,
+        (p, g, state, t) => {
+          if (first) state[0]!.fill(o.init); // state_sum = full_like(p, initial_accumulator_value)
+          first = false;
+          stepSlots("adagrad", p, g, state, n, o.lr, t, [o.lrDecay, o.weightDecay, o.eps, o.init]);
+        },
+        (p, g, [sum], t) => {
+          if (t === 1) sum!.fill(o.init);
+          for (let i = 0; i < n; i++) {
+            const d = g[i]! + o.weightDecay * p[i]!; // grad = grad.add(param, alpha=weight_decay)
+            const clr = o.lr / (1 + (t - 1) * o.lrDecay); // clr = lr / (1 + (step - 1) * lr_decay)
+            sum![i] = sum![i]! + d * d; // state_sum.addcmul_(grad, grad, value=1)
+            p[i] = p[i]! - (clr * d) / (Math.sqrt(sum![i]!) + o.eps); // param.addcdiv_(grad, std, value=-clr)
+          }
+        },
+        1,
+      );
+    });
+  }
+
   it("rejects short state buffers, naming them", () => {
     const f = (k: number) => new Float32Array(k);
     const h = (...v: number[]) => Float64Array.from(v);

@@ -1,13 +1,14 @@
 /**
  * Optimizers, with PyTorch's defaults and semantics: the one list of them (`OPTIMIZERS`), and the
  * ways to name one (a factory call, a name, or a saved config). Each update rule is defined once,
- * in its own file (sgd.ts, adam.ts, rmsprop.ts), with its TypeScript reference math; the training
+ * in its own file (sgd.ts, adam.ts, rmsprop.ts, adagrad.ts), with its TypeScript reference math; the training
  * plan runs it over the model's one flat parameter buffer.
  *
  * Adding an optimizer: its file here, its entry below, and its native twin in
  * native/ops/optimizers.h (same code, same hyperparameter order).
  */
 import { describe } from "../core/matrix.js";
+import { ADAGRAD } from "./adagrad.js";
 import { ADAM, ADAMW } from "./adam.js";
 import { Optimizer, type OptimizerConfig, type OptimizerDef } from "./optimizer.js";
 import { RMSPROP } from "./rmsprop.js";
@@ -15,7 +16,7 @@ import { scheduleFromConfig } from "./schedules.js";
 import { SGD } from "./sgd.js";
 
 /** Every optimizer, by name. */
-export const OPTIMIZERS = { sgd: SGD, adam: ADAM, adamw: ADAMW, rmsprop: RMSPROP } as const satisfies Record<string, OptimizerDef>;
+export const OPTIMIZERS = { sgd: SGD, adam: ADAM, adamw: ADAMW, rmsprop: RMSPROP, adagrad: ADAGRAD } as const satisfies Record<string, OptimizerDef>;
 
 export type OptimizerName = keyof typeof OPTIMIZERS;
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
@@ -53,4 +54,5 @@ export { Optimizer, type LearningRate, type OptimizerConfig, type OptimizerDef, 
 export { sgd, type SgdOptions } from "./sgd.js";
 export { adam, adamw, type AdamOptions } from "./adam.js";
 export { rmsprop, type RmspropOptions } from "./rmsprop.js";
+export { adagrad, type AdagradOptions } from "./adagrad.js";
 export { stepDecay, exponentialDecay, cosineDecay, linearWarmup, type Schedule, type ScheduleConfig } from "./schedules.js";
