@@ -24,6 +24,10 @@ export const ADAGRAD: OptimizerDef = {
   hyper: ["lrDecay", "weightDecay", "eps", "initialAccumulatorValue"],
   options: ["lrDecay", "weightDecay", "eps", "initialAccumulatorValue"],
   defaultLr: 0.01,
+  help: {
+    lrDecay: "learning-rate decay: step t uses lr / (1 + (t - 1) lrDecay)",
+    initialAccumulatorValue: "starting value of the sum of squared gradients",
+  },
   parse: (o) => [
     nonNegative("lrDecay", o.lrDecay ?? 0),
     nonNegative("weightDecay", o.weightDecay ?? 0),
