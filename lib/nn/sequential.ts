@@ -13,106 +13,29 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { backendFor, type BackendName } from "../backend/index.js";
-import type { PlanLayer, PlanSpec, TrainPlan } from "../backend/plan.js";
+import type { PlanSpec, TrainPlan } from "../backend/plan.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { sharedUint32 } from "../core/shared.js";
-import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
-import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
-import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type FeaturesInput, type TargetsInput, type Work } from "../train/data.js";
-import { toPredictions } from "../train/evaluate.js";
+import type { Loss } from "../losses/index.js";
+import { resolveOptimizer, type Optimizer } from "../optim/index.js";
+import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
 import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
-import { checkMetrics, type MetricName } from "../train/metrics.js";
+import { checkMetrics } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { makeSlicer } from "../train/yield.js";
 import { Layer, layerFromConfig, showShape, sizeOf, type LayerConfig, type Shape } from "./layers.js";
 import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "./normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
+import { classesOf, predictPass } from "./predict.js";
+import { checkCompile, checkInputShape, checkTrainingState, CONFIG_VERSION, inferenceBatch, outputFunction, planSteps, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { allocateParameters, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
 export type { Normalization, NormalizationInput } from "./normalization.js";
+export { CONFIG_VERSION, type SequentialOptions, type CompileOptions, type TrainingState, type SequentialConfig, type EvaluateOptions, type DataInfo, type ModelSaveOptions } from "./model-spec.js";
 export type { LayerWeights } from "./weights.js";
 export type { TrainingPath } from "./plans.js";
-
-export interface SequentialOptions {
-  /** Features per input row: the shorthand for `inputShape: [inputSize]`. */
-  inputSize?: number;
-  /** A sample's shape, e.g. [784] or [1, 28, 28] (channels, height, width). Give this or inputSize. */
-  inputShape?: readonly number[];
-  /** Seed of the weight initialization, the dropout masks and (by default) fit's shuffling. Default 0. */
-  seed?: number;
-  /** Backend to run on: an object or "native" / "js". Default: `getBackend()` at the time of use. */
-  backend?: Backend | BackendName;
-}
-
-export interface CompileOptions {
-  loss: LossName | Loss | LossConfig;
-  optimizer: OptimizerName | Optimizer | OptimizerConfig;
-  /** Clip the global gradient L2 norm to this value before each update. Default: off. */
-  clipNorm?: number;
-  /** Clip every gradient value to [-clipValue, clipValue]. Default: off. */
-  clipValue?: number;
-  /**
-   * "fused" (default): the backend's fused plan (native: whole steps in C++, off the main thread)
-   * when it has one, else the TypeScript PlanExecutor. "kernels": always the PlanExecutor, one
-   * kernel call at a time over the backend's kernels.
-   */
-  trainingPath?: TrainingPath;
-}
-
-/** What a checkpoint needs besides the weights to resume training exactly. */
-export interface TrainingState {
-  /** Optimizer updates applied so far. */
-  step: number;
-  /** Epochs completed (the initialEpoch to resume from). */
-  epoch: number;
-  /** Copy of the optimizer state buffer (one block of P values per optimizer slot; empty for plain SGD). */
-  optimizerState: Float32Array;
-  /** Copy of the dropout generator state (4 words). */
-  rngState: Uint32Array;
-}
-
-export interface SequentialConfig {
-  format: "blasnet.sequential";
-  version: number;
-  /** Features per sample (the product of inputShape). */
-  inputSize: number;
-  /** A sample's shape, when it has more than one dimension. */
-  inputShape?: number[];
-  seed: number;
-  layers: LayerConfig[];
-  compile?: { loss: LossConfig; optimizer: OptimizerConfig; clipNorm: number; clipValue: number; trainingPath: TrainingPath };
-  normalization?: { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] };
-}
-
-export const CONFIG_VERSION = 1;
-
-export interface EvaluateOptions {
-  /** Rows per forward pass. Default 256. */
-  batchSize?: number;
-  metrics?: MetricName[];
-}
-
-/** Column names of the data a model was trained on (kept so CLI predict output maps back). */
-export interface DataInfo {
-  /** Feature columns, in input order. */
-  featureNames?: string[];
-  /** Target columns. */
-  targetNames?: string[];
-  /**
-   * For a categorical target: the class of each output, in output order; for binaryCrossEntropy on
-   * a two-class target (one output), the two classes, the output being the second's probability.
-   */
-  classNames?: string[];
-}
-
-export interface ModelSaveOptions {
-  /** Also save the optimizer state, step, epoch and dropout generator state (to resume training). Default false. */
-  includeOptimizer?: boolean;
-  /** Column names of the training data, stored in the manifest. */
-  data?: DataInfo;
-}
 
 type ModelSaver = (model: Sequential, dir: string, options: ModelSaveOptions) => Promise<void>;
 let modelSaver: ModelSaver | undefined;
@@ -125,7 +48,6 @@ export function provideModelSaver(save: ModelSaver): void {
   modelSaver = save;
 }
 
-const DEFAULT_INFERENCE_BATCH = 256;
 
 export class Sequential {
   readonly layers: readonly Layer[];
@@ -266,29 +188,7 @@ export class Sequential {
   /** Choose loss, optimizer and clipping. Resets the optimizer state and step count. */
   compile(options: CompileOptions): void {
     this.assertIdle("compile");
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`compile needs { loss, optimizer } but received ${describe(options)}`);
-    }
-    if ("metrics" in options) throw new TypeError('compile takes no metrics: pass them to fit or evaluate, e.g. model.fit(x, y, { metrics: ["accuracy"] })');
-    checkOptionKeys(options, ["loss", "optimizer", "clipNorm", "clipValue", "trainingPath"], "compile");
-    if (options.loss === undefined) throw new TypeError('compile needs a loss, e.g. compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) })');
-    if (options.optimizer === undefined) throw new TypeError('compile needs an optimizer, e.g. compile({ loss: "mse", optimizer: "adam" })');
-    const loss = resolveLoss(options.loss);
-    const opt = resolveOptimizer(options.optimizer);
-    const clipNorm = options.clipNorm ?? 0;
-    const clipValue = options.clipValue ?? 0;
-    if (typeof clipNorm !== "number" || !Number.isFinite(clipNorm) || clipNorm < 0) {
-      throw new RangeError(`Invalid clipNorm: ${describe(clipNorm)}; expected a finite number > 0 (or 0 / omitted for none)`);
-    }
-    if (typeof clipValue !== "number" || !Number.isFinite(clipValue) || clipValue < 0) {
-      throw new RangeError(`Invalid clipValue: ${describe(clipValue)}; expected a finite number > 0 (or 0 / omitted for none)`);
-    }
-    const path = options.trainingPath ?? "fused";
-    if (path !== "fused" && path !== "kernels") throw new TypeError(`Invalid trainingPath: ${describe(path)}; expected "fused" or "kernels"`);
-    if (loss.name === "crossEntropy" && this.outputSize < 2) {
-      throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but the last layer has ${this.outputSize}; for two classes with one output use binaryCrossEntropy`);
-    }
-    this.checkOutputLayers(loss);
+    const { loss, opt, clipNorm, clipValue, path } = checkCompile(options, this.layers, this.outputSize);
     this.plans.dispose();
     this.lossFn = loss;
     this.opt = opt;
@@ -349,7 +249,7 @@ export class Sequential {
     checkOptions(options, ["batchSize"], "predict");
     const batchSize = inferenceBatch(options.batchSize);
     const { data, rows } = toFeatures(x, "x", this.inputShape, null, null, finiteCheckOf(this._kernels()));
-    return runSync(this.predictWork(data, rows, batchSize, null));
+    return runSync(predictPass(this, data, rows, batchSize, null));
   }
 
   /**
@@ -371,37 +271,7 @@ export class Sequential {
         throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
       }
     };
-    return runAsync(this.predictWork(data, rows, batchSize, guard), slicer);
-  }
-
-  /**
-   * The prediction pass over raw inputs (rows, inputSize), pausing after each batch: predict runs it
-   * straight through, predictAsync yields to the event loop at the pauses. Inputs are standardized
-   * one batch at a time into a batch-sized buffer, never as a copy of the whole input.
-   */
-  private *predictWork(data: Float32Array, rows: number, batchSize: number, guard: (() => void) | null): Work<Matrix> {
-    const inF = this.inputSize;
-    const outF = this.outputSize;
-    const norm = this.norm;
-    const xb = norm ? new Float32Array(batchSize * inF) : null;
-    const result = Matrix.zeros(rows, outF);
-    for (let start = 0; start < rows; start += batchSize) {
-      guard?.();
-      const b = Math.min(batchSize, rows - start);
-      let xs = data.subarray(start * inF, (start + b) * inF);
-      if (xb && norm) {
-        for (let off = 0; off < b * inF; off += inF) {
-          for (let j = 0; j < inF; j++) xb[off + j] = (xs[off + j]! - norm.inputMean[j]!) / norm.inputStd[j]!;
-        }
-        xs = xb;
-      }
-      const out = result.data.subarray(start * outF, (start + b) * outF);
-      // The plan is looked up per batch: another call may have made or dropped plans during a pause.
-      this._plan(batchSize, false, false).forward(out, xs, b);
-      toPredictions(this._kernels(), this.lossFn, out, b, outF, norm?.targetMean ?? null, norm?.targetStd ?? null);
-      yield;
-    }
-    return result;
+    return runAsync(predictPass(this, data, rows, batchSize, guard), slicer);
   }
 
   /**
@@ -410,26 +280,16 @@ export class Sequential {
    */
   predictClasses(x: FeaturesInput, options: { batchSize?: number } = {}): Int32Array {
     checkOptions(options, ["batchSize"], "predictClasses");
-    return this.classesOf(this.predict(x, options));
+    return classesOf(this, this.predict(x, options));
   }
 
   /** `predictClasses` without blocking the event loop (see predictAsync). */
   async predictClassesAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Int32Array> {
     checkOptions(options, ["batchSize"], "predictClassesAsync");
-    return this.classesOf(await this.predictAsync(x, options));
+    return classesOf(this, await this.predictAsync(x, options));
   }
 
-  private classesOf(p: Matrix): Int32Array {
-    const out = new Int32Array(p.rows);
-    if (this.lossFn?.name === "binaryCrossEntropy") {
-      if (p.cols !== 1) throw new RangeError(`predictClasses on a ${p.cols}-output binaryCrossEntropy (multi-label) model is ambiguous: use predict and threshold each output`);
-      for (let i = 0; i < p.rows; i++) out[i] = p.data[i]! > 0.5 ? 1 : 0;
-      return out;
-    }
-    if (p.cols < 2) throw new RangeError("predictClasses needs a model with at least 2 outputs (one per class)");
-    this._kernels().argmaxRows(out, p.data, p.rows, p.cols);
-    return out;
-  }
+
 
   // --- Weights, normalization, state, config ------------------------------------------------------------
 
@@ -470,17 +330,7 @@ export class Sequential {
   setTrainingState(s: TrainingState): void {
     this.assertIdle("setTrainingState");
     if (!this.opt) throw new Error("Compile the model (with the optimizer the state came from) before setTrainingState");
-    if (s === null || typeof s !== "object") throw new TypeError(`setTrainingState expects { step, epoch, optimizerState, rngState } but received ${describe(s)}`);
-    if (!Number.isInteger(s.step) || s.step < 0) throw new RangeError(`trainingState.step: expected an integer >= 0 but received ${describe(s.step)}`);
-    if (!Number.isInteger(s.epoch) || s.epoch < 0) throw new RangeError(`trainingState.epoch: expected an integer >= 0 but received ${describe(s.epoch)}`);
-    if (!(s.optimizerState instanceof Float32Array) || s.optimizerState.length !== this.state.length) {
-      throw new RangeError(
-        `trainingState.optimizerState: expected a Float32Array of ${this.state.length} values (${this.opt.name} over ${this.params.length} parameters) but received ${describe(s.optimizerState)}`,
-      );
-    }
-    if (!(s.rngState instanceof Uint32Array) || s.rngState.length !== 4 || s.rngState.every((v) => v === 0)) {
-      throw new RangeError(`trainingState.rngState: expected a Uint32Array of 4 words, not all zero, but received ${describe(s.rngState)}`);
-    }
+    checkTrainingState(s, this.state.length, `${this.opt.name} over ${this.params.length} parameters`);
     this.state.set(s.optimizerState);
     this.rngState.set(s.rngState);
     this.steps = s.step;
@@ -577,15 +427,11 @@ export class Sequential {
   /** The training plan's description for a batch size. */
   buildSpec(batchSize: number, denseTargets = false): PlanSpec {
     const loss = this.lossFn;
-    const layers = this.layers.flatMap((l) => l.planLayers());
-    // Cross-entropy losses take logits: a final softmax (or sigmoid for binary cross-entropy) is
-    // fused into the loss, so it is left out of the plan; predict applies it to the outputs.
-    if (fusedIntoLoss(loss, layers[layers.length - 1])) layers.pop();
     return {
       inFeatures: this.inputSize,
       outFeatures: this.outputSize,
       batchSize,
-      layers,
+      layers: planSteps(this.layers, loss),
       // An uncompiled model only runs forward passes; its plan carries a plain-SGD update it never uses.
       loss: loss ? loss.toPlan(denseTargets) : { kind: "mse", delta: 0 },
       optimizer: (this.opt ?? resolveOptimizer("sgd")).plan,
@@ -600,27 +446,7 @@ export class Sequential {
    * (binaryCrossEntropy) unless the layers already end in it, else nothing. Exporters add it.
    */
   outputFunction(): "identity" | "softmax" | "sigmoid" {
-    const loss = this.lossFn?.name;
-    if (loss !== "crossEntropy" && loss !== "binaryCrossEntropy") return "identity";
-    const steps = this.layers.flatMap((l) => l.planLayers());
-    if (fusedIntoLoss(this.lossFn, steps[steps.length - 1])) return "identity";
-    return loss === "crossEntropy" ? "softmax" : "sigmoid";
-  }
-
-  /**
-   * Cross-entropy losses apply softmax (sigmoid) themselves. A final softmax (sigmoid) is left out of
-   * the plan; one after the last dense step that is not final (e.g. softmax then dropout) would be
-   * applied twice, so it is rejected.
-   */
-  private checkOutputLayers(loss: Loss): void {
-    const steps = this.layers.flatMap((l) => l.planLayers());
-    const lastDense = steps.map((l) => l.kind).lastIndexOf("dense");
-    if (steps.slice(lastDense + 1, -1).some((l) => fusedIntoLoss(loss, l))) {
-      const fused = loss.name === "crossEntropy" ? "softmax" : "sigmoid";
-      throw new TypeError(
-        `${loss.name} applies ${fused} to the model's outputs itself, but a ${fused} after the last dense layer is followed by other layers: make ${fused} the last layer (it is then fused into the loss) or remove it`,
-      );
-    }
+    return outputFunction(this.layers, this.lossFn);
   }
 
   private assertIdle(what: string): void {
@@ -636,30 +462,3 @@ export class Sequential {
   }
 }
 
-/** The input shape from the constructor's options: inputShape, or inputSize as [inputSize]. */
-function checkInputShape(inputSize: unknown, inputShape: unknown): Shape {
-  if (inputShape !== undefined) {
-    if (inputSize !== undefined) throw new TypeError("Give inputSize or inputShape, not both (inputSize is the shorthand for inputShape: [inputSize])");
-    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 1)) {
-      throw new RangeError(`Invalid inputShape: ${describe(inputShape)}; expected a sample's shape as positive integers, e.g. [784] or [1, 28, 28]`);
-    }
-    return Object.freeze([...inputShape]);
-  }
-  if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
-    throw new RangeError(`Invalid inputSize: ${describe(inputSize)}; expected a positive integer (features per input row), or give inputShape`);
-  }
-  return Object.freeze([inputSize]);
-}
-
-/** True if `l` is what `loss` applies itself: softmax for crossEntropy, sigmoid for binaryCrossEntropy. */
-function fusedIntoLoss(loss: Loss | null, l: PlanLayer | undefined): boolean {
-  if (loss?.name === "crossEntropy") return l?.kind === "softmax";
-  if (loss?.name === "binaryCrossEntropy") return l?.kind === "activation" && l.activation === "sigmoid";
-  return false;
-}
-
-function inferenceBatch(b: unknown): number {
-  if (b === undefined) return DEFAULT_INFERENCE_BATCH;
-  if (typeof b !== "number" || !Number.isInteger(b) || b < 1) throw new RangeError(`Invalid batchSize: ${describe(b)}; expected an integer >= 1`);
-  return b;
-}

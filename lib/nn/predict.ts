@@ -1,0 +1,64 @@
+/**
+ * The prediction pass: raw inputs standardized one batch at a time into a batch-sized buffer (never
+ * a copy of the whole input), the model's inference plan, then what predict returns (probabilities
+ * for cross-entropy models, de-standardized regression outputs); and predicted classes.
+ */
+import type { Backend } from "../backend/backend.js";
+import type { TrainPlan } from "../backend/plan.js";
+import { Matrix } from "../core/matrix.js";
+import type { Loss } from "../losses/index.js";
+import { toPredictions } from "../train/evaluate.js";
+import type { Work } from "../train/data.js";
+import type { Normalization } from "./normalization.js";
+
+/** What the prediction pass reads of a model. */
+export interface PredictingModel {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly normalization: Normalization | null;
+  readonly loss: Loss | null;
+  _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan;
+  _kernels(): Backend;
+}
+
+/**
+   * The prediction pass over raw inputs (rows, inputSize), pausing after each batch: predict runs it
+   * straight through, predictAsync yields to the event loop at the pauses. Inputs are standardized
+   * one batch at a time into a batch-sized buffer, never as a copy of the whole input.
+   */
+export function* predictPass(model: PredictingModel, data: Float32Array, rows: number, batchSize: number, guard: (() => void) | null): Work<Matrix> {
+    const inF = model.inputSize;
+    const outF = model.outputSize;
+    const norm = model.normalization;
+    const xb = norm ? new Float32Array(batchSize * inF) : null;
+    const result = Matrix.zeros(rows, outF);
+    for (let start = 0; start < rows; start += batchSize) {
+      guard?.();
+      const b = Math.min(batchSize, rows - start);
+      let xs = data.subarray(start * inF, (start + b) * inF);
+      if (xb && norm) {
+        for (let off = 0; off < b * inF; off += inF) {
+          for (let j = 0; j < inF; j++) xb[off + j] = (xs[off + j]! - norm.inputMean[j]!) / norm.inputStd[j]!;
+        }
+        xs = xb;
+      }
+      const out = result.data.subarray(start * outF, (start + b) * outF);
+      // The plan is looked up per batch: another call may have made or dropped plans during a pause.
+      model._plan(batchSize, false, false).forward(out, xs, b);
+      toPredictions(model._kernels(), model.loss, out, b, outF, norm?.targetMean ?? null, norm?.targetStd ?? null);
+      yield;
+    }
+    return result;
+  }
+
+export function classesOf(model: PredictingModel, p: Matrix): Int32Array {
+    const out = new Int32Array(p.rows);
+    if (model.loss?.name === "binaryCrossEntropy") {
+      if (p.cols !== 1) throw new RangeError(`predictClasses on a ${p.cols}-output binaryCrossEntropy (multi-label) model is ambiguous: use predict and threshold each output`);
+      for (let i = 0; i < p.rows; i++) out[i] = p.data[i]! > 0.5 ? 1 : 0;
+      return out;
+    }
+    if (p.cols < 2) throw new RangeError("predictClasses needs a model with at least 2 outputs (one per class)");
+    model._kernels().argmaxRows(out, p.data, p.rows, p.cols);
+    return out;
+  }
