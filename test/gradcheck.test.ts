@@ -63,6 +63,16 @@ const ACT64: Record<ElementwiseActivation, { f: (x: number) => number; df: (x: n
     },
     kinks: [],
   },
+  silu: {
+    f: (x) => x / (1 + Math.exp(-x)),
+    df: (x) => {
+      const s = 1 / (1 + Math.exp(-x));
+      return s + x * s * (1 - s);
+    },
+    kinks: [],
+  },
+  // PyTorch's threshold: x above 20 (a kink of about 2e-9, far below these checks' steps' reach)
+  softplus: { f: (x) => (x > 20 ? x : Math.log(1 + Math.exp(x))), df: (x) => (x > 20 ? 1 : 1 / (1 + Math.exp(-x))), kinks: [20] },
 };
 const ACTS = Object.keys(ACT64) as ElementwiseActivation[];
 

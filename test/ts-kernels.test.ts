@@ -237,6 +237,14 @@ const REF_ACT: Record<ElementwiseActivation, { f: (x: number) => number; df: (x:
       return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x);
     },
   },
+  silu: {
+    f: (x) => x / (1 + Math.exp(-x)),
+    df: (x) => {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 + x * (1 - s));
+    },
+  },
+  softplus: { f: (x) => (x > 20 ? x : Math.log1p(Math.exp(x))), df: (x) => (x > 20 ? 1 : 1 / (1 + Math.exp(-x))) },
 };
 const ACTS = Object.keys(REF_ACT) as ElementwiseActivation[];
 

@@ -74,6 +74,14 @@ export function leakyRelu(alpha = LEAKY_RELU_ALPHA): Activation {
 export function gelu(): Activation {
   return new Activation("gelu");
 }
+/** SiLU (swish): x σ(x). */
+export function silu(): Activation {
+  return new Activation("silu");
+}
+/** Softplus: log(1 + e^x), a smooth ReLU (x above 20, as PyTorch). */
+export function softplus(): Activation {
+  return new Activation("softplus");
+}
 /** The identity. */
 export function linear(): Activation {
   return new Activation("linear");

@@ -47,6 +47,8 @@ export function sigmoid(z: number): number {
 /** sqrt(2 / pi) and the cubic coefficient of GELU's tanh approximation. */
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_K = 0.044715;
+/** softplus(x) = x above this (PyTorch's threshold for beta = 1): log(1 + e^x) rounds to x there. */
+const SOFTPLUS_THRESHOLD = 20;
 
 export const ACTIVATIONS = {
   linear: {
@@ -175,6 +177,50 @@ export const ACTIVATIONS = {
       return g.node("Mul", [half, onePlus], [], "gelu");
     },
     torch: () => 'nn.GELU(approximate="tanh")',
+  },
+  silu: {
+    code: 6,
+    math: "x σ(x) (SiLU, also called swish)",
+    init: "heUniform",
+    backwardReads: "x",
+    forward(y, x, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        y[i] = v * sigmoid(v);
+      }
+    },
+    // f'(x) = σ(x) (1 + x (1 - σ(x)))
+    backward(dx, dy, x, _y, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        const s = sigmoid(v);
+        dx[i] = dy[i]! * s * (1 + v * (1 - s));
+      }
+    },
+    onnx: (g, x) => g.node("Mul", [x, g.node("Sigmoid", [x], [], "silu_sigmoid")], [], "silu"),
+    torch: () => "nn.SiLU()",
+  },
+  softplus: {
+    code: 7,
+    math: "log(1 + e^x) (x above 20, as PyTorch's Softplus)",
+    init: "heUniform",
+    backwardReads: "x",
+    forward(y, x, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        y[i] = v > SOFTPLUS_THRESHOLD ? v : Math.log1p(Math.exp(v));
+      }
+    },
+    // f'(x) = σ(x) (1 above the threshold)
+    backward(dx, dy, x, _y, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        dx[i] = v > SOFTPLUS_THRESHOLD ? dy[i]! : dy[i]! * sigmoid(v);
+      }
+    },
+    // ONNX's Softplus has no threshold; above 20 the two differ by less than float32 resolves.
+    onnx: (g, x) => g.node("Softplus", [x]),
+    torch: () => "nn.Softplus()",
   },
 } as const satisfies Record<string, ActivationDef>;
 
