@@ -90,7 +90,7 @@ export function loadFrom(candidates: readonly string[]): NativeAddon {
       if (missing.length > 0) {
         throw new Error(`the addon does not export ${missing.join(", ")} (built from older sources?)`);
       }
-      const difference = kindTableDifference(addon.kinds(), nativeKindTable(), { addonExtras: ADDON_EXTRAS });
+      const difference = kindTableDifference(addon.kinds(), nativeKindTable());
       if (difference !== undefined) {
         throw new Error(`the addon's kind codes differ from this blasnet's registry: ${difference} (built from older sources?)`);
       }
@@ -116,27 +116,14 @@ export function installFailureSummary(log: string): string {
 }
 
 /**
- * Kinds the addon defines ahead of the TypeScript registry (issue 9 adds them on both sides; the
- * native side landed first). Their codes are never sent by TypeScript, so they cannot be confused
- * with another kind; every kind the registry has must still match the addon's exactly. Empty this
- * list once the registry defines them: from then on the tables must be equal.
- */
-const ADDON_EXTRAS: readonly string[] = ["activations.silu", "activations.softplus", "optimizers.adagrad"];
-
-/**
  * The first entry where the addon's kind table (`kinds()`) differs from the TypeScript registry's
  * (`nativeKindTable()`), described for the load error, or undefined when they are equal.
- * `addonExtras`: entries ("activations.silu") the addon may have that the registry lacks.
  */
-export function kindTableDifference(
-  addonTable: unknown,
-  tsTable: unknown,
-  { addonExtras = [] }: { addonExtras?: readonly string[] } = {},
-): string | undefined {
-  return differ(addonTable, tsTable, "kinds()", new Set(addonExtras.map((e) => `kinds().${e}`)));
+export function kindTableDifference(addonTable: unknown, tsTable: unknown): string | undefined {
+  return differ(addonTable, tsTable, "kinds()");
 }
 
-function differ(a: unknown, t: unknown, at: string, extras: ReadonlySet<string>): string | undefined {
+function differ(a: unknown, t: unknown, at: string): string | undefined {
   const show = (v: unknown): string => (v === undefined ? "missing" : JSON.stringify(v));
   if (Array.isArray(t) || typeof t !== "object" || t === null) {
     return JSON.stringify(a) === JSON.stringify(t) ? undefined : `${at} is ${show(a)} in the addon but ${show(t)} in TypeScript`;
@@ -145,11 +132,11 @@ function differ(a: unknown, t: unknown, at: string, extras: ReadonlySet<string>)
   const ao = a as Record<string, unknown>;
   const to = t as Record<string, unknown>;
   for (const key of Object.keys(to)) {
-    const d = differ(Object.hasOwn(ao, key) ? ao[key] : undefined, to[key], `${at}.${key}`, extras);
+    const d = differ(Object.hasOwn(ao, key) ? ao[key] : undefined, to[key], `${at}.${key}`);
     if (d !== undefined) return d;
   }
   for (const key of Object.keys(ao)) {
-    if (!Object.hasOwn(to, key) && !extras.has(`${at}.${key}`)) return `${at}.${key} is ${show(ao[key])} in the addon but missing in TypeScript`;
+    if (!Object.hasOwn(to, key)) return `${at}.${key} is ${show(ao[key])} in the addon but missing in TypeScript`;
   }
   return undefined;
 }
