@@ -4,7 +4,7 @@
  * and that binding.gyp builds what CMakeLists.txt builds (every native/*.cc, the same defines).
  * scripts/check-gyp-build.sh (run by .ci/run) proves the node-gyp build itself.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
@@ -27,9 +27,28 @@ describe("package.json", () => {
     expect(pkg.type).toBe("module");
     expect(pkg.engines.node).toBe(">=20");
     expect(pkg.types).toBe("./dist/lib/index.d.ts");
-    expect(pkg.exports["."]).toEqual({ types: "./dist/lib/index.d.ts", import: "./dist/lib/index.js" });
+    expect(pkg.exports["."]).toEqual({ types: "./dist/lib/index.d.ts", import: "./dist/lib/index.js", require: "./lib/require.cjs" });
+    expect(pkg.files).toContain("lib");
     // The install script builds the addon in the user's node_modules: what it runs must be installed.
     expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(["cmake-js", "node-addon-api"]));
+  });
+});
+
+describe("require(\"blasnet\") from CommonJS", () => {
+  // The package refers to itself by name (its exports), as an installed copy is required.
+  const run = (flags: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [...flags, "-e", 'const b = require("blasnet"); console.log(typeof b.Sequential, typeof b.readCsv)'], { encoding: "utf8" });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  it.skipIf(!existsSync("dist/lib/index.js") && !process.env["CI"])("returns the library (Node >= 20.19 requires ES modules)", () => {
+    const r = run([]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("function function");
+  });
+  it.skipIf(!existsSync("dist/lib/index.js") && !process.env["CI"])("where require() of ES modules is off (older Node.js), says how to import it", () => {
+    const r = run(["--no-experimental-require-module"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/blasnet is an ES module, and this Node\.js \(v[\d.]+\) cannot require\(\) it .*import \{ Sequential \} from "blasnet".*await import\("blasnet"\)/);
   });
 });
 
