@@ -33,15 +33,16 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-# npm install runs the package's install script (cmake-js builds build/Release/blasnet.node) and its
-# prepare script (tsc builds dist/). .npmrc tells onnxruntime-node not to download anything.
-# Not `npm ci`: it insists that package-lock.json lists every platform's optional packages (rollup's
-# for Android, Windows, ...), and a registry mirror without those versions makes it refuse to run;
-# `npm install` follows the lock file for everything this machine installs.
+# npm ci installs exactly what package-lock.json lists (it lists every platform's optional packages,
+# so it installs anywhere) and leaves it unmodified; it runs the package's install script (cmake-js
+# builds build/Release/blasnet.node) and its prepare script (tsc builds dist/).
+# ONNXRUNTIME_NODE_INSTALL=skip: onnxruntime-node (a dev dependency, for the ONNX export tests) uses
+# the CPU binary in its npm package instead of downloading CUDA binaries at install time. (It is an
+# environment variable: npm warns about, and will stop passing on, unknown keys in .npmrc.)
 # BLASNET_REQUIRE_NATIVE=1: a failed addon build fails the install here (for users installing blasnet
 # as a dependency it only warns; see scripts/install-native.mjs).
-echo "blasnet setup: npm install (builds the native addon and the TypeScript)"
-BLASNET_REQUIRE_NATIVE=1 npm install --no-audit --no-fund --loglevel=error
+echo "blasnet setup: npm ci (builds the native addon and the TypeScript)"
+ONNXRUNTIME_NODE_INSTALL=skip BLASNET_REQUIRE_NATIVE=1 npm ci --no-audit --no-fund --loglevel=error
 
 # A build that silently produced no addon must stop here, not show up later as a slow fallback.
 node --input-type=module -e '

@@ -52,6 +52,41 @@ describe("require(\"blasnet\") from CommonJS", () => {
   });
 });
 
+describe("package-lock.json and set-up", () => {
+  interface LockEntry {
+    dev?: boolean;
+    devOptional?: boolean;
+    optional?: boolean;
+    optionalDependencies?: Record<string, string>;
+  }
+  const lock = JSON.parse(readFileSync("package-lock.json", "utf8")) as { packages: Record<string, LockEntry> };
+
+  it("lists every optional dependency of every locked package, so npm ci installs from it on any platform", () => {
+    // npm resolves a dependency of node_modules/a/node_modules/b in b's own node_modules, then up the tree.
+    const resolves = (from: string, name: string): boolean => {
+      for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf("/node_modules/")))) {
+        if (lock.packages[`${dir ? `${dir}/` : ""}node_modules/${name}`]) return true;
+        if (dir === "") return false;
+      }
+    };
+    const missing = Object.entries(lock.packages).flatMap(([path, e]) => Object.keys(e.optionalDependencies ?? {}).filter((d) => !resolves(path, d)).map((d) => `${path} -> ${d}`));
+    expect(missing).toEqual([]);
+  });
+
+  it("a consumer's install stays lean: at most 69 packages (half of the 138 it once was)", () => {
+    const runtime = Object.entries(lock.packages).filter(([path, e]) => path.startsWith("node_modules/") && !e.dev && !e.devOptional);
+    expect(runtime.length).toBeLessThanOrEqual(69);
+    for (const heavy of ["vega", "vega-lite", "onnx-proto"]) expect(Object.keys(pkg.dependencies)).not.toContain(heavy);
+  });
+
+  it("set-up installs from the lock file with npm ci, and onnxruntime-node's install option is an environment variable, not an .npmrc key npm warns about", () => {
+    const setup = readFileSync("scripts/setup.sh", "utf8");
+    expect(setup).toMatch(/^ONNXRUNTIME_NODE_INSTALL=skip BLASNET_REQUIRE_NATIVE=1 npm ci /m);
+    const npmrc = existsSync(".npmrc") ? readFileSync(".npmrc", "utf8") : "";
+    expect(npmrc).not.toMatch(/onnxruntime-node-install/);
+  });
+});
+
 describe("npm pack", () => {
   const packed = (
     JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as {

@@ -336,7 +336,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
     );
   }
   if (flags.plot) {
-    // Loaded only here: vega is large, and the other commands do not need it.
+    // Loaded only here: the other commands do not draw.
     const { asciiLossChart, lossCurveSvg } = await import("./plot.js");
     say(asciiLossChart({ loss: history.loss, valLoss: history.valLoss }, { color: (out as { isTTY?: boolean }).isTTY === true }));
     const svg = await lossCurveSvg({ loss: history.loss, valLoss: history.valLoss, epochs: history.epochs.map((e) => e + 1) }, `blasnet: ${file}`);

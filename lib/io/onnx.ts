@@ -19,16 +19,27 @@
  * `Gelu(approximate="tanh")`; for lower opsets (the default, 17, which older runtimes load) it is
  * spelled out as 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) with elementary ops.
  */
-import onnxProto from "onnx-proto";
-import type { onnx as OnnxTypes } from "onnx-proto";
+import protobuf from "protobufjs/light.js";
 import type { OnnxAttribute, OnnxGraph } from "../ops/graph.js";
 import { Sequential } from "../nn/sequential.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { atomicWriteFile } from "./atomic-write.js";
 import { blasnetVersion } from "./version.js";
+import {
+  ATTRIBUTE_FLOAT,
+  ATTRIBUTE_INT,
+  ATTRIBUTE_STRING,
+  DATA_TYPE_FLOAT,
+  ONNX_SCHEMA,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from "./onnx-schema.js";
 
-const { onnx } = onnxProto;
+const ModelProtoType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType("onnx.ModelProto");
 
 export interface OnnxExportOptions {
   /** ONNX opset (default 17; 13 to 22 supported). Opset >= 20 uses the native Gelu op. */
@@ -53,7 +64,7 @@ function irVersionFor(opset: number): number {
 
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function floatTensor(name: string, dims: number[], values: Float32Array | readonly number[]): OnnxTypes.ITensorProto {
+function floatTensor(name: string, dims: number[], values: Float32Array | readonly number[]): TensorProto {
   const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
   let raw: Uint8Array;
   if (LE) {
@@ -64,37 +75,36 @@ function floatTensor(name: string, dims: number[], values: Float32Array | readon
     const dv = new DataView(raw.buffer);
     for (let i = 0; i < f32.length; i++) dv.setFloat32(4 * i, f32[i]!, true);
   }
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
+  return { name, dims, dataType: DATA_TYPE_FLOAT, rawData: raw };
 }
 
-function valueInfo(name: string, sample: readonly number[]): OnnxTypes.IValueInfoProto {
+function valueInfo(name: string, sample: readonly number[]): ValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: DATA_TYPE_FLOAT,
         shape: { dim: [{ dimParam: "batch" }, ...sample.map((d) => ({ dimValue: d }))] },
       },
     },
   };
 }
 
-function attrInt(name: string, i: number): OnnxTypes.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INT, i };
+function attrInt(name: string, i: number): AttributeProto {
+  return { name, type: ATTRIBUTE_INT, i };
 }
-function attrFloat(name: string, f: number): OnnxTypes.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f };
+function attrFloat(name: string, f: number): AttributeProto {
+  return { name, type: ATTRIBUTE_FLOAT, f };
 }
-function attrString(name: string, s: string): OnnxTypes.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) };
+function attrString(name: string, s: string): AttributeProto {
+  return { name, type: ATTRIBUTE_STRING, s: new TextEncoder().encode(s) };
 }
 
 /** An ONNX attribute as the protobuf message. */
-function attribute(a: OnnxAttribute): OnnxTypes.IAttributeProto {
+function attribute(a: OnnxAttribute): AttributeProto {
   if ("int" in a) return attrInt(a.name, a.int);
   if ("float" in a) return attrFloat(a.name, a.float);
-  if ("string" in a) return attrString(a.name, a.string);
-  return { name: a.name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints };
+  return attrString(a.name, a.string);
 }
 
 /**
@@ -111,8 +121,8 @@ export function buildOnnxModel(model: Sequential, options: OnnxExportOptions & {
   const inputName = options.inputName ?? "input";
   const outputName = options.outputName ?? "output";
 
-  const nodes: OnnxTypes.INodeProto[] = [];
-  const inits: OnnxTypes.ITensorProto[] = [];
+  const nodes: NodeProto[] = [];
+  const inits: TensorProto[] = [];
   let counter = 0;
   const graph: OnnxGraph = {
     opset,
@@ -155,7 +165,7 @@ export function buildOnnxModel(model: Sequential, options: OnnxExportOptions & {
   nodes[nodes.length - 1]!.output = [outputName];
   const metadata = { ...(loss ? { loss } : {}), ...options.metadata };
 
-  const proto: OnnxTypes.IModelProto = {
+  const proto: ModelProto = {
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: "", version: opset }],
     producerName: "blasnet",
@@ -169,14 +179,14 @@ export function buildOnnxModel(model: Sequential, options: OnnxExportOptions & {
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };
-  const err = onnx.ModelProto.verify(proto);
+  const err = ModelProtoType.verify(proto);
   if (err) throw new Error(`ONNX export produced an invalid ModelProto: ${err}`);
-  return onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
+  return ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish();
 }
 
 /** Decode ONNX bytes back into a ModelProto (for inspection and tests). */
-export function decodeOnnxModel(bytes: Uint8Array): OnnxTypes.ModelProto {
-  return onnx.ModelProto.decode(bytes);
+export function decodeOnnxModel(bytes: Uint8Array): ModelProto {
+  return ModelProtoType.toObject(ModelProtoType.decode(bytes), { longs: Number, arrays: true }) as ModelProto;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 /** An ONNX attribute value: integers, floats and strings are enough for every op blasnet exports. */
-export type OnnxAttribute = { name: string } & ({ int: number } | { float: number } | { string: string } | { ints: number[] });
+export type OnnxAttribute = { name: string } & ({ int: number } | { float: number } | { string: string });
 
 /** An ONNX graph being built: each call appends nodes or initializers and returns a value's name. */
 export interface OnnxGraph {
