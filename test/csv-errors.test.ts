@@ -123,6 +123,15 @@ describe("messages quote long values cut", () => {
     expect(e.message).toMatch(/target column "t{80}"\.\.\. \(100000 characters\) not found; the header has: c0, c1, .*c11, \.\.\. \(5000 columns\)/);
   });
 
+  it("the CLI cuts long class labels in its messages", async () => {
+    const label = "L".repeat(100_000);
+    const p = await file("long-labels.csv", `a,kind\n1,${label}\n2,short\n3,other\n`);
+    const r = await cli(["train", p, "--target", "kind", "--loss", "binaryCrossEntropy", "--epochs", "1", "--out", join(dir, "never3"), "--verbose", "0", "--no-plot"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.length).toBeLessThan(600);
+    expect(r.stderr).toMatch(/"kind" has 3 \(L{40}\.\.\. \(100000 characters\), other, short\)/);
+  });
+
   it("parseCsv(12345) says it expects text, not that the file is empty", async () => {
     await expect(parseCsv(12345 as unknown as string, "n.csv")).rejects.toThrow(/parseCsv expects the CSV text as a string but received the number 12345/);
   });

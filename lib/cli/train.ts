@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Matrix } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
-import { readCsv, standardization, type CsvDataset } from "../data/csv.js";
+import { nameList, quoted, readCsv, standardization, type CsvDataset } from "../data/csv.js";
 import { cosineDecay, exponentialDecay, linearWarmup, stepDecay, type Schedule } from "../optim/schedules.js";
 import { earlyStopping, type Callback } from "../train/callbacks.js";
 import { checkpoint } from "../io/checkpoint.js";
@@ -208,10 +208,10 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   // binaryCrossEntropy on a two-class label column: one output, the probability of the second class.
   const binaryClasses = loss === "binaryCrossEntropy" && classes !== null;
   if (binaryClasses && classes.length !== 2) {
-    throw new UserError(`${file}: binaryCrossEntropy needs a target with two classes, but "${data.targetNames[0]}" has ${classes.length} (${classes.slice(0, 5).join(", ")}${classes.length > 5 ? ", ..." : ""}); use --loss crossEntropy`);
+    throw new UserError(`${file}: binaryCrossEntropy needs a target with two classes, but ${quoted(data.targetNames[0]!)} has ${classes.length} (${nameList(classes, 5)}); use --loss crossEntropy`);
   }
   if (classes && !binaryClasses && loss !== "crossEntropy") {
-    throw new UserError(`${file}: target "${data.targetNames.join(",")}" holds class labels (${classes.slice(0, 5).join(", ")}${classes.length > 5 ? ", ..." : ""}); use --loss crossEntropy (the default for such a target) or, for two classes, binaryCrossEntropy, not ${loss}`);
+    throw new UserError(`${file}: target ${quoted(data.targetNames.join(","))} holds class labels (${nameList(classes, 5)}); use --loss crossEntropy (the default for such a target) or, for two classes, binaryCrossEntropy, not ${loss}`);
   }
   if (classes && classes.length > Math.max(50, data.x.rows / 2)) {
     process.stderr.write(`blasnet: warning: target "${flags.target[0]}" has ${classes.length} distinct values in ${data.x.rows} rows; is it really a class label? (omit --loss crossEntropy for regression)\n`);
