@@ -8,6 +8,7 @@
  */
 import { constants } from "node:buffer";
 import { Matrix, describe } from "../core/matrix.js";
+import { bytesText } from "../core/format.js";
 import { Rng } from "../core/rng.js";
 import { sharedFloat32 } from "../core/shared.js";
 import type { Layer } from "./layers.js";
@@ -56,14 +57,6 @@ export function allocateParameters(layers: readonly Layer[], seed: number): { pa
  * refused with a message instead of an engine error or an attempt to allocate many gigabytes.
  */
 const MAX_PARAMETERS = Math.floor(constants.MAX_LENGTH / 4);
-
-/** Bytes in words: "4.9 GiB". */
-function bytesText(n: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) (n /= 1024), u++;
-  return u === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[u]}`;
-}
 
 /** The error for a model whose parameters cannot be allocated: how many, how many bytes, and which layer. */
 function tooManyParameters(layers: readonly Layer[], P: number): RangeError {

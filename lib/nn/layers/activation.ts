@@ -74,9 +74,6 @@ export class Activation extends Layer {
     return activationDef(this.activation).onnx(g, x, this.alpha);
   }
 
-  torch(): string {
-    return activationDef(this.activation).torch(this.alpha);
-  }
 }
 
 /** The layer an activation name stands for (softmax included), with leakyRelu's default slope. */

@@ -5,6 +5,7 @@
  *   dW (out, in) = dyᵀ x;   db = Σ_rows dy;   dx (rows, in) = dy W
  */
 import type { PlanLayer } from "../../backend/plan.js";
+import { bytesText } from "../../core/format.js";
 import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { Rng } from "../../core/rng.js";
@@ -67,7 +68,7 @@ export class Dense extends Layer {
     const n = this.units * inShape[0]! + (this.useBias ? this.units : 0);
     if (n > MAX_PARAMS) {
       throw new RangeError(
-        `dense(${this.units}) after ${inShape[0]} inputs would have ${n.toLocaleString("en-US")} parameters (${(n * 4 / 2 ** 30).toFixed(1)} GiB of float32): at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`,
+        `dense(${this.units}) after ${inShape[0]} inputs would have ${n.toLocaleString("en-US")} parameters (${bytesText(4 * n)} of float32): at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`,
       );
     }
     return [this.units];
@@ -137,11 +138,6 @@ export class Dense extends Layer {
     return this.activation === null ? y : activationLayer(this.activation).onnx(g, y);
   }
 
-  torch(): string {
-    const linear = `nn.Linear(${this.inFeatures}, ${this.units}, bias=${this.useBias ? "True" : "False"})`;
-    if (this.activation === null) return linear;
-    return `nn.Sequential(${linear}, ${activationLayer(this.activation).torch()})`;
-  }
 }
 
 /** The dense plan step's views into the model's buffers. */

@@ -49,9 +49,6 @@ export class Dropout extends Layer {
     return x; // the identity at inference
   }
 
-  torch(): string {
-    return `nn.Dropout(p=${this.rate})`;
-  }
 }
 
 type DropoutStep = Extract<PlanLayer, { kind: "dropout" }>;

@@ -41,7 +41,4 @@ export class Flatten extends Layer {
     return this.inShape.length === 1 ? x : g.node("Flatten", [x], [{ name: "axis", int: 1 }]);
   }
 
-  torch(): string {
-    return "nn.Flatten()";
-  }
 }

@@ -9,7 +9,8 @@
  * - its steps in the training plan (`planLayers`), whose math is defined once per plan op: the
  *   TypeScript reference forward and backward in `planOp` below (run by lib/nn/plan-executor.ts
  *   over any backend's kernels) and its native twin in native/plan.cc;
- * - its ONNX export and its PyTorch module.
+ * - its ONNX export. (Its PyTorch module is its row in lib/io/torch-layers.ts, keyed by the same
+ *   config type; the activations' torch spellings come from lib/ops/activations.ts.)
  *
  * A layer holds no arrays of its own: the model owns one flat parameter buffer and one flat
  * gradient buffer, and hands each layer views of its parameters (`bind`).
@@ -127,8 +128,6 @@ export abstract class Layer {
   abstract kind(): string;
   /** Append the layer's inference computation to an ONNX graph; returns the output's name. */
   abstract onnx(g: OnnxGraph, x: string): string;
-  /** The equivalent torch.nn module as Python source, with `weight`/`bias` names matching `params`. */
-  abstract torch(): string;
 }
 
 /**

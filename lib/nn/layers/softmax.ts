@@ -46,9 +46,6 @@ export class Softmax extends Layer {
     return g.node("Softmax", [x], [{ name: "axis", int: -1 }]);
   }
 
-  torch(): string {
-    return "nn.Softmax(dim=-1)";
-  }
 }
 
 export const softmaxOp: PlanOp<Extract<PlanLayer, { kind: "softmax" }>, null> = {
