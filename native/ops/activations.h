@@ -13,7 +13,24 @@
 #include <cmath>
 
 #include "../fast_math.h"
-#include "kinds.h"
+
+// Element-wise activations. Their math is below; the codes are the contract with lib/ops/activations.ts
+// (checked through kinds(), ops/kinds.h).
+#define BN_ACTIVATIONS(X) \
+  X(linear, 0)            \
+  X(sigmoid, 1)           \
+  X(relu, 2)              \
+  X(tanh, 3)              \
+  X(leakyRelu, 4)         \
+  X(gelu, 5)              \
+  X(silu, 6)              \
+  X(softplus, 7)
+
+namespace blasnet {
+#define BN_ENUMERATOR(name, code, ...) name = code,
+enum class Activation : int { BN_ACTIVATIONS(BN_ENUMERATOR) };
+#undef BN_ENUMERATOR
+}  // namespace blasnet
 
 #define BN_OP_INLINE inline __attribute__((always_inline))
 

@@ -9,7 +9,25 @@
 #include <cstdint>
 
 #include "../fast_math.h"
-#include "kinds.h"
+
+// Losses: the regression ones (element-wise, the regressionLoss kernel) first, then the rest.
+// Their math is below (codes: the contract with lib/ops/losses.ts).
+#define BN_REGRESSION_LOSSES(X) \
+  X(mse, 0)                     \
+  X(mae, 1)                     \
+  X(huber, 2)
+#define BN_LOSSES(X)        \
+  BN_REGRESSION_LOSSES(X)   \
+  X(crossEntropy, 3)        \
+  X(crossEntropyDense, 4)   \
+  X(bce, 5)
+
+namespace blasnet {
+#define BN_ENUMERATOR(name, code, ...) name = code,
+enum class RegressionLoss : int { BN_REGRESSION_LOSSES(BN_ENUMERATOR) };
+enum class Loss : int { BN_LOSSES(BN_ENUMERATOR) };
+#undef BN_ENUMERATOR
+}  // namespace blasnet
 #include "softmax.h"
 
 #ifndef BN_OP_INLINE

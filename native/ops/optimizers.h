@@ -2,7 +2,7 @@
 // parameters: the per-kernel entry point optimizerStep (kernels.cc) and the fused plan (plan.cc,
 // over all parameters or one layer's range at a time) both call OptimizerStep.
 //
-// hyper: the optimizer's kOptimizerHyperCount hyperparameters in the order kinds.h lists them.
+// hyper: the optimizer's kOptimizerHyperCount hyperparameters in the order BN_OPTIMIZERS lists them.
 // State: OptimizerSlots(kind, hyper) slots of the range; slot s starts at state + s * stride (the
 // fused plan's state holds each slot for all P parameters, so stride = P there and n here).
 // Nothing is range-checked here (the TypeScript optimizers validate hyperparameters once, when
@@ -21,7 +21,42 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kinds.h"
+
+// Optimizers (PyTorch semantics): name, code, then the names of the four hyperparameters in the
+// order of the `hyper` array. Math and state slots: below (codes: the contract with lib/optim/).
+#define BN_OPTIMIZERS(X)                                                      \
+  X(sgd, 0, "momentum", "dampening", "nesterov", "weightDecay")               \
+  X(adam, 1, "beta1", "beta2", "eps", "weightDecay")                          \
+  X(adamw, 2, "beta1", "beta2", "eps", "weightDecay")                         \
+  X(rmsprop, 3, "alpha", "eps", "weightDecay", "momentum")                    \
+  X(adagrad, 4, "lrDecay", "weightDecay", "eps", "initialAccumulatorValue")
+
+namespace blasnet {
+#define BN_ENUMERATOR(name, code, ...) name = code,
+enum class Optimizer : int { BN_OPTIMIZERS(BN_ENUMERATOR) };
+#undef BN_ENUMERATOR
+}  // namespace blasnet
+
+namespace blasnet {
+/// Every optimizer takes this many hyperparameters (the `hyper` array of optimizerStep and of the
+/// fused plan's spec.optimizer).
+constexpr int kOptimizerHyperCount = 4;
+
+/// The hyperparameter names of optimizer `code`, in `hyper` order; null for an unknown code.
+inline const char* const* OptimizerHyperNames(int code) {
+#define BN_HYPER_NAMES(name, c, ...)                                   \
+  if (code == c) {                                                     \
+    static const char* const names[] = {__VA_ARGS__};                  \
+    static_assert(sizeof names / sizeof names[0] == kOptimizerHyperCount, \
+                  #name " must list kOptimizerHyperCount hyperparameters"); \
+    return names;                                                      \
+  }
+  BN_OPTIMIZERS(BN_HYPER_NAMES)
+#undef BN_HYPER_NAMES
+  return nullptr;
+}
+
+}  // namespace blasnet
 
 #ifndef BN_OP_INLINE
 #define BN_OP_INLINE inline __attribute__((always_inline))
