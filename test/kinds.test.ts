@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nativeKindTable } from "../lib/ops/kinds.js";
+import { nativeKindTable } from "../lib/backend/native/kind-table.js";
 
 describe("the kind table shared with the native addon", () => {
   it("holds every registered kind once, with distinct codes per list", () => {

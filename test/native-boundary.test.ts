@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { NativeAddon } from "../lib/backend/native/binding.js";
 import { classifyLoadError, explainLoadFailure, findPackageRoot, kindTableDifference, loadAddon, loadFrom } from "../lib/backend/native/loader.js";
-import { nativeKindTable } from "../lib/ops/kinds.js";
+import { nativeKindTable } from "../lib/backend/native/kind-table.js";
 import { Rng } from "../lib/core/rng.js";
 import { nativeOrSkip, refGemm, tempDir, thrown } from "./helpers.js";
 

@@ -9,7 +9,7 @@ import { Matrix } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import { toPredictions } from "../train/evaluate.js";
 import type { Work } from "../train/data.js";
-import type { Normalization } from "./normalization.js";
+import type { Normalization } from "../train/normalization.js";
 
 /** What the prediction pass reads of a model. */
 export interface PredictingModel {

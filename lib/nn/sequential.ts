@@ -26,13 +26,13 @@ import { checkMetrics } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { makeSlicer } from "../train/yield.js";
 import { Layer, layerFromConfig, showShape, sizeOf, type LayerConfig, type Shape } from "./layers.js";
-import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "./normalization.js";
+import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
 import { classesOf, predictPass } from "./predict.js";
 import { checkCompile, checkInputShape, checkTrainingState, CONFIG_VERSION, inferenceBatch, outputFunction, planSteps, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { allocateParameters, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
-export type { Normalization, NormalizationInput } from "./normalization.js";
+export type { Normalization, NormalizationInput } from "../train/normalization.js";
 export { CONFIG_VERSION, type SequentialOptions, type CompileOptions, type TrainingState, type SequentialConfig, type EvaluateOptions, type DataInfo, type ModelSaveOptions } from "./model-spec.js";
 export type { LayerWeights } from "./weights.js";
 export type { TrainingPath } from "./plans.js";

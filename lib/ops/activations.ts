@@ -4,7 +4,7 @@
  * This table is the one list of activations on the TypeScript side. Everything else is derived from
  * it: the `Kernels` activation kernels of the TypeScript backend (the loops below), the names
  * `dense({ activation })` and the CLI accept, the integer codes sent to the native addon (checked
- * against the addon's own list, native/ops/kinds.h, when it loads), ONNX and PyTorch export, and the
+ * against the addon's own list, native/ops/activations.h, when it loads), ONNX and PyTorch export, and the
  * parity and gradient tests, which run every entry.
  *
  * Each entry's loops work on the first n values of float32 buffers, in place allowed (y may be x,
@@ -20,7 +20,7 @@ import type { OnnxGraph } from "./graph.js";
 type BackwardInput = "x" | "y";
 
 export interface ActivationDef {
-  /** The integer code the native addon uses (native/ops/kinds.h). */
+  /** The integer code the native addon uses (native/ops/activations.h). */
   readonly code: number;
   /** One line of math for docs and error messages. */
   readonly math: string;

@@ -1,6 +1,6 @@
 /**
  * The loss kinds a training plan computes, with the integer codes the native addon uses
- * (native/ops/kinds.h). `crossEntropy` takes class indices, `crossEntropyDense` probability rows,
+ * (native/ops/losses.h). `crossEntropy` takes class indices, `crossEntropyDense` probability rows,
  * `bce` is binary cross-entropy from logits; the first three compare outputs to float targets.
  * The user-facing losses (lib/losses) map onto these.
  */

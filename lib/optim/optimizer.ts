@@ -26,7 +26,7 @@ export type Hyper = ArrayLike<number>;
 export interface OptimizerDef {
   /** The name users and saved files use ("sgd", "adam", ...). */
   readonly name: string;
-  /** The integer code the native addon uses (native/ops/kinds.h). */
+  /** The integer code the native addon uses (native/ops/optimizers.h). */
   readonly code: number;
   /** The hyperparameters after the learning rate, in update order (the native side's order too). */
   readonly hyper: readonly string[];

@@ -7,8 +7,7 @@ import type { Backend } from "../backend/backend.js";
 import type { TrainPlan } from "../backend/plan.js";
 import type { Matrix } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
-import type { Normalization } from "../nn/normalization.js";
-import type { LayerWeights, WeightsInput } from "../nn/weights.js";
+import type { Normalization } from "./normalization.js";
 import type { Optimizer } from "../optim/index.js";
 
 export interface TrainableModel {
@@ -30,8 +29,6 @@ export interface TrainableModel {
   fit(x: unknown, y: unknown, options?: object): Promise<{ loss: number[] }>;
   evaluate(x: unknown, y: unknown, options?: object): Promise<Record<string, number> & { loss: number }>;
   predict(x: unknown, options?: { batchSize?: number }): Matrix;
-  getWeights(): LayerWeights[];
-  setWeights(weights: readonly WeightsInput[]): void;
   save(dir: string, options?: object): Promise<void>;
   /** @internal true while the fused plan runs steps off the main thread. */
   _stepsRunning: boolean;

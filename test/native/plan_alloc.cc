@@ -84,7 +84,7 @@ struct Net {
   bool dropout;
   Loss loss;
   Optimizer optimizer;
-  std::vector<double> hyper;  // the optimizer's, in ops/kinds.h's order
+  std::vector<double> hyper;  // the optimizer's, in ops/optimizers.h's BN_OPTIMIZERS order
   double clipNorm;
   double clipValue;
   int64_t batch;

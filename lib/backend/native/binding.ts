@@ -3,7 +3,7 @@
  *
  * The per-kernel functions mirror `Kernels` in ../backend.ts argument for argument, except that
  * activation, regression-loss and optimizer kinds are passed as their integer codes (the codes of
- * `kinds()`, which the loader checks against lib/ops/kinds.ts) and optimizer hyperparameters as a
+ * `kinds()`, which the loader checks against lib/backend/native/kind-table.ts) and optimizer hyperparameters as a
  * Float64Array. Every function checks its arguments and throws a TypeError or RangeError that
  * names the argument; none allocates or copies: typed arrays are read and written in place.
  * The fused training plan registers its own entries (native/plan_binding.cc); they are typed as
@@ -95,7 +95,7 @@ export interface NativeKernelBinding {
 
   /**
    * Every kind list of the addon with its codes (native/ops/kinds.h), in the shape of
-   * `nativeKindTable()` (lib/ops/kinds.ts); the loader refuses an addon whose table differs.
+   * `nativeKindTable()` (kind-table.ts); the loader refuses an addon whose table differs.
    */
   kinds(): NativeKindTable;
 

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { nativeKindTable } from "../../ops/kinds.js";
+import { nativeKindTable } from "./kind-table.js";
 import { REQUIRED_EXPORTS, type NativeAddon } from "./binding.js";
 
 /** One place the addon was looked for, and what happened there. */

@@ -1,13 +1,13 @@
 /**
  * Every kind list that crosses the native boundary, with its codes, as the TypeScript registries
- * define them. The addon builds the same table from its own lists (native/ops/kinds.h) and exports
+ * define them. The addon builds the same table from its own lists (native/ops/kinds.h and the ops headers it includes) and exports
  * it as `kinds()`; the loader refuses an addon whose table differs, so that a code can never mean
  * one kind in TypeScript and another in C++.
  */
-import { PLAN_LAYERS } from "../backend/plan.js";
-import { OPTIMIZERS } from "../optim/index.js";
-import { ACTIVATIONS } from "./activations.js";
-import { PLAN_LOSSES } from "./losses.js";
+import { PLAN_LAYERS } from "../plan.js";
+import { OPTIMIZERS } from "../../optim/index.js";
+import { ACTIVATIONS } from "../../ops/activations.js";
+import { PLAN_LOSSES } from "../../ops/losses.js";
 
 export interface KindTable {
   activations: Record<string, number>;
