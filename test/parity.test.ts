@@ -17,6 +17,7 @@ import type { Backend, ElementwiseActivation, RegressionLoss } from "../lib/back
 import { Rng } from "../lib/core/rng.js";
 import { Optimizer, optimizerDef, OPTIMIZER_NAMES } from "../lib/optim/index.js";
 import { OPTIMIZER_CASES } from "./optimizer-cases.js";
+import { CONV_PARITY_ROWS } from "./parity-conv-rows.js";
 import { nativeOrSkip, nmse, normalizeRows, randomF32, tsBackend } from "./helpers.js";
 
 const U = 2 ** -24;
@@ -442,6 +443,9 @@ for (const n of [1, 91, 4096, 4097, 100003, 1024 * 1024, randomDim(20_000)]) {
     },
   });
 }
+
+// Convolution, pooling and normalization: test/parity-conv-rows.ts.
+ROWS.push(...CONV_PARITY_ROWS);
 
 // Empty shapes: nothing is read or written, an empty mean is NaN on both sides.
 ROWS.push({

@@ -9,6 +9,8 @@
  * - Outputs come first, then inputs, then sizes, then scalars.
  * - Everything works in place on caller-owned buffers: no kernel allocates or returns an array.
  *   A buffer may be a `subarray` view; kernels read only the first `n` (or `rows*cols`) values.
+ * - Images are NCHW (rows, C, H, W), a sample contiguous, as PyTorch; a window's geometry (kernel,
+ *   stride, padding, dilation, output size) is a `Window2d` (lib/ops/window.ts) named `g`.
  * - Loss kernels return the mean loss and write the gradient of that mean; pass `null` for the
  *   gradient to compute only the value.
  *
@@ -17,6 +19,7 @@
  */
 import type { ActivationName } from "../ops/activations.js";
 import type { RegressionLoss } from "../ops/losses.js";
+import type { Window2d } from "../ops/window.js";
 import type { Hyper } from "../optim/optimizer.js";
 import type { OptimizerName } from "../optim/index.js";
 import type { PlanBuffers, PlanSpec, TrainPlan } from "./plan.js";
@@ -161,6 +164,146 @@ export interface Kernels {
 
   /** x (n) = min(max(x, lo), hi). */
   clip(x: Float32Array, n: number, lo: number, hi: number): void;
+
+  /** out (n) = a (n) + b (n); out may be a or b (residual blocks). */
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+
+  // --- Convolution (im2col + GEMM), pooling and normalization. Geometry g: lib/ops/window.ts. ---
+  // Output (oh, ow), tap (i, j) reads x at h = oh*strideH - padTop + i*dilationH,
+  // w = ow*strideW - padLeft + j*dilationW; positions outside [0,H)x[0,W) are padding.
+  // g.outH / g.outW must be what PyTorch's formula gives for some bottom / right padding in
+  // [0, max(padTop, dilationH*(kernelH-1))] (and likewise for W); both backends check it.
+
+  /**
+   * x is (rows, C, H, W), cols is (C*kH*kW, rows*outH*outW):
+   * cols[(c*kH + i)*kW + j][n*outH*outW + oh*outW + ow] = x[n, c, h, w], 0 in the padding.
+   * A convolution is then W (outC, C*kH*kW) x cols.
+   */
+  im2col(cols: Float32Array, x: Float32Array, rows: number, g: Window2d): void;
+
+  /**
+   * The adjoint of im2col: cols is (C*kH*kW, rows*outH*outW), dx is (rows, C, H, W); each input
+   * position gets the sum of the cols entries im2col copies from it. Overwrites dx.
+   */
+  col2im(dx: Float32Array, cols: Float32Array, rows: number, g: Window2d): void;
+
+  /**
+   * x is (a, b, c), out is (b, a, c): out[j][i][k] = x[i][j][k]; out must not share memory with x.
+   * Converts the GEMM's (outC, rows*HW) to NCHW (rows, outC, HW) and back.
+   */
+  swapAxes01(out: Float32Array, x: Float32Array, a: number, b: number, c: number): void;
+
+  /** y is (rows, C, S), bias is (C): y[n, c, s] += bias[c]. */
+  channelBiasAdd(y: Float32Array, bias: Float32Array, rows: number, channels: number, spatial: number): void;
+
+  /** dy is (rows, C, S), db is (C): db[c] = sum over n and s of dy[n, c, s], in double. Overwrites db. */
+  channelBiasGrad(db: Float32Array, dy: Float32Array, rows: number, channels: number, spatial: number): void;
+
+  /**
+   * x is (rows, C, H, W); y and argmax are (rows, C, outH, outW): y = the largest x of each window
+   * (padding never wins), argmax = h*W + w of the first largest within its channel plane. NaN wins
+   * (propagates, as PyTorch): the first NaN of a window. A window with no position inside the input
+   * (only with padding or dilation beyond the input) gives y = -Infinity and argmax = -1.
+   */
+  maxPool2dForward(y: Float32Array, argmax: Int32Array, x: Float32Array, rows: number, g: Window2d): void;
+
+  /**
+   * dy and argmax are (rows, C, outH, outW), dx is (rows, C, H, W): dx = 0, then
+   * dx[n, c, argmax] += dy[n, c, oh, ow] (argmax -1 skipped). Overwrites dx.
+   */
+  maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, rows: number, g: Window2d): void;
+
+  /**
+   * x is (rows, C, H, W), y is (rows, C, outH, outW): the sum of each window's taps inside the input
+   * divided by kH*kW (padding counts as zeros: PyTorch's count_include_pad=True). Global average
+   * pooling is the window over the whole plane (kH = H, kW = W, stride 1, no padding, out 1x1).
+   */
+  avgPool2dForward(y: Float32Array, x: Float32Array, rows: number, g: Window2d): void;
+
+  /** dy is (rows, C, outH, outW), dx is (rows, C, H, W): the adjoint of avgPool2dForward. Overwrites dx. */
+  avgPool2dBackward(dx: Float32Array, dy: Float32Array, rows: number, g: Window2d): void;
+
+  /**
+   * x is (rows, C, S); mean and variance are (C): per channel, the mean and the biased variance of
+   * its m = rows*S values, accumulated in double by two passes (m = 0 gives NaN).
+   */
+  batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, rows: number, channels: number, spatial: number): void;
+
+  /**
+   * x and y are (rows, C, S); mean, variance, gamma, beta are (C):
+   * y = gamma[c] * (x - mean[c]) / sqrt(variance[c] + eps) + beta[c]. The batch statistics
+   * (training) or the running ones (inference). y may be x.
+   */
+  batchNormForward(
+    y: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    rows: number,
+    channels: number,
+    spatial: number,
+    eps: number,
+  ): void;
+
+  /**
+   * dy, x and dx are (rows, C, S); mean, variance, gamma, dgamma, dbeta are (C). With
+   * invStd = 1/sqrt(variance + eps), xhat = (x - mean)*invStd, m = rows*S:
+   * dgamma[c] = sum dy*xhat, dbeta[c] = sum dy (overwritten);
+   * batchStats (mean and variance are x's own): dx = gamma*invStd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat));
+   * otherwise (fixed running statistics): dx = dy*gamma*invStd. dx may be null (not needed) or dy.
+   */
+  batchNormBackward(
+    dx: Float32Array | null,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array,
+    rows: number,
+    channels: number,
+    spatial: number,
+    eps: number,
+    batchStats: boolean,
+  ): void;
+
+  /**
+   * x and y are (groups, size); gamma and beta are (size); mean and invStd are (groups), written:
+   * each group's mean and 1/sqrt(biased variance + eps). y = gamma[j]*(x - mean)*invStd + beta[j].
+   * y may be x.
+   */
+  layerNormForward(
+    y: Float32Array,
+    mean: Float32Array,
+    invStd: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    groups: number,
+    size: number,
+    eps: number,
+  ): void;
+
+  /**
+   * dy, x and dx are (groups, size); mean and invStd (groups) are layerNormForward's; gamma, dgamma
+   * and dbeta are (size): dgamma[j] = sum over groups of dy*xhat, dbeta[j] = sum of dy (overwritten);
+   * with g = dy*gamma, dx = invStd/size * (size*g - sum(g) - xhat*sum(g*xhat)). dx may be null or dy.
+   */
+  layerNormBackward(
+    dx: Float32Array | null,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    invStd: Float32Array,
+    gamma: Float32Array,
+    groups: number,
+    size: number,
+  ): void;
 }
 
 /** What `backendInfo()` reports. */

@@ -14,6 +14,10 @@ import { optimizerDef } from "../../optim/index.js";
 import type { NativeAddon } from "./binding.js";
 import { loadAddon } from "./loader.js";
 import { createNativeFusedPlan, hasFusedPlan } from "./fused-plan.js";
+import { add } from "../ts/vector.js";
+import { channelBiasAdd, channelBiasGrad, col2im, im2col, swapAxes01 } from "../ts/conv.js";
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "../ts/pool.js";
+import { batchNormBackward, batchNormForward, batchNormStats, layerNormBackward, layerNormForward } from "../ts/norm.js";
 
 /** The native backend. Throws (with the reason and the fix) when the addon cannot be loaded. */
 export function createNativeBackend(): Backend {
@@ -45,6 +49,23 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
     firstNonFinite: addon.firstNonFinite,
     scale: addon.scale,
     clip: addon.clip,
+    // The convolution, pooling and normalization kernels run in TypeScript on this backend until
+    // their native entry points land (the next change replaces these with addon functions).
+    add,
+    im2col,
+    col2im,
+    swapAxes01,
+    channelBiasAdd,
+    channelBiasGrad,
+    maxPool2dForward,
+    maxPool2dBackward,
+    avgPool2dForward,
+    avgPool2dBackward,
+    batchNormStats,
+    batchNormForward,
+    batchNormBackward,
+    layerNormForward,
+    layerNormBackward,
     setThreads: (n) => addon.setThreads(n),
     getThreads: () => addon.getThreads(),
     info: () => ({ backend: "native", blas: addon.blasConfig(), threads: addon.getThreads(), cpu }),

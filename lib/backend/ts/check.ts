@@ -7,6 +7,7 @@
  * no error. Each kernel therefore checks its sizes and buffer lengths once per call: a few integer
  * comparisons, no allocation unless it throws.
  */
+import type { Window2d } from "../../ops/window.js";
 
 /** Throws unless `value` is an integer in [0, 2^32): a size such as rows, cols, m, n, k. */
 export function checkSize(name: string, value: number): void {
@@ -19,5 +20,53 @@ export function checkSize(name: string, value: number): void {
 export function checkLength(name: string, length: number, needed: number): void {
   if (length < needed) {
     throw new RangeError(`Expected ${name} to hold at least ${needed} values but received ${length}`);
+  }
+}
+
+/**
+ * Throws unless `g` is a consistent window geometry (lib/ops/window.ts): channels, height, width,
+ * kernel, stride and dilation positive integers, padding non-negative integers, and outH / outW what
+ * the PyTorch formula gives for some bottom / right padding between 0 and the larger of the top /
+ * left padding and the kernel's reach (dilation*(kernel-1)): symmetric padding and "same" padding
+ * both fit. `what` names the kernel for the message.
+ */
+export function checkWindow(what: string, g: Window2d): void {
+  if (typeof g !== "object" || g === null) {
+    throw new TypeError(`Expected a Window2d object for argument 'g' of ${what} but received ${g === null ? "null" : typeof g}`);
+  }
+  for (const key of WINDOW_POSITIVE) {
+    const v = g[key];
+    if (!(Number.isInteger(v) && v >= 1 && v <= INT_MAX)) {
+      throw new RangeError(`Invalid g.${key} for ${what}: ${String(v)}; expected an integer in [1, 2^31-1]`);
+    }
+  }
+  for (const key of ["padTop", "padLeft"] as const) {
+    const v = g[key];
+    if (!(Number.isInteger(v) && v >= 0 && v <= INT_MAX)) {
+      throw new RangeError(`Invalid g.${key} for ${what}: ${String(v)}; expected an integer in [0, 2^31-1]`);
+    }
+  }
+  checkWindowAxis(what, "H", g.height, g.kernelH, g.strideH, g.padTop, g.dilationH, g.outH);
+  checkWindowAxis(what, "W", g.width, g.kernelW, g.strideW, g.padLeft, g.dilationW, g.outW);
+}
+
+const INT_MAX = 2 ** 31 - 1;
+const WINDOW_POSITIVE = ["channels", "height", "width", "kernelH", "kernelW", "strideH", "strideW", "dilationH", "dilationW", "outH", "outW"] as const;
+
+/** One axis of checkWindow: `size` the input extent, `out` the claimed output extent. */
+function checkWindowAxis(what: string, axis: "H" | "W", size: number, kernel: number, stride: number, pad: number, dilation: number, out: number): void {
+  const reach = dilation * (kernel - 1);
+  const maxEnd = Math.max(pad, reach);
+  // out = floor((size + pad + padEnd - reach - 1) / stride) + 1 for padEnd in [0, maxEnd]; floor is
+  // monotone in padEnd and steps by at most 1, so every value in between occurs.
+  const lo = Math.floor((size + pad - reach - 1) / stride) + 1;
+  const hi = Math.floor((size + pad + maxEnd - reach - 1) / stride) + 1;
+  if (out < lo || out > hi) {
+    const names = axis === "H" ? ["height", "kernelH", "strideH", "padTop", "dilationH", "outH"] : ["width", "kernelW", "strideW", "padLeft", "dilationW", "outW"];
+    const range = hi < 1 ? "none (the window does not fit)" : lo === hi ? String(lo) : `${Math.max(lo, 1)}..${hi}`;
+    throw new RangeError(
+      `Invalid g.${names[5]} for ${what}: ${out}; ${names[0]} ${size}, ${names[1]} ${kernel}, ${names[2]} ${stride}, ` +
+        `${names[3]} ${pad} and ${names[4]} ${dilation} give ${range} (for end padding 0..${maxEnd})`,
+    );
   }
 }

@@ -14,7 +14,10 @@ import { bceWithLogits, regressionLoss, softmaxCrossEntropy, softmaxCrossEntropy
 import { optimizerStep } from "./optimizers.js";
 import { argmaxRows, firstNonFinite, sum, sumSquares } from "./reductions.js";
 import { softmaxBackward, softmaxForward } from "./softmax.js";
-import { clip, scale } from "./vector.js";
+import { add, clip, scale } from "./vector.js";
+import { channelBiasAdd, channelBiasGrad, col2im, im2col, swapAxes01 } from "./conv.js";
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "./pool.js";
+import { batchNormBackward, batchNormForward, batchNormStats, layerNormBackward, layerNormForward } from "./norm.js";
 
 /** A new TypeScript backend. The kernels are shared module functions; only the thread count is per instance. */
 export function createTsBackend(): Backend {
@@ -51,6 +54,21 @@ export function createTsBackend(): Backend {
     firstNonFinite,
     scale,
     clip,
+    add,
+    im2col,
+    col2im,
+    swapAxes01,
+    channelBiasAdd,
+    channelBiasGrad,
+    maxPool2dForward,
+    maxPool2dBackward,
+    avgPool2dForward,
+    avgPool2dBackward,
+    batchNormStats,
+    batchNormForward,
+    batchNormBackward,
+    layerNormForward,
+    layerNormBackward,
   };
 }
 
