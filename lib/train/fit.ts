@@ -1,9 +1,7 @@
 /**
- * The training loop behind `Sequential.fit`.
+ * The training loop behind `Sequential.fit` (its options: fit-options.ts; its data: fit-data.ts).
  *
- * Data is converted once per fit into contiguous arrays (inputs (N, inFeatures) Float32Array;
- * targets (N, outFeatures) Float32Array or (N) Int32Array class indices), all checked before any
- * training. Each epoch shuffles one `order` array (seeded from seed and the epoch index, so an
+ * Data is converted once per fit into contiguous arrays, all checked before any training. Each epoch shuffles one `order` array (seeded from seed and the epoch index, so an
  * epoch's order does not depend on earlier epochs and a resumed run repeats it) and runs
  * ceil(N / batchSize) steps through the model's training plan; the last, partial batch is used.
  * The order, learning-rate and loss arrays are allocated once per fit; a step allocates nothing.
@@ -23,83 +21,23 @@
  */
 import type { Kernels } from "../backend/backend.js";
 import type { StepRun, TrainPlan } from "../backend/plan.js";
-import { describe } from "../core/matrix.js";
-import { checkOptions } from "../core/options.js";
-import type { TrainableModel } from "./model.js";
-import { checkCallback, type BatchLogs, type Callback, type EpochLogs } from "./callbacks.js";
-import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork, type FeaturesInput, type TargetsInput } from "./data.js";
-import { evaluateArrays, metricTask, type EvalContext } from "./evaluate.js";
+import type { Optimizer } from "../optim/index.js";
+import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
+import { runAsync } from "./data.js";
+import { evaluateArrays, type EvalContext } from "./evaluate.js";
+import { evalContext, fitData, type PreparedData } from "./fit-data.js";
+import { fitSettings, type FitOptions, type FitSettings, type History } from "./fit-options.js";
 import { withKerasHistory } from "./keras-names.js";
-import { checkMetrics, type MetricName, type Targets } from "./metrics.js";
-import { Progress, type Verbosity } from "./progress.js";
+import type { TrainableModel } from "./model.js";
+import { Progress } from "./progress.js";
 import { permutationWork, seededPermutation } from "./shuffle.js";
 import { makeSlicer, SLICE_MS, yieldIfDue, yieldNow, type Slicer } from "./yield.js";
 
-export interface FitOptions {
-  /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
-  epochs?: number;
-  /** Rows per step. Default 32. A batch size above N trains on all N rows each step. */
-  batchSize?: number;
-  /** Shuffle the rows each epoch. Default true. */
-  shuffle?: boolean;
-  /** Seed of the shuffle. Default: the model's seed. */
-  seed?: number;
-  /** Fraction in (0, 1) of rows, taken from the end before shuffling, held out for validation. */
-  validationSplit?: number;
-  /** Validation data, as [x, y] or { x, y }. Takes precedence over validationSplit. */
-  validationData?: readonly [FeaturesInput, TargetsInput] | { x: FeaturesInput; y: TargetsInput };
-  /** Metrics computed each epoch on the training data (after the epoch) and the validation data. */
-  metrics?: MetricName[];
-  callbacks?: Callback[];
-  /** 0 silent, 1 progress bar on a TTY (one line per epoch otherwise), 2 one line per epoch. Default 1. */
-  verbose?: Verbosity;
-  /** 0-based epoch to start from (resuming a checkpoint). Default 0. */
-  initialEpoch?: number;
-  /** Where progress goes. Default process.stderr. */
-  progressStream?: NodeJS.WritableStream;
-}
-
-export interface History {
-  /** 0-based epoch indices trained. */
-  epochs: number[];
-  /** Mean training loss of each epoch (step losses weighted by batch rows). */
-  loss: number[];
-  valLoss?: number[];
-  /** Training metrics by name, one value per epoch. */
-  metrics: Record<string, number[]>;
-  valMetrics?: Record<string, number[]>;
-  /** ceil(N / batchSize): optimizer updates per epoch. */
-  stepsPerEpoch: number;
-  /**
-   * The same values as Keras' `History.history`: { loss, accuracy, val_loss, val_accuracy, ... }
-   * (not enumerable, so JSON.stringify(history) leaves it out).
-   */
-  readonly history: Record<string, number[]>;
-}
-
-const FIT_OPTIONS = [
-  "epochs",
-  "batchSize",
-  "shuffle",
-  "seed",
-  "validationSplit",
-  "validationData",
-  "metrics",
-  "callbacks",
-  "verbose",
-  "initialEpoch",
-  "progressStream",
-] as const satisfies readonly (keyof FitOptions)[];
+export type { FitOptions, History } from "./fit-options.js";
+export { evaluatePrepared, prepareData, type PreparedData } from "./fit-data.js";
 
 /** Chunks of the asynchronous (fused native) plan aim at this much work. */
 const ASYNC_CHUNK_MS = 100;
-
-function checkInt(name: string, v: unknown, min: number, hint: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw new RangeError(`Invalid ${name}: ${typeof v === "number" ? v : describe(v)}; expected an integer >= ${min}${hint}`);
-  }
-  return v;
-}
 
 /** A shuffle seed that differs for every (seed, epoch) pair. */
 function epochSeed(seed: number, epoch: number): number {
@@ -112,270 +50,262 @@ async function call<T extends unknown[]>(fn: ((...a: T) => void | Promise<void>)
   if (r && typeof (r as Promise<void>).then === "function") await r;
 }
 
-export interface PreparedData {
-  x: Float32Array;
-  y: Targets;
-  rows: number;
-}
-
-/**
- * Convert and check x and y for the model (standardizing by its stored statistics), yielding to the
- * event loop between slices of the work.
- */
-export async function prepareData(model: TrainableModel, x: unknown, y: unknown, xName: string, yName: string, slicer: Slicer): Promise<PreparedData> {
-  const loss = model.loss!;
-  const norm = model.normalization;
-  if (norm?.targetMean && !loss.isRegression) {
-    throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
-  }
-  const check = finiteCheckOf(model._kernels());
-  const fx = await runAsync(featuresWork(x, xName, model.inputShape, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
-  const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null, check), slicer);
-  return { x: fx.data, y: fy, rows: fx.rows };
-}
-
 export async function fitModel(model: TrainableModel, x: unknown, y: unknown, options: FitOptions): Promise<History> {
-  checkOptions(options, FIT_OPTIONS, "fit");
-  const loss = model.loss;
-  const optimizer = model.optimizer;
-  if (!loss || !optimizer) throw new Error("The model must be compiled before fit: call model.compile({ loss, optimizer }) first");
-
-  // --- Options -----------------------------------------------------------------------------------
-  const epochs = checkInt("epochs", options.epochs ?? 1, 1, " (the number of passes over the data)");
-  const initialEpoch = checkInt("initialEpoch", options.initialEpoch ?? 0, 0, "");
-  if (initialEpoch >= epochs) {
-    throw new RangeError(`Invalid initialEpoch: ${initialEpoch}; it must be below epochs (${epochs}): epochs counts from 0, including the epochs already trained`);
-  }
-  const batchSizeOpt = checkInt("batchSize", options.batchSize ?? 32, 1, " (rows per training step)");
-  const shuffle = options.shuffle ?? true;
-  if (typeof shuffle !== "boolean") throw new TypeError(`Invalid shuffle: expected a boolean but received ${describe(shuffle)}`);
-  const seed = options.seed ?? model.seed;
-  if (typeof seed !== "number" || !Number.isInteger(seed)) throw new TypeError(`Invalid seed: expected an integer but received ${describe(seed)}`);
-  const verbose = options.verbose ?? 1;
-  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new RangeError(`Invalid verbose: ${describe(verbose)}; expected 0, 1 or 2`);
-  const callbacks = options.callbacks ?? [];
-  if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== "object")) {
-    throw new TypeError(`Invalid callbacks: expected an array of callback objects but received ${describe(callbacks)}`);
-  }
-  callbacks.forEach((c, i) => checkCallback(c, i));
-  const metrics = checkMetrics(options.metrics, metricTask(loss), model.outputSize);
-  const split = options.validationSplit;
-  if (split !== undefined && (typeof split !== "number" || !(split > 0 && split < 1))) {
-    throw new RangeError(`Invalid validationSplit: ${describe(split)}; expected a fraction in (0, 1), e.g. 0.2 to hold out the last 20% of rows`);
-  }
-
+  const settings = fitSettings(options, model);
   // The model is marked as training from here: data checks yield to the event loop, and no other fit
   // or weight change may slip in meanwhile.
   const release = model._beginFit();
   let progress: Progress | null = null;
   try {
-    // --- Data (all checks before any training) -------------------------------------------------------
     const slicer = makeSlicer();
-    const all = await prepareData(model, x, y, "x", "y", slicer);
-    let train: PreparedData = all;
-    let val: PreparedData | null = null;
-    const vd = options.validationData;
-    if (vd !== undefined) {
-      const [vx, vy] = Array.isArray(vd) ? vd : [(vd as { x: unknown }).x, (vd as { y: unknown }).y];
-      if (vx === undefined || vy === undefined) {
-        throw new TypeError("Invalid validationData: expected [x, y] or { x, y }");
-      }
-      val = await prepareData(model, vx, vy, "validationData x", "validationData y", slicer);
-    } else if (split !== undefined) {
-      const valRows = Math.floor(all.rows * split);
-      const trainRows = all.rows - valRows;
-      if (valRows < 1 || trainRows < 1) {
-        throw new RangeError(`validationSplit ${split} of ${all.rows} rows leaves ${trainRows} for training and ${valRows} for validation: both need at least one row`);
-      }
-      const inF = model.inputSize;
-      train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows };
-      val = {
-        x: all.x.subarray(trainRows * inF, all.rows * inF),
-        y: sliceTargets(all.y, model.outputSize, trainRows, all.rows),
-        rows: valRows,
-      };
-    }
-
-    const n = train.rows;
-    const batchSize = Math.min(batchSizeOpt, n);
-    const stepsPerEpoch = Math.ceil(n / batchSize);
-    const denseTargets = train.y.kind === "float" && loss.name === "crossEntropy";
-    if (val && val.y.kind !== train.y.kind) {
-      throw new TypeError("validationData targets must have the same form as y (both class indices, or both matrices)");
-    }
-
-    // --- Training ---------------------------------------------------------------------------------------
-    progress = new Progress(verbose, epochs, stepsPerEpoch, options.progressStream ?? process.stderr);
-    const plan = model._plan(batchSize, denseTargets, true);
-    const kernels = model._kernels();
-    const evalCtx = evalContext(model, plan, kernels, batchSize, denseTargets);
-    const sync = plan.runStepsSync ? (plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;
-
-    // Two order buffers for plans that train off the main thread: the next epoch's shuffle is computed
-    // while the worker runs the current epoch's last chunk.
-    const orders = [new Int32Array(n), sync || !shuffle ? null : new Int32Array(n)] as const;
-    let cur = 0;
-    let nextReady = false;
-    const fillOrder = (buf: Int32Array, epoch: number): void => {
-      if (shuffle) seededPermutation(buf, epochSeed(seed, epoch));
-      else for (let i = 0; i < n; i++) buf[i] = i;
-    };
-    if (!shuffle) fillOrder(orders[0], 0);
-    const lr = new Float32Array(stepsPerEpoch);
-    const constantLr = typeof optimizer.lr === "number";
-    if (constantLr) lr.fill(optimizer.lr as number);
-    const losses = new Float32Array(stepsPerEpoch);
-    const run: StepRun = {
-      x: train.x,
-      y: train.y.data,
-      rows: n,
-      order: orders[0],
-      start: 0,
-      steps: 0,
-      batchSize,
-      lr,
-      firstStep: 1,
-      training: true,
-      losses,
-    };
-    const dataLengths = { x: run.x.length, y: run.y.length };
-    const history: History = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch });
-    for (const m of metrics) history.metrics[m] = [];
-    if (val) {
-      history.valLoss = [];
-      history.valMetrics = {};
-      for (const m of metrics) history.valMetrics[m] = [];
-    }
-    const batchCallbacks = callbacks.filter((c) => typeof c.onBatchEnd === "function");
-    const batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
-    // Chunk size in steps, adapted to the measured step time (see the file comment).
-    let chunk = 1;
-    const chunkMs = sync ? SLICE_MS : ASYNC_CHUNK_MS;
-    const chunkGrowth = sync ? 2 : 4;
-
-    model.stopTraining = false;
-    for (const c of callbacks) await call(c.onTrainBegin, c, model);
-
-    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
-      for (const c of callbacks) await call(c.onEpochBegin, c, epoch, model);
-      progress.epochBegin(epoch);
-      if (nextReady) {
-        cur = 1 - cur;
-        nextReady = false;
-      } else if (shuffle) {
-        // On the main thread a shuffle of millions of rows pauses by the 4 ms rule too.
-        if (sync) await runAsync(permutationWork(orders[cur]!, epochSeed(seed, epoch)), slicer);
-        else fillOrder(orders[cur]!, epoch);
-      }
-      run.order = orders[cur]!;
-      // The data checks, the shuffle and the first step run in separate turns of the event loop:
-      // fit's start blocks no longer than its first step.
-      if (epoch === initialEpoch) await yieldNow(slicer);
-      let lossSum = 0; // sum over steps of loss * rows
-      let rowsDone = 0;
-      let step = 0;
-      while (step < stepsPerEpoch && !model.stopTraining) {
-        const c = batchCallbacks.length > 0 && sync ? 1 : Math.min(chunk, stepsPerEpoch - step);
-        const first = model.step; // updates applied so far
-        if (!constantLr) for (let s = 0; s < c; s++) lr[s] = optimizer.lrAt(first + s, epoch);
-        run.start = step * batchSize;
-        run.steps = c;
-        run.firstStep = first + 1;
-        const t0 = performance.now();
-        checkDataKept(run, dataLengths, epoch, step, stepsPerEpoch);
-        let done: number;
-        if (sync) {
-          try {
-            done = sync.runStepsSync(run);
-          } catch (e) {
-            throw stoppedAt(e, epoch, step, stepsPerEpoch);
-          }
-        } else {
-          model._stepsRunning = true;
-          try {
-            const pending = plan.runSteps(run);
-            const spare = orders[1 - cur];
-            if (spare && step + c >= stepsPerEpoch && epoch + 1 < epochs) {
-              fillOrder(spare, epoch + 1);
-              nextReady = true;
-            }
-            done = await pending;
-          } catch (e) {
-            throw stoppedAt(e, epoch, step, stepsPerEpoch);
-          } finally {
-            model._stepsRunning = false;
-          }
-        }
-        const elapsed = performance.now() - t0;
-        model._addSteps(done);
-        for (let s = 0; s < done; s++) {
-          const rows = Math.min(batchSize, n - (step + s) * batchSize);
-          lossSum += losses[s]! * rows;
-          rowsDone += rows;
-        }
-        if (done < c) {
-          const bad = losses[done]!;
-          const where = `the loss became ${bad} at epoch ${epoch + 1}, step ${step + done + 1} of ${stepsPerEpoch} (learning rate ${lr[done]})`;
-          const advice = "a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets";
-          // A step with a finite loss can still overflow the weights in its update (a learning rate
-          // near float32's range); the loss of the next step is then the first non-finite one, and
-          // the weights kept are not usable. Checked here, on the error path only.
-          if (kernels.firstNonFinite(model.params, 0, model.params.length) >= 0) {
-            throw new Error(
-              `Training stopped: ${where}, because the update of the step before overflowed the weights to non-finite ` +
-                `values: the model's weights are no longer usable. Restore them (model.setWeights, or load a checkpoint), then try ${advice}.`,
-            );
-          }
-          throw new Error(`Training stopped: ${where}. The model keeps the weights from before that step. Try ${advice}.`);
-        }
-        if (batchCallbacks.length > 0) {
-          for (let s = 0; s < done; s++) {
-            for (const cb of batchCallbacks) {
-              batchLogs.loss = losses[s]!;
-              batchLogs.size = Math.min(batchSize, n - (step + s) * batchSize);
-              batchLogs.lr = lr[s]!;
-              await call(cb.onBatchEnd, cb, step + s, batchLogs, model);
-            }
-          }
-        }
-        step += done;
-        progress.update(step, lossSum / rowsDone);
-        chunk = Math.max(1, Math.min(chunkGrowth * c, Math.floor((c * chunkMs) / Math.max(elapsed, 1e-3))));
-        // (Also on the asynchronous path, where it costs one setImmediate per 4 ms: a plan whose
-        // runSteps resolves without leaving the main thread must not starve timers either.)
-        await yieldIfDue(slicer);
-      }
-
-      // Stopped (from onEpochBegin) before any step of this epoch: nothing to report for it.
-      if (rowsDone === 0) break;
-      const logs: EpochLogs = { loss: lossSum / rowsDone };
-      if (metrics.length > 0) {
-        const r = await evaluateArrays(evalCtx, train.x, train.y, n, metrics, slicer);
-        for (const m of metrics) logs[m] = r[m]!;
-      }
-      if (val) {
-        const r = await evaluateArrays(evalCtx, val.x, val.y, val.rows, metrics, slicer);
-        logs["valLoss"] = r["loss"]!;
-        for (const m of metrics) logs[valName(m)] = r[m]!;
-      }
-      model._setEpoch(epoch + 1);
-      history.epochs.push(epoch);
-      history.loss.push(logs["loss"]!);
-      for (const m of metrics) history.metrics[m]!.push(logs[m]!);
-      if (val) {
-        history.valLoss!.push(logs["valLoss"]!);
-        for (const m of metrics) history.valMetrics![m]!.push(logs[valName(m)]!);
-      }
-      progress.epochEnd(epoch, logs);
-      for (const c of callbacks) await call(c.onEpochEnd, c, epoch, { ...logs }, model);
-    }
-    for (const c of callbacks) await call(c.onTrainEnd, c, history, model);
-    return history;
+    const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer);
+    const loop = new FitLoop(model, settings, train, val, slicer, options.progressStream ?? process.stderr);
+    progress = loop.progress;
+    return await loop.run();
   } catch (e) {
     progress?.abort();
     throw e;
   } finally {
     release();
+  }
+}
+
+/** One fit's training loop: the buffers it allocates once, and its steps, one method each. */
+class FitLoop {
+  readonly progress: Progress;
+  private readonly n: number;
+  private readonly batchSize: number;
+  private readonly stepsPerEpoch: number;
+  private readonly plan: TrainPlan;
+  private readonly kernels: Kernels;
+  private readonly evalCtx: EvalContext;
+  private readonly sync: Required<Pick<TrainPlan, "runStepsSync">> | null;
+  private readonly optimizer: Optimizer;
+  /**
+   * Two order buffers for plans that train off the main thread: the next epoch's shuffle is computed
+   * while the worker runs the current epoch's last chunk.
+   */
+  private readonly orders: readonly [Int32Array, Int32Array | null];
+  private cur = 0;
+  private nextReady = false;
+  private readonly lr: Float32Array;
+  private readonly constantLr: boolean;
+  private readonly losses: Float32Array;
+  private readonly run_: StepRun;
+  private readonly dataLengths: { x: number; y: number };
+  private readonly history: History;
+  private readonly batchCallbacks: Callback[];
+  private readonly batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
+  /** Chunk size in steps, adapted to the measured step time (see the file comment). */
+  private chunk = 1;
+  private readonly chunkMs: number;
+  private readonly chunkGrowth: number;
+
+  constructor(
+    private readonly model: TrainableModel,
+    private readonly s: FitSettings & { optimizer: Optimizer },
+    private readonly train: PreparedData,
+    private readonly val: PreparedData | null,
+    private readonly slicer: Slicer,
+    progressStream: NodeJS.WritableStream,
+  ) {
+    const n = train.rows;
+    this.n = n;
+    this.optimizer = s.optimizer;
+    this.batchSize = Math.min(s.batchSize, n);
+    this.stepsPerEpoch = Math.ceil(n / this.batchSize);
+    const denseTargets = train.y.kind === "float" && model.loss!.name === "crossEntropy";
+    this.progress = new Progress(s.verbose, s.epochs, this.stepsPerEpoch, progressStream);
+    this.plan = model._plan(this.batchSize, denseTargets, true);
+    this.kernels = model._kernels();
+    this.evalCtx = evalContext(model, this.plan, this.kernels, this.batchSize, denseTargets);
+    this.sync = this.plan.runStepsSync ? (this.plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;
+    this.orders = [new Int32Array(n), this.sync || !s.shuffle ? null : new Int32Array(n)];
+    if (!s.shuffle) this.fillOrder(this.orders[0], 0);
+    this.lr = new Float32Array(this.stepsPerEpoch);
+    this.constantLr = typeof this.optimizer.lr === "number";
+    if (this.constantLr) this.lr.fill(this.optimizer.lr as number);
+    this.losses = new Float32Array(this.stepsPerEpoch);
+    this.run_ = {
+      x: train.x,
+      y: train.y.data,
+      rows: n,
+      order: this.orders[0],
+      start: 0,
+      steps: 0,
+      batchSize: this.batchSize,
+      lr: this.lr,
+      firstStep: 1,
+      training: true,
+      losses: this.losses,
+    };
+    this.dataLengths = { x: this.run_.x.length, y: this.run_.y.length };
+    this.history = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch: this.stepsPerEpoch });
+    for (const m of s.metrics) this.history.metrics[m] = [];
+    if (val) {
+      this.history.valLoss = [];
+      this.history.valMetrics = {};
+      for (const m of s.metrics) this.history.valMetrics[m] = [];
+    }
+    this.batchCallbacks = s.callbacks.filter((c) => typeof c.onBatchEnd === "function");
+    this.chunkMs = this.sync ? SLICE_MS : ASYNC_CHUNK_MS;
+    this.chunkGrowth = this.sync ? 2 : 4;
+  }
+
+  /** Every epoch from initialEpoch, until the last or until a callback stops training. */
+  async run(): Promise<History> {
+    const { model, s } = this;
+    model.stopTraining = false;
+    for (const c of s.callbacks) await call(c.onTrainBegin, c, model);
+    for (let epoch = s.initialEpoch; epoch < s.epochs && !model.stopTraining; epoch++) {
+      for (const c of s.callbacks) await call(c.onEpochBegin, c, epoch, model);
+      this.progress.epochBegin(epoch);
+      await this.shuffleFor(epoch);
+      // The data checks, the shuffle and the first step run in separate turns of the event loop:
+      // fit's start blocks no longer than its first step.
+      if (epoch === s.initialEpoch) await yieldNow(this.slicer);
+      const { lossSum, rowsDone } = await this.trainEpoch(epoch);
+      // Stopped (from onEpochBegin) before any step of this epoch: nothing to report for it.
+      if (rowsDone === 0) break;
+      await this.endEpoch(epoch, lossSum / rowsDone);
+    }
+    for (const c of s.callbacks) await call(c.onTrainEnd, c, this.history, model);
+    return this.history;
+  }
+
+  private fillOrder(buf: Int32Array, epoch: number): void {
+    if (this.s.shuffle) seededPermutation(buf, epochSeed(this.s.seed, epoch));
+    else for (let i = 0; i < this.n; i++) buf[i] = i;
+  }
+
+  /** The epoch's row order: the spare buffer when it was filled during the last chunk, else shuffled now. */
+  private async shuffleFor(epoch: number): Promise<void> {
+    if (this.nextReady) {
+      this.cur = 1 - this.cur;
+      this.nextReady = false;
+    } else if (this.s.shuffle) {
+      // On the main thread a shuffle of millions of rows pauses by the 4 ms rule too.
+      if (this.sync) await runAsync(permutationWork(this.orders[this.cur]!, epochSeed(this.s.seed, epoch)), this.slicer);
+      else this.fillOrder(this.orders[this.cur]!, epoch);
+    }
+    this.run_.order = this.orders[this.cur]!;
+  }
+
+  /** The epoch's steps, chunk by chunk; the sum of loss * rows and the rows trained. */
+  private async trainEpoch(epoch: number): Promise<{ lossSum: number; rowsDone: number }> {
+    const { model, n, batchSize, stepsPerEpoch, losses } = this;
+    let lossSum = 0;
+    let rowsDone = 0;
+    let step = 0;
+    while (step < stepsPerEpoch && !model.stopTraining) {
+      const c = this.batchCallbacks.length > 0 && this.sync ? 1 : Math.min(this.chunk, stepsPerEpoch - step);
+      const t0 = performance.now();
+      const done = await this.runChunk(epoch, step, c);
+      const elapsed = performance.now() - t0;
+      model._addSteps(done);
+      for (let s = 0; s < done; s++) {
+        const rows = Math.min(batchSize, n - (step + s) * batchSize);
+        lossSum += losses[s]! * rows;
+        rowsDone += rows;
+      }
+      if (done < c) this.throwNonFinite(epoch, step, done);
+      await this.reportBatches(step, done);
+      step += done;
+      this.progress.update(step, lossSum / rowsDone);
+      this.chunk = Math.max(1, Math.min(this.chunkGrowth * c, Math.floor((c * this.chunkMs) / Math.max(elapsed, 1e-3))));
+      // (Also on the asynchronous path, where it costs one setImmediate per 4 ms: a plan whose
+      // runSteps resolves without leaving the main thread must not starve timers either.)
+      await yieldIfDue(this.slicer);
+    }
+    return { lossSum, rowsDone };
+  }
+
+  /** Run `c` steps from `step` through the plan; the steps done (fewer when a loss was not finite). */
+  private async runChunk(epoch: number, step: number, c: number): Promise<number> {
+    const { model, run_: run, lr, stepsPerEpoch } = this;
+    const first = model.step; // updates applied so far
+    if (!this.constantLr) for (let s = 0; s < c; s++) lr[s] = this.optimizer.lrAt(first + s, epoch);
+    run.start = step * this.batchSize;
+    run.steps = c;
+    run.firstStep = first + 1;
+    checkDataKept(run, this.dataLengths, epoch, step, stepsPerEpoch);
+    if (this.sync) {
+      try {
+        return this.sync.runStepsSync(run);
+      } catch (e) {
+        throw stoppedAt(e, epoch, step, stepsPerEpoch);
+      }
+    }
+    model._stepsRunning = true;
+    try {
+      const pending = this.plan.runSteps(run);
+      const spare = this.orders[1 - this.cur];
+      if (spare && step + c >= stepsPerEpoch && epoch + 1 < this.s.epochs) {
+        this.fillOrder(spare, epoch + 1);
+        this.nextReady = true;
+      }
+      return await pending;
+    } catch (e) {
+      throw stoppedAt(e, epoch, step, stepsPerEpoch);
+    } finally {
+      model._stepsRunning = false;
+    }
+  }
+
+  /** The chunk stopped at step `step + done` because its loss was not finite: say where and what to do. */
+  private throwNonFinite(epoch: number, step: number, done: number): never {
+    const bad = this.losses[done]!;
+    const where = `the loss became ${bad} at epoch ${epoch + 1}, step ${step + done + 1} of ${this.stepsPerEpoch} (learning rate ${this.lr[done]})`;
+    const advice = "a smaller learning rate, gradient clipping (compile({ clipNorm: 1 })), or standardized inputs and targets";
+    // A step with a finite loss can still overflow the weights in its update (a learning rate
+    // near float32's range); the loss of the next step is then the first non-finite one, and
+    // the weights kept are not usable. Checked here, on the error path only.
+    if (this.kernels.firstNonFinite(this.model.params, 0, this.model.params.length) >= 0) {
+      throw new Error(
+        `Training stopped: ${where}, because the update of the step before overflowed the weights to non-finite ` +
+          `values: the model's weights are no longer usable. Restore them (model.setWeights, or load a checkpoint), then try ${advice}.`,
+      );
+    }
+    throw new Error(`Training stopped: ${where}. The model keeps the weights from before that step. Try ${advice}.`);
+  }
+
+  /** onBatchEnd of every callback that has one, for each step of the chunk. */
+  private async reportBatches(step: number, done: number): Promise<void> {
+    const { batchLogs, batchSize, n } = this;
+    for (let s = 0; s < done; s++) {
+      for (const cb of this.batchCallbacks) {
+        batchLogs.loss = this.losses[s]!;
+        batchLogs.size = Math.min(batchSize, n - (step + s) * batchSize);
+        batchLogs.lr = this.lr[s]!;
+        await call(cb.onBatchEnd, cb, step + s, batchLogs, this.model);
+      }
+    }
+  }
+
+  /** Metrics and validation after the epoch, into the history, the progress display and onEpochEnd. */
+  private async endEpoch(epoch: number, loss: number): Promise<void> {
+    const { model, s, train, val, history } = this;
+    const metrics = s.metrics;
+    const logs: EpochLogs = { loss };
+    if (metrics.length > 0) {
+      const r = await evaluateArrays(this.evalCtx, train.x, train.y, train.rows, metrics, this.slicer);
+      for (const m of metrics) logs[m] = r[m]!;
+    }
+    if (val) {
+      const r = await evaluateArrays(this.evalCtx, val.x, val.y, val.rows, metrics, this.slicer);
+      logs["valLoss"] = r["loss"]!;
+      for (const m of metrics) logs[valName(m)] = r[m]!;
+    }
+    model._setEpoch(epoch + 1);
+    history.epochs.push(epoch);
+    history.loss.push(logs["loss"]!);
+    for (const m of metrics) history.metrics[m]!.push(logs[m]!);
+    if (val) {
+      history.valLoss!.push(logs["valLoss"]!);
+      for (const m of metrics) history.valMetrics![m]!.push(logs[valName(m)]!);
+    }
+    this.progress.epochEnd(epoch, logs);
+    for (const c of s.callbacks) await call(c.onEpochEnd, c, epoch, { ...logs }, model);
   }
 }
 
@@ -406,37 +336,4 @@ function stoppedAt(e: unknown, epoch: number, step: number, stepsPerEpoch: numbe
 /** "mae" -> "valMae". */
 function valName(metric: string): string {
   return "val" + metric.charAt(0).toUpperCase() + metric.slice(1);
-}
-
-/** For evaluate: loss and metrics of prepared data. */
-export async function evaluatePrepared(
-  model: TrainableModel,
-  data: PreparedData,
-  batchSize: number,
-  metrics: readonly MetricName[],
-  kernels: Kernels,
-  slicer: Slicer,
-  guard: () => void,
-): Promise<Record<string, number>> {
-  const denseTargets = data.y.kind === "float" && model.loss!.name === "crossEntropy";
-  const plan = model._plan(batchSize, denseTargets, false);
-  const ctx = { ...evalContext(model, plan, kernels, batchSize, denseTargets), guard };
-  return evaluateArrays(ctx, data.x, data.y, data.rows, metrics, slicer);
-}
-
-/** What evaluateArrays needs to run the compiled `model` through `plan`. */
-function evalContext(model: TrainableModel, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
-  const loss = model.loss!;
-  const norm = model.normalization;
-  return {
-    plan,
-    kernels,
-    batchSize,
-    inFeatures: model.inputSize,
-    outFeatures: model.outputSize,
-    loss,
-    planLoss: loss.toPlan(denseTargets),
-    targetMean: norm?.targetMean ?? null,
-    targetStd: norm?.targetStd ?? null,
-  };
 }
