@@ -16,7 +16,7 @@ export type { Verbosity } from "./train/progress.js";
 export type { FeaturesInput, TargetsInput, ShapedArray } from "./train/data.js";
 export { METRIC_NAMES, confusionMatrix, classScores, rocAuc, type MetricName, type FixedMetricName, type TopKAccuracy, type ClassScores } from "./train/metrics.js";
 export { readIdx, readIdxSync, readIdxHeaderSync, parseIdx, encodeIdx, isGzip, IdxFormatError, type IdxArray, type IdxData, type IdxDtype, type IdxReadOptions } from "./data/idx.js";
-export { loadFashionMnist, locateFashionMnist, FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, type FashionMnist, type FashionMnistOptions, type LabelledImages } from "./data/fashion-mnist.js";
+export { loadFashionMnist, locateFashionMnist, FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, type FashionMnist, type FashionMnistOptions, type LabelledImages, type ImageArray, type ImageLayout } from "./data/fashion-mnist.js";
 export { lectureCurve, lectureTarget, piecewiseLinear, sampleCurve, LECTURE_KNOTS, LECTURE_DOMAIN, type CurveData, type CurveOptions } from "./data/synthetic.js";
 export { saveModel, loadModel, loadModelWithManifest, MODEL_FORMAT_VERSION, type SaveOptions, type LoadOptions, type ModelManifest, type DataInfo } from "./io/model-file.js";
 export { checkpoint, loadCheckpoint, type CheckpointOptions } from "./io/checkpoint.js";

@@ -219,16 +219,16 @@ describe("data loaders reject unknown options", () => {
   });
 
   it("readIdx, readIdxSync, readIdxHeaderSync, parseIdx, encodeIdx", async () => {
-    await expectUnknownAsync(() => readIdx(idxPath, loose({ maxSize: 1e6 })), "readIdx", "maxSize", ["maxBytes"]);
-    expectUnknown(() => readIdxSync(idxPath, loose({ maxSize: 1e6 })), "readIdxSync", "maxSize", ["maxBytes"]);
-    expectUnknown(() => readIdxHeaderSync(idxPath, loose({ maxSize: 1e6 })), "readIdxHeaderSync", "maxSize", ["maxBytes"]);
+    await expectUnknownAsync(() => readIdx(idxPath, loose({ maxSize: 1e6 })), "readIdx", "maxSize", ["maxBytes", "channelAxis"]);
+    expectUnknown(() => readIdxSync(idxPath, loose({ maxSize: 1e6 })), "readIdxSync", "maxSize", ["maxBytes", "channelAxis"]);
+    expectUnknown(() => readIdxHeaderSync(idxPath, loose({ maxSize: 1e6 })), "readIdxHeaderSync", "maxSize", ["maxBytes", "channelAxis"]);
     const bytes = encodeIdx({ dtype: "uint8", shape: [2], data: [1, 2] });
-    expectUnknown(() => parseIdx(bytes, "<test>", loose({ max_bytes: 10 })), "parseIdx", "max_bytes", ["maxBytes"]);
+    expectUnknown(() => parseIdx(bytes, "<test>", loose({ max_bytes: 10 })), "parseIdx", "max_bytes", ["maxBytes", "channelAxis"]);
     expectUnknown(() => encodeIdx({ dtype: "uint8", shape: [2], data: [1, 2] }, loose({ compress: true })), "encodeIdx", "compress", ["gzip"]);
   });
 
   it("loadFashionMnist", async () => {
-    await expectUnknownAsync(() => loadFashionMnist(loose({ path: root })), "loadFashionMnist", "path", ["dir", "trainLimit", "testLimit"]);
+    await expectUnknownAsync(() => loadFashionMnist(loose({ path: root })), "loadFashionMnist", "path", ["dir", "trainLimit", "testLimit", "layout"]);
   });
 
   it("sampleCurve, and lectureCurve, which always uses the lecture's domain", () => {

@@ -2,8 +2,10 @@
  * Fashion-MNIST (Zalando: 70,000 28x28 grey images of clothes in 10 classes) from the IDX files the
  * Debian/Ubuntu package `dataset-fashion-mnist` installs under /usr/share/datasets/fashion-mnist.
  *
- * Images come back as a `(count, 784)` Matrix of pixels scaled to [0, 1]; labels as an Int32Array of
- * class indices 0..9 (see FASHION_MNIST_CLASSES).
+ * Images come back as a `(count, 784)` Matrix of pixels scaled to [0, 1] (`layout: "flat"`, the
+ * default: the input of dense layers), or with `layout: "nchw"` as `{ data, shape: [count, 1, 28, 28] }`
+ * (one channel, the input of conv2d layers; the same values in the same order). Labels come back as
+ * an Int32Array of class indices 0..9 (see FASHION_MNIST_CLASSES).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -35,16 +37,25 @@ const FILES = {
   testLabels: "t10k-labels-idx1-ubyte",
 } as const;
 
-export interface LabelledImages {
-  /** `(count, 784)`, row-major 28x28 pixels scaled to [0, 1]. */
-  images: Matrix;
+/** Images in the NCHW layout: `shape` is [count, channels, height, width], `data` row-major. */
+export interface ImageArray {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
+/** How loadFashionMnist lays out the images: see FashionMnistOptions.layout. */
+export type ImageLayout = "flat" | "nchw";
+
+export interface LabelledImages<Images extends Matrix | ImageArray = Matrix> {
+  /** Pixels scaled to [0, 1]: a `(count, 784)` Matrix, or `{ data, shape: [count, 1, 28, 28] }` with layout "nchw". */
+  images: Images;
   /** Class index 0..9 per image. */
   labels: Int32Array;
 }
 
-export interface FashionMnist {
-  train: LabelledImages;
-  test: LabelledImages;
+export interface FashionMnist<Images extends Matrix | ImageArray = Matrix> {
+  train: LabelledImages<Images>;
+  test: LabelledImages<Images>;
   classNames: readonly string[];
   /** The directory the files were read from. */
   dir: string;
@@ -60,6 +71,12 @@ export interface FashionMnistOptions {
   trainLimit?: number;
   /** Keep only the first `testLimit` test images (default all 10,000). */
   testLimit?: number;
+  /**
+   * "flat" (default): images as a `(count, 784)` Matrix, for dense layers. "nchw": images as
+   * `{ data, shape: [count, 1, 28, 28] }`, for conv2d layers (`fit`, `evaluate` and `predict` take it
+   * as it is).
+   */
+  layout?: ImageLayout;
 }
 
 /** The paths of the four files, or an error that says which are missing and how to install them. */
@@ -102,10 +119,17 @@ export function locateFashionMnist(dir?: string): {
 }
 
 /** Load Fashion-MNIST: train (60,000) and test (10,000) images and labels. */
-export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
-  checkOptions(options, ["dir", "trainLimit", "testLimit"], "loadFashionMnist");
+export async function loadFashionMnist(options?: FashionMnistOptions & { layout?: "flat" }): Promise<FashionMnist<Matrix>>;
+export async function loadFashionMnist(options: FashionMnistOptions & { layout: "nchw" }): Promise<FashionMnist<ImageArray>>;
+export async function loadFashionMnist(options?: FashionMnistOptions): Promise<FashionMnist<Matrix> | FashionMnist<ImageArray>>;
+export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist<Matrix> | FashionMnist<ImageArray>> {
+  checkOptions(options, ["dir", "trainLimit", "testLimit", "layout"], "loadFashionMnist");
   const trainLimit = checkLimit("trainLimit", options.trainLimit);
   const testLimit = checkLimit("testLimit", options.testLimit);
+  const layout = options.layout ?? "flat";
+  if (layout !== "flat" && layout !== "nchw") {
+    throw new RangeError(`Invalid layout: ${JSON.stringify(layout)}; expected "flat" (a (count, 784) matrix) or "nchw" (shape [count, 1, 28, 28])`);
+  }
   const paths = locateFashionMnist(options.dir);
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
     readIdx(paths.trainImages),
@@ -113,12 +137,29 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
     readIdx(paths.testImages),
     readIdx(paths.testLabels),
   ]);
-  return {
-    train: toLabelledImages(trainImages, paths.trainImages, trainLabels, paths.trainLabels, trainLimit),
-    test: toLabelledImages(testImages, paths.testImages, testLabels, paths.testLabels, testLimit),
-    classNames: FASHION_MNIST_CLASSES,
-    dir: paths.dir,
-  };
+  const train = toLabelledImages(trainImages, paths.trainImages, trainLabels, paths.trainLabels, trainLimit);
+  const test = toLabelledImages(testImages, paths.testImages, testLabels, paths.testLabels, testLimit);
+  const common = { classNames: FASHION_MNIST_CLASSES, dir: paths.dir };
+  if (layout === "flat") {
+    return { train: flat(train), test: flat(test), ...common };
+  }
+  return { train: nchw(train), test: nchw(test), ...common };
+}
+
+interface Pixels {
+  x: Float32Array;
+  count: number;
+  height: number;
+  width: number;
+  labels: Int32Array;
+}
+
+function flat(p: Pixels): LabelledImages<Matrix> {
+  return { images: new Matrix(p.x, p.count, p.height * p.width), labels: p.labels };
+}
+
+function nchw(p: Pixels): LabelledImages<ImageArray> {
+  return { images: { data: p.x, shape: [p.count, 1, p.height, p.width] }, labels: p.labels };
 }
 
 function checkLimit(name: string, v: number | undefined): number | undefined {
@@ -133,7 +174,7 @@ function toLabelledImages(
   labels: IdxArray,
   labelsPath: string,
   limit: number | undefined,
-): LabelledImages {
+): Pixels {
   if (images.dtype !== "uint8" || images.shape.length !== 3) {
     throw new Error(
       `${imagesPath}: expected uint8 images of shape [count, rows, cols] but the file holds ${images.dtype} [${images.shape.join(", ")}]`,
@@ -162,5 +203,5 @@ function toLabelledImages(
     }
     y[i] = c;
   }
-  return { images: new Matrix(x, n, pixels), labels: y };
+  return { x, count: n, height: h, width: w, labels: y };
 }

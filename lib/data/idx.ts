@@ -1,40 +1,19 @@
 /**
- * IDX reader (the MNIST family's file format), plain or gzip-compressed.
+ * Reading IDX files (the MNIST family's format; see idx-format.ts), plain or gzip-compressed.
  *
- * Layout (all integers big-endian):
- *
- *   bytes 0-1   0x00 0x00
- *   byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
- *   byte  3     number of dimensions d (1..255)
- *   then        d uint32 sizes, outermost first
- *   then        the elements, row-major, big-endian
- *
- * A gzip file is recognised by its own magic (0x1F 0x8B), not by its name. Every size read from a
- * header is checked against the bytes actually present before anything is allocated, so a corrupt or
- * hostile header can only produce an error, never a huge allocation. Every error names the file.
+ * A gzip file is recognised by its own magic (0x1F 0x8B), not by its name. readIdx streams a gzip
+ * file through node:zlib into one array of the size its header declares (the compressed bytes are
+ * never all in memory); readIdxSync and parseIdx decompress in one piece. Every size read from a
+ * header is checked before anything is allocated, and every error names the file.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
-import { gunzip, gunzipSync, gzipSync } from "node:zlib";
-import { promisify } from "node:util";
+import { open, type FileHandle } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { checkOptions } from "../core/options.js";
+import { checkDataBytes, decode, decodeBody, headerBytesOf, IdxFormatError, isGzip, parseHeader, type Header, type IdxArray, type IdxDtype } from "./idx-format.js";
 
-const gunzipAsync = promisify(gunzip);
-
-/** Element types an IDX file can hold, by their names here. */
-export type IdxDtype = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
-
-/** The typed array holding each element type. */
-export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
-
-/** One IDX file's contents: its element type, its dimensions and its elements (row-major). */
-export interface IdxArray {
-  dtype: IdxDtype;
-  /** Sizes, outermost first: `[60000, 28, 28]` for MNIST training images. */
-  shape: number[];
-  /** All elements, row-major, in native byte order. Its length is the product of `shape`. */
-  data: IdxData;
-}
+export { encodeIdx, IdxFormatError, isGzip, type IdxArray, type IdxData, type IdxDtype } from "./idx-format.js";
 
 export interface IdxReadOptions {
   /**
@@ -42,41 +21,23 @@ export interface IdxReadOptions {
    * against a small compressed file that expands without bound.
    */
   maxBytes?: number;
+  /**
+   * Give a file of images (N, H, W) the shape (N, 1, H, W): one channel, the NCHW layout `conv2d`
+   * takes. The elements are the same; only `shape` changes. The file must have 3 dimensions.
+   * Default false.
+   */
+  channelAxis?: boolean;
 }
 
-const IDX_READ_OPTIONS = ["maxBytes"];
-
-interface DtypeInfo {
-  code: number;
-  name: IdxDtype;
-  size: number;
-}
-
-const DTYPES: readonly DtypeInfo[] = [
-  { code: 0x08, name: "uint8", size: 1 },
-  { code: 0x09, name: "int8", size: 1 },
-  { code: 0x0b, name: "int16", size: 2 },
-  { code: 0x0c, name: "int32", size: 4 },
-  { code: 0x0d, name: "float32", size: 4 },
-  { code: 0x0e, name: "float64", size: 8 },
-];
+const IDX_READ_OPTIONS = ["maxBytes", "channelAxis"];
 
 const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 
-/** An error reading an IDX file; `file` names it. */
-export class IdxFormatError extends Error {
-  readonly file: string;
-  constructor(file: string, message: string) {
-    super(`${file}: ${message}`);
-    this.name = "IdxFormatError";
-    this.file = file;
-  }
-}
-
-/** True if `bytes` starts with the gzip magic number. */
-export function isGzip(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
+/**
+ * Deflate's largest compression ratio (about 1032:1): a gzip file of S bytes cannot decompress to
+ * more than this many times S, so a header declaring more is refused before anything is allocated.
+ */
+const DEFLATE_MAX_RATIO = 1032;
 
 /**
  * Parse an IDX file already in memory (decompressed or gzip). `source` names it in errors.
@@ -86,42 +47,45 @@ export function parseIdx(bytes: Uint8Array, source = "<buffer>", options: IdxRea
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`Expected a Uint8Array (or Buffer) for bytes but received ${typeof bytes}`);
   }
+  const channelAxis = channelAxisOf(options);
   const raw = isGzip(bytes) ? gunzipBytesSync(bytes, source, maxBytesOf(options)) : bytes;
-  return decode(raw, source);
+  return withChannelAxis(decode(raw, source), source, channelAxis);
 }
 
 /** Read an IDX file (plain or gzip) synchronously. */
 export function readIdxSync(path: string, options: IdxReadOptions = {}): IdxArray {
   checkOptions(options, IDX_READ_OPTIONS, "readIdxSync");
-  return decode(readRawSync(path, options), path);
+  const channelAxis = channelAxisOf(options);
+  return withChannelAxis(decode(readRawSync(path, options), path), path, channelAxis);
 }
 
-/** Read an IDX file (plain or gzip). Decompression runs off the main thread. */
+/** Read an IDX file (plain or gzip). A gzip file is streamed; decompression runs off the main thread. */
 export async function readIdx(path: string, options: IdxReadOptions = {}): Promise<IdxArray> {
   checkOptions(options, IDX_READ_OPTIONS, "readIdx");
   checkPath(path);
+  const channelAxis = channelAxisOf(options);
+  const maxBytes = maxBytesOf(options);
   const fh = await open(path, READ_FLAGS).catch((e: unknown) => {
     throw fileError(path, e);
   });
-  let bytes: Buffer;
+  let array: IdxArray;
   try {
     const st = await fh.stat();
     checkRegular(path, st);
     const head = Buffer.alloc(Math.min(st.size, MAX_HEADER_BYTES));
     await fh.read(head, 0, head.length, 0);
-    if (!isGzip(head)) parseHeader(head, path, st.size); // a bad header or size fails before the body is read
-    bytes = await fh.readFile();
+    if (isGzip(head)) {
+      array = await readGzipStream(fh, path, Math.min(maxBytes, DEFLATE_MAX_RATIO * st.size), maxBytes);
+    } else {
+      parseHeader(head, path, st.size); // a bad header or size fails before the body is read
+      array = decode(await fh.readFile(), path);
+    }
   } catch (e) {
     throw e instanceof IdxFormatError ? e : fileError(path, e);
   } finally {
     await fh.close();
   }
-  if (!isGzip(bytes)) return decode(bytes, path);
-  const maxBytes = maxBytesOf(options);
-  const raw = await gunzipAsync(bytes, { maxOutputLength: maxBytes }).catch((e: unknown) => {
-    throw gunzipError(path, e, maxBytes);
-  });
-  return decode(raw, path);
+  return withChannelAxis(array, path, channelAxis);
 }
 
 /**
@@ -130,56 +94,13 @@ export async function readIdx(path: string, options: IdxReadOptions = {}): Promi
  */
 export function readIdxHeaderSync(path: string, options: IdxReadOptions = {}): { dtype: IdxDtype; shape: number[] } {
   checkOptions(options, IDX_READ_OPTIONS, "readIdxHeaderSync");
+  const channelAxis = channelAxisOf(options);
   const h = parseHeader(readRawSync(path, options), path);
-  return { dtype: h.dtype.name, shape: h.shape };
-}
-
-/**
- * Encode an array as IDX bytes (big-endian), gzip-compressed when `gzip` is true.
- * `data.length` must equal the product of `shape`.
- */
-export function encodeIdx(
-  array: { dtype: IdxDtype; shape: readonly number[]; data: ArrayLike<number> },
-  options: { gzip?: boolean } = {},
-): Uint8Array {
-  checkOptions(options, ["gzip"], "encodeIdx");
-  const info = DTYPES.find((d) => d.name === array.dtype);
-  if (!info) {
-    throw new RangeError(`Invalid dtype ${JSON.stringify(array.dtype)}; expected one of ${DTYPES.map((d) => d.name).join(", ")}`);
-  }
-  const { shape, data } = array;
-  if (shape.length < 1 || shape.length > 255) {
-    throw new RangeError(`Invalid shape [${shape.join(", ")}]: an IDX file has 1 to 255 dimensions`);
-  }
-  let count = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) {
-      throw new RangeError(`Invalid dimension ${d} in shape [${shape.join(", ")}]; expected an integer in [0, 2^32)`);
-    }
-    count *= d;
-  }
-  if (data.length !== count) {
-    throw new RangeError(`Shape [${shape.join(", ")}] needs ${count} values but data has ${data.length}`);
-  }
-  const headerBytes = 4 + 4 * shape.length;
-  const out = new Uint8Array(headerBytes + count * info.size);
-  const view = new DataView(out.buffer);
-  out[2] = info.code;
-  out[3] = shape.length;
-  shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  const write = writerFor(info.name, view);
-  for (let i = 0; i < count; i++) write(headerBytes + i * info.size, data[i]!);
-  return options.gzip ? new Uint8Array(gzipSync(out)) : out;
+  const shape = channelAxis ? channelShape(h.shape, path) : h.shape;
+  return { dtype: h.dtype.name, shape };
 }
 
 // ---------------------------------------------------------------------------------------------
-
-interface Header {
-  dtype: DtypeInfo;
-  shape: number[];
-  headerBytes: number;
-  count: number;
-}
 
 function maxBytesOf(options: IdxReadOptions): number {
   const m = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -189,132 +110,96 @@ function maxBytesOf(options: IdxReadOptions): number {
   return m;
 }
 
-function hex(b: number | undefined): string {
-  return b === undefined ? "(missing)" : `0x${b.toString(16).padStart(2, "0").toUpperCase()}`;
+function channelAxisOf(options: IdxReadOptions): boolean {
+  const v = options.channelAxis ?? false;
+  if (typeof v !== "boolean") {
+    throw new TypeError(`Invalid channelAxis: expected true or false but received ${JSON.stringify(v) ?? typeof v}`);
+  }
+  return v;
+}
+
+/** (N, H, W) -> (N, 1, H, W), or an error naming the file's shape. */
+function channelShape(shape: readonly number[], file: string): number[] {
+  if (shape.length !== 3) {
+    throw new IdxFormatError(
+      file,
+      `channelAxis: expected images of shape [count, rows, cols] (3 dimensions) to give the shape [count, 1, rows, cols], ` +
+        `but the file holds shape [${shape.join(", ")}]; leave channelAxis unset for this file`,
+    );
+  }
+  return [shape[0]!, 1, shape[1]!, shape[2]!];
+}
+
+function withChannelAxis(a: IdxArray, file: string, channelAxis: boolean): IdxArray {
+  return channelAxis ? { ...a, shape: channelShape(a.shape, file) } : a;
 }
 
 /**
- * The header at the start of `bytes`, checked against `fileBytes`, the size of the whole file
- * (default: `bytes` is the whole file), so that a file can be refused from its first bytes.
+ * Decompress the gzip file `fh` as a stream, the header first, then the data straight into an array
+ * of the size the header declares. `allocLimit` caps what a header may make us allocate (the larger
+ * of maxBytes and what the file's compressed size can expand to); `maxBytes` caps the bytes
+ * decompressed.
  */
-function parseHeader(bytes: Uint8Array, file: string, fileBytes = bytes.length): Header {
-  if (bytes.length < 4) {
-    throw new IdxFormatError(file, `truncated: ${fileBytes} bytes is too short for an IDX header (at least 4 bytes)`);
-  }
-  if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new IdxFormatError(
-      file,
-      `not an IDX file: bad magic number, the first two bytes are ${hex(bytes[0])} ${hex(bytes[1])}, expected 0x00 0x00`,
-    );
-  }
-  const dtype = DTYPES.find((d) => d.code === bytes[2]);
-  if (!dtype) {
-    throw new IdxFormatError(
-      file,
-      `unknown element type code ${hex(bytes[2])} in the magic number; expected one of ` +
-        DTYPES.map((d) => `${hex(d.code)} (${d.name})`).join(", "),
-    );
-  }
-  const ndims = bytes[3]!;
-  if (ndims === 0) {
-    throw new IdxFormatError(file, "the header declares 0 dimensions; expected at least 1");
-  }
-  const headerBytes = 4 + 4 * ndims;
-  if (bytes.length < headerBytes) {
-    throw new IdxFormatError(
-      file,
-      `truncated header: ${ndims} dimensions need ${headerBytes} header bytes but the file has ${fileBytes}`,
-    );
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shape: number[] = [];
-  // The product of the dimensions, computed in doubles: exact while it is below 2^53, and once it
-  // exceeds the bytes present the comparison below fails whatever the rounding.
-  let count = 1;
-  for (let i = 0; i < ndims; i++) {
-    const d = view.getUint32(4 + 4 * i, false);
-    shape.push(d);
-    count *= d;
-  }
-  const dataBytes = fileBytes - headerBytes;
-  const needed = count * dtype.size;
-  if (needed !== dataBytes) {
-    const dims = `[${shape.join(", ")}]`;
-    const what = needed > dataBytes ? "truncated data" : "dimensions do not match the file size";
-    throw new IdxFormatError(
-      file,
-      `${what}: the header declares ${dtype.name} ${dims} = ${count} elements (${needed} bytes) ` +
-        `but ${dataBytes} data bytes follow the ${headerBytes}-byte header` +
-        (needed < dataBytes ? ` (${dataBytes - needed} bytes too many)` : ""),
-    );
-  }
-  return { dtype, shape, headerBytes, count };
-}
-
-function decode(bytes: Uint8Array, file: string): IdxArray {
-  const h = parseHeader(bytes, file);
-  const start = h.headerBytes;
-  const end = start + h.count * h.dtype.size;
-  let data: IdxData;
-  switch (h.dtype.name) {
-    case "uint8":
-    case "int8": {
-      // Always a copy (Buffer#slice would be a view, possibly into Node's shared pool).
-      const copy = new Uint8Array(end - start);
-      copy.set(bytes.subarray(start, end));
-      data = h.dtype.name === "uint8" ? copy : new Int8Array(copy.buffer);
-      break;
+async function readGzipStream(fh: FileHandle, path: string, allocLimit: number, maxBytes: number): Promise<IdxArray> {
+  let head = new Uint8Array(0);
+  let h: Header | null = null;
+  let body = new Uint8Array(0);
+  let dataBytes = 0; // data bytes decompressed (those past the declared size are counted, not kept)
+  let total = 0;
+  // What consume threw: pipeline rejects with an abort of the other streams instead.
+  let failure: IdxFormatError | null = null;
+  const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    try {
+      await take(source);
+    } catch (e) {
+      if (e instanceof IdxFormatError) failure = e;
+      throw e;
     }
-    default: {
-      const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
-      data = readBigEndian(h.dtype, view, h.count);
+  };
+  const take = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of source) {
+      total += chunk.length;
+      if (total > maxBytes) throw gunzipError(path, { code: "ERR_BUFFER_TOO_LARGE" }, maxBytes);
+      let data: Uint8Array = chunk;
+      if (!h) {
+        const joined = new Uint8Array(head.length + chunk.length);
+        joined.set(head);
+        joined.set(chunk, head.length);
+        head = joined;
+        const headerBytes = headerBytesOf(head);
+        if (headerBytes === null || head.length < headerBytes) continue;
+        const header = parseHeader(head, path, null);
+        const needed = header.count * header.dtype.size;
+        if (header.headerBytes + needed > allocLimit) {
+          const over = header.headerBytes + needed > maxBytes;
+          throw new IdxFormatError(
+            path,
+            `the header declares ${header.dtype.name} [${header.shape.join(", ")}] = ${header.headerBytes + needed} bytes, ` +
+              (over
+                ? `more than maxBytes = ${maxBytes} bytes; pass a larger { maxBytes } if the file is genuine`
+                : `more than the ${allocLimit} bytes a gzip file of its size can hold: truncated data or a corrupt header`),
+          );
+        }
+        h = header;
+        body = new Uint8Array(needed);
+        data = head.subarray(header.headerBytes);
+      }
+      const room = body.length - dataBytes;
+      if (room > 0) body.set(room >= data.length ? data : data.subarray(0, room), dataBytes);
+      dataBytes += data.length;
     }
+  };
+  try {
+    await pipeline(fh.createReadStream({ start: 0, autoClose: false }), createGunzip(), consume);
+  } catch (e) {
+    throw failure ?? (e instanceof IdxFormatError ? e : gunzipError(path, e, maxBytes));
   }
-  return { dtype: h.dtype.name, shape: h.shape, data };
-}
-
-function readBigEndian(dtype: DtypeInfo, view: DataView, count: number): IdxData {
-  switch (dtype.name) {
-    case "int16": {
-      const out = new Int16Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, false);
-      return out;
-    }
-    case "int32": {
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, false);
-      return out;
-    }
-    case "float32": {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, false);
-      return out;
-    }
-    case "float64": {
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, false);
-      return out;
-    }
-    default:
-      throw new Error(`internal: no big-endian reader for ${dtype.name}`);
+  if (!h) {
+    parseHeader(head, path); // the stream ended inside the header: this throws, naming what is missing
+    throw new IdxFormatError(path, "internal: an incomplete header was accepted");
   }
-}
-
-function writerFor(dtype: IdxDtype, view: DataView): (offset: number, v: number) => void {
-  switch (dtype) {
-    case "uint8":
-      return (o, v) => view.setUint8(o, v);
-    case "int8":
-      return (o, v) => view.setInt8(o, v);
-    case "int16":
-      return (o, v) => view.setInt16(o, v, false);
-    case "int32":
-      return (o, v) => view.setInt32(o, v, false);
-    case "float32":
-      return (o, v) => view.setFloat32(o, v, false);
-    case "float64":
-      return (o, v) => view.setFloat64(o, v, false);
-  }
+  checkDataBytes(h, path, dataBytes);
+  return decodeBody(h, body);
 }
 
 function gunzipBytesSync(bytes: Uint8Array, file: string, maxBytes: number): Uint8Array {
