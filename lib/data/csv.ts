@@ -12,11 +12,15 @@
  * ```
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { CsvError as ParserError, parse } from "csv-parse";
 import { describe, Matrix } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
+import { CsvError, FLOAT32_MAX, FloatBuilder, isMissingCell, nameList, numericCell, outOfFloat32, parseNumber, quoted } from "./csv-cells.js";
+import { checkCsvFile, csvRecords } from "./csv-records.js";
+
+export { CsvError, cut, isMissingCell, nameList, numericCell, outOfFloat32, quoted } from "./csv-cells.js";
+export { checkCsvFile, csvRecords } from "./csv-records.js";
+export { columnStats, standardization, type Standardization } from "./csv-stats.js";
 
 /** What to do with a missing cell (empty, "NA", "NaN", "null", "?"...): see `CsvReadOptions.missing`. */
 export type MissingPolicy = "error" | "drop" | "mean";
@@ -101,140 +105,6 @@ export interface CsvDataset {
   droppedRows: number;
   /** Feature cells filled with their column's mean (`missing: "mean"`). */
   filledCells: number;
-}
-
-/** The longest value (a cell, a column name) quoted whole in a message; longer ones are cut. */
-const MAX_QUOTED = 80;
-/** The longest message: a longer one (a parser message quoting a huge field) loses its middle. */
-const MAX_MESSAGE = 2000;
-
-/** `s`, cut to its first MAX_QUOTED characters (saying how long it was) when longer. */
-export function cut(s: string, max = MAX_QUOTED): string {
-  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
-}
-
-/** A value quoted for a message: JSON-quoted, cut when long. */
-export function quoted(s: string): string {
-  return s.length <= MAX_QUOTED ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, MAX_QUOTED))}... (${s.length} characters)`;
-}
-
-/** Column names for a message: the first few, then how many there are. */
-export function nameList(names: readonly string[], max = 12): string {
-  const shown = names.slice(0, max).map((n) => cut(n, 40));
-  return names.length > max ? `${shown.join(", ")}, ... (${names.length} columns)` : shown.join(", ");
-}
-
-/** A problem in a CSV file; the message names the file, and the line and column when there is one. */
-export class CsvError extends Error {
-  readonly file: string;
-  readonly line: number | undefined;
-  readonly column: string | undefined;
-  constructor(file: string, message: string, line?: number, column?: string) {
-    const where = line !== undefined ? `:${line}` : "";
-    const col = column !== undefined ? ` (column ${quoted(column)})` : "";
-    if (message.length > MAX_MESSAGE) message = `${message.slice(0, MAX_MESSAGE / 2)} ... ${message.slice(-MAX_MESSAGE / 4)}`;
-    super(`${file}${where}: ${message}${col}`);
-    this.name = "CsvError";
-    this.file = file;
-    this.line = line;
-    this.column = column;
-  }
-}
-
-/** A Float32Array that grows by doubling. */
-class FloatBuilder {
-  data = new Float32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  finish(): Float32Array {
-    return this.data.slice(0, this.length);
-  }
-}
-
-/** A number from a cell: decimal or scientific notation, surrounding spaces allowed; finite only. */
-function parseNumber(cell: string): number {
-  const s = cell.trim();
-  if (s === "" || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return NaN;
-  return Number(s);
-}
-
-const MISSING_TOKENS = new Set(["", "na", "n/a", "#n/a", "nan", "null", "none", "?"]);
-
-/** True for a cell that marks a missing value: empty, "NA", "N/A", "NaN", "null", "None" or "?". */
-export function isMissingCell(cell: string): boolean {
-  return MISSING_TOKENS.has(cell.trim().toLowerCase());
-}
-
-/** The largest float32 value; a number beyond it would become Infinity in a Float32Array. */
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-/** The CsvError for a number that float32 cannot hold (finite as a double, e.g. 1e39). */
-export function outOfFloat32(cell: string, file: string, line: number, column: string | undefined): CsvError {
-  return new CsvError(file, `value ${quoted(cell.trim())} is outside the float32 range (magnitude at most ${FLOAT32_MAX.toPrecision(5)}); rescale the column`, line, column);
-}
-
-/** The number in a feature or target cell, or a CsvError at that cell ending in `rule`. */
-export function numericCell(cell: string, file: string, line: number, column: string | undefined, rule: string): number {
-  const v = parseNumber(cell);
-  if (!Number.isFinite(v)) {
-    throw new CsvError(file, `${cell.trim() === "" ? "empty cell" : `non-numeric value ${quoted(cell)}`}; ${rule}`, line, column);
-  }
-  if (Math.abs(v) > FLOAT32_MAX) throw outOfFloat32(cell, file, line, column);
-  return v;
-}
-
-/** Check that `path` is a non-empty file before parsing it; a CsvError naming it otherwise. */
-export async function checkCsvFile(path: string): Promise<void> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CsvError(path, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? (e as Error).message})`);
-  }
-  if (!st.isFile()) throw new CsvError(path, "not a file");
-  if (st.size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
-}
-
-/**
- * The records of CSV text from `source`, parsed by csv-parse (BOM, quoting, CRLF; blank lines
- * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
- * is a CsvError naming the file and line. The source is closed when the caller stops reading.
- */
-export async function* csvRecords(source: Readable, file: string, delimiter = ",", skipLines = 0): AsyncGenerator<{ record: string[]; line: number }> {
-  // The first record (the header) names the column of a parser error; it is kept as the parser
-  // reads it, since a failing parser drops the records it had not handed out yet.
-  let first: string[] | null = null;
-  // (With info: true on_record receives { record, info }, which csv-parse's types do not say.)
-  const keepFirst = (r: { record: string[] }): { record: string[] } => ((first ??= r.record), r);
-  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, on_record: keepFirst as never });
-  source.on("error", (e) => parser.destroy(e));
-  source.pipe(parser);
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      yield { record, line: info.lines };
-    }
-  } catch (e) {
-    const err = e as Error & { code?: string; lines?: number; index?: number };
-    if (err.code === "ENOENT") throw new CsvError(file, "file not found");
-    // Every csv-parse error (an unclosed or misplaced quote, a bad delimiter...): file, line, column.
-    if (err instanceof ParserError) {
-      const i = typeof err.index === "number" ? err.index : undefined;
-      const names = first as string[] | null;
-      const column = i === undefined ? undefined : names && i < names.length ? names[i]!.trim() : `#${i + 1}`;
-      throw new CsvError(file, `malformed CSV: ${err.message}`, typeof err.lines === "number" ? err.lines : undefined, column);
-    }
-    throw e;
-  } finally {
-    source.destroy();
-  }
 }
 
 function asList<T extends ColumnRef>(v: T | readonly T[] | undefined): T[] {
@@ -511,52 +381,4 @@ function compareLabels(a: string, b: string): number {
   const nb = parseNumber(b);
   if (Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Column means and standard deviations (population), for `model.setNormalization`. */
-export interface Standardization {
-  inputMean: Float32Array;
-  inputStd: Float32Array;
-  targetMean?: Float32Array;
-  targetStd?: Float32Array;
-}
-
-/**
- * Per-column mean and standard deviation of a matrix, in double precision. A constant column gets
- * std 1 (so standardizing it gives zeros instead of dividing by zero).
- */
-export function columnStats(m: Matrix): { mean: Float32Array; std: Float32Array } {
-  const { rows, cols, data } = m;
-  const mean = new Float64Array(cols);
-  const sq = new Float64Array(cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mean[j]! += data[i * cols + j]!;
-  for (let j = 0; j < cols; j++) mean[j] = rows > 0 ? mean[j]! / rows : 0;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const d = data[i * cols + j]! - mean[j]!;
-      sq[j]! += d * d;
-    }
-  }
-  const std = new Float32Array(cols);
-  for (let j = 0; j < cols; j++) {
-    const s = rows > 0 ? Math.sqrt(sq[j]! / rows) : 0;
-    std[j] = s > 1e-12 && Number.isFinite(s) ? s : 1;
-  }
-  return { mean: Float32Array.from(mean), std };
-}
-
-/**
- * Standardization statistics of a training set: the features always, the targets too when they are
- * numeric (regression). Compute them on the training rows only and store them with the model
- * (`model.setNormalization(...)`), so `predict` applies the same transformation to new raw inputs.
- */
-export function standardization(data: { x: Matrix; y?: Matrix | null; classNames?: string[] | null }): Standardization {
-  const inp = columnStats(data.x);
-  const out: Standardization = { inputMean: inp.mean, inputStd: inp.std };
-  if (data.y && !data.classNames) {
-    const t = columnStats(data.y);
-    out.targetMean = t.mean;
-    out.targetStd = t.std;
-  }
-  return out;
 }

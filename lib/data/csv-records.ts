@@ -1,0 +1,55 @@
+/**
+ * The records of a CSV file, streamed through csv-parse, each with its file line; a missing, empty
+ * or malformed file is a CsvError naming it.
+ */
+import { stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { CsvError as ParserError, parse } from "csv-parse";
+import { CsvError } from "./csv-cells.js";
+
+/** Check that `path` is a non-empty file before parsing it; a CsvError naming it otherwise. */
+export async function checkCsvFile(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CsvError(path, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? (e as Error).message})`);
+  }
+  if (!st.isFile()) throw new CsvError(path, "not a file");
+  if (st.size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
+}
+
+/**
+ * The records of CSV text from `source`, parsed by csv-parse (BOM, quoting, CRLF; blank lines
+ * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
+ * is a CsvError naming the file and line. The source is closed when the caller stops reading.
+ */
+export async function* csvRecords(source: Readable, file: string, delimiter = ",", skipLines = 0): AsyncGenerator<{ record: string[]; line: number }> {
+  // The first record (the header) names the column of a parser error; it is kept as the parser
+  // reads it, since a failing parser drops the records it had not handed out yet.
+  let first: string[] | null = null;
+  // (With info: true on_record receives { record, info }, which csv-parse's types do not say.)
+  const keepFirst = (r: { record: string[] }): { record: string[] } => ((first ??= r.record), r);
+  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, on_record: keepFirst as never });
+  source.on("error", (e) => parser.destroy(e));
+  source.pipe(parser);
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      yield { record, line: info.lines };
+    }
+  } catch (e) {
+    const err = e as Error & { code?: string; lines?: number; index?: number };
+    if (err.code === "ENOENT") throw new CsvError(file, "file not found");
+    // Every csv-parse error (an unclosed or misplaced quote, a bad delimiter...): file, line, column.
+    if (err instanceof ParserError) {
+      const i = typeof err.index === "number" ? err.index : undefined;
+      const names = first as string[] | null;
+      const column = i === undefined ? undefined : names && i < names.length ? names[i]!.trim() : `#${i + 1}`;
+      throw new CsvError(file, `malformed CSV: ${err.message}`, typeof err.lines === "number" ? err.lines : undefined, column);
+    }
+    throw e;
+  } finally {
+    source.destroy();
+  }
+}
