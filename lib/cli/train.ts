@@ -11,34 +11,31 @@ import type { Command } from "commander";
 import { Matrix } from "../core/matrix.js";
 import { Rng } from "../core/rng.js";
 import { nameList, quoted, readCsv, standardization, type CsvDataset } from "../data/csv.js";
-import { cosineDecay, exponentialDecay, linearWarmup, stepDecay, type Schedule } from "../optim/schedules.js";
 import { earlyStopping, type Callback } from "../train/callbacks.js";
 import { checkpoint } from "../io/checkpoint.js";
 import { loadModelWithManifest, saveModel, type DataInfo, type ModelManifest } from "../io/model-file.js";
 import { dense, dropout, type ActivationName, type Layer } from "../nn/layers.js";
 import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
-import { Optimizer, optimizerDef, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerName } from "../optim/index.js";
+import { optimizerDef, OPTIMIZER_NAMES, OPTIMIZERS } from "../optim/index.js";
 import { ACTIVATION_NAMES } from "../ops/activations.js";
 import { METRIC_NAMES, type MetricName } from "../train/metrics.js";
 import { oneOf, parseFraction, parseInteger, parseList, parseNonNegativeNumber, parsePair, parsePositiveNumber, parseSizes, UserError, userInput, userInputAsync } from "./errors.js";
+import { DOCUMENTED_OPTIMIZER_FLAGS, flagName, makeOptimizer, OPTIMIZER_FLAGS, SCHEDULES, type OptimizerFlags } from "./train-optimizer.js";
 import { addCsvReadingOptions, binaryTargets, csvReading, describeReading, type CsvReadingFlags, type SplitFile } from "./model-data.js";
+
+export { OPTIMIZER_FLAGS } from "./train-optimizer.js";
 
 /** The hidden activations the CLI offers: every element-wise activation, relu first (the default). */
 const ACTIVATIONS: readonly ActivationName[] = ["relu", ...ACTIVATION_NAMES.filter((a) => a !== "relu")];
 
-const SCHEDULES = ["step", "exponential", "cosine"] as const;
-type ScheduleName = (typeof SCHEDULES)[number];
-
-export interface TrainFlags extends CsvReadingFlags {
+export interface TrainFlags extends CsvReadingFlags, OptimizerFlags {
   target: string[];
   features?: string[];
   ignore?: string[];
   hidden: number[];
   activation: ActivationName;
   loss?: LossName;
-  optimizer: OptimizerName;
-  lr: number;
   epochs: number;
   batch: number;
   val: number;
@@ -50,20 +47,6 @@ export interface TrainFlags extends CsvReadingFlags {
   saveOptimizer?: boolean;
   plot: boolean;
   verbose: 0 | 1 | 2;
-  momentum?: number;
-  dampening?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-  betas?: [number, number];
-  eps?: number;
-  alpha?: number;
-  schedule?: ScheduleName;
-  stepSize?: number;
-  gamma?: number;
-  decayRate?: number;
-  decaySteps?: number;
-  minLrFactor?: number;
-  warmupSteps?: number;
   patience?: number;
   monitor?: string;
   minDelta?: number;
@@ -73,71 +56,6 @@ export interface TrainFlags extends CsvReadingFlags {
   clipNorm?: number;
   clipValue?: number;
   saveSplit: boolean;
-}
-
-/** The optimizer options with a flag written out below (with its own help and parser). */
-const DOCUMENTED_OPTIMIZER_FLAGS = ["momentum", "dampening", "nesterov", "weightDecay", "betas", "eps", "alpha"];
-
-/**
- * Each optimizer hyperparameter's flag, by the option name the optimizers take (OptimizerDef.options):
- * every registered optimizer's options, the flag named after the option (--lr-decay for lrDecay).
- */
-export const OPTIMIZER_FLAGS: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.values(OPTIMIZERS).flatMap((def) => def.options.map((o) => [o, o])),
-);
-
-const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
-/** Which schedule each schedule flag belongs to. */
-const SCHEDULE_FLAGS: Readonly<Record<string, { key: keyof TrainFlags; schedules: readonly ScheduleName[] }>> = {
-  "--step-size": { key: "stepSize", schedules: ["step"] },
-  "--gamma": { key: "gamma", schedules: ["step"] },
-  "--decay-rate": { key: "decayRate", schedules: ["exponential"] },
-  "--decay-steps": { key: "decaySteps", schedules: ["exponential", "cosine"] },
-  "--min-lr-factor": { key: "minLrFactor", schedules: ["cosine"] },
-};
-
-/** The learning rate: a number, or the schedule the flags describe (`totalSteps` is cosine's default length). */
-function learningRate(flags: TrainFlags, totalSteps: number): number | Schedule {
-  for (const [flag, { key, schedules }] of Object.entries(SCHEDULE_FLAGS)) {
-    if (flags[key] !== undefined && (!flags.schedule || !schedules.includes(flags.schedule))) {
-      throw new UserError(`${flag} belongs to --schedule ${schedules.join(" or ")}${flags.schedule ? `, not ${flags.schedule}` : ""}; pass --schedule ${schedules[0]} or leave ${flag} out`);
-    }
-  }
-  const initial = flags.lr;
-  let lr: number | Schedule = initial;
-  switch (flags.schedule) {
-    case undefined:
-      break;
-    case "step":
-      if (flags.stepSize === undefined) throw new UserError("--schedule step needs --step-size <epochs> (and optionally --gamma, default 0.1)");
-      lr = stepDecay({ initial, stepSize: flags.stepSize, per: "epoch", ...(flags.gamma !== undefined ? { gamma: flags.gamma } : {}) });
-      break;
-    case "exponential":
-      if (flags.decayRate === undefined || flags.decaySteps === undefined) throw new UserError("--schedule exponential needs --decay-rate <r> and --decay-steps <steps>");
-      lr = exponentialDecay({ initial, decayRate: flags.decayRate, decaySteps: flags.decaySteps });
-      break;
-    case "cosine":
-      lr = cosineDecay({ initial, decaySteps: flags.decaySteps ?? totalSteps, ...(flags.minLrFactor !== undefined ? { alpha: flags.minLrFactor } : {}) });
-      break;
-  }
-  return flags.warmupSteps !== undefined ? linearWarmup(lr, { warmupSteps: flags.warmupSteps }) : lr;
-}
-
-/** The optimizer the flags describe; a hyperparameter flag the chosen optimizer does not take is an error. */
-function makeOptimizer(flags: TrainFlags, totalSteps: number): Optimizer {
-  const def = optimizerDef(flags.optimizer);
-  const options: Record<string, unknown> = { lr: learningRate(flags, totalSteps) };
-  const given = flags as unknown as Record<string, unknown>;
-  for (const [option, key] of Object.entries(OPTIMIZER_FLAGS)) {
-    if (given[key] === undefined) continue;
-    if (!def.options.includes(option)) {
-      const takers = OPTIMIZER_NAMES.filter((n) => optimizerDef(n).options.includes(option));
-      throw new UserError(`${flagName(option)} applies to --optimizer ${takers.join(" or ")}, not ${def.name}; leave it out or choose one of those`);
-    }
-    options[option] = given[key];
-  }
-  return new Optimizer(def, options);
 }
 
 /**
