@@ -10,8 +10,11 @@
         "native/kernel_binding.cc",
         "native/kernels.cc",
         "native/kinds_binding.cc",
-        "native/plan.cc",
-        "native/plan_binding.cc"
+        "native/plan_binding.cc",
+        "native/plan_compile.cc",
+        "native/plan_spec.cc",
+        "native/plan_steps.cc",
+        "native/plan_validate.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

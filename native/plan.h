@@ -1,11 +1,18 @@
 // The fused training plan: forward, backward and optimizer update for runs of batches in C++.
 //
-// plan.cc is plain C++ (no N-API): the engine below, testable and timeable alone.
-// plan_binding.cc is its N-API surface (spec unpacking, AsyncWorker for runSteps), registered into
-// the addon's exports by addon.cc through RegisterPlan.
+// The engine is plain C++ (no N-API), testable and timeable alone, in files by job:
+//   plan_validate.cc     ValidateSpec / ValidateRun (every field checked before anything runs)
+//   plan_compile.cc      the Plan constructor: the spec compiled to ops, every workspace allocated
+//   plan_workspace.h     what it compiles to (Op per step, Workspace)
+//   plan_steps.cc        the step loop (forward, loss, backward, update), compiled per ISA
+//   plan_layers.h        each step kind's forward and backward, one function each
+//   plan_gemm.h, plan_activations.h, plan_isa.h: the GEMM dispatch, activation passes, ISA clones
+// Its N-API surface: plan_binding.cc (the FusedPlan class, the run's worker), plan_spec.cc (spec
+// parsing), plan_napi.h (shared argument helpers), registered into the addon's exports by addon.cc
+// through RegisterPlan.
 //
 // The semantics are those of lib/backend/plan.ts (PlanSpec, StepRun, TrainPlan) and the kernel
-// definitions of lib/backend/backend.ts; lib/train/plan-executor.ts is the TypeScript reference.
+// definitions of lib/backend/backend.ts; lib/nn/plan-executor.ts is the TypeScript reference.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -25,6 +32,24 @@ namespace blasnet {
 void RegisterPlan(Napi::Env env, Napi::Object exports);
 
 namespace plan {
+
+/// A 2-D window (a convolution kernel or a pooling window) sliding over (channels, height, width)
+/// samples, as lib/ops/window.ts's Window2d: output (oh, ow), tap (i, j) reads input position
+/// h = oh*strideH - padTop + i*dilationH, w = ow*strideW - padLeft + j*dilationW.
+struct Window2d {
+  int64_t channels = 0, height = 0, width = 0;
+  int64_t kernelH = 1, kernelW = 1;
+  int64_t strideH = 1, strideW = 1;
+  int64_t padTop = 0, padLeft = 0;
+  int64_t dilationH = 1, dilationW = 1;
+  int64_t outH = 0, outW = 0;
+};
+
+/// A range [begin, end) of the flat parameter buffer.
+struct ParamRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
 
 // Kinds and codes: ops/kinds.h.
 struct LayerDesc {
@@ -52,6 +77,9 @@ struct SpecDesc {
   double hyper[kOptimizerHyperCount] = {0, 0, 0, 0};  // in kinds.h's order for `optimizer`
   double clipNorm = 0, clipValue = 0;
   int64_t paramCount = 0;
+  // Parameters the optimizer never touches (ascending, non-overlapping, within [0, paramCount)):
+  // their values and optimizer state stay as they are; their gradients are zeroed before clipping.
+  std::vector<ParamRange> frozen;
 };
 
 /// A validation failure: which JS error to throw and its message (naming the field).

@@ -8,142 +8,14 @@
  * the only sources of difference; dropout masks are bit-identical (same xoshiro128** stream).
  */
 import { describe, expect, it } from "vitest";
-import type { Backend } from "../lib/backend/backend.js";
-import { type PlanBuffers, type PlanLayer, type PlanLoss, type PlanOptimizer, type PlanSpec, type StepRun, type TrainPlan } from "../lib/backend/plan.js";
+import type { PlanBuffers, PlanLoss, PlanOptimizer, PlanSpec, StepRun, TrainPlan } from "../lib/backend/plan.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
-import { Rng } from "../lib/core/rng.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
-import { adam as adamOptimizer, adamw, optimizerDef, rmsprop, sgd as sgdOptimizer, type SgdOptions } from "../lib/optim/index.js";
-import { maxAbsDiff, nativeOrSkip, normalizeRows } from "./helpers.js";
+import { rmsprop } from "../lib/optim/index.js";
+import { act, adam, CE, cloneBuffers, fused, makeBuffers, makeData, makeRun, makeSpec, MSE, native, type Net, sgd } from "./fused-plan-fixtures.js";
+import { maxAbsDiff } from "./helpers.js";
 
-const native: Backend | undefined = nativeOrSkip();
 const ts = createTsBackend();
-
-interface Net {
-  inFeatures: number;
-  /** Hidden part: dense widths, each followed by `between` layers. */
-  hidden: number[];
-  between: PlanLayer[];
-  outFeatures: number;
-  loss: PlanLoss;
-  optimizer: PlanOptimizer;
-  clipNorm?: number;
-  clipValue?: number;
-  batchSize: number;
-  /** Rows of data: not a multiple of batchSize, so the last batch is partial. */
-  rows: number;
-  /** Unused parameters left between layers (the optimizer still updates them, as PlanExecutor does). */
-  gap?: number;
-}
-
-/** Dense layers with parameters laid out weight then bias, in order. */
-function makeSpec(net: Net): PlanSpec {
-  const layers: PlanLayer[] = [];
-  let offset = 0;
-  let width = net.inFeatures;
-  const dense = (out: number): void => {
-    layers.push({ kind: "dense", inFeatures: width, outFeatures: out, weightOffset: offset, biasOffset: offset + width * out });
-    offset += width * out + out + (net.gap ?? 0);
-    width = out;
-  };
-  for (const h of net.hidden) {
-    dense(h);
-    layers.push(...net.between);
-  }
-  dense(net.outFeatures);
-  return {
-    inFeatures: net.inFeatures,
-    outFeatures: net.outFeatures,
-    batchSize: net.batchSize,
-    layers,
-    loss: net.loss,
-    optimizer: net.optimizer,
-    clipNorm: net.clipNorm ?? 0,
-    clipValue: net.clipValue ?? 0,
-    paramCount: offset,
-  };
-}
-
-function makeBuffers(spec: PlanSpec, seed: number): PlanBuffers {
-  const rng = new Rng(seed);
-  const P = spec.paramCount;
-  const params = Float32Array.from({ length: P }, () => rng.normal() * 0.1); // gaps too
-  for (const l of spec.layers) {
-    if (l.kind !== "dense") continue;
-    const scale = Math.sqrt(2 / l.inFeatures);
-    for (let i = 0; i < l.inFeatures * l.outFeatures; i++) params[l.weightOffset + i] = rng.normal() * scale;
-    for (let i = 0; i < l.outFeatures; i++) params[l.biasOffset + i] = rng.normal() * 0.1;
-  }
-  return {
-    params,
-    grads: new Float32Array(P),
-    state: new Float32Array(optimizerDef(spec.optimizer.kind).slots(spec.optimizer.hyper).length * P),
-    rngState: Uint32Array.from(new Rng(seed + 1000).getState()),
-  };
-}
-
-function cloneBuffers(b: PlanBuffers): PlanBuffers {
-  return { params: b.params.slice(), grads: b.grads.slice(), state: b.state.slice(), rngState: b.rngState.slice() };
-}
-
-interface Data {
-  x: Float32Array;
-  y: Float32Array | Int32Array;
-  order: Int32Array;
-  rows: number;
-}
-
-function makeData(spec: PlanSpec, rows: number, seed: number): Data {
-  const rng = new Rng(seed);
-  const x = Float32Array.from({ length: rows * spec.inFeatures }, () => rng.normal());
-  let y: Float32Array | Int32Array;
-  switch (spec.loss.kind) {
-    case "crossEntropy":
-      y = Int32Array.from({ length: rows }, () => rng.int(spec.outFeatures));
-      break;
-    case "crossEntropyDense":
-      // Soft rows summing to 1.
-      y = normalizeRows(Float32Array.from({ length: rows * spec.outFeatures }, () => rng.uniform() + 0.01), rows, spec.outFeatures);
-      break;
-    case "bce":
-      y = Float32Array.from({ length: rows * spec.outFeatures }, () => (rng.uniform() < 0.5 ? 0 : 1));
-      break;
-    default:
-      y = Float32Array.from({ length: rows * spec.outFeatures }, () => rng.normal());
-  }
-  const order = rng.shuffle(Int32Array.from({ length: rows }, (_, i) => i));
-  return { x, y, order, rows };
-}
-
-function makeRun(data: Data, batchSize: number, start: number, steps: number, firstStep: number, lr: number, training = true): StepRun {
-  return {
-    x: data.x,
-    y: data.y,
-    rows: data.rows,
-    order: data.order,
-    start,
-    steps,
-    batchSize,
-    lr: new Float32Array(steps).fill(lr),
-    firstStep,
-    training,
-    losses: new Float32Array(steps),
-  };
-}
-
-function fused(spec: PlanSpec, buffers: PlanBuffers): TrainPlan {
-  return native!.createFusedPlan!(spec, buffers);
-}
-
-const sgd = (o: SgdOptions = {}): PlanOptimizer => sgdOptimizer(o).plan;
-const adam = (kind: "adam" | "adamw", weightDecay = 0): PlanOptimizer => (kind === "adam" ? adamOptimizer : adamw)({ weightDecay }).plan;
-const act = (activation: Extract<PlanLayer, { kind: "activation" }>["activation"], alpha = 0): PlanLayer => ({
-  kind: "activation",
-  activation,
-  alpha,
-});
-const CE: PlanLoss = { kind: "crossEntropy" };
-const MSE: PlanLoss = { kind: "mse", delta: 1 };
 
 interface Case {
   name: string;

@@ -1,4 +1,4 @@
-// The fused plan allocates nothing per step: native/plan.cc linked alone (no N-API) into this
+// The fused plan allocates nothing per step: the engine (native/plan_*.cc but the N-API files) linked alone (no N-API) into this
 // program, whose malloc / calloc / realloc / aligned_alloc / posix_memalign / memalign see every
 // heap allocation of the process (every thread) before handing it to glibc.
 // For each workload: build the plan (its one-time allocations), run one epoch (OpenBLAS's own
