@@ -19,6 +19,9 @@
 #include "fast_math.h"
 #include "ops/activations.h"
 #include "ops/clipping.h"
+#include "ops/conv.h"
+#include "ops/norm.h"
+#include "ops/pool.h"
 #include "ops/losses.h"
 #include "ops/optimizers.h"
 
@@ -266,5 +269,83 @@ void scale(float* x, int64_t n, double s) { ops::Scale(x, n, s); }
 
 BLASNET_CLONES
 void clip(float* x, int64_t n, float lo, float hi) { ops::Clip(x, n, lo, hi); }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution, pooling and normalization: the math is ops/conv.h, ops/pool.h and ops/norm.h
+// (shared with the fused plan).
+
+BLASNET_CLONES
+void add(float* out, const float* a, const float* b, int64_t n) { ops::Add(out, a, b, n); }
+
+BLASNET_CLONES
+void im2col(float* cols, const float* x, int rows, const Window2d& g) {
+  ops::Im2col(cols, int64_t(rows) * g.outH * g.outW, x, rows, g);
+}
+
+BLASNET_CLONES
+void col2im(float* dx, const float* cols, int rows, const Window2d& g) {
+  ops::Col2im(dx, cols, int64_t(rows) * g.outH * g.outW, rows, g);
+}
+
+BLASNET_CLONES
+void swap_axes01(float* out, const float* x, int64_t a, int64_t b, int64_t c) { ops::SwapAxes01(out, x, a, b, c); }
+
+BLASNET_CLONES
+void channel_bias_add(float* y, const float* bias, int rows, int channels, int64_t spatial) {
+  ops::ChannelBiasAdd(y, bias, rows, channels, spatial);
+}
+
+BLASNET_CLONES
+void channel_bias_grad(float* db, const float* dy, int rows, int channels, int64_t spatial) {
+  ops::ChannelBiasGrad(db, dy, rows, channels, spatial);
+}
+
+BLASNET_CLONES
+void max_pool2d_forward(float* y, int32_t* argmax, const float* x, int rows, const Window2d& g) {
+  ops::MaxPool2dForward(y, argmax, x, rows, g);
+}
+
+BLASNET_CLONES
+void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, int rows, const Window2d& g) {
+  ops::MaxPool2dBackward(dx, dy, argmax, rows, g);
+}
+
+BLASNET_CLONES
+void avg_pool2d_forward(float* y, const float* x, int rows, const Window2d& g) { ops::AvgPool2dForward(y, x, rows, g); }
+
+BLASNET_CLONES
+void avg_pool2d_backward(float* dx, const float* dy, int rows, const Window2d& g) {
+  ops::AvgPool2dBackward(dx, dy, rows, g);
+}
+
+BLASNET_CLONES
+void batch_norm_stats(float* mean, float* variance, const float* x, int rows, int channels, int64_t spatial) {
+  ops::BatchNormStats(mean, variance, x, rows, channels, spatial);
+}
+
+BLASNET_CLONES
+void batch_norm_forward(float* y, const float* x, const float* mean, const float* variance, const float* gamma,
+                        const float* beta, int rows, int channels, int64_t spatial, double eps) {
+  ops::BatchNormForward(y, x, mean, variance, gamma, beta, rows, channels, spatial, eps);
+}
+
+BLASNET_CLONES
+void batch_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                         const float* variance, const float* gamma, int rows, int channels, int64_t spatial,
+                         double eps, bool batch_stats) {
+  ops::BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma, rows, channels, spatial, eps, batch_stats);
+}
+
+BLASNET_CLONES
+void layer_norm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma, const float* beta,
+                        int groups, int64_t size, double eps) {
+  ops::LayerNormForward(y, mean, inv_std, x, gamma, beta, groups, size, eps);
+}
+
+BLASNET_CLONES
+void layer_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                         const float* inv_std, const float* gamma, int groups, int64_t size) {
+  ops::LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, inv_std, gamma, groups, size);
+}
 
 }  // namespace blasnet

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "ops/kinds.h"
+#include "ops/window.h"
 
 namespace blasnet {
 
@@ -84,6 +85,60 @@ void scale(float* x, int64_t n, double s);
 
 // x (n) = min(max(x, lo), hi).
 void clip(float* x, int64_t n, float lo, float hi);
+
+// --- Convolution, pooling, normalization: the math is ops/conv.h, ops/pool.h, ops/norm.h. ---
+// x, dx (rows, C, H, W); y, dy, argmax (rows, C, outH, outW); cols (C*kH*kW, rows*outH*outW).
+using ops::Window2d;
+
+// out (n) = a (n) + b (n); out may equal a or b.
+void add(float* out, const float* a, const float* b, int64_t n);
+
+// cols[(c*kH + i)*kW + j][n*outH*outW + oh*outW + ow] = x[n, c, h, w] (0 in the padding).
+void im2col(float* cols, const float* x, int rows, const Window2d& g);
+
+// dx = the adjoint of im2col applied to cols (overwrites dx).
+void col2im(float* dx, const float* cols, int rows, const Window2d& g);
+
+// out (b, a, c) = x (a, b, c) with the first two axes swapped; out must not overlap x.
+void swap_axes01(float* out, const float* x, int64_t a, int64_t b, int64_t c);
+
+// y (rows, C, S) += bias (C).
+void channel_bias_add(float* y, const float* bias, int rows, int channels, int64_t spatial);
+
+// db (C) = sum over rows and S of dy (rows, C, S), in double (overwrites db).
+void channel_bias_grad(float* db, const float* dy, int rows, int channels, int64_t spatial);
+
+// y = window maxima, argmax = h*W + w of the first (NaN wins; -1 for a window with no input tap).
+void max_pool2d_forward(float* y, int32_t* argmax, const float* x, int rows, const Window2d& g);
+
+// dx = 0, then dx[n, c, argmax] += dy (argmax in [-1, H*W), -1 skipped).
+void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, int rows, const Window2d& g);
+
+// y = window sums of the taps inside the input / (kH*kW).
+void avg_pool2d_forward(float* y, const float* x, int rows, const Window2d& g);
+
+// dx = the adjoint of avg_pool2d_forward applied to dy (overwrites dx).
+void avg_pool2d_backward(float* dx, const float* dy, int rows, const Window2d& g);
+
+// mean, variance (C) of x (rows, C, S) per channel (biased; double, two passes).
+void batch_norm_stats(float* mean, float* variance, const float* x, int rows, int channels, int64_t spatial);
+
+// y = gamma (x - mean) / sqrt(variance + eps) + beta per channel; y may equal x.
+void batch_norm_forward(float* y, const float* x, const float* mean, const float* variance, const float* gamma,
+                        const float* beta, int rows, int channels, int64_t spatial, double eps);
+
+// dgamma, dbeta (C) and dx (nullable; may equal dy) of batch_norm_forward.
+void batch_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                         const float* variance, const float* gamma, int rows, int channels, int64_t spatial,
+                         double eps, bool batch_stats);
+
+// y (groups, size) normalized per group; mean, inv_std (groups) written; y may equal x.
+void layer_norm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma, const float* beta,
+                        int groups, int64_t size, double eps);
+
+// dgamma, dbeta (size) and dx (nullable; may equal dy) of layer_norm_forward.
+void layer_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                         const float* inv_std, const float* gamma, int groups, int64_t size);
 
 // The instruction set the element-wise kernels dispatch to on this CPU: "avx512", "avx2" or "sse2".
 const char* SimdLevel();
