@@ -86,6 +86,9 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
         op.mask = ws.Alloc(B * op.out);
         ws.hasDropout = true;
         break;
+      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
+      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd:
+        break;  // refused by ValidateSpec
     }
     // Steps before the first one with parameters need no backward pass; that first one needs no
     // input gradient.

@@ -54,6 +54,10 @@ SpecDesc ParseSpec(Napi::Value specValue) {
       case LayerKind::dropout:
         d.rate = GetNumber(l, "rate", at + ".rate");
         break;
+      // The convolution issue's steps: lib/nn/plans.ts trains such a model on the per-kernel path.
+      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
+      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd:
+        ThrowType(env, "Invalid " + at + ".kind: \"" + kind + "\" is not in the fused plan yet; train this model on the per-kernel path (compile({ trainingPath: \"kernels\" }))");
     }
     s.layers.push_back(d);
   }

@@ -50,6 +50,8 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
       case LayerKind::activation: ActivationStepForward(op, rows); break;
       case LayerKind::softmax: SoftmaxStepForward(op, rows); break;
       case LayerKind::dropout: DropoutForward(op, rows, training, rng); break;
+      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
+      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd: break;  // refused by ValidateSpec
     }
     cur = op.outPtr;
   }
@@ -90,6 +92,8 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
       case LayerKind::activation: dIn = ActivationStepBackward(op, d, rows); break;
       case LayerKind::softmax: dIn = SoftmaxStepBackward(op, d, rows); break;
       case LayerKind::dropout: dIn = DropoutBackward(op, d, rows); break;
+      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
+      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd: break;  // refused by ValidateSpec
     }
     if (dIn == other) std::swap(d, other);
     if (ws.fuseUpdate) {

@@ -76,6 +76,9 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
       case LayerKind::dropout:
         if (!(l.rate >= 0 && l.rate < 1)) return Range("Invalid " + at + ".rate: " + Num(l.rate) + "; expected a number in [0, 1)");
         break;
+      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
+      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd:
+        return PlanError{false, "Invalid " + at + ".kind: not in the fused plan yet"};
     }
   }
   if (width != spec.outFeatures) return Range("Invalid spec.outFeatures: " + Num(double(spec.outFeatures)) + "; the last layer produces " + Num(double(width)));

@@ -213,7 +213,7 @@ describe("hostile model files", () => {
     expectError(() => load(edit((m) => (m.formatVersion = MODEL_FORMAT_VERSION + 1)), weights), J, new RegExp(`newer blasnet .*format version ${MODEL_FORMAT_VERSION + 1}.*upgrade blasnet`)));
   it("not a blasnet manifest", () => expectError(() => load(edit((m) => (m.format = "keras")), weights), J, /not a blasnet model manifest/));
   it("unknown layer type", () =>
-    expectError(() => load(edit((m) => (m.model.layers[1] = { type: "conv2d", filters: 3 })), weights), J, /Unknown layer type at index 1: the string "conv2d"/));
+    expectError(() => load(edit((m) => (m.model.layers[1] = { type: "conv3d", filters: 3 })), weights), J, /Unknown layer type at index 1: the string "conv3d"/));
   it("shapes not matching the architecture", () =>
     expectError(() => load(edit((m) => (m.model.layers[2].units = 5)), weights), W, /tensor "layers.2.weight" has shape \[6, 8\] but the architecture .* needs \[5, 8\]/));
   it("input size not matching", () =>

@@ -457,7 +457,19 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
     // The contract's codes (the new kinds included, whether or not the registry has them yet).
     expect(table.activations).toEqual({ linear: 0, sigmoid: 1, relu: 2, tanh: 3, leakyRelu: 4, gelu: 5, silu: 6, softplus: 7 });
     expect(table.losses).toEqual({ mse: 0, mae: 1, huber: 2, crossEntropy: 3, crossEntropyDense: 4, bce: 5 });
-    expect(table.layers).toEqual({ dense: 0, activation: 1, softmax: 2, dropout: 3 });
+    expect(table.layers).toEqual({
+      dense: 0,
+      activation: 1,
+      softmax: 2,
+      dropout: 3,
+      conv2d: 4,
+      maxPool2d: 5,
+      avgPool2d: 6,
+      batchNorm: 7,
+      layerNorm: 8,
+      residualStart: 9,
+      residualEnd: 10,
+    });
     expect(table.optimizers["adagrad"]).toEqual({ code: 4, hyper: ["lrDecay", "weightDecay", "eps", "initialAccumulatorValue"] });
     expect(Object.keys(table.optimizers)).toEqual(["sgd", "adam", "adamw", "rmsprop", "adagrad"]);
   });
@@ -675,8 +687,8 @@ describe("native loader: explains why the addon cannot load and how to fix it", 
     reordered.optimizers["sgd"]!.hyper.reverse();
     expect(kindTableDifference(reordered, ts)).toMatch(/^kinds\(\)\.optimizers\.sgd\.hyper is \["weightDecay",.* in the addon but \["momentum",/);
     const extra = copy();
-    extra.layers["conv2d"] = 4;
-    expect(kindTableDifference(extra, ts)).toBe("kinds().layers.conv2d is 4 in the addon but missing in TypeScript");
+    extra.layers["conv3d"] = 11;
+    expect(kindTableDifference(extra, ts)).toBe("kinds().layers.conv3d is 11 in the addon but missing in TypeScript");
   });
 
   itBuilt("refuses an addon whose kind table differs from the registry, naming the entry and the fix (rebuild)", () => {

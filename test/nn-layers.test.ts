@@ -192,7 +192,7 @@ describe("weights, config and training state", () => {
     expect(Array.from(copy.params)).toEqual(Array.from(model.params));
     expect(copy.optimizer!.lrAt(50, 0)).toBeCloseTo(0.005, 7);
     expect(() => Sequential.fromConfig({ ...json, version: 99 })).toThrow(/newer than this blasnet supports/);
-    expect(() => Sequential.fromConfig({ ...json, layers: [{ type: "conv2d" }] })).toThrow(/Unknown layer type at index 0/);
+    expect(() => Sequential.fromConfig({ ...json, layers: [{ type: "conv3d" }] })).toThrow(/Unknown layer type at index 0/);
     expect(() => Sequential.fromConfig({ ...json, format: "keras" })).toThrow(/Not a blasnet model config/);
   });
 

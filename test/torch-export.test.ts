@@ -151,12 +151,12 @@ describe("PyTorch export: the layer table", () => {
   });
 
   it("an activation without a PyTorch mapping is an error naming the layer and the activation, never a guess", () => {
-    const at = { index: 2, inFeatures: 3, outFeatures: 3, fusedOutput: false, next: undefined };
+    const at = { index: 2, inFeatures: 3, outFeatures: 3, fusedOutput: false, next: undefined, layer: new Activation("relu") };
     const e = thrown(() => torchLayer({ type: "activation", activation: "swish" as ElementwiseActivation }, at));
     expect(e.message).toMatch(/layer 2 \(activation\) uses activation "swish", which has no PyTorch equivalent/);
     const d = thrown(() => torchLayer({ type: "dense", units: 3, activation: "mish" as ElementwiseActivation, init: null, useBias: true }, at));
     expect(d.message).toMatch(/layer 2 \(dense\) uses activation "mish"/);
-    expect(thrown(() => torchLayer({ type: "conv2d" } as never, at)).message).toMatch(/layer 2 has type "conv2d", which has no PyTorch equivalent/);
+    expect(thrown(() => torchLayer({ type: "conv3d" } as never, at)).message).toMatch(/layer 2 has type "conv3d", which has no PyTorch equivalent/);
   });
 
   it("writes model.py, model.safetensors, train_ddp.py, blasnet.json and README.md; an uncompiled model is an error", async () => {

@@ -20,19 +20,65 @@
  * - `rngState` (4 x uint32): the xoshiro128** state used for dropout masks (see core/rng.ts).
  */
 import type { ActivationName } from "../ops/activations.js";
+import type { Window2d } from "../ops/window.js";
 import type { RegressionLoss } from "../ops/losses.js";
 import type { PlanOptimizer } from "../optim/optimizer.js";
 
 export type { PlanOptimizer } from "../optim/optimizer.js";
 
 /** The plan's layer kinds, with the integer codes the native addon uses (native/ops/kinds.h). */
-export const PLAN_LAYERS = { dense: 0, activation: 1, softmax: 2, dropout: 3 } as const;
+export const PLAN_LAYERS = {
+  dense: 0,
+  activation: 1,
+  softmax: 2,
+  dropout: 3,
+  conv2d: 4,
+  maxPool2d: 5,
+  avgPool2d: 6,
+  batchNorm: 7,
+  layerNorm: 8,
+  residualStart: 9,
+  residualEnd: 10,
+} as const;
 
+/**
+ * One step of the plan. A step sees flat per-sample widths; the geometry of image steps (NCHW, a
+ * sample contiguous) is in their window (lib/ops/window.ts).
+ *
+ * - conv2d: weight (outChannels, C, kH, kW) at weightOffset, bias (outChannels) or -1; output
+ *   (outChannels, outH, outW).
+ * - maxPool2d / avgPool2d: output (C, outH, outW); average pooling counts padding as zeros and
+ *   divides by kH·kW (global average pooling is a window over the whole plane).
+ * - batchNorm: channels C = the sample's first dimension, spatial S = the product of the rest;
+ *   weight (gamma), bias (beta), running_mean and running_var (C each; the running statistics are
+ *   frozen ranges, changed only by the training forward pass, with PyTorch's momentum rule).
+ * - layerNorm: over groups of `size` consecutive values (the sample's last dimensions); weight and
+ *   bias (size).
+ * - residualStart / residualEnd pair like parentheses: the start is the identity; the end adds the
+ *   start's input to its own input (the same width).
+ */
 export type PlanLayer =
   | { kind: "dense"; inFeatures: number; outFeatures: number; weightOffset: number; biasOffset: number /* -1: no bias */ }
   | { kind: "activation"; activation: ActivationName; alpha: number }
   | { kind: "softmax" }
-  | { kind: "dropout"; rate: number };
+  | { kind: "dropout"; rate: number }
+  | { kind: "conv2d"; window: Window2d; outChannels: number; weightOffset: number; biasOffset: number /* -1: none */ }
+  | { kind: "maxPool2d"; window: Window2d }
+  | { kind: "avgPool2d"; window: Window2d }
+  | {
+      kind: "batchNorm";
+      channels: number;
+      spatial: number;
+      momentum: number;
+      eps: number;
+      weightOffset: number;
+      biasOffset: number;
+      runningMeanOffset: number;
+      runningVarOffset: number;
+    }
+  | { kind: "layerNorm"; size: number; eps: number; weightOffset: number; biasOffset: number }
+  | { kind: "residualStart" }
+  | { kind: "residualEnd" };
 
 /**
  * The loss the plan minimises. Targets: regression losses, `crossEntropyDense` and `bce` take a
@@ -59,6 +105,13 @@ export interface PlanSpec {
   clipValue: number;
   /** P: total parameter count. */
   paramCount: number;
+  /**
+   * Parameter ranges [begin, end) the optimizer never touches (ascending, non-overlapping, within
+   * [0, P)): the values and their optimizer state stay as they are (PyTorch's requires_grad=False),
+   * and their gradients are set to 0 before clipping (they do not count in clipNorm). Batch norm's
+   * running statistics are frozen ranges (only the training forward pass changes them). Absent: none.
+   */
+  frozen?: Array<[number, number]>;
 }
 
 export interface PlanBuffers {

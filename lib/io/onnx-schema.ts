@@ -11,6 +11,7 @@ export const DATA_TYPE_FLOAT = 1;
 export const ATTRIBUTE_FLOAT = 1;
 export const ATTRIBUTE_INT = 2;
 export const ATTRIBUTE_STRING = 3;
+export const ATTRIBUTE_INTS = 7;
 
 /** int64 fields decode as numbers or (with the long package) Long objects. */
 export type Int64 = number | { toNumber(): number };
@@ -29,6 +30,7 @@ export interface AttributeProto {
   f?: number;
   i?: Int64;
   s?: Uint8Array;
+  ints?: Int64[];
 }
 
 export interface NodeProto {
@@ -124,6 +126,7 @@ export const ONNX_SCHEMA: INamespace = {
             f: { type: "float", id: 2 },
             i: { type: "int64", id: 3 },
             s: { type: "bytes", id: 4 },
+            ints: { rule: "repeated", type: "int64", id: 8, options: { packed: true } },
           },
         },
         TensorProto: {

@@ -29,6 +29,7 @@ import { blasnetVersion } from "./version.js";
 import {
   ATTRIBUTE_FLOAT,
   ATTRIBUTE_INT,
+  ATTRIBUTE_INTS,
   ATTRIBUTE_STRING,
   DATA_TYPE_FLOAT,
   ONNX_SCHEMA,
@@ -103,6 +104,7 @@ function attrString(name: string, s: string): AttributeProto {
 /** An ONNX attribute as the protobuf message. */
 function attribute(a: OnnxAttribute): AttributeProto {
   if ("int" in a) return attrInt(a.name, a.int);
+  if ("ints" in a) return { name: a.name, type: ATTRIBUTE_INTS, ints: a.ints };
   if ("float" in a) return attrFloat(a.name, a.float);
   return attrString(a.name, a.string);
 }

@@ -3,8 +3,10 @@
  *
  *   model.py           an nn.Module equal to the model (torch-model-py.ts), build() and load()
  *   model.safetensors  its state_dict: the standardization buffers input_mean, input_std,
- *                      target_mean, target_std (those the model has), then layers.{i}.weight (out, in)
- *                      and layers.{i}.bias for each dense layer i
+ *                      target_mean, target_std (those the model has), then each layer's
+ *                      parameters as layers.{i}.{name} (dense weight (out, in), conv2d weight
+ *                      (out, in, kh, kw), bias, batch norm's running_mean and running_var, a
+ *                      residual block's layers.{i}.body.{j}.*)
  *   train_ddp.py       DistributedDataParallel training under torchrun (torch-train-py.ts)
  *   blasnet.json       the blasnet model's config and column names: what import-torch rebuilds from
  *   README.md          how to run it on one machine and on several
@@ -13,7 +15,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import { Dense } from "../nn/layers.js";
 import type { Sequential } from "../nn/sequential.js";
 import { atomicWriteFile } from "./atomic-write.js";
 import type { DataInfo } from "./model-file.js";
@@ -47,10 +48,12 @@ export function torchStateDict(model: Sequential): [string, Tensor][] {
       if (v) tensors.push([key, { shape: [v.length], data: v }]);
     }
   }
+  // Every layer's parameters under PyTorch's names and layouts (dense weight (out, in), conv2d
+  // weight (out, in, kh, kw), batch norm's running_mean and running_var, a residual block's
+  // body.{j}.*), in module order. Batch norm's num_batches_tracked is left out (load_state_dict
+  // fills it in for a plain dict).
   model.layers.forEach((l, i) => {
-    if (!(l instanceof Dense)) return;
-    tensors.push([`layers.${i}.weight`, { shape: [l.outFeatures, l.inFeatures], data: l.weight }]);
-    if (l.bias) tensors.push([`layers.${i}.bias`, { shape: [l.outFeatures], data: l.bias }]);
+    for (const p of l.params) tensors.push([`layers.${i}.${p.name}`, { shape: p.shape, data: p.value }]);
   });
   return tensors;
 }

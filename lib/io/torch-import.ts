@@ -12,7 +12,6 @@ import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
-import { Dense } from "../nn/layers.js";
 import { Sequential, type NormalizationInput, type SequentialConfig } from "../nn/sequential.js";
 import type { DataInfo } from "./model-file.js";
 import { ModelFileError, readSafetensors, type SafetensorsContent } from "./safetensors.js";
@@ -80,7 +79,8 @@ function checkTensors(st: SafetensorsContent, model: Sequential, file: string, m
     }
   }
   for (const name of st.tensors.keys()) {
-    if (expected.has(name)) continue;
+    // Batch norm's step counter (a state_dict saved by PyTorch itself); blasnet does not keep it.
+    if (expected.has(name) || name.endsWith(".num_batches_tracked")) continue;
     const hint = name.startsWith("module.")
       ? ": keys starting with \"module.\" come from the DistributedDataParallel wrapper; save the state_dict of the wrapped module (ddp.module)"
       : `; the module has ${[...expected.keys()].join(", ")}`;
@@ -113,9 +113,10 @@ export async function importTorchWithData(dir: string, options: TorchImportOptio
   checkTensors(st, model, weightsPath, manifestPath);
   const tensor = (name: string): Float32Array => st.tensors.get(name)!.data;
   try {
-    model.setWeights(
-      model.layers.flatMap((l, i) => (l instanceof Dense ? [{ weight: tensor(`layers.${i}.weight`), bias: l.bias ? tensor(`layers.${i}.bias`) : null }] : [])),
-    );
+    // Every tensor was checked (name, shape, finite) above: write each layer's parameters.
+    model.layers.forEach((l, i) => {
+      for (const p of l.params) p.value.set(tensor(`layers.${i}.${p.name}`));
+    });
     if (model.normalization) {
       const norm: Record<string, Float32Array> = {};
       for (const [key, field] of NORMALIZATION_BUFFERS) if (st.tensors.has(key)) norm[field] = tensor(key);

@@ -5,7 +5,7 @@
  * description later without touching the exporter. Activations come from the activation registry
  * (lib/ops/activations.ts: each one's `torch` spelling); an unknown one is an error at export time.
  */
-import { LEAKY_RELU_ALPHA, type LayerConfig } from "../nn/layers.js";
+import { LEAKY_RELU_ALPHA, type Layer, type LayerConfig } from "../nn/layers.js";
 import { ACTIVATION_NAMES, ACTIVATIONS, activationDef } from "../ops/activations.js";
 import { defaultInitializer, type Initializer } from "../nn/init.js";
 
@@ -23,6 +23,8 @@ export interface TorchLayerContext {
   fusedOutput: boolean;
   /** The config of the next layer (for the default initializer), or undefined for the last. */
   next: LayerConfig | undefined;
+  /** The built layer (its shapes; a residual block's body). */
+  layer: Layer;
 }
 
 /** One entry of the module's `layers` nn.Sequential. */
@@ -93,7 +95,77 @@ export const TORCH_LAYERS: { readonly [K in LayerConfig["type"]]: Row<K> } = {
   dropout: (c) => ({ module: `nn.Dropout(${pyFloat(c.rate)})`, comment: `dropout (rate=${c.rate}); the identity in eval mode`, init: [] }),
   // Samples are stored row-major (C, H, W), as PyTorch's: flattening is a reshape.
   flatten: () => ({ module: "nn.Flatten()", comment: "flatten each sample to one dimension", init: [] }),
+  conv2d: (c, at) => {
+    const where = `layer ${at.index} (conv2d)`;
+    const inC = at.layer.inShape[0]!;
+    const args = [`${inC}`, `${c.outChannels}`, pyPair(c.kernelSize)];
+    if (c.stride[0] !== 1 || c.stride[1] !== 1) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding === "same") args.push('padding="same"');
+    else if (c.padding !== "valid" && (c.padding[0] !== 0 || c.padding[1] !== 0)) args.push(`padding=${pyPair(c.padding)}`);
+    if (c.dilation[0] !== 1 || c.dilation[1] !== 1) args.push(`dilation=${pyPair(c.dilation)}`);
+    if (c.useBias === false) args.push("bias=False");
+    const act = c.activation ?? "linear";
+    const applied = act === "linear" ? null : torchActivation(act, act === "leakyRelu" ? LEAKY_RELU_ALPHA : 0, where);
+    const module = applied ? `Conv2d(${args.join(", ")}, activation=${applied})` : `nn.Conv2d(${args.join(", ")})`;
+    const following = c.activation ?? (at.next?.type === "activation" ? at.next.activation : null);
+    const initializer = c.init ?? defaultInitializer(following);
+    const init = [`w = layer.weight  # ${initializer}`, TORCH_INITIALIZERS[initializer]];
+    if (c.useBias !== false) init.push("nn.init.zeros_(layer.bias)");
+    const [, h, w] = at.layer.outShape;
+    return { module, comment: `conv2d ${c.kernelSize.join("x")}, ${inC} -> ${c.outChannels} channels (${c.outChannels}, ${h}, ${w})${c.activation ? `, ${c.activation}` : ""}`, init };
+  },
+  maxPool2d: (c, at) => {
+    const args = [pyPair(c.kernelSize)];
+    if (c.stride[0] !== c.kernelSize[0] || c.stride[1] !== c.kernelSize[1]) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding[0] !== 0 || c.padding[1] !== 0) args.push(`padding=${pyPair(c.padding)}`);
+    if (c.dilation[0] !== 1 || c.dilation[1] !== 1) args.push(`dilation=${pyPair(c.dilation)}`);
+    return { module: `nn.MaxPool2d(${args.join(", ")})`, comment: `max pooling -> (${at.layer.outShape.join(", ")})`, init: [] };
+  },
+  avgPool2d: (c, at) => {
+    const args = [pyPair(c.kernelSize)];
+    if (c.stride[0] !== c.kernelSize[0] || c.stride[1] !== c.kernelSize[1]) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding[0] !== 0 || c.padding[1] !== 0) args.push(`padding=${pyPair(c.padding)}`);
+    return { module: `nn.AvgPool2d(${args.join(", ")})`, comment: `average pooling (padding counted as zeros) -> (${at.layer.outShape.join(", ")})`, init: [] };
+  },
+  globalAvgPool2d: (_c, at) => ({
+    module: "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())",
+    comment: `global average pooling -> (${at.layer.outShape.join(", ")})`,
+    init: [],
+  }),
+  batchNorm: (c, at) => {
+    const rank = at.layer.inShape.length;
+    if (rank > 4) throw new TypeError(`PyTorch export: layer ${at.index} (batchNorm) takes samples of ${rank} dimensions; PyTorch's BatchNorm1d/2d/3d take 1 to 4`);
+    const cls = rank <= 2 ? "BatchNorm1d" : rank === 3 ? "BatchNorm2d" : "BatchNorm3d";
+    return {
+      module: `nn.${cls}(${at.layer.inShape[0]}, eps=${pyFloat(c.eps)}, momentum=${pyFloat(c.momentum)})`,
+      comment: `batch norm over ${at.layer.inShape[0]} channels (running statistics in eval mode)`,
+      init: [],
+    };
+  },
+  layerNorm: (c, at) => {
+    const shape = at.layer.inShape.slice(-c.dims);
+    return { module: `nn.LayerNorm([${shape.join(", ")}], eps=${pyFloat(c.eps)})`, comment: `layer norm over the last ${c.dims} dimension${c.dims === 1 ? "" : "s"}`, init: [] };
+  },
+  residual: (c, at) => {
+    const body = at.layer.children();
+    const rows = c.layers.map((sub, j) =>
+      torchLayer(sub as LayerConfig, { index: j, inFeatures: body[j]!.inFeatures, outFeatures: body[j]!.outFeatures, fusedOutput: false, next: c.layers[j + 1] as LayerConfig | undefined, layer: body[j]! }),
+    );
+    // The body's initializers, each with `layer` bound to its module (a name per block, for nesting).
+    const block = `block_${at.layer.path.replace(/\D+/g, "_").replace(/^_|_$/g, "")}`;
+    const init = rows.some((r) => r.init.length) ? [`${block} = layer`, ...rows.flatMap((r, j) => (r.init.length ? [`layer = ${block}.body[${j}]`, ...r.init] : []))] : [];
+    return {
+      module: `Residual(nn.Sequential(${rows.map((r) => r.module).join(", ")}))`,
+      comment: `residual block x + f(x), f: ${rows.map((r) => r.comment).join("; ")}`,
+      init,
+    };
+  },
 };
+
+/** A (height, width) pair as a Python argument: `3`, or `(3, 5)` when they differ. */
+function pyPair(p: readonly [number, number] | readonly number[]): string {
+  return p[0] === p[1] ? String(p[0]) : `(${p[0]}, ${p[1]})`;
+}
 
 /** The row of `config`'s type; throws for a type with no row. */
 export function torchLayer(config: LayerConfig, at: TorchLayerContext): TorchLayer {

@@ -48,6 +48,10 @@ export function modelPy(spec: TorchExportSpec): string {
         : "the outputs"
       : "logits";
   const layerLines = spec.layers.map((l, i) => `            ${l.module},  # ${i}: ${l.comment}`);
+  const image = spec.inputShape.length > 1;
+  const modules = spec.layers.map((l) => l.module).join("\n");
+  const usesConv = /(^|[^.\w])Conv2d\(/m.test(modules);
+  const usesResidual = /(^|[^.\w])Residual\(/m.test(modules);
   const initLines = spec.layers.flatMap((l, i) => (l.init.length ? [`    layer = net.layers[${i}]`, ...l.init.map((s) => `    ${s}`)] : []));
   const forwardBody =
     spec.output === "softmax"
@@ -67,8 +71,9 @@ A PyTorch copy of a blasnet model, written by \`blasnet export-torch\` (blasnet 
     y = net(torch.tensor(x, dtype=torch.float32))       # raw features (N, ${spec.inFeatures}) -> what model.predict returns
 
 \`build()\` is the same module freshly initialized (blasnet's initializers, not its random numbers).
-The state_dict keys are the tensors of model.safetensors: layers.{i}.weight (out, in) and
-layers.{i}.bias of the dense layer at index i of the blasnet model's layers${standardized ? ", and the\nstandardization buffers" : ""}. train_ddp.py trains this module on many processes or machines.
+The state_dict keys are the tensors of model.safetensors: layers.{i}.weight and layers.{i}.bias of
+the layer at index i of the blasnet model's layers (dense (out, in), conv2d (out, in, kh, kw)),
+batch norm's running_mean and running_var, a residual block's layers.{i}.body.{j}.*${standardized ? ", and the\nstandardization buffers" : ""}. train_ddp.py trains this module on many processes or machines.
 """
 import json
 import os
@@ -82,7 +87,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS = os.path.join(HERE, "model.safetensors")
 
 IN_FEATURES = ${spec.inFeatures}
-OUT_FEATURES = ${spec.outFeatures}
+OUT_FEATURES = ${spec.outFeatures}${image ? `
+# A sample's shape: forward() takes (N, ${spec.inputShape.join(", ")}) or flat rows (N, IN_FEATURES).
+INPUT_SHAPE = (${spec.inputShape.join(", ")})` : ""}
 # The CSV columns the model was trained on (None: not recorded; train_ddp.py then reads the first
 # IN_FEATURES columns as features and the columns after them as targets).
 FEATURES = ${pyStrings(spec.data.featureNames)}
@@ -120,7 +127,38 @@ class Dense(nn.Linear):
     def forward(self, x):
         return self.activation(super().forward(x))
 
+${
+  usesConv
+    ? `
+class Conv2d(nn.Conv2d):
+    """blasnet's conv2d(outChannels, kernelSize, { activation }): nn.Conv2d, then the activation. The
+    state_dict keys stay weight (out, in, kh, kw) and bias."""
 
+    def __init__(self, *args, activation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.activation = activation
+
+    def forward(self, x):
+        return self.activation(super().forward(x))
+
+`
+    : ""
+}${
+  usesResidual
+    ? `
+class Residual(nn.Module):
+    """blasnet's residual([...layers]): x + body(x). The body's keys are body.{j}.weight, ..."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x + self.body(x)
+
+`
+    : ""
+}
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -142,8 +180,8 @@ ${
     : ""
 }
     def scores(self, x):
-        """Raw features (N, ${spec.inFeatures}) -> what the loss compares with the targets: ${scores}."""
-${standardized ? "        x = (x - self.input_mean) / self.input_std\n" : ""}        return self.layers(x)
+        """Raw features (N, ${image ? `${spec.inputShape.join(", ")}) or (N, ` : ""}${spec.inFeatures}) -> what the loss compares with the targets: ${scores}."""
+${image ? "        x = x.reshape(x.shape[0], IN_FEATURES)\n" : ""}${standardized ? "        x = (x - self.input_mean) / self.input_std\n" : ""}${image ? "        x = x.reshape(x.shape[0], *INPUT_SHAPE)\n" : ""}        return self.layers(x)
 
     def forward(self, x):
         """Raw features (N, ${spec.inFeatures}) -> what blasnet's model.predict returns: ${returns}."""
@@ -204,7 +242,9 @@ def read_safetensors(path):
 
 def save_safetensors(tensors, path):
     """Write a dict of name -> float32 torch.Tensor as a safetensors file (replacing it atomically)."""
-    tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    # Batch norm's num_batches_tracked (int64) is left out: blasnet does not keep it, and
+    # load_state_dict fills it in for a plain dict.
+    tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items() if not name.endswith("num_batches_tracked")}
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         from safetensors.torch import save_file

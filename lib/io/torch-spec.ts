@@ -16,6 +16,8 @@ export interface TorchExportSpec {
   version: string;
   inFeatures: number;
   outFeatures: number;
+  /** A sample's shape at the input (the module takes (N, ...inputShape), or flat rows of inFeatures). */
+  inputShape: number[];
   layers: TorchLayer[];
   /** Standardization: inputs always together, targets (regression only) together. */
   inputMean: Float32Array | null;
@@ -67,6 +69,7 @@ export function torchSpecOf(model: Sequential, data: DataInfo, version: string):
       outFeatures: model.layers[index]!.outFeatures,
       fusedOutput: fused && index === last,
       next: config.layers[index + 1],
+      layer: model.layers[index]!,
     }),
   );
   const norm = model.normalization;
@@ -77,6 +80,7 @@ export function torchSpecOf(model: Sequential, data: DataInfo, version: string):
     version,
     inFeatures: model.inputSize,
     outFeatures: model.outputSize,
+    inputShape: [...model.inputShape],
     layers,
     inputMean: norm?.inputMean ?? null,
     inputStd: norm?.inputStd ?? null,

@@ -5,15 +5,32 @@
  * export, and the training plans all go through these lists.
  *
  * Adding a layer kind: its file under layers/, its entries here, and its native plan op
- * (native/plan.cc and the kind list in native/ops/kinds.h).
+ * (native/plan.cc and the kind list in native/ops/kinds.h); its PyTorch row in
+ * lib/io/torch-layers.ts.
  */
 import type { PlanLayer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { Activation, activationOp, LEAKY_RELU_ALPHA, type ActivationConfig } from "./layers/activation.js";
+import { BatchNorm, batchNormOp, type BatchNormConfig, type BatchNormOptions } from "./layers/batch-norm.js";
+import { Conv2d, conv2dOp, type Conv2dConfig, type Conv2dOptions } from "./layers/conv2d.js";
 import { Dense, denseOp, type DenseConfig, type DenseOptions } from "./layers/dense.js";
 import { Dropout, dropoutOp, type DropoutConfig } from "./layers/dropout.js";
 import { Flatten, type FlattenConfig } from "./layers/flatten.js";
 import type { Layer, PlanOp } from "./layers/layer.js";
+import { LayerNorm, layerNormOp, type LayerNormConfig, type LayerNormOptions } from "./layers/layer-norm.js";
+import {
+  AvgPool2d,
+  avgPool2dOp,
+  GlobalAvgPool2d,
+  MaxPool2d,
+  maxPool2dOp,
+  type AvgPool2dConfig,
+  type AvgPool2dOptions,
+  type GlobalAvgPool2dConfig,
+  type MaxPool2dConfig,
+  type MaxPool2dOptions,
+} from "./layers/pooling.js";
+import { Residual, residualEndOp, residualStartOp, type ResidualConfig } from "./layers/residual.js";
 import { Softmax, softmaxOp, type SoftmaxConfig } from "./layers/softmax.js";
 
 /** Every layer kind, by the `type` its config carries. */
@@ -23,10 +40,29 @@ export const LAYERS = {
   softmax: Softmax,
   dropout: Dropout,
   flatten: Flatten,
+  conv2d: Conv2d,
+  maxPool2d: MaxPool2d,
+  avgPool2d: AvgPool2d,
+  globalAvgPool2d: GlobalAvgPool2d,
+  batchNorm: BatchNorm,
+  layerNorm: LayerNorm,
+  residual: Residual,
 } as const;
 
 /** A layer's JSON-able description (what `Sequential.config()` stores and `layerFromConfig` reads). */
-export type LayerConfig = DenseConfig | ActivationConfig | SoftmaxConfig | DropoutConfig | FlattenConfig;
+export type LayerConfig =
+  | DenseConfig
+  | ActivationConfig
+  | SoftmaxConfig
+  | DropoutConfig
+  | FlattenConfig
+  | Conv2dConfig
+  | MaxPool2dConfig
+  | AvgPool2dConfig
+  | GlobalAvgPool2dConfig
+  | BatchNormConfig
+  | LayerNormConfig
+  | ResidualConfig;
 
 /** The math of every plan step kind (the TypeScript reference the training plans run). */
 export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { kind: K }>, any> } = {
@@ -34,6 +70,13 @@ export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { k
   activation: activationOp,
   softmax: softmaxOp,
   dropout: dropoutOp,
+  conv2d: conv2dOp,
+  maxPool2d: maxPool2dOp,
+  avgPool2d: avgPool2dOp,
+  batchNorm: batchNormOp,
+  layerNorm: layerNormOp,
+  residualStart: residualStartOp,
+  residualEnd: residualEndOp,
 };
 
 /** Rebuild a layer from its config (validating it as the factories do). */
@@ -47,7 +90,8 @@ export function layerFromConfig(c: LayerConfig, index: number): Layer {
       `Unknown layer type at index ${index}: ${describe(type)}; expected one of ${Object.keys(LAYERS).map((s) => `"${s}"`).join(", ")}`,
     );
   }
-  return (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig) => Layer)(c);
+  // A residual block's body is rebuilt through this function too.
+  return (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig, rebuild: typeof layerFromConfig) => Layer)(c, layerFromConfig);
 }
 
 /** A fully connected layer with `units` outputs: y = x Wᵀ + b, then `activation` if given. */
@@ -98,10 +142,47 @@ export function dropout(rate: number): Dropout {
 export function flatten(): Flatten {
   return new Flatten();
 }
+/**
+ * A 2-D convolution (PyTorch's Conv2d) with `outChannels` filters of `kernelSize` (a number or
+ * [height, width]) over (channels, height, width) samples, then `activation` if given; e.g.
+ * `conv2d(32, 3, { padding: 1, activation: "relu" })`. Weight (outChannels, channels, kH, kW).
+ */
+export function conv2d(outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dOptions = {}): Conv2d {
+  return new Conv2d(outChannels, kernelSize, options);
+}
+/** Max pooling over windows of `kernelSize` (stride: the kernel size unless given). */
+export function maxPool2d(kernelSize: number | readonly [number, number], options: MaxPool2dOptions = {}): MaxPool2d {
+  return new MaxPool2d(kernelSize, options);
+}
+/** Average pooling over windows of `kernelSize` (padding counted as zeros; stride: the kernel size unless given). */
+export function avgPool2d(kernelSize: number | readonly [number, number], options: AvgPool2dOptions = {}): AvgPool2d {
+  return new AvgPool2d(kernelSize, options);
+}
+/** The mean of each channel's plane: (C, H, W) -> (C) (Keras' GlobalAveragePooling2D). */
+export function globalAvgPool2d(): GlobalAvgPool2d {
+  return new GlobalAvgPool2d();
+}
+/** Batch normalization over the channels (the sample's first dimension): batch statistics while training, running ones after. */
+export function batchNorm(options: BatchNormOptions = {}): BatchNorm {
+  return new BatchNorm(options);
+}
+/** Layer normalization over each sample's last `dims` dimensions (default 1), with a learned scale and shift. */
+export function layerNorm(options: LayerNormOptions = {}): LayerNorm {
+  return new LayerNorm(options);
+}
+/** A residual block y = x + f(x), f being `layers` (which must keep the sample's shape). */
+export function residual(layers: Layer[]): Residual {
+  return new Residual(layers);
+}
 
-export { Layer, sizeOf, showShape, type Shape, type Param, type ParamSpec, type PlanOp } from "./layers/layer.js";
+export { Layer, sizeOf, showShape, type Shape, type Param, type ParamSpec, type PlanOp, type PlanContext } from "./layers/layer.js";
 export { Dense, type DenseOptions, type DenseConfig } from "./layers/dense.js";
 export { Activation, LEAKY_RELU_ALPHA, type ActivationConfig, type DenseActivation, type DenseActivation as ActivationName } from "./layers/activation.js";
 export { Softmax, type SoftmaxConfig } from "./layers/softmax.js";
 export { Dropout, type DropoutConfig } from "./layers/dropout.js";
 export { Flatten, type FlattenConfig } from "./layers/flatten.js";
+export { Conv2d, type Conv2dOptions, type Conv2dConfig } from "./layers/conv2d.js";
+export { MaxPool2d, AvgPool2d, GlobalAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions, type MaxPool2dConfig, type AvgPool2dConfig, type GlobalAvgPool2dConfig } from "./layers/pooling.js";
+export { BatchNorm, type BatchNormOptions, type BatchNormConfig } from "./layers/batch-norm.js";
+export { LayerNorm, type LayerNormOptions, type LayerNormConfig } from "./layers/layer-norm.js";
+export { Residual, type ResidualConfig } from "./layers/residual.js";

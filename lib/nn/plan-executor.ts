@@ -12,6 +12,10 @@
  *
  * Workspaces (activations, deltas, dropout masks, the gathered batch) are allocated once, for
  * spec.batchSize; a step allocates nothing.
+ *
+ * Frozen parameter ranges (spec.frozen: batch norm's running statistics, ...) get a zero gradient
+ * before clipping, and their values and optimizer state are put back as they were after the
+ * optimizer's one pass over the flat buffer.
  */
 import type { Kernels } from "../backend/backend.js";
 import type { PlanBuffers, PlanLayer, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
@@ -25,6 +29,19 @@ function opOf(layer: PlanLayer, i: number): PlanOp {
   const op = (PLAN_OPS as Record<string, PlanOp | undefined>)[layer.kind];
   if (!op || !Object.hasOwn(PLAN_OPS, layer.kind)) throw new TypeError(`Plan layer ${i} has unknown kind ${JSON.stringify(layer.kind)}`);
   return op;
+}
+
+/** spec.frozen, checked: ascending, non-overlapping ranges [begin, end) within [0, P). */
+function frozenRanges(spec: PlanSpec): Array<[number, number]> {
+  const frozen = spec.frozen ?? [];
+  if (!Array.isArray(frozen)) throw new TypeError(`Plan frozen must be an array of [begin, end) ranges but is ${typeof frozen}`);
+  let last = 0;
+  frozen.forEach((r, i) => {
+    const ok = Array.isArray(r) && r.length === 2 && Number.isInteger(r[0]) && Number.isInteger(r[1]) && r[0] >= last && r[0] < r[1] && r[1] <= spec.paramCount;
+    if (!ok) throw new RangeError(`Plan frozen[${i}] = ${JSON.stringify(r)}: expected ascending, non-overlapping ranges [begin, end) within [0, ${spec.paramCount})`);
+    last = r[1];
+  });
+  return frozen;
 }
 
 /** Width of each layer's output, and checks that the layer chain fits together. */
@@ -59,6 +76,11 @@ export class PlanExecutor implements TrainPlan {
   /** The optimizer's hyperparameters, as the optimizerStep kernel takes them (made once). */
   private readonly hyper: Float64Array;
   private readonly hasDropout: boolean;
+  private readonly frozen: Array<[number, number]>;
+  /** The frozen values and their optimizer state, kept across the update (see restoreFrozen). */
+  private readonly frozenKeep: Float32Array;
+  /** Optimizer state slots (blocks of P values). */
+  private readonly slots: number;
   private readonly rng = new Rng(0);
   private disposed = false;
 
@@ -83,7 +105,15 @@ export class PlanExecutor implements TrainPlan {
     this.outputs = this.widths.map((w) => new Float32Array(B * w));
     this.deltas = this.widths.map((w) => new Float32Array(B * w));
     this.ops = spec.layers.map((l, i) => opOf(l, i));
-    this.work = spec.layers.map((l, i) => this.ops[i]!.prepare(l, buffers, B, i === 0 ? spec.inFeatures : this.widths[i - 1]!, this.widths[i]!));
+    this.work = [];
+    spec.layers.forEach((l, i) => {
+      const ctx = { index: i, layers: spec.layers, outputs: this.outputs, deltas: this.deltas, work: this.work };
+      this.work.push(this.ops[i]!.prepare(l, buffers, B, i === 0 ? spec.inFeatures : this.widths[i - 1]!, this.widths[i]!, ctx));
+    });
+    this.frozen = frozenRanges(spec);
+    const frozenCount = this.frozen.reduce((n, [b, e]) => n + e - b, 0);
+    this.frozenKeep = new Float32Array(frozenCount * (1 + slots));
+    this.slots = slots;
     this.xBatch = new Float32Array(B * spec.inFeatures);
     this.yBatch = new Float32Array(B * spec.outFeatures);
     this.labelBatch = new Int32Array(B);
@@ -116,6 +146,7 @@ export class PlanExecutor implements TrainPlan {
       // Checked as stored (float32): a loss beyond float32's range is reported as Infinity, and its
       // step's gradients would overflow the weights.
       if (!Number.isFinite(run.losses[s]!)) break;
+      this.zeroFrozenGradients();
       this.clipGradients();
       this.update(run.lr[s]!, run.firstStep + s);
       completed++;
@@ -138,14 +169,19 @@ export class PlanExecutor implements TrainPlan {
 
   /**
    * Loss of x (rows, in) against y, and its gradient with respect to every parameter written into
-   * buffers.grads. Dropout is off and no update is made: for gradient checks and evaluation.
+   * buffers.grads (frozen ranges: 0). No update is made: for gradient checks and evaluation. By
+   * default in inference mode (dropout off, batch norm with its running statistics); `training`
+   * true runs the training forward pass (dropout masks, batch statistics, running statistics
+   * updated).
    */
-  lossAndGradients(x: Float32Array, y: Float32Array | Int32Array, rows: number): number {
+  lossAndGradients(x: Float32Array, y: Float32Array | Int32Array, rows: number, training = false): number {
     this.checkAlive();
     if (!Number.isInteger(rows) || rows < 1 || rows > this.spec.batchSize) {
       throw new RangeError(`rows ${rows} must be an integer in [1, ${this.spec.batchSize}]`);
     }
-    return this.forwardLossBackward(x, y, rows, false);
+    const loss = this.forwardLossBackward(x, y, rows, training);
+    this.zeroFrozenGradients();
+    return loss;
   }
 
   dispose(): void {
@@ -275,9 +311,42 @@ export class PlanExecutor implements TrainPlan {
     }
   }
 
-  /** One optimizer step over the whole flat parameter buffer: θ ← θ − η g (or the optimizer's rule). */
+  /** Frozen parameters get no gradient (so they do not count in clipNorm either). */
+  private zeroFrozenGradients(): void {
+    const g = this.buffers.grads;
+    for (const [b, e] of this.frozen) g.fill(0, b, e);
+  }
+
+  /**
+   * One optimizer step over the whole flat parameter buffer: θ ← θ − η g (or the optimizer's rule);
+   * frozen ranges and their optimizer state are put back as they were (weight decay or momentum
+   * would move them even with a zero gradient).
+   */
   private update(lr: number, step: number): void {
     const { params, grads, state } = this.buffers;
-    this.kernels.optimizerStep(this.spec.optimizer.kind as OptimizerName, params, grads, state, this.spec.paramCount, lr, step, this.hyper);
+    const P = this.spec.paramCount;
+    this.copyFrozen(true);
+    this.kernels.optimizerStep(this.spec.optimizer.kind as OptimizerName, params, grads, state, P, lr, step, this.hyper);
+    this.copyFrozen(false);
+  }
+
+  /** Save (keep = true) or restore the frozen parameters and their optimizer state (slot s at s·P). */
+  private copyFrozen(keep: boolean): void {
+    if (this.frozen.length === 0) return;
+    const { params, state } = this.buffers;
+    const P = this.spec.paramCount;
+    const slots = this.slots;
+    const kept = this.frozenKeep;
+    let k = 0;
+    for (let s = -1; s < slots; s++) {
+      const buf = s < 0 ? params : state;
+      const base = s < 0 ? 0 : s * P;
+      for (const [b, e] of this.frozen) {
+        for (let i = base + b; i < base + e; i++, k++) {
+          if (keep) kept[k] = buf[i]!;
+          else buf[i] = kept[k]!;
+        }
+      }
+    }
   }
 }

@@ -25,12 +25,13 @@ import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History 
 import { checkMetrics } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { makeSlicer } from "../train/yield.js";
-import { Layer, layerFromConfig, showShape, sizeOf, type LayerConfig, type Shape } from "./layers.js";
+import { Layer, layerFromConfig, sizeOf, type LayerConfig, type Shape } from "./layers.js";
 import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
 import { classesOf, predictPass } from "./predict.js";
 import { checkCompile, checkInputShape, checkTrainingState, CONFIG_VERSION, inferenceBatch, outputFunction, planSteps, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
-import { allocateParameters, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
+import { summaryText } from "./summary.js";
+import { allocateParameters, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
 export type { Normalization, NormalizationInput } from "../train/normalization.js";
 export { CONFIG_VERSION, type SequentialOptions, type CompileOptions, type TrainingState, type SequentialConfig, type EvaluateOptions, type DataInfo, type ModelSaveOptions } from "./model-spec.js";
@@ -114,6 +115,7 @@ export class Sequential {
       l.owned = true;
       l.name = `${l.kind()}_${i}`;
       l.index = i;
+      l.path = `layers.${i}`;
       try {
         shape = l.build(shape);
       } catch (e) {
@@ -137,23 +139,13 @@ export class Sequential {
     return this.params.length;
   }
 
-  /** A table of layers, output shapes and parameter counts with the total; printed unless print is false. */
+  /**
+   * A table of layers (a residual block's body indented under it), output shapes and parameter
+   * counts, with the total, trainable and non-trainable counts; printed unless print is false.
+   */
   summary(options: { print?: boolean } = {}): string {
     checkOptions(options, ["print"], "summary");
-    const rows: string[][] = [["Layer", "Type", "Output shape", "Params"]];
-    for (const l of this.layers) rows.push([l.name, l.label(), showShape(l.outShape), l.paramCount().toLocaleString("en-US")]);
-    const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
-    const line = (r: string[]): string => r.map((v, c) => (c === 3 ? v.padStart(w[c]!) : v.padEnd(w[c]!))).join("  ");
-    const rule = "-".repeat(w.reduce((a, b) => a + b, 0) + 6);
-    const text = [
-      `Sequential (input: ${this.inputShape.length === 1 ? `${this.inputSize} features` : showShape(this.inputShape)})`,
-      rule,
-      line(rows[0]!),
-      rule,
-      ...rows.slice(1).map(line),
-      rule,
-      `Total params: ${this.params.length.toLocaleString("en-US")}`,
-    ].join("\n");
+    const text = summaryText(this.layers, this.inputShape, this.params.length);
     if (options.print !== false) console.log(text);
     return text;
   }
@@ -438,6 +430,7 @@ export class Sequential {
       clipNorm: this.clipNorm,
       clipValue: this.clipValue,
       paramCount: this.params.length,
+      frozen: frozenRanges(this.layers),
     };
   }
 

@@ -23,12 +23,16 @@ export interface LayerWeights {
   weight: Matrix;
   /** (outFeatures), or null without bias. */
   bias: Float32Array | null;
+  /** Other values the layer keeps, by PyTorch name: batch norm's running_mean and running_var. */
+  buffers?: Record<string, Float32Array>;
 }
 
 /** What setWeights takes per parameterized layer. */
 export interface WeightsInput {
   weight: Matrix | Float32Array;
   bias?: Float32Array | null;
+  /** Batch norm's running_mean and running_var (each optional: left as they are when absent). */
+  buffers?: Record<string, Float32Array>;
 }
 
 /** Allocate the flat parameter and gradient buffers, bind every layer to them and initialize them from `seed`. */
@@ -70,17 +74,41 @@ function tooManyParameters(layers: readonly Layer[], P: number): RangeError {
   );
 }
 
-/** The layers that have parameters, with their index in the model. */
-function parameterized(layers: readonly Layer[]): [number, Layer][] {
-  return layers.flatMap((l, i): [number, Layer][] => (l.params.length > 0 ? [[i, l]] : []));
+/**
+ * The parameter ranges [begin, end) the optimizer leaves alone (`trainable: false`: batch norm's
+ * running statistics), ascending, adjacent ones merged: the training plan's `frozen`.
+ */
+export function frozenRanges(layers: readonly Layer[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const l of layers) {
+    for (const p of l.params) {
+      if (p.trainable !== false) continue;
+      const end = p.offset + p.value.length;
+      const last = out[out.length - 1];
+      if (last && last[1] === p.offset) last[1] = end;
+      else out.push([p.offset, end]);
+    }
+  }
+  return out;
 }
 
-/** Copies of every parameterized layer's weight and bias. */
+/**
+ * The layers that hold parameters of their own, with the index in the model of the layer they
+ * belong to: a residual block's body layers stand for the block.
+ */
+function parameterized(layers: readonly Layer[]): [number, Layer][] {
+  const leaves = (l: Layer): Layer[] => (l.children().length > 0 ? l.children().flatMap(leaves) : l.params.length > 0 ? [l] : []);
+  return layers.flatMap((l, i) => leaves(l).map((leaf): [number, Layer] => [i, leaf]));
+}
+
+/** Copies of every parameterized layer's weight and bias (and batch norm's running statistics, as `buffers`). */
 export function getWeights(layers: readonly Layer[]): LayerWeights[] {
   return parameterized(layers).map(([i, l]) => {
-    const [w, b] = l.params;
+    const [w, b, ...rest] = l.params;
     const rows = w!.shape[0]!;
-    return { layer: i, name: l.name, weight: new Matrix(w!.value.slice(), rows, w!.value.length / rows), bias: b ? b.value.slice() : null };
+    const out: LayerWeights = { layer: i, name: l.name, weight: new Matrix(w!.value.slice(), rows, w!.value.length / rows), bias: b ? b.value.slice() : null };
+    if (rest.length > 0) out.buffers = Object.fromEntries(rest.map((p) => [p.name, p.value.slice()]));
+    return out;
   });
 }
 
@@ -111,11 +139,20 @@ export function setWeights(layers: readonly Layer[], weights: readonly WeightsIn
     } else if (b !== null) {
       throw new RangeError(`setWeights[${i}].bias: layer ${l.name} has no bias (useBias: false) but a bias was given`);
     }
+    for (const [name, v] of Object.entries(w.buffers ?? {}) as [string, unknown][]) {
+      const p = l.params.slice(2).find((q) => q.name === name);
+      if (!p) throw new RangeError(`setWeights[${i}].buffers.${name}: layer ${l.name} has ${l.params.length > 2 ? `only ${l.params.slice(2).map((q) => q.name).join(", ")}` : "no buffers"}`);
+      if (!(v instanceof Float32Array) || v.length !== p.value.length) {
+        throw new RangeError(`setWeights[${i}].buffers.${name} (${l.name}): expected a Float32Array of ${p.value.length} values but received ${describe(v)}`);
+      }
+      checkFiniteArray(v, `setWeights[${i}].buffers.${name}`);
+    }
   });
   targets.forEach((l, i) => {
     const w = weights[i]!;
     l.params[0]!.value.set(w.weight instanceof Matrix ? w.weight.data : w.weight);
     if (l.params[1]) l.params[1].value.set(w.bias!);
+    for (const [name, v] of Object.entries(w.buffers ?? {}) as [string, Float32Array][]) l.params.find((q) => q.name === name)!.value.set(v);
   });
 }
 

@@ -4,8 +4,8 @@
  * (lib/io/torch-export.ts writes it).
  */
 
-/** An ONNX attribute value: integers, floats and strings are enough for every op blasnet exports. */
-export type OnnxAttribute = { name: string } & ({ int: number } | { float: number } | { string: string });
+/** An ONNX attribute value: integers, lists of integers, floats and strings are enough for every op blasnet exports. */
+export type OnnxAttribute = { name: string } & ({ int: number } | { ints: number[] } | { float: number } | { string: string });
 
 /** An ONNX graph being built: each call appends nodes or initializers and returns a value's name. */
 export interface OnnxGraph {

@@ -18,11 +18,18 @@
 #include "optimizers.h"
 
 // Layer kinds of the fused training plan (plan.h).
-#define BN_LAYERS(X) \
-  X(dense, 0)        \
-  X(activation, 1)   \
-  X(softmax, 2)      \
-  X(dropout, 3)
+#define BN_LAYERS(X)  \
+  X(dense, 0)         \
+  X(activation, 1)    \
+  X(softmax, 2)       \
+  X(dropout, 3)       \
+  X(conv2d, 4)        \
+  X(maxPool2d, 5)     \
+  X(avgPool2d, 6)     \
+  X(batchNorm, 7)     \
+  X(layerNorm, 8)     \
+  X(residualStart, 9) \
+  X(residualEnd, 10)
 
 namespace blasnet {
 

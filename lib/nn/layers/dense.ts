@@ -131,9 +131,9 @@ export class Dense extends Layer {
   }
 
   onnx(g: OnnxGraph, x: string): string {
-    const w = g.tensor(`layers.${this.index}.weight`, [this.units, this.inFeatures], this.weight);
+    const w = g.tensor(`${this.path}.weight`, [this.units, this.inFeatures], this.weight);
     const inputs = [x, w];
-    if (this.bias) inputs.push(g.tensor(`layers.${this.index}.bias`, [this.units], this.bias));
+    if (this.bias) inputs.push(g.tensor(`${this.path}.bias`, [this.units], this.bias));
     const y = g.node("Gemm", inputs, [{ name: "transB", int: 1 }], this.name);
     return this.activation === null ? y : activationLayer(this.activation).onnx(g, y);
   }

@@ -1,6 +1,7 @@
 /**
  * What every layer kind describes about itself, once, in its own file (dense.ts, activation.ts,
- * softmax.ts, dropout.ts, flatten.ts); lib/nn/layers.ts lists the kinds.
+ * softmax.ts, dropout.ts, flatten.ts, conv2d.ts, pooling.ts, batch-norm.ts, layer-norm.ts,
+ * residual.ts); lib/nn/layers.ts lists the kinds.
  *
  * - its config (what `Sequential.config()` stores) and the validation of its options;
  * - its output shape from its input shape (a sample's shape: [features], [channels, height, width]);
@@ -27,6 +28,11 @@ export type Shape = readonly number[];
 export interface ParamSpec {
   name: string;
   shape: number[];
+  /**
+   * False for values the optimizer never changes (batch norm's running_mean and running_var, which
+   * only the training forward pass updates; Keras counts them as non-trainable). Default true.
+   */
+  trainable?: boolean;
 }
 
 /** A declared parameter, bound to the model's buffers. */
@@ -57,8 +63,13 @@ export function showShape(shape: Shape): string {
 export abstract class Layer {
   /** Set by the model: "dense_0", "relu_1", ... (kind and position). */
   name = "";
-  /** Set by the model: the layer's index in it (its parameters are `layers.{index}.{name}`). */
+  /** Set by the model: the layer's index in it (or in its residual block's body). */
   index = -1;
+  /**
+   * Set by the model: the prefix of the layer's parameter names, PyTorch's: `layers.{index}`, or
+   * inside a residual block `layers.{i}.body.{j}` (its parameters are `{path}.{name}`).
+   */
+  path = "";
   /** A sample's shape at the input and output (set by build). */
   inShape: Shape = [];
   outShape: Shape = [];
@@ -100,6 +111,11 @@ export abstract class Layer {
     return this.paramSpecs().reduce((n, p) => n + sizeOf(p.shape), 0);
   }
 
+  /** Of those, the ones the optimizer leaves alone (`trainable: false`). */
+  nonTrainableCount(): number {
+    return this.paramSpecs().reduce((n, p) => n + (p.trainable === false ? sizeOf(p.shape) : 0), 0);
+  }
+
   /** Take views of the model's buffers from `offset`; returns the offset after this layer's parameters. */
   bind(params: Float32Array, grads: Float32Array, offset: number): number {
     this.params = this.paramSpecs().map((p) => {
@@ -128,6 +144,24 @@ export abstract class Layer {
   abstract kind(): string;
   /** Append the layer's inference computation to an ONNX graph; returns the output's name. */
   abstract onnx(g: OnnxGraph, x: string): string;
+
+  /** The layers inside this one (a residual block's body), else none. */
+  children(): readonly Layer[] {
+    return [];
+  }
+}
+
+/**
+ * What a step's `prepare` may see of the whole plan: its position, every step, and the buffers of
+ * the others (outputs[l] and deltas[l]: step l's output and dL/d(output), (batch, width of l);
+ * work[l]: what step l prepared, for l < index). Residual steps use it to find their partner.
+ */
+export interface PlanContext {
+  index: number;
+  layers: readonly PlanLayer[];
+  outputs: readonly Float32Array[];
+  deltas: readonly Float32Array[];
+  work: readonly unknown[];
 }
 
 /**
@@ -139,7 +173,7 @@ export interface PlanOp<L extends PlanLayer = PlanLayer, W = unknown> {
   /** Output features per sample; throws a RangeError naming `at` when the layer does not fit the plan. */
   outFeatures(layer: L, inFeatures: number, paramCount: number, at: string): number;
   /** The step's views and workspaces, for batches of up to `batchSize` rows. */
-  prepare(layer: L, buffers: PlanBuffers, batchSize: number, inFeatures: number, outFeatures: number): W;
+  prepare(layer: L, buffers: PlanBuffers, batchSize: number, inFeatures: number, outFeatures: number, ctx: PlanContext): W;
   /** y (rows, outF) from x (rows, inF). */
   forward(k: Kernels, layer: L, w: W, x: Float32Array, y: Float32Array, rows: number, inF: number, outF: number, training: boolean, rng: Rng): void;
   /**

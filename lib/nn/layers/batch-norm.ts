@@ -1,0 +1,188 @@
+/**
+ * Batch normalization, PyTorch's BatchNorm1d/2d/3d: per channel c (the sample's first dimension;
+ * the rest, S values, are its spatial positions; a (F) sample has F channels of one position):
+ *
+ *   y = γ[c] · (x − μ[c]) / sqrt(σ²[c] + eps) + β[c]
+ *
+ * Training: μ, σ² are the batch's statistics over (rows, S) (biased variance), and the running
+ * statistics move towards them: running_mean ← (1 − momentum) running_mean + momentum μ,
+ * running_var ← (1 − momentum) running_var + momentum σ² m / (m − 1) (m = rows·S; σ² itself when
+ * m = 1, a batch PyTorch refuses and blasnet lets an epoch's last one-row batch train on).
+ * Inference (evaluate, predict): the running statistics.
+ *
+ * Parameters: weight γ (1), bias β (0), and running_mean (0), running_var (1), which the optimizer
+ * never changes (non-trainable, frozen ranges of the plan).
+ */
+import type { PlanLayer } from "../../backend/plan.js";
+import { describe } from "../../core/matrix.js";
+import { checkOptions } from "../../core/options.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+import { Layer, sizeOf, type PlanOp, type Shape } from "./layer.js";
+
+export interface BatchNormOptions {
+  /** Weight of the new batch's statistics in the running ones. Default 0.1 (PyTorch's). */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+export interface BatchNormConfig {
+  type: "batchNorm";
+  momentum: number;
+  eps: number;
+}
+
+export class BatchNorm extends Layer {
+  readonly type = "batchNorm";
+  readonly momentum: number;
+  readonly eps: number;
+
+  constructor(options: BatchNormOptions = {}) {
+    super();
+    checkOptions(options, ["momentum", "eps"], "batchNorm");
+    const { momentum = 0.1, eps = 1e-5 } = options;
+    if (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1)) {
+      throw new RangeError(`Invalid momentum for batchNorm: ${describe(momentum)}; expected a number in [0, 1]`);
+    }
+    if (typeof eps !== "number" || !(eps > 0 && Number.isFinite(eps))) throw new RangeError(`Invalid eps for batchNorm: ${describe(eps)}; expected a finite number > 0`);
+    this.momentum = momentum;
+    this.eps = eps;
+  }
+
+  /** Channels (the sample's first dimension). */
+  get channels(): number {
+    return this.inShape[0]!;
+  }
+
+  /** Positions per channel (the product of the sample's other dimensions; 1 for (F) samples). */
+  get spatial(): number {
+    return sizeOf(this.inShape.slice(1));
+  }
+
+  protected override outputShape(inShape: Shape): Shape {
+    return inShape;
+  }
+
+  override paramSpecs() {
+    const c = [this.inShape[0]!];
+    return [
+      { name: "weight", shape: c },
+      { name: "bias", shape: c },
+      { name: "running_mean", shape: c, trainable: false },
+      { name: "running_var", shape: c, trainable: false },
+    ];
+  }
+
+  override initialize(): void {
+    const [w, b, mean, variance] = this.params;
+    w!.value.fill(1);
+    b!.value.fill(0);
+    mean!.value.fill(0);
+    variance!.value.fill(1);
+  }
+
+  planLayers(): PlanLayer[] {
+    const [w, b, mean, variance] = this.params;
+    return [
+      {
+        kind: "batchNorm",
+        channels: this.channels,
+        spatial: this.spatial,
+        momentum: this.momentum,
+        eps: this.eps,
+        weightOffset: w?.offset ?? -1,
+        biasOffset: b?.offset ?? -1,
+        runningMeanOffset: mean?.offset ?? -1,
+        runningVarOffset: variance?.offset ?? -1,
+      },
+    ];
+  }
+
+  config(): BatchNormConfig {
+    return { type: "batchNorm", momentum: this.momentum, eps: this.eps };
+  }
+
+  static fromConfig(c: BatchNormConfig): BatchNorm {
+    return new BatchNorm({ momentum: c.momentum, eps: c.eps });
+  }
+
+  label(): string {
+    return "batchNorm";
+  }
+
+  kind(): string {
+    return "batchNorm";
+  }
+
+  onnx(g: OnnxGraph, x: string): string {
+    const c = [this.channels];
+    const [w, b, mean, variance] = this.params.map((p) => g.tensor(`${this.path}.${p.name}`, c, p.value));
+    return g.node("BatchNormalization", [x, w!, b!, mean!, variance!], [{ name: "epsilon", float: this.eps }], this.name);
+  }
+}
+
+/** The batch norm step's views into the model's buffers, and the statistics its forward pass used. */
+interface BatchNormWork {
+  gamma: Float32Array;
+  beta: Float32Array;
+  gammaGrad: Float32Array;
+  betaGrad: Float32Array;
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  /** The batch's statistics (training forward). */
+  mean: Float32Array;
+  variance: Float32Array;
+  /** Whether the last forward pass normalized with the batch's statistics. */
+  batchStats: boolean;
+}
+
+type BatchNormStep = Extract<PlanLayer, { kind: "batchNorm" }>;
+
+export const batchNormOp: PlanOp<BatchNormStep, BatchNormWork> = {
+  outFeatures(l, inF, P, at) {
+    if (!(Number.isInteger(l.channels) && l.channels >= 1 && Number.isInteger(l.spatial) && l.spatial >= 1) || l.channels * l.spatial !== inF) {
+      throw new RangeError(`${at} (batchNorm) expects ${l.channels} channels x ${l.spatial} positions but receives ${inF} values`);
+    }
+    if (!(l.momentum >= 0 && l.momentum <= 1) || !(l.eps > 0 && Number.isFinite(l.eps))) throw new RangeError(`${at} (batchNorm) has momentum ${l.momentum} and eps ${l.eps}; expected [0, 1] and > 0`);
+    for (const o of [l.weightOffset, l.biasOffset, l.runningMeanOffset, l.runningVarOffset]) {
+      if (!Number.isInteger(o) || o < 0 || o + l.channels > P) throw new RangeError(`${at} (batchNorm) has parameters outside the ${P} parameters`);
+    }
+    return inF;
+  },
+  prepare(l, { params, grads }) {
+    const view = (a: Float32Array, o: number) => a.subarray(o, o + l.channels);
+    return {
+      gamma: view(params, l.weightOffset),
+      beta: view(params, l.biasOffset),
+      gammaGrad: view(grads, l.weightOffset),
+      betaGrad: view(grads, l.biasOffset),
+      runningMean: view(params, l.runningMeanOffset),
+      runningVar: view(params, l.runningVarOffset),
+      mean: new Float32Array(l.channels),
+      variance: new Float32Array(l.channels),
+      batchStats: false,
+    };
+  },
+  forward(k, l, v, x, y, rows, _inF, _outF, training) {
+    const { channels: C, spatial: S } = l;
+    v.batchStats = training;
+    if (!training) {
+      k.batchNormForward(y, x, v.runningMean, v.runningVar, v.gamma, v.beta, rows, C, S, l.eps);
+      return;
+    }
+    k.batchNormStats(v.mean, v.variance, x, rows, C, S);
+    k.batchNormForward(y, x, v.mean, v.variance, v.gamma, v.beta, rows, C, S, l.eps);
+    const m = rows * S;
+    const unbias = m > 1 ? m / (m - 1) : 1;
+    const mo = l.momentum;
+    for (let c = 0; c < C; c++) {
+      v.runningMean[c] = (1 - mo) * v.runningMean[c]! + mo * v.mean[c]!;
+      v.runningVar[c] = (1 - mo) * v.runningVar[c]! + mo * v.variance[c]! * unbias;
+    }
+  },
+  backward(k, l, v, x, _y, dy, dx, rows) {
+    const mean = v.batchStats ? v.mean : v.runningMean;
+    const variance = v.batchStats ? v.variance : v.runningVar;
+    k.batchNormBackward(dx, v.gammaGrad, v.betaGrad, dy, x, mean, variance, v.gamma, rows, l.channels, l.spatial, l.eps, v.batchStats);
+  },
+};

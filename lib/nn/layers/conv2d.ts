@@ -1,0 +1,284 @@
+/**
+ * A 2-D convolution, PyTorch's Conv2d: x (batch, C, H, W) maps to y (batch, outC, outH, outW) with
+ * weight W (outC, C, kH, kW) and bias b (outC):
+ *
+ *   y[n, o, oh, ow] = b[o] + Σ_{c, i, j} W[o, c, i, j] · x[n, c, oh·sH − padTop + i·dH, ow·sW − padLeft + j·dW]
+ *
+ * (zero outside the input; geometry in lib/ops/window.ts). The plan step is im2col and one GEMM:
+ *
+ *   cols (K, rows·HW) = im2col(x),  K = C·kH·kW,  HW = outH·outW
+ *   Y' (outC, rows·HW) = W (outC, K) × cols;   y (rows, outC, HW) = swapAxes01(Y') + b
+ * backward:
+ *   dY' = swapAxes01(dy);  db = Σ_{rows, HW} dy;  dW (outC, K) = dY' × colsᵀ;  dx = col2im(Wᵀ × dY')
+ */
+import type { PlanLayer } from "../../backend/plan.js";
+import { describe } from "../../core/matrix.js";
+import { checkOptions } from "../../core/options.js";
+import type { Rng } from "../../core/rng.js";
+import type { OnnxGraph } from "../../ops/graph.js";
+import { checkWindow, makeWindow, pairOf, samePadding, type Padding2d, type Pair, type Window2d } from "../../ops/window.js";
+import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
+import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
+import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+
+export interface Conv2dOptions {
+  /** Step between windows: a number or [height, width]. Default 1. */
+  stride?: number | readonly [number, number];
+  /**
+   * Zero padding: "valid" (none, the default), "same" (stride 1 only: the output keeps the input's
+   * height and width; the odd one of an even kernel goes at the bottom / right, as PyTorch), or
+   * rows / columns on each side as a number or [height, width].
+   */
+  padding?: "valid" | "same" | number | readonly [number, number];
+  /** Spacing between kernel taps: a number or [height, width]. Default 1. */
+  dilation?: number | readonly [number, number];
+  /** Add a bias per output channel (initialized to zero). Default true. */
+  useBias?: boolean;
+  /** Activation applied after the convolution. Default: none. */
+  activation?: DenseActivation;
+  /**
+   * Weight initializer (fanIn = C·kH·kW, fanOut = outChannels·kH·kW). Default: "heUniform" before a
+   * ReLU-family activation, "glorotUniform" otherwise (as dense).
+   */
+  init?: Initializer;
+}
+
+export interface Conv2dConfig {
+  type: "conv2d";
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: "valid" | "same" | [number, number];
+  dilation: [number, number];
+  useBias: boolean;
+  activation: DenseActivation | null;
+  init: Initializer | null;
+}
+
+/** The most values one layer's weight may hold (one float32 buffer). */
+const MAX_PARAMS = 2 ** 31 - 1;
+
+export class Conv2d extends Layer {
+  readonly type = "conv2d";
+  readonly outChannels: number;
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: "valid" | "same" | Pair;
+  readonly dilation: Pair;
+  readonly useBias: boolean;
+  readonly activation: DenseActivation | null;
+  readonly init: Initializer | null;
+  /** The window over the input (set by build). */
+  window: Window2d | null = null;
+
+  constructor(outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dOptions = {}) {
+    super();
+    if (!Number.isInteger(outChannels) || outChannels < 1) {
+      throw new RangeError(`Invalid outChannels for conv2d: expected a positive integer but received ${describe(outChannels)}`);
+    }
+    checkOptions(options, ["stride", "padding", "dilation", "useBias", "activation", "init"], "conv2d");
+    const { stride = 1, padding = "valid", dilation = 1, useBias = true, activation, init } = options;
+    this.outChannels = outChannels;
+    this.kernelSize = pairOf(kernelSize, "kernelSize for conv2d", 1);
+    this.stride = pairOf(stride, "stride for conv2d", 1);
+    this.dilation = pairOf(dilation, "dilation for conv2d", 1);
+    if (typeof padding === "string") {
+      if (padding !== "valid" && padding !== "same") {
+        throw new TypeError(`Invalid padding string ${JSON.stringify(padding)} for conv2d, should be one of "valid", "same" (or rows per side as a number or [height, width])`);
+      }
+      if (padding === "same" && (this.stride[0] !== 1 || this.stride[1] !== 1)) {
+        throw new RangeError(`padding "same" is not supported for strided convolutions (conv2d stride [${this.stride.join(", ")}]): use stride 1, or give the padding as a number`);
+      }
+      this.padding = padding;
+    } else {
+      const p = pairOf(padding, "padding for conv2d", 0);
+      this.padding = p;
+    }
+    if (activation !== undefined) checkActivationName(activation, "conv2d", false);
+    if (typeof useBias !== "boolean") throw new TypeError(`Invalid useBias for conv2d: expected a boolean but received ${describe(useBias)}`);
+    this.useBias = useBias;
+    this.activation = activation ?? null;
+    this.init = init === undefined ? null : checkInitializer(init, "conv2d");
+  }
+
+  /** Padding on each side (what "valid" / "same" / [h, w] mean). */
+  get pads(): Padding2d {
+    if (this.padding === "valid") return { top: 0, bottom: 0, left: 0, right: 0 };
+    if (this.padding === "same") return samePadding(this.kernelSize, this.dilation);
+    const [h, w] = this.padding;
+    return { top: h, bottom: h, left: w, right: w };
+  }
+
+  protected override outputShape(inShape: Shape): Shape {
+    if (inShape.length !== 3) {
+      throw new RangeError(
+        `conv2d takes inputs of shape (batch, channels, height, width) but receives ${showShape(inShape)}` +
+          (inShape.length === 1 ? ": give the model an image inputShape such as [1, 28, 28]" : ""),
+      );
+    }
+    const n = this.outChannels * inShape[0]! * this.kernelSize[0] * this.kernelSize[1];
+    if (n > MAX_PARAMS) throw new RangeError(`conv2d(${this.outChannels}) after ${inShape[0]} channels would have a weight of ${n.toLocaleString("en-US")} values: at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`);
+    this.window = makeWindow(`conv2d(${this.outChannels}, [${this.kernelSize.join(", ")}])`, inShape, this.kernelSize, this.stride, this.pads, this.dilation);
+    return [this.outChannels, this.window.outH, this.window.outW];
+  }
+
+  override paramSpecs() {
+    const [kh, kw] = this.kernelSize;
+    const specs = [{ name: "weight", shape: [this.outChannels, this.inShape[0]!, kh, kw] }];
+    if (this.useBias) specs.push({ name: "bias", shape: [this.outChannels] });
+    return specs;
+  }
+
+  /** (outC, C, kH, kW) view of the model's parameters (after bind). */
+  get weight(): Float32Array {
+    return this.params[0]!.value;
+  }
+  /** (outC) view, or null without bias. */
+  get bias(): Float32Array | null {
+    return this.useBias ? this.params[1]!.value : null;
+  }
+
+  override initialize(rng: Rng, next: Layer | undefined): void {
+    const following = this.activation ?? next?.activationKind ?? null;
+    const taps = this.kernelSize[0] * this.kernelSize[1];
+    initialize(this.init ?? defaultInitializer(following), this.weight, this.inShape[0]! * taps, this.outChannels * taps, rng);
+    this.bias?.fill(0);
+  }
+
+  planLayers(): PlanLayer[] {
+    const out: PlanLayer[] = [
+      {
+        kind: "conv2d",
+        window: { ...this.window! },
+        outChannels: this.outChannels,
+        weightOffset: this.params[0]?.offset ?? -1,
+        biasOffset: this.useBias ? (this.params[1]?.offset ?? -1) : -1,
+      },
+    ];
+    const step = this.activation === null ? null : activationStep(this.activation, undefined);
+    if (step) out.push(step);
+    return out;
+  }
+
+  config(): Conv2dConfig {
+    return {
+      type: "conv2d",
+      outChannels: this.outChannels,
+      kernelSize: [...this.kernelSize],
+      stride: [...this.stride],
+      padding: typeof this.padding === "string" ? this.padding : [...this.padding],
+      dilation: [...this.dilation],
+      useBias: this.useBias,
+      activation: this.activation,
+      init: this.init,
+    };
+  }
+
+  static fromConfig(c: Conv2dConfig): Conv2d {
+    return new Conv2d(c.outChannels, c.kernelSize, {
+      stride: c.stride,
+      padding: c.padding,
+      dilation: c.dilation,
+      useBias: c.useBias ?? true,
+      ...(c.activation !== null && c.activation !== undefined ? { activation: c.activation } : {}),
+      ...(c.init !== null && c.init !== undefined ? { init: c.init } : {}),
+    });
+  }
+
+  label(): string {
+    const k = this.kernelSize[0] === this.kernelSize[1] ? `${this.kernelSize[0]}x${this.kernelSize[0]}` : this.kernelSize.join("x");
+    return `conv2d ${k}${this.activation ? ` (${this.activation})` : ""}`;
+  }
+
+  kind(): string {
+    return "conv2d";
+  }
+
+  onnx(g: OnnxGraph, x: string): string {
+    const [kh, kw] = this.kernelSize;
+    const w = g.tensor(`${this.path}.weight`, [this.outChannels, this.inShape[0]!, kh, kw], this.weight);
+    const inputs = [x, w];
+    if (this.bias) inputs.push(g.tensor(`${this.path}.bias`, [this.outChannels], this.bias));
+    const p = this.pads;
+    const y = g.node(
+      "Conv",
+      inputs,
+      [
+        { name: "kernel_shape", ints: [kh, kw] },
+        { name: "strides", ints: [...this.stride] },
+        { name: "pads", ints: [p.top, p.left, p.bottom, p.right] },
+        { name: "dilations", ints: [...this.dilation] },
+      ],
+      this.name,
+    );
+    return this.activation === null ? y : activationLayer(this.activation).onnx(g, y);
+  }
+}
+
+/** The conv2d step's views into the model's buffers and its workspaces. */
+interface ConvWork {
+  weight: Float32Array;
+  weightGrad: Float32Array;
+  bias: Float32Array | null;
+  biasGrad: Float32Array | null;
+  /** im2col of the batch (K, batch·HW); reused for the input gradient's columns in backward. */
+  cols: Float32Array;
+  /** The GEMM's output Y' and, in backward, dY' (outC, batch·HW). */
+  gemmOut: Float32Array;
+}
+
+type ConvStep = Extract<PlanLayer, { kind: "conv2d" }>;
+
+export const conv2dOp: PlanOp<ConvStep, ConvWork> = {
+  outFeatures(l, inF, P, at) {
+    checkWindow(l.window, `${at} (conv2d)`);
+    const g = l.window;
+    if (!Number.isInteger(l.outChannels) || l.outChannels < 1) throw new RangeError(`${at} (conv2d) has outChannels ${l.outChannels}; expected a positive integer`);
+    if (g.channels * g.height * g.width !== inF) throw new RangeError(`${at} (conv2d) expects inputs of (${g.channels}, ${g.height}, ${g.width}) = ${g.channels * g.height * g.width} values but receives ${inF}`);
+    const wEnd = l.weightOffset + l.outChannels * g.channels * g.kernelH * g.kernelW;
+    const bEnd = l.biasOffset < 0 ? 0 : l.biasOffset + l.outChannels;
+    if (l.weightOffset < 0 || wEnd > P || bEnd > P) throw new RangeError(`${at} (conv2d) has parameters outside the ${P} parameters`);
+    return l.outChannels * g.outH * g.outW;
+  },
+  prepare(l, { params, grads }, batchSize) {
+    const g = l.window;
+    const K = g.channels * g.kernelH * g.kernelW;
+    const HW = g.outH * g.outW;
+    const w = [l.weightOffset, l.weightOffset + l.outChannels * K] as const;
+    const b = [l.biasOffset, l.biasOffset + l.outChannels] as const;
+    return {
+      weight: params.subarray(...w),
+      weightGrad: grads.subarray(...w),
+      bias: l.biasOffset < 0 ? null : params.subarray(...b),
+      biasGrad: l.biasOffset < 0 ? null : grads.subarray(...b),
+      cols: new Float32Array(K * batchSize * HW),
+      gemmOut: new Float32Array(l.outChannels * batchSize * HW),
+    };
+  },
+  forward(k, l, v, x, y, rows) {
+    const g = l.window;
+    const K = g.channels * g.kernelH * g.kernelW;
+    const HW = g.outH * g.outW;
+    k.im2col(v.cols, x, rows, g);
+    // Y' (outC, rows·HW) = W (outC, K) × cols (K, rows·HW)
+    k.gemm(false, false, l.outChannels, rows * HW, K, 1, v.weight, v.cols, 0, v.gemmOut);
+    // y (rows, outC, HW) = swapAxes01(Y') + b
+    k.swapAxes01(y, v.gemmOut, l.outChannels, rows, HW);
+    if (v.bias) k.channelBiasAdd(y, v.bias, rows, l.outChannels, HW);
+  },
+  backward(k, l, v, _x, _y, dy, dx, rows) {
+    const g = l.window;
+    const K = g.channels * g.kernelH * g.kernelW;
+    const HW = g.outH * g.outW;
+    const dYp = v.gemmOut;
+    // dY' (outC, rows·HW) = swapAxes01(dy (rows, outC, HW))
+    k.swapAxes01(dYp, dy, rows, l.outChannels, HW);
+    if (v.biasGrad) k.channelBiasGrad(v.biasGrad, dy, rows, l.outChannels, HW);
+    // dW (outC, K) = dY' × colsᵀ
+    k.gemm(false, true, l.outChannels, K, rows * HW, 1, dYp, v.cols, 0, v.weightGrad);
+    if (!dx) return;
+    // dcols (K, rows·HW) = Wᵀ × dY' (into cols, no longer needed), then dx = col2im(dcols)
+    k.gemm(true, false, K, rows * HW, l.outChannels, 1, v.weight, dYp, 0, v.cols);
+    k.col2im(dx, v.cols, rows, g);
+  },
+};
