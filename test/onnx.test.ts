@@ -9,7 +9,24 @@ import * as ort from "onnxruntime-node";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
 import { Sequential } from "../lib/nn/sequential.js";
-import { Activation, dense, dropout, flatten, gelu, leakyRelu, softmax } from "../lib/nn/layers.js";
+import {
+  Activation,
+  avgPool2d,
+  batchNorm,
+  conv2d,
+  dense,
+  dropout,
+  flatten,
+  gelu,
+  globalAvgPool2d,
+  layerNorm,
+  leakyRelu,
+  maxPool2d,
+  relu,
+  residual,
+  softmax,
+  tanh,
+} from "../lib/nn/layers.js";
 import { ACTIVATION_NAMES } from "../lib/ops/activations.js";
 import { adam } from "../lib/optim/index.js";
 import { decodeOnnxModel, exportOnnx } from "../lib/io/onnx.js";
@@ -44,6 +61,49 @@ function inputs(rows: number, cols: number, seed: number): Matrix {
 }
 
 describe("ONNX export (onnxruntime-node)", () => {
+  it("a convolutional network with every image layer: Conv, MaxPool, AveragePool, BatchNormalization, LayerNormalization, Add, GlobalAveragePool + Flatten", async () => {
+    const model = new Sequential(
+      [
+        conv2d(4, [4, 2], { padding: "same", activation: "relu" }),
+        batchNorm(),
+        residual([conv2d(4, 3, { padding: 2, dilation: 2 }), batchNorm(), tanh(), residual([conv2d(4, 1)])]),
+        maxPool2d(3, { stride: 2, padding: 1 }),
+        conv2d(6, 2, { stride: [1, 2], useBias: false, activation: "gelu" }),
+        avgPool2d(2, { stride: 1, padding: 1 }),
+        layerNorm({ dims: 3 }),
+        dropout(0.2),
+        maxPool2d(2, { dilation: 2, stride: 1 }),
+        globalAvgPool2d(),
+        dense(5),
+        batchNorm(),
+        layerNorm(),
+        relu(),
+        dense(3),
+      ],
+      { inputShape: [2, 9, 11], seed: 6, backend: "js" },
+    );
+    model.compile({ loss: "crossEntropy", optimizer: adam({ lr: 0.01 }) });
+    const rng = new Rng(4);
+    const n = 24;
+    const data = new Float32Array(n * 2 * 9 * 11).map(() => rng.normal() + 0.5);
+    model.setNormalization({ inputMean: Array.from({ length: 198 }, (_, j) => (j % 7) * 0.1), inputStd: Array.from({ length: 198 }, (_, j) => 1 + (j % 5) * 0.1) });
+    // Trained, so that batch norm's running statistics are not their initial 0 and 1.
+    await model.fit({ data, shape: [n, 2, 9, 11] }, Int32Array.from({ length: n }, (_, i) => i % 3), { epochs: 3, batchSize: 8, verbose: 0 });
+    const path = join(root, "cnn.onnx");
+    await exportOnnx(model, path);
+    const ops = new Set(graphNodes(decodeOnnxModel(await readFile(path))).map((n) => n.opType));
+    for (const op of ["Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "BatchNormalization", "LayerNormalization", "Add"]) expect(ops, op).toContain(op);
+    const session = await ort.InferenceSession.create(path);
+    try {
+      const out = await session.run({ input: new ort.Tensor("float32", data.slice(), [n, 2, 9, 11]) });
+      expect(out["output"]!.dims).toEqual([n, 3]);
+      expect(maxAbsDiff(out["output"]!.data as Float32Array, model.predict({ data, shape: [n, 2, 9, 11] }).data)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+    await expect(exportOnnx(model, join(root, "cnn-13.onnx"), { opset: 13 })).rejects.toThrow(/layerNorm \(layerNorm_6\) is ONNX's LayerNormalization, which needs opset 17 or later/);
+  });
+
   it("an image classifier: (batch, 2, 3, 3) input with per-pixel standardization, Flatten, every registered activation", async () => {
     const acts = ACTIVATION_NAMES.map((a) => new Activation(a, a === "leakyRelu" ? 0.05 : 0));
     const model = new Sequential([flatten(), ...acts.flatMap((a) => [dense(6), a]), dense(3), softmax()], { inputShape: [2, 3, 3], seed: 5, backend: "js" });

@@ -11,7 +11,28 @@ import { join } from "node:path";
 import { ACTIVATION_NAMES, type ActivationName as ElementwiseActivation } from "../lib/ops/activations.js";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
-import { Activation, dense, dropout, gelu, leakyRelu, linear, relu, sigmoid, softmax, tanh, LAYERS, type Layer } from "../lib/nn/layers.js";
+import {
+  Activation,
+  avgPool2d,
+  batchNorm,
+  conv2d,
+  dense,
+  dropout,
+  flatten,
+  gelu,
+  globalAvgPool2d,
+  layerNorm,
+  leakyRelu,
+  linear,
+  maxPool2d,
+  relu,
+  residual,
+  sigmoid,
+  softmax,
+  tanh,
+  LAYERS,
+  type Layer,
+} from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, cosineDecay, linearWarmup, sgd } from "../lib/optim/index.js";
 import { exportTorch } from "../lib/io/torch-export.js";
@@ -74,6 +95,39 @@ async function cases(): Promise<Case[]> {
   const bce = new Sequential([dense(6, { activation: "gelu" }), dense(3), sigmoid()], { inputSize: 4, seed: 9 });
   bce.compile({ loss: "binaryCrossEntropy", optimizer: "rmsprop", clipValue: 1 });
   out.push({ name: "multi-label", model: bce, x: inputs(16, 4, 4) });
+
+  // A convolutional classifier with every image layer, per-pixel standardization, trained so that
+  // batch norm's running statistics moved; its inputs are given to PyTorch as flat rows.
+  const cnn = new Sequential(
+    [
+      conv2d(4, [4, 2], { padding: "same", activation: "relu" }),
+      batchNorm({ momentum: 0.2 }),
+      residual([conv2d(4, 3, { padding: 2, dilation: 2 }), batchNorm(), tanh(), residual([conv2d(4, 1, { activation: "gelu" })])]),
+      maxPool2d(3, { stride: 2, padding: 1 }),
+      conv2d(6, 2, { stride: [1, 2], useBias: false }),
+      avgPool2d(2, { stride: 1, padding: 1 }),
+      layerNorm({ dims: 2, eps: 1e-3 }),
+      dropout(0.2),
+      maxPool2d(2, { dilation: 2, stride: 1 }),
+      flatten(),
+      dense(5),
+      batchNorm(),
+      layerNorm(),
+      relu(),
+      dense(3),
+    ],
+    { inputShape: [2, 9, 11], seed: 11 },
+  );
+  cnn.compile({ loss: "crossEntropy", optimizer: adam({ lr: 0.01 }) });
+  cnn.setNormalization({ inputMean: Array.from({ length: 198 }, (_, j) => (j % 7) * 0.1), inputStd: Array.from({ length: 198 }, (_, j) => 1 + (j % 5) * 0.1) });
+  const xi = inputs(24, 198, 6);
+  await cnn.fit({ data: xi.data, shape: [24, 2, 9, 11] }, Int32Array.from({ length: 24 }, (_, i) => i % 3), { epochs: 3, batchSize: 8, verbose: 0 });
+  out.push({ name: "cnn", model: cnn, x: xi });
+
+  // Global average pooling into a dense layer (AdaptiveAvgPool2d(1) + Flatten).
+  const gap = new Sequential([conv2d(3, 3, { activation: "tanh" }), globalAvgPool2d(), dense(2)], { inputShape: [1, 5, 5], seed: 12 });
+  gap.compile({ loss: "mse", optimizer: "sgd" });
+  out.push({ name: "global-average", model: gap, x: inputs(6, 25, 7) });
   return out;
 }
 
@@ -100,8 +154,9 @@ for d in json.load(open(sys.argv[1])):
         "y": y.flatten().tolist(),
         "shape": list(y.shape),
         "training": net.training,
-        "keys": {k: list(v.shape) for k, v in net.state_dict().items()},
-        "fresh_keys": {k: list(v.shape) for k, v in fresh.state_dict().items()},
+        # Batch norm's num_batches_tracked is PyTorch's own counter; blasnet neither keeps nor exports it.
+        "keys": {k: list(v.shape) for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")},
+        "fresh_keys": {k: list(v.shape) for k, v in fresh.state_dict().items() if not k.endswith("num_batches_tracked")},
     }
 print(json.dumps(results))
 `;
@@ -130,7 +185,7 @@ describe.skipIf(!torchPython)(`PyTorch export, run by PyTorch${torchPython ? "" 
     const results = JSON.parse(r.stdout) as Record<string, { y: number[]; shape: number[]; training: boolean; keys: Record<string, number[]>; fresh_keys: Record<string, number[]> }>;
     list.forEach((c, k) => {
       const got = results[dirs[k]!]!;
-      const want = c.model.predict(c.x);
+      const want = c.model.predict({ data: c.x.data, shape: [c.x.rows, ...c.model.inputShape] });
       expect(got.shape, c.name).toEqual([want.rows, want.cols]);
       expect(got.training, c.name).toBe(false);
       // The state_dict is exactly the exported tensors, and build() makes the same module.

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
-import { dense, dropout, softmax } from "../lib/nn/layers.js";
+import { batchNorm, conv2d, dense, dropout, flatten, maxPool2d, residual, softmax } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { loadModelWithManifest, saveModel } from "../lib/io/model-file.js";
 import { decodeSafetensors, encodeSafetensors, ModelFileError, type Tensor } from "../lib/io/safetensors.js";
@@ -63,6 +63,29 @@ describe("import-torch", () => {
     expect(model.predict(x).data).toEqual(m.predict(x).data);
     expect(model.normalization?.inputStd).toEqual(Float32Array.from([1, 1, 2, 2]));
     expect(model.loss?.name).toBe("crossEntropy");
+  });
+
+  it("a convolutional model (conv weights (out, in, kh, kw), batch norm's running statistics, a residual block) read back predicts as it did", async () => {
+    const m = new Sequential(
+      [conv2d(3, 3, { padding: 1, activation: "relu" }), batchNorm(), residual([conv2d(3, 3, { padding: "same" }), batchNorm()]), maxPool2d(2), flatten(), dense(2)],
+      { inputShape: [1, 6, 6], seed: 3, backend: "js" },
+    );
+    m.compile({ loss: "crossEntropy", optimizer: "adam" });
+    const x = { data: Matrix.randomNormal(12, 36, new Rng(2)).data, shape: [12, 1, 6, 6] };
+    await m.fit(x, Int32Array.from({ length: 12 }, (_, i) => i % 2), { epochs: 2, batchSize: 4, verbose: 0 });
+    const dir = join(root, "cnn");
+    await exportTorch(m, dir);
+    const file = join(dir, "model.safetensors");
+    const names = [...decodeSafetensors(await readFile(file), file).tensors.keys()];
+    expect(names).toContain("layers.2.body.1.running_var");
+    const back = await importTorch(dir, { backend: "js" });
+    expect(Array.from(back.params)).toEqual(Array.from(m.params));
+    expect(back.predict(x).data).toEqual(m.predict(x).data);
+    // A state_dict saved by PyTorch itself may carry batch norm's num_batches_tracked: ignored.
+    const tensors = decodeSafetensors(await readFile(file), file).tensors;
+    tensors.set("layers.1.num_batches_tracked", { shape: [], data: Float32Array.of(6) });
+    await writeFile(file, encodeSafetensors(tensors));
+    expect((await importTorch(dir, { backend: "js" })).predict(x).data).toEqual(m.predict(x).data);
   });
 
   it("a missing tensor is an error naming it and its shape", async () => {

@@ -9,7 +9,12 @@
  *   each layer's own nodes                         what its description (lib/nn/layers/*) writes:
  *                                                  dense Gemm(W, b, transB=1) with W (out, in) as
  *                                                  stored; activations from lib/ops/activations.ts;
- *                                                  Flatten; dropout is the identity
+ *                                                  Flatten; dropout is the identity; conv2d Conv
+ *                                                  (W (out, in, kh, kw), pads top, left, bottom,
+ *                                                  right); MaxPool; AveragePool (count_include_pad);
+ *                                                  GlobalAveragePool + Flatten; BatchNormalization
+ *                                                  (running statistics); LayerNormalization (opset
+ *                                                  17+); a residual block's body, then Add
  *   Softmax / Sigmoid                              the probabilities predict returns for a
  *                                                  crossEntropy / binaryCrossEntropy model
  *   Mul(targetStd), Add(targetMean)                de-standardization of regression outputs, if any
