@@ -7,6 +7,7 @@
       "target_name": "blasnet",
       "sources": [
         "native/addon.cc",
+        "native/conv_binding.cc",
         "native/kernel_binding.cc",
         "native/kernels.cc",
         "native/kinds_binding.cc",

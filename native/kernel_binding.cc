@@ -419,6 +419,8 @@ Napi::Value RngUniform(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void RegisterConvKernels(Napi::Env env, Napi::Object exports);  // conv_binding.cc
+
 void RegisterKernels(Napi::Env env, Napi::Object exports) {
   struct Entry {
     const char* name;
@@ -451,6 +453,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
       {"rngUniform", RngUniform},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  RegisterConvKernels(env, exports);
 }
 
 }  // namespace blasnet

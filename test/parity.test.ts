@@ -17,7 +17,7 @@ import type { Backend, ElementwiseActivation, RegressionLoss } from "../lib/back
 import { Rng } from "../lib/core/rng.js";
 import { Optimizer, optimizerDef, OPTIMIZER_NAMES } from "../lib/optim/index.js";
 import { OPTIMIZER_CASES } from "./optimizer-cases.js";
-import { CONV_PARITY_ROWS } from "./parity-conv-rows.js";
+import { CONV_PARITY_ROWS, window2d } from "./parity-conv-rows.js";
 import { nativeOrSkip, nmse, normalizeRows, randomF32, tsBackend } from "./helpers.js";
 
 const U = 2 ** -24;
@@ -525,6 +525,8 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     }
   });
 
+  /** One 4x4 channel, 3x3 kernel, padding 1: out 4x4 (3x3 to 5x5 allowed by the end padding). */
+  const G3 = window2d(1, 4, 4, [3, 3], { pad: [1, 1] });
   // Invalid calls: both backends refuse them with a RangeError rather than read out of bounds.
   const none = new Float32Array(0);
   const ERROR_ROWS: { op: string; message: RegExp; call: (b: Backend) => unknown }[] = [
@@ -538,6 +540,11 @@ describe.skipIf(!native)("native vs TypeScript parity", () => {
     { op: "firstNonFinite end < start", message: /\bend\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 4, 3) },
     { op: "firstNonFinite start past x.length", message: /\bstart\b/, call: (b) => b.firstNonFinite(new Float32Array(6), 7, 7) },
     { op: "optimizerStep adam state shorter than 2 slots x n", message: /\bstate\b/, call: (b) => b.optimizerStep("adam", new Float32Array(4), new Float32Array(4), new Float32Array(7), 4, 0.1, 1, Float64Array.of(0.9, 0.99, 1e-8, 0)) },
+    { op: "im2col outH not what the geometry gives", message: /outH/, call: (b) => b.im2col(new Float32Array(9 * 36), new Float32Array(16), 1, { ...G3, outH: 6 }) },
+    { op: "maxPool2dBackward argmax past the plane", message: /argmax/, call: (b) => b.maxPool2dBackward(new Float32Array(16), new Float32Array(16), new Int32Array(16).fill(16), 1, G3) },
+    { op: "maxPool2dForward argmax shorter than y", message: /argmax/, call: (b) => b.maxPool2dForward(new Float32Array(16), new Int32Array(15), new Float32Array(16), 1, G3) },
+    { op: "batchNormForward gamma shorter than channels", message: /gamma/, call: (b) => b.batchNormForward(new Float32Array(6), new Float32Array(6), new Float32Array(3), new Float32Array(3), new Float32Array(2), new Float32Array(3), 2, 3, 1, 1e-5) },
+    { op: "layerNormForward eps < 0", message: /eps/, call: (b) => b.layerNormForward(new Float32Array(6), new Float32Array(2), new Float32Array(2), new Float32Array(6), new Float32Array(3), new Float32Array(3), 2, 3, -1) },
   ];
   it.each(ERROR_ROWS)("$op: both throw a RangeError naming it", ({ message, call }) => {
     expect(() => call(tsBackend)).toThrow(RangeError);

@@ -5,7 +5,8 @@
 //
 // Batch norm works on (rows, C, S): channel c of sample n is the contiguous run of S values at
 // (n*C + c)*S. Layer norm works on (groups, size), a group contiguous. Plain C++ (no N-API, no
-// threads, no allocation), always inlined into each caller's per-ISA clone.
+// threads, no allocation), always inlined into each caller's per-ISA clone. The backward passes'
+// dx is computed in double (it subtracts nearly equal terms).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -106,18 +107,19 @@ BN_OP_INLINE void BatchNormBackward(float* dx, float* dgamma, float* dbeta, cons
     dgamma[c] = float(sum_dy_xhat);
     dbeta[c] = float(sum_dy);
     if (dx == nullptr) continue;
+    // dx = g * (dy - mean(dy) - xhat * mean(dy*xhat)), in double as the TypeScript reference (a
+    // float form would not cancel exactly where the math gives 0, e.g. m = 1).
     const double g = double(gamma[c]) * inv_std;
-    // dx = g*dy - g*mean(dy) - g*invStd*mean(dy*xhat) * (x - mean)
-    const float k_dy = float(g);
-    const float k_shift = batch_stats ? float(g * sum_dy / m) : 0.0f;
-    const float k_xc = batch_stats ? float(g * inv_std * sum_dy_xhat / m) : 0.0f;
-    const float mu_f = mean[c];
+    const double mean_dy = batch_stats ? sum_dy / m : 0.0;
+    const double k_xc = batch_stats ? inv_std * sum_dy_xhat / m : 0.0;
     for (int n = 0; n < rows; n++) {
       const int64_t o = (int64_t(n) * channels + c) * spatial;
       const float* dyc = dy + o;
       const float* xc = x + o;
       float* dxc = dx + o;
-      for (int64_t s = 0; s < spatial; s++) dxc[s] = k_dy * dyc[s] - k_shift - k_xc * (xc[s] - mu_f);
+      for (int64_t s = 0; s < spatial; s++) {
+        dxc[s] = float(g * (double(dyc[s]) - mean_dy - (double(xc[s]) - mu) * k_xc));
+      }
     }
   }
 }
@@ -171,12 +173,14 @@ BN_OP_INLINE void LayerNormBackward(float* dx, float* dgamma, float* dbeta, cons
     for (int64_t j = 0; j < size; j++) {
       const double gj = double(dyr[j]) * double(gamma[j]);
       sum_g += gj;
-      sum_g_xhat += gj * double((xr[j] - mu) * rstd);
+      sum_g_xhat += gj * ((double(xr[j]) - double(mu)) * double(rstd));
     }
-    const float mean_g = float(sum_g / double(size));
-    const float mean_g_xhat = float(sum_g_xhat / double(size));
+    const double mean_g = sum_g / double(size);
+    const double mean_g_xhat = sum_g_xhat / double(size);
+    // In double, as the TypeScript reference (size 1 gives exactly 0).
     for (int64_t j = 0; j < size; j++) {
-      dxr[j] = rstd * (dyr[j] * gamma[j] - mean_g - ((xr[j] - mu) * rstd) * mean_g_xhat);
+      const double xhat = (double(xr[j]) - double(mu)) * double(rstd);
+      dxr[j] = float(double(rstd) * (double(dyr[j]) * double(gamma[j]) - mean_g - xhat * mean_g_xhat));
     }
   }
 }

@@ -4,11 +4,14 @@
  * The per-kernel functions mirror `Kernels` in ../backend.ts argument for argument, except that
  * activation, regression-loss and optimizer kinds are passed as their integer codes (the codes of
  * `kinds()`, which the loader checks against lib/backend/native/kind-table.ts) and optimizer hyperparameters as a
- * Float64Array. Every function checks its arguments and throws a TypeError or RangeError that
- * names the argument; none allocates or copies: typed arrays are read and written in place.
+ * Float64Array; the convolution, pooling and normalization kernels take exactly the arguments of
+ * `Kernels` (the geometry as a `Window2d` object, which the addon reads before the typed arrays).
+ * Every function checks its arguments and throws a TypeError or RangeError that names the argument; none allocates or copies: typed arrays are read and written in place.
  * The fused training plan registers its own entries (native/plan_binding.cc); they are typed as
  * `NativeFusedPlanBinding` in fused-plan.ts, whose `hasFusedPlan` checks an addon for them.
  */
+import type { Kernels } from "../backend.js";
+import type { Window2d } from "../../ops/window.js";
 
 export interface NativeKernelBinding {
   gemm(
@@ -83,6 +86,21 @@ export interface NativeKernelBinding {
   firstNonFinite(x: Float32Array, start: number, end: number): number;
   scale(x: Float32Array, n: number, s: number): void;
   clip(x: Float32Array, n: number, lo: number, hi: number): void;
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  im2col(cols: Float32Array, x: Float32Array, rows: number, g: Window2d): void;
+  col2im(dx: Float32Array, cols: Float32Array, rows: number, g: Window2d): void;
+  swapAxes01(out: Float32Array, x: Float32Array, a: number, b: number, c: number): void;
+  channelBiasAdd(y: Float32Array, bias: Float32Array, rows: number, channels: number, spatial: number): void;
+  channelBiasGrad(db: Float32Array, dy: Float32Array, rows: number, channels: number, spatial: number): void;
+  maxPool2dForward(y: Float32Array, argmax: Int32Array, x: Float32Array, rows: number, g: Window2d): void;
+  maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, rows: number, g: Window2d): void;
+  avgPool2dForward(y: Float32Array, x: Float32Array, rows: number, g: Window2d): void;
+  avgPool2dBackward(dx: Float32Array, dy: Float32Array, rows: number, g: Window2d): void;
+  batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, rows: number, channels: number, spatial: number): void;
+  batchNormForward: Kernels["batchNormForward"];
+  batchNormBackward: Kernels["batchNormBackward"];
+  layerNormForward: Kernels["layerNormForward"];
+  layerNormBackward: Kernels["layerNormBackward"];
 
   /** openblas_set_num_threads; n an integer in [1, 1024]. */
   setThreads(n: number): void;
@@ -140,6 +158,21 @@ export const REQUIRED_EXPORTS = [
   "firstNonFinite",
   "scale",
   "clip",
+  "add",
+  "im2col",
+  "col2im",
+  "swapAxes01",
+  "channelBiasAdd",
+  "channelBiasGrad",
+  "maxPool2dForward",
+  "maxPool2dBackward",
+  "avgPool2dForward",
+  "avgPool2dBackward",
+  "batchNormStats",
+  "batchNormForward",
+  "batchNormBackward",
+  "layerNormForward",
+  "layerNormBackward",
   "setThreads",
   "getThreads",
   "blasConfig",

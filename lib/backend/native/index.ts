@@ -14,10 +14,6 @@ import { optimizerDef } from "../../optim/index.js";
 import type { NativeAddon } from "./binding.js";
 import { loadAddon } from "./loader.js";
 import { createNativeFusedPlan, hasFusedPlan } from "./fused-plan.js";
-import { add } from "../ts/vector.js";
-import { channelBiasAdd, channelBiasGrad, col2im, im2col, swapAxes01 } from "../ts/conv.js";
-import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "../ts/pool.js";
-import { batchNormBackward, batchNormForward, batchNormStats, layerNormBackward, layerNormForward } from "../ts/norm.js";
 
 /** The native backend. Throws (with the reason and the fix) when the addon cannot be loaded. */
 export function createNativeBackend(): Backend {
@@ -49,23 +45,21 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
     firstNonFinite: addon.firstNonFinite,
     scale: addon.scale,
     clip: addon.clip,
-    // The convolution, pooling and normalization kernels run in TypeScript on this backend until
-    // their native entry points land (the next change replaces these with addon functions).
-    add,
-    im2col,
-    col2im,
-    swapAxes01,
-    channelBiasAdd,
-    channelBiasGrad,
-    maxPool2dForward,
-    maxPool2dBackward,
-    avgPool2dForward,
-    avgPool2dBackward,
-    batchNormStats,
-    batchNormForward,
-    batchNormBackward,
-    layerNormForward,
-    layerNormBackward,
+    add: addon.add,
+    im2col: addon.im2col,
+    col2im: addon.col2im,
+    swapAxes01: addon.swapAxes01,
+    channelBiasAdd: addon.channelBiasAdd,
+    channelBiasGrad: addon.channelBiasGrad,
+    maxPool2dForward: addon.maxPool2dForward,
+    maxPool2dBackward: addon.maxPool2dBackward,
+    avgPool2dForward: addon.avgPool2dForward,
+    avgPool2dBackward: addon.avgPool2dBackward,
+    batchNormStats: addon.batchNormStats,
+    batchNormForward: addon.batchNormForward,
+    batchNormBackward: addon.batchNormBackward,
+    layerNormForward: addon.layerNormForward,
+    layerNormBackward: addon.layerNormBackward,
     setThreads: (n) => addon.setThreads(n),
     getThreads: () => addon.getThreads(),
     info: () => ({ backend: "native", blas: addon.blasConfig(), threads: addon.getThreads(), cpu }),

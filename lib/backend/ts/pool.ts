@@ -69,15 +69,18 @@ export function maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: In
   const plane = g.height * g.width;
   const outHW = g.outH * g.outW;
   const planes = rows * g.channels;
+  // Every index is checked before dx is touched.
+  for (let o = 0; o < outCount; o++) {
+    const a = argmax[o];
+    if (!(a >= -1 && a < plane)) {
+      throw new RangeError(`Invalid argmax[${o}] for maxPool2dBackward: ${a}; expected -1 or an index in [0, ${plane}) (H*W)`);
+    }
+  }
   dx.fill(0, 0, inCount);
   for (let p = 0; p < planes; p++) {
     for (let o = p * outHW; o < (p + 1) * outHW; o++) {
       const a = argmax[o];
-      if (a === -1) continue;
-      if (!(a >= 0 && a < plane)) {
-        throw new RangeError(`Invalid argmax[${o}] for maxPool2dBackward: ${a}; expected -1 or an index in [0, ${plane}) (H*W)`);
-      }
-      dx[p * plane + a] += dy[o];
+      if (a >= 0) dx[p * plane + a] += dy[o];
     }
   }
 }
