@@ -7,8 +7,10 @@
  *   belongs to, and, when optimizer state was saved, the training state (step, epoch, dropout
  *   generator state).
  * - the weights file model.json names (also reachable as `model.safetensors`), holding the tensors:
- *   `layers.{i}.weight` (outFeatures, inFeatures) and `layers.{i}.bias` (outFeatures) for each dense
- *   layer at index i of `model.layers` (PyTorch's nn.Sequential naming and layout);
+ *   each layer's parameters as `layers.{i}.{name}` for the layer at index i of `model.layers`
+ *   (PyTorch's nn.Sequential naming and layouts: dense weight (out, in), conv2d weight
+ *   (out, in, kh, kw), bias, batch norm's running_mean and running_var, a residual block's
+ *   `layers.{i}.body.{j}.*`);
  *   `normalization.{inputMean|inputStd|targetMean|targetStd}` when the model standardizes (kept out
  *   of model.json, whose size is limited, so a model with a million features saves and loads); and
  *   `optimizer.{slot}.layers.{i}.{weight|bias}` when the optimizer state is saved (slots as PyTorch
