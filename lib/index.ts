@@ -20,7 +20,7 @@ export { loadFashionMnist, locateFashionMnist, FASHION_MNIST_CLASSES, FASHION_MN
 export { lectureCurve, lectureTarget, piecewiseLinear, sampleCurve, LECTURE_KNOTS, LECTURE_DOMAIN, type CurveData, type CurveOptions } from "./data/synthetic.js";
 export { saveModel, loadModel, loadModelWithManifest, MODEL_FORMAT_VERSION, type SaveOptions, type LoadOptions, type ModelManifest, type DataInfo } from "./io/model-file.js";
 export { checkpoint, loadCheckpoint, type CheckpointOptions } from "./io/checkpoint.js";
-export { encodeSafetensors, decodeSafetensors, readSafetensors, ModelFileError, type Tensor, type SafetensorsContent } from "./io/safetensors.js";
+export { encodeSafetensors, decodeSafetensors, readSafetensors, ModelFileError, type Tensor, type SafetensorsContent, type SafetensorsReadOptions } from "./io/safetensors.js";
 export { exportTorch, type TorchExportOptions } from "./io/torch-export.js";
 export { importTorch, type TorchImportOptions } from "./io/torch-import.js";
 export { exportOnnx, buildOnnxModel, type OnnxExportOptions } from "./io/onnx.js";

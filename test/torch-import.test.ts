@@ -40,6 +40,22 @@ async function tampered(name: string, edit: (t: Map<string, Tensor>) => void): P
   return dir;
 }
 
+/** safetensors bytes with one more tensor: an int64 scalar, as PyTorch saves num_batches_tracked. */
+function withInt64(bytes: Uint8Array, name: string, value: bigint): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
+  const data = bytes.subarray(8 + n);
+  header[name] = { dtype: "I64", shape: [], data_offsets: [data.length, data.length + 8] };
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + text.length + data.length + 8);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(text.length), true);
+  out.set(text, 8);
+  out.set(data, 8 + text.length);
+  view.setBigInt64(8 + text.length + data.length, value, true);
+  return out;
+}
+
 async function importError(dir: string): Promise<Error> {
   try {
     await importTorch(dir);
@@ -81,11 +97,13 @@ describe("import-torch", () => {
     const back = await importTorch(dir, { backend: "js" });
     expect(Array.from(back.params)).toEqual(Array.from(m.params));
     expect(back.predict(x).data).toEqual(m.predict(x).data);
-    // A state_dict saved by PyTorch itself may carry batch norm's num_batches_tracked: ignored.
-    const tensors = decodeSafetensors(await readFile(file), file).tensors;
-    tensors.set("layers.1.num_batches_tracked", { shape: [], data: Float32Array.of(6) });
-    await writeFile(file, encodeSafetensors(tensors));
+    // A state_dict saved by PyTorch itself carries batch norm's num_batches_tracked (int64): ignored.
+    await writeFile(file, withInt64(await readFile(file), "layers.1.num_batches_tracked", 6n));
+    expect(decodeSafetensors(await readFile(file), file, { skip: () => true }).tensors.size).toBe(0);
     expect((await importTorch(dir, { backend: "js" })).predict(x).data).toEqual(m.predict(x).data);
+    // Any other int64 tensor is still refused.
+    await writeFile(file, withInt64(await readFile(file), "layers.1.counter", 1n));
+    expect((await importError(dir)).message).toMatch(/tensor "layers\.1\.counter" has dtype "I64"; only F32/);
   });
 
   it("a missing tensor is an error naming it and its shape", async () => {

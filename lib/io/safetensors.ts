@@ -16,6 +16,10 @@
  * actually present before anything is allocated; offsets must lie inside the buffer, must not
  * overlap, and must cover it entirely with no gap (as the format requires); each tensor's byte size
  * must equal 4 x the product of its shape. Every error names the file and the problem.
+ *
+ * Tensors the caller does not want (`skip`: e.g. batch norm's int64 num_batches_tracked in a
+ * PyTorch state_dict) may have any of safetensors' dtypes; their bytes are checked like the others'
+ * but not read.
  */
 import { readFile } from "node:fs/promises";
 
@@ -99,11 +103,19 @@ export function encodeSafetensors(
   return out;
 }
 
+/** Bytes per value of each safetensors dtype (for tensors that are skipped, not read). */
+const DTYPE_BYTES: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
+
+export interface SafetensorsReadOptions {
+  /** Names of tensors to leave out (checked, not read; any dtype). */
+  skip?: (name: string) => boolean;
+}
+
 /**
  * Parse safetensors bytes. `file` names the source in errors. Throws `ModelFileError` for anything
  * malformed; never allocates more than the input's own size.
  */
-export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsContent {
+export function decodeSafetensors(bytes: Uint8Array, file: string, options: SafetensorsReadOptions = {}): SafetensorsContent {
   const fail = (msg: string): never => {
     throw new ModelFileError(file, msg);
   };
@@ -144,6 +156,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
     shape: number[];
     begin: number;
     end: number;
+    skipped: boolean;
   }
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -157,9 +170,12 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
     }
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(`tensor "${name}": entry is not an object`);
     const e = raw as Record<string, unknown>;
-    if (e["dtype"] !== "F32") {
-      fail(`tensor "${name}" has dtype ${JSON.stringify(e["dtype"])}; only F32 (float32) is supported`);
+    const skipped = options.skip?.(name) === true;
+    const dtype = e["dtype"];
+    if (dtype !== "F32" && !(skipped && typeof dtype === "string" && Object.hasOwn(DTYPE_BYTES, dtype))) {
+      fail(`tensor "${name}" has dtype ${JSON.stringify(dtype)}; only F32 (float32) is supported`);
     }
+    const size = DTYPE_BYTES[dtype as string]!;
     const shape = e["shape"];
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor "${name}": "shape" must be an array of non-negative integers`);
@@ -183,10 +199,10 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
       if (count === 0 || count > dataLen) break;
       count *= d;
     }
-    if (count * 4 !== end - begin) {
-      fail(`tensor "${name}": shape [${(shape as number[]).join(", ")}] needs ${count * 4} bytes but data_offsets span ${end - begin}`);
+    if (count * size !== end - begin) {
+      fail(`tensor "${name}": shape [${(shape as number[]).join(", ")}] needs ${count * size} bytes but data_offsets span ${end - begin}`);
     }
-    entries.push({ name, shape: shape as number[], begin, end });
+    entries.push({ name, shape: shape as number[], begin, end, skipped });
   }
 
   // Offsets must tile the data buffer exactly: sorted by begin, each starts where the last ended.
@@ -203,6 +219,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
 
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
+    if (e.skipped) continue;
     const count = (e.end - e.begin) / 4;
     const data = new Float32Array(count);
     const at = bytes.byteOffset + dataStart + e.begin;
@@ -217,12 +234,12 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
 }
 
 /** Read and parse a safetensors file. */
-export async function readSafetensors(path: string): Promise<SafetensorsContent> {
+export async function readSafetensors(path: string, options: SafetensorsReadOptions = {}): Promise<SafetensorsContent> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (e) {
     throw new ModelFileError(path, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(bytes, path, options);
 }

@@ -79,8 +79,7 @@ function checkTensors(st: SafetensorsContent, model: Sequential, file: string, m
     }
   }
   for (const name of st.tensors.keys()) {
-    // Batch norm's step counter (a state_dict saved by PyTorch itself); blasnet does not keep it.
-    if (expected.has(name) || name.endsWith(".num_batches_tracked")) continue;
+    if (expected.has(name)) continue;
     const hint = name.startsWith("module.")
       ? ": keys starting with \"module.\" come from the DistributedDataParallel wrapper; save the state_dict of the wrapped module (ddp.module)"
       : `; the module has ${[...expected.keys()].join(", ")}`;
@@ -103,7 +102,8 @@ export async function importTorchWithData(dir: string, options: TorchImportOptio
   }
   let st: SafetensorsContent;
   try {
-    st = await readSafetensors(weightsPath);
+    // Batch norm's step counter (int64 in a state_dict PyTorch saved itself): blasnet does not keep it.
+    st = await readSafetensors(weightsPath, { skip: (name) => name.endsWith(".num_batches_tracked") });
   } catch (e) {
     if (e instanceof ModelFileError && /has dtype/.test(e.message)) {
       throw new ModelFileError(weightsPath, `${e.message.slice(weightsPath.length + 2)}: convert the module with .float() before saving its state_dict`);
