@@ -18,7 +18,7 @@ import { Writable } from "node:stream";
 import { readCsv, standardization } from "../lib/data/csv.js";
 import { Rng } from "../lib/core/rng.js";
 import { Matrix } from "../lib/core/matrix.js";
-import { dense, dropout } from "../lib/nn/layers.js";
+import { batchNorm, conv2d, dense, dropout, flatten, maxPool2d, relu, residual } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, sgd } from "../lib/optim/index.js";
 import { cosineDecay, linearWarmup } from "../lib/optim/schedules.js";
@@ -121,6 +121,38 @@ describe.skipIf(!torchPython)(`PyTorch training round trip${torchPython ? "" : `
     expect(moved).toBeGreaterThan(1e-2);
     expect(worst).toBeLessThan(1e-6);
     expect(relDiff(printed(r.stdout, "final loss"), (await model.evaluate(data.x, data.labels!)).loss)).toBeLessThan(1e-5);
+  }, 60_000);
+
+  it("a convolutional model with batch norm and a residual block: one epoch of SGD in PyTorch (train_ddp.py) and in blasnet gives the same weights and running statistics", async () => {
+    // 1 x 4 x 4 images as 16 CSV columns, three classes.
+    const rng = new Rng(8);
+    const lines = [[...Array.from({ length: 16 }, (_, j) => `p${j}`), "label"].join(",")];
+    for (let i = 0; i < 48; i++) {
+      const c = i % 3;
+      lines.push([...Array.from({ length: 16 }, (_, j) => (rng.normal() + (j % 4 === c ? 1 : 0)).toFixed(4)), `k${c}`].join(","));
+    }
+    const csv = join(root, "images.csv");
+    await writeFile(csv, lines.join("\n") + "\n");
+    const data = await readCsv(csv, { target: ["label"] });
+    const x = { data: data.x.data, shape: [48, 1, 4, 4] };
+    const model = new Sequential(
+      [conv2d(3, 3, { padding: 1 }), batchNorm(), relu(), residual([conv2d(3, 3, { padding: "same" }), batchNorm()]), maxPool2d(2), flatten(), dense(3)],
+      { inputShape: [1, 4, 4], seed: 2 },
+    );
+    model.compile({ loss: "crossEntropy", optimizer: sgd({ lr: 0.1 }) });
+    await model.fit(x, data.labels!, { epochs: 2, batchSize: 12, verbose: 0 });
+    const torchDir = join(root, "cnn-torch");
+    await exportTorch(model, torchDir, { data: { featureNames: data.featureNames, targetNames: data.targetNames, classNames: data.classNames! } });
+    const exported = model.params.slice();
+
+    const r = await run([torchPython!.python, "train_ddp.py", "--data", csv, "--epochs", "1", "--batch", "12", "--no-shuffle", "--out", join(root, "cnn-trained")], torchDir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await model.fit(x, data.labels!, { epochs: 1, batchSize: 12, shuffle: false, verbose: 0 });
+    const torch = await importTorch(join(root, "cnn-trained"));
+    // The epoch moved the weights and the running statistics by far more than the two differ.
+    expect(maxAbsDiff(model.params, exported)).toBeGreaterThan(1e-2);
+    expect(maxAbsDiff(model.params, torch.params)).toBeLessThan(1e-5);
+    expect(relDiff(printed(r.stdout, "final loss"), (await model.evaluate(x, data.labels!)).loss)).toBeLessThan(1e-5);
   }, 60_000);
 
   it("binaryCrossEntropy on a two-class text column, with dropout, a warm-up + cosine schedule and clipping: train_ddp.py's final loss is what blasnet evaluates", async () => {
