@@ -2,9 +2,9 @@
  * The benchmark suite: `npm run bench` / `npx tsx bench/run.ts [flags]`.
  *
  *   --quick              smoke run (well under a minute): tiny time budgets, no big TypeScript GEMMs,
- *                        T3 skipped for the systems that take 10+ seconds per step
- *   --only T2[,T4]       only these training workloads (and, unless --suite says otherwise, only
- *                        the training suite)
+ *                        T3 and T5 skipped for the systems that take seconds per step
+ *   --only T2[,T5]       only these training workloads, of T1-T5 (and, unless --suite says otherwise,
+ *                        only the training suite)
  *   --suite a,b          kernels, training, scaling (default: all three)
  *   --threads N          BLAS threads for the native systems (default: all logical CPUs); 1-thread
  *                        figures are measured too unless N is 1 or --no-single-thread
@@ -26,23 +26,22 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { WORKLOADS, flopsPerStep, scalingWorkload, type Workload } from "./workloads.js";
+import { WORKLOADS, cnnScalingWorkload, flopsPerStep, scalingWorkload, type Workload } from "./workloads.js";
 import { BLASNET_IDS, SYSTEM_IDS, THREADED_IDS } from "./systems/index.js";
-import { emptyTrainResult, type BoundEntry, type BoundResult, type Job, type TrainResult } from "./worker.js";
+import { emptyTrainResult, type BoundResult, type Job, type TrainResult } from "./worker.js";
 import type { KernelBenchResult } from "./kernels.js";
 import { kernelTables } from "./kernels.js";
+import { boundTable, cnnScalingTable, lossPair, ratioTable, scalingTables, status, targetTable, trainingTable } from "./tables.js";
 import {
   BENCH_DIR,
   REPO_DIR,
   RESULTS_DIR,
   fmt,
-  fmtRatio,
   intFlag,
   loadAvgString,
   machineInfo,
   parseArgs,
   stamp,
-  table,
   writeJson,
 } from "./util.js";
 
@@ -81,7 +80,7 @@ function parseOptions(argv: string[]): Options {
   };
   const only = str("only")?.split(",").map((s) => s.trim().toUpperCase());
   for (const id of only ?? []) {
-    if (!(id in WORKLOADS)) throw new Error(`Expected a workload id (T1, T2, T3, T4) for --only but received ${JSON.stringify(id)}`);
+    if (!(id in WORKLOADS)) throw new Error(`Expected a workload id (${Object.keys(WORKLOADS).join(", ")}) for --only but received ${JSON.stringify(id)}`);
   }
   const suiteArg = str("suite")?.split(",").map((s) => s.trim());
   for (const s of suiteArg ?? []) {
@@ -102,7 +101,7 @@ function parseOptions(argv: string[]): Options {
   return {
     quick,
     suites,
-    workloads: (only ?? ["T1", "T2", "T3", "T4"]).map((id) => WORKLOADS[id as keyof typeof WORKLOADS]),
+    workloads: (only ?? Object.keys(WORKLOADS)).map((id) => WORKLOADS[id as keyof typeof WORKLOADS]),
     threads,
     // --quick skips the 1-thread pass: it exercises no code the main pass does not.
     singleThread: threads !== 1 && !quick && !args.has("no-single-thread"),
@@ -145,12 +144,14 @@ function parseResult<T>(stdout: string): T | undefined {
   return line ? (JSON.parse(line.slice("BENCH_RESULT ".length)) as T) : undefined;
 }
 
-/** Systems that take seconds or more per T3 step (skipped on T3 in --quick). */
+/** Systems that take seconds or more per T3 or T5 step (skipped on those in --quick). */
 const SLOW_SYSTEMS = new Set(["blasnet-ts", "tfjs-cpu", "tfjs-wasm"]);
+const SLOW_WORKLOADS: Readonly<Record<string, string>> = { T3: "10+ seconds", T5: "1+ seconds" };
 
 async function runTrain(opts: Options, system: string, w: Workload, threads: number): Promise<TrainResult> {
-  if (opts.quick && w.id === "T3" && SLOW_SYSTEMS.has(system)) {
-    return emptyTrainResult(system, w, threads, "skipped in --quick: one T3 step takes 10+ seconds");
+  const slow = SLOW_WORKLOADS[w.id.startsWith("S-T5") ? "T5" : w.id];
+  if (opts.quick && slow && SLOW_SYSTEMS.has(system)) {
+    return emptyTrainResult(system, w, threads, `skipped in --quick: one ${w.id} step takes ${slow}`);
   }
   const job: Job = {
     kind: "train",
@@ -178,169 +179,19 @@ async function runBound(opts: Options, workloads: Workload[], threads: number): 
   return parseResult<BoundResult>(r.stdout) ?? { kind: "bound", threads, ok: false, error: `worker exited ${r.code} without a result`, entries: [] };
 }
 
-function status(r: TrainResult): string {
-  if (r.ok) return "ok";
-  const e = (r.error ?? "?").split(" | ")[0]!.split("\n")[0]!;
-  const short = e.length > 90 ? `${e.slice(0, 87)}...` : e;
-  return short.startsWith("skipped") ? short : `NOT COUNTED: ${short}`;
-}
-
-/** "first -> last" with just enough digits to show that they differ. */
-function lossPair(r: TrainResult): string {
-  if (!Number.isFinite(r.lossStart)) return "-";
-  let p = 3;
-  while (p < 7 && r.lossStart.toPrecision(p) === r.lossEnd.toPrecision(p)) p++;
-  return `${r.lossStart.toPrecision(p)} -> ${r.lossEnd.toPrecision(p)}`;
-}
-
-function runsNote(r: TrainResult): string {
-  if (!r.runs.length) return "";
-  const per = r.epochsPerRun > 1 ? `${r.epochsPerRun} epochs` : r.partialEpoch ? `${r.stepsPerRun} steps (partial epoch)` : "1 epoch";
-  return `${r.runs.length} x ${per}`;
-}
-
-function trainingTable(results: TrainResult[], bounds: BoundEntry[], threads: number): string {
-  const rows = results.map((r) => {
-    const b = bounds.find((x) => x.workload === r.workload);
-    const ok = r.ok;
-    return [
-      r.workload,
-      r.system,
-      String(threads),
-      ok ? fmt(r.samplesPerSec) : "-",
-      ok ? fmt(r.usPerStep) : "-",
-      ok ? fmt(r.gflops) : "-",
-      ok && b ? `${((100 * r.samplesPerSec) / b.samplesPerSec).toFixed(1)}%` : "-",
-      lossPair(r),
-      runsNote(r),
-      r.loadAvg !== undefined ? r.loadAvg.toFixed(1) : "-",
-      status(r),
-    ];
-  });
-  return table(
-    ["workload", "system", "threads", "samples/s", "us/step", "GFLOPS", "% GEMM bound", "loss before -> after", "timed runs", "load", "status"],
-    rows,
-  );
-}
-
-function boundTable(bounds: BoundResult[]): string {
-  const rows: string[][] = [];
-  for (const b of bounds) {
-    if (!b.ok) {
-      const row = ["-", String(b.threads), "-", "-", "-", `unavailable: ${b.error?.split("\n")[0] ?? "?"}`];
-      if (!rows.some((r) => r.join() === row.join())) rows.push(row);
-      continue;
-    }
-    for (const e of b.entries) {
-      rows.push([e.workload, String(b.threads), fmt(e.stepSeconds * 1e6), fmt(e.samplesPerSec), fmt(e.gemmGflops), "ok"]);
-    }
-  }
-  return table(["workload", "threads", "GEMM-only us/step", "bound samples/s", "GEMM GFLOPS", "status"], rows);
-}
-
-function get(results: TrainResult[], system: string, workload: string, threads: number): number {
-  const r = results.find((x) => x.system === system && x.workload === workload && x.threads === threads && x.ok);
-  return r ? r.samplesPerSec : NaN;
-}
-
-function ratioTable(results: TrainResult[], workloads: Workload[], threads: number): string {
-  const rows = workloads.map((w) => {
-    const f = get(results, "blasnet-fused", w.id, threads);
-    const k = get(results, "blasnet-kernels", w.id, threads);
-    const ts = get(results, "blasnet-ts", w.id, threads);
-    const cpu = get(results, "tfjs-cpu", w.id, threads);
-    const wasm = get(results, "tfjs-wasm", w.id, threads);
-    const brain = get(results, "brain.js", w.id, threads);
-    return [
-      w.id,
-      fmtRatio(f / ts),
-      fmtRatio(f / k),
-      fmtRatio(f / cpu),
-      fmtRatio(f / wasm),
-      fmtRatio(ts / cpu),
-      fmtRatio(ts / wasm),
-      w.id === "T1" ? fmtRatio(f / brain) : "-",
-      w.id === "T1" ? fmtRatio(ts / brain) : "-",
-    ];
-  });
-  return table(
-    ["workload", "fused / TS", "fused / per-kernel", "fused / tfjs-cpu", "fused / tfjs-wasm", "TS / tfjs-cpu", "TS / tfjs-wasm", "fused / brain.js", "TS / brain.js"],
-    rows,
-  );
-}
-
-/** Issue 5's targets: measured value, target, met or missed by how much. */
-function targetTable(results: TrainResult[], threads: number): string {
-  const rows: string[][] = [];
-  const abs = (label: string, value: number, target: number, unit = "samples/s"): void => {
-    const met = value >= target;
-    rows.push([
-      label,
-      Number.isFinite(value) ? `${fmt(value)} ${unit}` : "not measured",
-      `>= ${fmt(target)} ${unit}`,
-      !Number.isFinite(value) ? "-" : met ? "met" : `MISSED (${((100 * value) / target).toFixed(0)}% of target)`,
-    ]);
-  };
-  abs("T1 native fused", get(results, "blasnet-fused", "T1", threads), 20e6);
-  abs("T1 TypeScript backend", get(results, "blasnet-ts", "T1", threads), 6e6);
-  abs("T2 native fused", get(results, "blasnet-fused", "T2", threads), 100e3);
-  abs("T3 native fused", get(results, "blasnet-fused", "T3", threads), 1200);
-  abs("T4 native fused", get(results, "blasnet-fused", "T4", threads), 18e3);
-  for (const id of ["T2", "T3", "T4"]) {
-    abs(`${id} native fused / TS`, get(results, "blasnet-fused", id, threads) / get(results, "blasnet-ts", id, threads), 30, "x");
-  }
-  for (const id of ["T2", "T4"]) {
-    abs(`${id} TS / tfjs-cpu`, get(results, "blasnet-ts", id, threads) / get(results, "tfjs-cpu", id, threads), 4, "x");
-  }
-  return table(["target (issue 5)", `measured (${threads} threads)`, "target", "verdict"], rows);
-}
-
 // ---- scaling ----
 
 const SCALING_WIDTHS = [64, 256, 1024, 4096];
 const SCALING_BATCHES = [16, 64, 256, 1024];
+/** T5's batch sizes in the CNN scaling table (--quick: the smallest, native only). */
+const CNN_SCALING_BATCHES = [16, 32, 64, 128, 256];
+const CNN_SCALING_BATCHES_QUICK = [16];
 /** The TypeScript backend skips grid points above this many FLOPs per step (over 5 s a step). */
 const SCALING_TS_MAX_FLOPS = 30e9;
 
 function scalingGrid(quick: boolean): Workload[] {
   if (quick) return [scalingWorkload(64, 16), scalingWorkload(256, 64)];
   return SCALING_WIDTHS.flatMap((width) => SCALING_BATCHES.map((b) => scalingWorkload(width, b)));
-}
-
-/** Width x batch matrices: fused samples/s, TypeScript samples/s, their ratio, and fused GFLOPS. */
-function scalingTables(grid: Workload[], results: TrainResult[]): string {
-  const widths = [...new Set(grid.map((w) => w.inFeatures))];
-  const batches = [...new Set(grid.map((w) => w.batchSize))];
-  const find = (system: string, width: number, batch: number): TrainResult | undefined => {
-    const w = grid.find((g) => g.inFeatures === width && g.batchSize === batch);
-    return w && results.find((r) => r.workload === w.id && r.system === system);
-  };
-  const cell = (r: TrainResult | undefined, f: (r: TrainResult) => string): string =>
-    !r ? "." : r.ok ? f(r) : r.error?.startsWith("skipped") ? "skip" : "FAIL";
-  const matrix = (title: string, f: (width: number, batch: number) => string): string =>
-    [
-      title,
-      "",
-      table(["width \\ batch", ...batches.map(String)], widths.map((wd) => [String(wd), ...batches.map((b) => f(wd, b))])),
-    ].join("\n");
-  const out = [
-    matrix("Native fused, samples/s:", (wd, b) => cell(find("blasnet-fused", wd, b), (r) => fmt(r.samplesPerSec))),
-    matrix("TypeScript backend, samples/s:", (wd, b) => cell(find("blasnet-ts", wd, b), (r) => fmt(r.samplesPerSec) + (r.partialEpoch ? "*" : ""))),
-    matrix("Native fused / TypeScript:", (wd, b) => {
-      const f = find("blasnet-fused", wd, b);
-      const t = find("blasnet-ts", wd, b);
-      return f?.ok && t?.ok ? fmtRatio(f.samplesPerSec / t.samplesPerSec) : "-";
-    }),
-    matrix("Native fused, achieved GFLOPS (6 x weights x batch per step):", (wd, b) => cell(find("blasnet-fused", wd, b), (r) => fmt(r.gflops))),
-    matrix("TypeScript backend, achieved GFLOPS:", (wd, b) => cell(find("blasnet-ts", wd, b), (r) => fmt(r.gflops))),
-  ];
-  const failed = results.filter((r) => !r.ok && !r.error?.startsWith("skipped"));
-  const notes = [
-    "`*`: a fixed number of steps on a prefix of the data (slow point). `skip`: the TypeScript backend is not run where one step " +
-      `exceeds ${fmt(SCALING_TS_MAX_FLOPS)} FLOPs (over 5 s a step; its GFLOPS are flat from width 1024 on).`,
-    ...failed.map((r) => `${r.workload} ${r.system}: ${status(r)}`),
-  ];
-  return [...out, ...notes].join("\n\n");
 }
 
 /** "commit <hash> (<n> files modified)" for the record, or why it is unknown. */
@@ -426,13 +277,13 @@ async function main(): Promise<void> {
     }
     json["training"] = { results, bounds };
     for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system} ${r.threads}T: ${status(r)}`);
-    say("## Training throughput (issue 5, item 4)");
+    say("## Training throughput (issue 5, item 4; T5: issue 10)");
     say();
     say("Workloads: " + opts.workloads.map((w) => `${w.id} ${w.name} (batch ${w.batchSize}, N ${w.rows}, ${fmt(flopsPerStep(w))} FLOP/step)`).join("; ") + ".");
     say();
     say(
       "Each (system, workload) in a fresh process; `fit` end to end on seeded synthetic data in memory; warm-up and calibration calls excluded; " +
-        "median of the timed runs. GFLOPS = 6 x weights x batch per step / time (weights = weight-matrix entries). " +
+        "median of the timed runs. GFLOPS = FLOPs of a step / time, the FLOPs counted from the layer shapes (3 x the forward GEMMs' FLOPs: 6 x weights x batch for dense networks; conv2d by its im2col GEMM; bench/workloads.ts). " +
         "% GEMM bound = samples/s over the samples/s of the GEMMs alone of one training step (native gemm, same batch, measured in this run). " +
         "us/step = time per batch of the workload's batch size (brain.js trains per sample). " +
         "A result counts only if the loss on the first rows (at least 64; each system's own evaluate) fell from before training to after the last run. " +
@@ -443,7 +294,7 @@ async function main(): Promise<void> {
     const nb = bounds.find((b) => b.ok)?.backend as { blas?: string; cpu?: string } | undefined;
     say(nb ? `Native backend (backendInfo()): ${nb.blas}; ${nb.cpu}.` : `Native backend unavailable: ${bounds[0]?.error ?? "?"}.`);
     say();
-    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per layer; no dX for the first layer; the fastest of 5 timings). " +
+    say("GEMM-only bound of one training step (forward X·Wᵀ, dW = dYᵀ·X, dX = dY·W per dense layer; for conv2d the im2col GEMMs W·cols, dY'·colsᵀ, Wᵀ·dY' with the same shapes; no dX for the first layer; each GEMM checked against float64 before timing; the fastest of 5 timings; bench/bound.ts). " +
         "For T1 this \"bound\" is the cost of 5 tiny gemm calls through N-API, not arithmetic: its % column says little.");
     say();
     say(boundTable(bounds));
@@ -459,7 +310,7 @@ async function main(): Promise<void> {
         say();
         say(ratioTable(results, opts.workloads, threads));
         say();
-        say(targetTable(results, threads));
+        say(targetTable(results, b, threads));
       }
     }
     const notes = [...new Set(results.flatMap((r) => r.notes.map((n) => `${r.system}: ${n}`)))];
@@ -471,32 +322,42 @@ async function main(): Promise<void> {
   }
 
   if (opts.suites.has("scaling")) {
-    const grid = scalingGrid(opts.quick);
     const systems = ["blasnet-fused", "blasnet-ts"].filter((s) => opts.systems.includes(s));
-    const results: TrainResult[] = [];
     const scalingOpts = { ...opts, budget: opts.quick ? opts.budget : Math.min(opts.budget, 30), runs: opts.quick ? opts.runs : 3 };
-    for (const w of grid) {
-      for (const s of systems) {
-        let r: TrainResult;
-        if (s === "blasnet-ts" && flopsPerStep(w) > SCALING_TS_MAX_FLOPS) {
-          r = emptyTrainResult(s, w, opts.threads, "skipped: over the TypeScript step budget");
-        } else {
-          r = await runTrain(scalingOpts, s, w, opts.threads);
+    const runGrid = async (grid: Workload[]): Promise<TrainResult[]> => {
+      const results: TrainResult[] = [];
+      for (const w of grid) {
+        for (const s of systems) {
+          let r: TrainResult;
+          if (s === "blasnet-ts" && flopsPerStep(w) > SCALING_TS_MAX_FLOPS) {
+            r = emptyTrainResult(s, w, opts.threads, "skipped: over the TypeScript step budget");
+          } else {
+            r = await runTrain(scalingOpts, s, w, opts.threads);
+          }
+          results.push(r);
+          console.error(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${w.id} ${s}: ${r.ok ? `${fmt(r.samplesPerSec)} samples/s` : status(r)}`);
         }
-        results.push(r);
-        console.error(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${w.id} ${s}: ${r.ok ? `${fmt(r.samplesPerSec)} samples/s` : status(r)}`);
       }
-    }
-    json["scaling"] = { grid, results };
-    for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system}: ${status(r)}`);
-    say(`## Scaling (issue 5, item 5)`);
+      for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system}: ${status(r)}`);
+      return results;
+    };
+    const grid = scalingGrid(opts.quick);
+    const results = await runGrid(grid);
+    const cnnGrid = (opts.quick ? CNN_SCALING_BATCHES_QUICK : CNN_SCALING_BATCHES).map(cnnScalingWorkload);
+    const cnnResults = await runGrid(cnnGrid);
+    json["scaling"] = { grid, results, cnnGrid, cnnResults };
+    say(`## Scaling (issue 5, item 5; issue 10)`);
     say();
     say(
       `Network width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01, batch and width as shown; ` +
         `native fused at ${opts.threads} threads vs the TypeScript backend; each point a fresh process, median of up to ${scalingOpts.runs} timed fit calls.`,
     );
     say();
-    say(scalingTables(grid, results));
+    say(scalingTables(grid, results, SCALING_TS_MAX_FLOPS));
+    say();
+    say(`T5 (${WORKLOADS.T5.name}, Adam 1e-3, N ${WORKLOADS.T5.rows}) by batch size, native fused at ${opts.threads} threads vs the TypeScript backend:`);
+    say();
+    say(cnnScalingTable(cnnGrid, cnnResults));
     say();
   }
 

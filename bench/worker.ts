@@ -8,12 +8,15 @@
  *   then up to `runs` timed `fit` calls of about `targetRunSeconds` each, within `budgetSeconds`
  *   (a system slower than that gets one step per call); the result counts only if the loss on the
  *   first rows (model.evaluate) fell from before training to after the last run.
- * - "bound": the GEMM-only bound of one training step per workload, with the native gemm kernel.
+ * - "bound": the GEMM-only bound of one training step per workload (bound.ts).
  */
 import path from "node:path";
-import { makeDataset, denseShapes, flopsPerStep, type Workload } from "./workloads.js";
+import { boundJob, type BoundJob, type BoundResult } from "./bound.js";
+import { makeDataset, flopsPerStep, type Workload } from "./workloads.js";
 import { loadSystem } from "./systems/index.js";
-import { loadNativeBackend, median, nowSeconds } from "./util.js";
+import { median, nowSeconds } from "./util.js";
+
+export type { BoundEntry, BoundJob, BoundResult } from "./bound.js";
 
 export interface TrainJob {
   kind: "train";
@@ -23,13 +26,6 @@ export interface TrainJob {
   targetRunSeconds: number;
   runs: number;
   budgetSeconds: number;
-}
-
-export interface BoundJob {
-  kind: "bound";
-  workloads: Workload[];
-  threads: number;
-  seconds: number;
 }
 
 export type Job = TrainJob | BoundJob;
@@ -72,27 +68,6 @@ export interface TrainResult {
   wallSeconds: number;
   /** 1-minute load average when the job started (set by run.ts). */
   loadAvg?: number;
-}
-
-export interface BoundEntry {
-  workload: string;
-  batchSize: number;
-  /** Seconds for the GEMMs of one training step (the fastest of 5 timed batches of reps). */
-  stepSeconds: number;
-  samplesPerSec: number;
-  /** GFLOPS the GEMMs ran at (their exact FLOPs). */
-  gemmGflops: number;
-  /** FLOPs of those GEMMs per step (2 m n k each; the first layer's dX is not computed). */
-  gemmFlops: number;
-}
-
-export interface BoundResult {
-  kind: "bound";
-  threads: number;
-  ok: boolean;
-  error?: string;
-  backend?: unknown;
-  entries: BoundEntry[];
 }
 
 function emit(result: TrainResult | BoundResult): void {
@@ -221,75 +196,6 @@ async function trainJob(job: TrainJob): Promise<TrainResult> {
     partialEpoch: s.rows < N,
     wallSeconds: nowSeconds() - t0,
   };
-}
-
-async function boundJob(job: BoundJob): Promise<BoundResult> {
-  const { native, reason } = await loadNativeBackend();
-  if (!native) {
-    return { kind: "bound", threads: job.threads, ok: false, error: `native backend unavailable: ${reason}`, entries: [] };
-  }
-  native.setThreads(job.threads);
-  const entries: BoundEntry[] = [];
-  for (const w of job.workloads) {
-    const B = w.batchSize;
-    const layers = denseShapes(w).map(([inF, outF], l) => {
-      const fill = (n: number, seed: number): Float32Array => {
-        const a = new Float32Array(n);
-        for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37 + seed) * 0.5;
-        return a;
-      };
-      return {
-        inF,
-        outF,
-        first: l === 0,
-        x: fill(B * inF, 1),
-        w: fill(outF * inF, 2),
-        y: new Float32Array(B * outF),
-        dy: fill(B * outF, 3),
-        dw: new Float32Array(outF * inF),
-        dx: new Float32Array(B * inF),
-      };
-    });
-    let gemmFlops = 0;
-    for (const L of layers) gemmFlops += 2 * B * L.inF * L.outF * (L.first ? 2 : 3);
-    // One training step's GEMMs: forward Y = X·Wᵀ; backward dW = dYᵀ·X and dX = dY·W (not for the
-    // first layer: nothing needs the gradient of the input data).
-    const step = (): void => {
-      for (const L of layers) native.gemm(false, true, B, L.outF, L.inF, 1, L.x, L.w, 0, L.y);
-      for (let l = layers.length - 1; l >= 0; l--) {
-        const L = layers[l]!;
-        native.gemm(true, false, L.outF, L.inF, B, 1, L.dy, L.x, 0, L.dw);
-        if (!L.first) native.gemm(false, false, B, L.inF, L.outF, 1, L.dy, L.w, 0, L.dx);
-      }
-    };
-    // Verify one forward entry against a float64 dot product before timing.
-    step();
-    const L0 = layers[0]!;
-    let ref = 0;
-    for (let k = 0; k < L0.inF; k++) ref += L0.x[k]! * L0.w[k]!;
-    if (Math.abs(ref - L0.y[0]!) > 1e-3 * (1 + Math.abs(ref))) {
-      return { kind: "bound", threads: job.threads, ok: false, error: `gemm check failed for ${w.id}: ${L0.y[0]} vs ${ref}`, entries };
-    }
-    // Batches of reps, each longer than seconds/10, timed 5 times.
-    let reps = 1;
-    for (;;) {
-      const a = nowSeconds();
-      for (let i = 0; i < reps; i++) step();
-      const t = nowSeconds() - a;
-      if (t > job.seconds / 10 || reps > 1e6) break;
-      reps *= 2;
-    }
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const a = nowSeconds();
-      for (let j = 0; j < reps; j++) step();
-      times.push((nowSeconds() - a) / reps);
-    }
-    // The fastest of the timed batches: a bound is what the GEMMs can do, not what they usually do.
-    const t = Math.min(...times);
-    entries.push({ workload: w.id, batchSize: B, stepSeconds: t, samplesPerSec: B / t, gemmGflops: gemmFlops / t / 1e9, gemmFlops });
-  }
-  return { kind: "bound", threads: job.threads, ok: true, backend: native.info(), entries };
 }
 
 async function main(): Promise<void> {

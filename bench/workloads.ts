@@ -1,9 +1,13 @@
 /**
- * The training workloads of issue 5 (T1-T4) and the scaling grid, as plain data every system reads,
- * plus their seeded synthetic data sets.
+ * The training workloads of issue 5 (T1-T4) and issue 10 (T5, a convolutional network), and the
+ * scaling grids, as plain data every system reads, plus their seeded synthetic data sets.
  *
- * FLOPs per training step are counted as 6 x weights x batch (forward X·Wᵀ, dW = dYᵀX and dX = dY·W
- * for every dense layer; weights = the entries of the weight matrices, biases not counted).
+ * FLOPs per training step are counted from the layer shapes as 3 x the forward multiply-adds x 2 x
+ * batch: the forward GEMM, dW and dX of every layer (dX of the first layer too, as PyTorch's and
+ * Keras' usual counts do). A dense layer (in -> out) does in·out multiply-adds per sample, so a
+ * dense network costs 6 x weights x batch; a conv2d layer (C -> outC, kernel kH x kW, output
+ * outH x outW) does outC·C·kH·kW·outH·outW per sample (its im2col GEMM). Biases, activations and
+ * pooling are not counted (under 1% of T5's FLOPs).
  */
 import { Rng } from "../lib/core/rng.js";
 
@@ -12,10 +16,21 @@ export type WorkloadOptimizer =
   | { kind: "sgd"; lr: number; momentum: number }
   | { kind: "adam"; lr: number };
 
+/** conv2d (stride 1, `padding` on every side) -> ReLU -> maxPool2d(pool) (stride pool). */
+export interface ConvStage {
+  outChannels: number;
+  kernelSize: number;
+  padding: number;
+  pool: number;
+}
+
 export interface Workload {
   id: string;
   name: string;
+  /** Values per sample (C·H·W for a convolutional workload). */
   inFeatures: number;
+  /** Convolutional stages before the dense layers, on samples of shape `input` (C, H, W); flattened after the last. */
+  conv?: { input: [number, number, number]; stages: ConvStage[] };
   /** Hidden dense layers, each followed by its activation. */
   hidden: { units: number; activation: "sigmoid" | "relu" }[];
   /** The output dense layer (no activation: logits for crossEntropy, values for mse). */
@@ -32,8 +47,8 @@ function reluLayers(...units: number[]): Workload["hidden"] {
   return units.map((u) => ({ units: u, activation: "relu" as const }));
 }
 
-/** Issue 5's workloads, exactly as specified. */
-export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
+/** Issue 5's workloads and issue 10's T5, exactly as specified. */
+export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4" | "T5", Workload> = {
   T1: {
     id: "T1",
     name: "lecture 1-3-1",
@@ -78,7 +93,30 @@ export const WORKLOADS: Record<"T1" | "T2" | "T3" | "T4", Workload> = {
     batchSize: 64,
     rows: 32_768,
   },
+  T5: {
+    id: "T5",
+    name: "cnn 1x28x28 conv32-pool-conv64-pool-128-10",
+    inFeatures: 784,
+    conv: {
+      input: [1, 28, 28],
+      stages: [
+        { outChannels: 32, kernelSize: 3, padding: 1, pool: 2 },
+        { outChannels: 64, kernelSize: 3, padding: 1, pool: 2 },
+      ],
+    },
+    hidden: reluLayers(128),
+    outFeatures: 10,
+    loss: "crossEntropy",
+    optimizer: { kind: "adam", lr: 1e-3 },
+    batchSize: 64,
+    rows: 8192,
+  },
 };
+
+/** T5 at another batch size (the CNN scaling table). */
+export function cnnScalingWorkload(batchSize: number): Workload {
+  return { ...WORKLOADS.T5, id: `S-T5-b${batchSize}`, name: `${WORKLOADS.T5.name} @${batchSize}`, batchSize };
+}
 
 /**
  * A scaling-grid point: width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01,
@@ -99,10 +137,56 @@ export function scalingWorkload(width: number, batchSize: number): Workload {
   };
 }
 
+/** A conv stage's geometry: input (inC, h, w), conv output (outC, outH, outW), pooled (outC, pooledH, pooledW). */
+export interface ConvShape {
+  inC: number;
+  h: number;
+  w: number;
+  outC: number;
+  kernel: number;
+  padding: number;
+  outH: number;
+  outW: number;
+  pool: number;
+  pooledH: number;
+  pooledW: number;
+}
+
+/** The conv stages' shapes, first to last (none for a dense workload). */
+export function convShapes(w: Workload): ConvShape[] {
+  if (!w.conv) return [];
+  let [c, h, wd] = w.conv.input;
+  return w.conv.stages.map((s) => {
+    const outH = h + 2 * s.padding - s.kernelSize + 1;
+    const outW = wd + 2 * s.padding - s.kernelSize + 1;
+    const shape: ConvShape = {
+      inC: c,
+      h,
+      w: wd,
+      outC: s.outChannels,
+      kernel: s.kernelSize,
+      padding: s.padding,
+      outH,
+      outW,
+      pool: s.pool,
+      pooledH: Math.floor(outH / s.pool),
+      pooledW: Math.floor(outW / s.pool),
+    };
+    [c, h, wd] = [shape.outC, shape.pooledH, shape.pooledW];
+    return shape;
+  });
+}
+
+/** Values per sample entering the first dense layer (the flattened conv output, or inFeatures). */
+export function denseInput(w: Workload): number {
+  const last = convShapes(w).at(-1);
+  return last ? last.outC * last.pooledH * last.pooledW : w.inFeatures;
+}
+
 /** Dense layers as [inFeatures, outFeatures]. */
 export function denseShapes(w: Workload): [number, number][] {
   const shapes: [number, number][] = [];
-  let prev = w.inFeatures;
+  let prev = denseInput(w);
   for (const h of w.hidden) {
     shapes.push([prev, h.units]);
     prev = h.units;
@@ -111,14 +195,21 @@ export function denseShapes(w: Workload): [number, number][] {
   return shapes;
 }
 
-/** Weight-matrix entries (biases excluded). */
+/** Weight entries (biases excluded): the weight matrices and the conv kernels. */
 export function weightCount(w: Workload): number {
-  return denseShapes(w).reduce((s, [i, o]) => s + i * o, 0);
+  const conv = convShapes(w).reduce((s, c) => s + c.outC * c.inC * c.kernel * c.kernel, 0);
+  return conv + denseShapes(w).reduce((s, [i, o]) => s + i * o, 0);
 }
 
-/** FLOPs of one training step: 6 x weights x batch. */
+/** Multiply-adds of one sample's forward pass through the conv and dense layers. */
+export function forwardMacsPerSample(w: Workload): number {
+  const conv = convShapes(w).reduce((s, c) => s + c.outC * c.inC * c.kernel * c.kernel * c.outH * c.outW, 0);
+  return conv + denseShapes(w).reduce((s, [i, o]) => s + i * o, 0);
+}
+
+/** FLOPs of one training step: forward, dW and dX of every layer, 2 FLOPs per multiply-add (see the file comment). */
 export function flopsPerStep(w: Workload): number {
-  return 6 * weightCount(w) * w.batchSize;
+  return 3 * 2 * forwardMacsPerSample(w) * w.batchSize;
 }
 
 export interface Dataset {

@@ -3,7 +3,8 @@
  * - blasnet-fused:   native backend, trainingPath "fused" (whole steps in C++ on a worker thread);
  * - blasnet-kernels: native backend, trainingPath "kernels" (one N-API call per kernel);
  * - blasnet-ts:      the TypeScript backend.
- * Data is handed over as `{ data, shape }` views of the workload's arrays (no copies).
+ * Data is handed over as `{ data, shape }` views of the workload's arrays (no copies): (rows, features),
+ * or (rows, C, H, W) for a convolutional workload.
  */
 import type { Dataset, Workload } from "../workloads.js";
 import type { SystemEntry, TrainSession } from "./types.js";
@@ -19,11 +20,15 @@ async function createSession(
   const backend = lib.setBackend(backendName);
   if (backendName === "native") lib.setThreads(threads);
   const info = lib.backendInfo();
+  const conv = w.conv?.stages ?? [];
   const layers = [
+    ...conv.flatMap((c) => [lib.conv2d(c.outChannels, c.kernelSize, { padding: c.padding, activation: "relu" }), lib.maxPool2d(c.pool)]),
+    ...(w.conv ? [lib.flatten()] : []),
     ...w.hidden.map((h) => lib.dense(h.units, { activation: h.activation })),
     lib.dense(w.outFeatures),
   ];
-  const model = new lib.Sequential(layers, { inputSize: w.inFeatures, seed: 0, backend });
+  const sample: number[] = w.conv ? [...w.conv.input] : [w.inFeatures];
+  const model = new lib.Sequential(layers, { inputShape: sample, seed: 0, backend });
   const o = w.optimizer;
   model.compile({
     loss: w.loss,
@@ -36,7 +41,7 @@ async function createSession(
       : ["TypeScript backend (1 thread)"];
   /** The first `rows` rows as views of the workload's arrays (no copies). */
   const views = (rows: number) => ({
-    x: { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, w.inFeatures] as [number, number] },
+    x: { data: data.x.subarray(0, rows * w.inFeatures), shape: [rows, ...sample] },
     y:
       w.loss === "crossEntropy"
         ? (data.y as Int32Array).subarray(0, rows)

@@ -3,6 +3,9 @@
  * offline: the .wasm files are read from the package's dist directory), training through
  * `LayersModel.fit` with the workload's exact network, loss, optimizer and batch size.
  *
+ * A convolutional workload's samples go in as (rows, H, W, C) (tfjs' channels-last layout, the one
+ * its conv2d kernels are written for); with one input channel that is the same memory as NCHW.
+ *
  * fit runs with `shuffle: true, verbose: 0, yieldEvery: "never"` (no event-loop yields between
  * batches: the most favourable setting for throughput).
  */
@@ -45,9 +48,22 @@ async function createSession(
 ): Promise<TrainSession> {
   const { tf, notes } = await loadTf(backend);
   const model = tf.sequential();
-  // The hidden layers with their activations, then the output layer (linear).
+  if (w.conv && w.conv.input[0] !== 1) throw new Error(`tfjs session: ${w.id} has ${w.conv.input[0]} input channels; only 1 (where NCHW and NHWC agree) is supported`);
+  const [, h, wd] = w.conv?.input ?? [1, 1, 1];
+  const inputShape = w.conv ? [h, wd, 1] : [w.inFeatures];
+  // The conv stages (conv2d ReLU, max pooling) and a flatten, then the hidden dense layers with their
+  // activations, then the output layer (linear).
+  (w.conv?.stages ?? []).forEach((c, i) => {
+    const pad = (c.kernelSize - 1) / 2;
+    if (c.padding !== 0 && c.padding !== pad) throw new Error(`tfjs session: padding ${c.padding} with a ${c.kernelSize}x${c.kernelSize} kernel is neither "valid" nor "same"`);
+    model.add(
+      tf.layers.conv2d({ filters: c.outChannels, kernelSize: c.kernelSize, padding: c.padding === 0 ? "valid" : "same", activation: "relu", ...(i === 0 ? { inputShape } : {}) }),
+    );
+    model.add(tf.layers.maxPooling2d({ poolSize: c.pool }));
+  });
+  if (w.conv) model.add(tf.layers.flatten());
   [...w.hidden, { units: w.outFeatures, activation: "linear" as const }].forEach(({ units, activation }, i) =>
-    model.add(tf.layers.dense({ units, activation, ...(i === 0 ? { inputShape: [w.inFeatures] } : {}) })),
+    model.add(tf.layers.dense({ units, activation, ...(i === 0 && !w.conv ? { inputShape } : {}) })),
   );
 
   const o = w.optimizer;
@@ -68,7 +84,7 @@ async function createSession(
   let ys: import("@tensorflow/tfjs").Tensor | undefined;
   let preparedRows = -1;
   const tensors = (rows: number): [import("@tensorflow/tfjs").Tensor, import("@tensorflow/tfjs").Tensor] => {
-    const x = tf.tensor2d(data.x.subarray(0, rows * w.inFeatures), [rows, w.inFeatures], "float32");
+    const x = tf.tensor(data.x.subarray(0, rows * w.inFeatures), [rows, ...inputShape], "float32");
     if (w.loss === "crossEntropy") {
       const labels = tf.tensor1d(data.y.subarray(0, rows) as Int32Array, "int32");
       const y = tf.oneHot(labels, w.outFeatures).toFloat();

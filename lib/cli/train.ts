@@ -17,7 +17,7 @@ import { loadModelWithManifest, saveModel, type DataInfo, type ModelManifest } f
 import { dense, dropout, type ActivationName, type Layer } from "../nn/layers.js";
 import { Sequential } from "../nn/sequential.js";
 import { LOSS_NAMES, type LossName } from "../losses/index.js";
-import { optimizerDef, OPTIMIZER_NAMES, OPTIMIZERS } from "../optim/index.js";
+import { optimizerDef, OPTIMIZER_NAMES } from "../optim/index.js";
 import { ACTIVATION_NAMES } from "../ops/activations.js";
 import { METRIC_NAMES, type MetricName } from "../train/metrics.js";
 import { oneOf, parseFraction, parseInteger, parseList, parseNonNegativeNumber, parsePair, parsePositiveNumber, parseSizes, UserError, userInput, userInputAsync } from "./errors.js";
