@@ -135,6 +135,8 @@ export const tfjsCpu: SystemEntry = {
 
 export const tfjsWasm: SystemEntry = {
   id: "tfjs-wasm",
-  supports: () => true,
+  // Measured: fit of a conv2d model fails with "Kernel 'Conv2DBackpropFilter' not registered for
+  // backend 'wasm'" (tfjs-backend-wasm 4.22 has conv2d's forward kernel, not its gradients).
+  supports: (w) => (w.conv ? "tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel: it cannot train conv2d" : true),
   create: (w, data) => createSession("wasm", w, data),
 };
