@@ -146,7 +146,7 @@ function parseResult<T>(stdout: string): T | undefined {
 
 /** Systems that take seconds or more per T3 or T5 step (skipped on those in --quick). */
 const SLOW_SYSTEMS = new Set(["blasnet-ts", "tfjs-cpu", "tfjs-wasm"]);
-const SLOW_WORKLOADS: Readonly<Record<string, string>> = { T3: "10+ seconds", T5: "1+ seconds" };
+const SLOW_WORKLOADS: Readonly<Record<string, string>> = { T3: "10+ seconds", T5: "0.4 s (TypeScript) to 50 s (TensorFlow.js cpu)" };
 
 async function runTrain(opts: Options, system: string, w: Workload, threads: number): Promise<TrainResult> {
   const slow = SLOW_WORKLOADS[w.id.startsWith("S-T5") ? "T5" : w.id];
