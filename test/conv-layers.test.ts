@@ -203,6 +203,26 @@ describe("batch norm and frozen ranges", () => {
   });
 });
 
+describe("plan specs with image steps are checked when the plan is made", () => {
+  it("a window whose output size does not follow from its input, unpaired residual steps, a body that changes the width", () => {
+    const m = new Sequential([conv2d(2, 3, { padding: 1 }), residual([conv2d(2, 1)]), flatten(), dense(1)], { inputShape: [1, 5, 5], seed: 1, backend: "js" });
+    const spec = m.buildSpec(4, true);
+    const buffers = { params: m.params, grads: m.grads, state: new Float32Array(0), rngState: m.rngState };
+    const make = (layers: PlanSpec["layers"]) => () => new PlanExecutor(tsBackend, { ...spec, layers }, buffers);
+    const conv = spec.layers[0] as Extract<PlanSpec["layers"][number], { kind: "conv2d" }>;
+    expect(make([{ ...conv, window: { ...conv.window, outH: 7 } }, ...spec.layers.slice(1)])).toThrow(
+      /^Plan layer 0 \(conv2d\): window\.outH is 7; an input of 5 with kernel 3, stride 1, dilation 1 and padding 1 before gives 4 to 6$/,
+    );
+    expect(make([{ ...conv, window: { ...conv.window, padTop: -1 } }, ...spec.layers.slice(1)])).toThrow(/window\.padTop is the number -1; expected an integer in \[0, 2\^30\]/);
+    expect(make(spec.layers.filter((l) => l.kind !== "residualStart"))).toThrow(/Plan layer 2 \(residualEnd\) has no matching residualStart/);
+    expect(make(spec.layers.filter((l) => l.kind !== "residualEnd"))).toThrow(/Plan layer 1 \(residualStart\) has no matching residualEnd/);
+    const [first, start, inner, end, last] = spec.layers;
+    const narrow = { ...(inner as typeof conv), outChannels: 1 };
+    const d = last as Extract<PlanSpec["layers"][number], { kind: "dense" }>;
+    expect(make([first!, start!, narrow, end!, { ...d, inFeatures: 25 }])).toThrow(/Plan layer 3 \(residualEnd\) receives 25 values per sample but its residualStart \(layer 1\) passed on 50/);
+  });
+});
+
 describe("dropout on any shape, weights in and out", () => {
   it("dropout on images zeroes about `rate` of the values while training and is the identity in predict", async () => {
     const m = new Sequential([conv2d(2, 1), dropout(0.5), flatten(), dense(1)], { inputShape: [1, 10, 10], seed: 3, backend: "js" });
