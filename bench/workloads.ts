@@ -226,8 +226,10 @@ export interface Dataset {
  *   sigmoid-output brain.js can fit it too);
  * - other mse workloads: x uniform in [-1, 1], y_j = 0.5 x_(j mod in) - 0.3 x_((7j + 3) mod in);
  * - crossEntropy: a class c uniform, x = 0.5 mu_c + uniform noise in [-1, 1], mu_c fixed random
- *   class means; then 20% of the labels are replaced by random classes, so the loss levels off
- *   near 0.7 instead of collapsing towards 0 (realistic gradients for the whole run).
+ *   class means (images, T5: pixels in [0, 1], x = 0.5 + 0.15 mu_c + uniform noise in [-0.3, 0.3],
+ *   clipped, as inputs scaled by 1/255 are); then 20% of the labels are replaced by random classes,
+ *   so the loss levels off near 0.7 instead of collapsing towards 0 (realistic gradients for the
+ *   whole run).
  */
 export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Dataset {
   const rng = new Rng(seed);
@@ -259,7 +261,12 @@ export function makeDataset(w: Workload, rows: number = w.rows, seed = 1234): Da
     y[r] = c;
     const xr = r * inF;
     const mr = c * inF;
-    for (let j = 0; j < inF; j++) x[xr + j] = 0.5 * mu[mr + j]! + (rng.uniform() * 2 - 1);
+    if (w.conv) {
+      // Images: pixel intensities in [0, 1] (as inputs / 255 are), around a class pattern.
+      for (let j = 0; j < inF; j++) x[xr + j] = Math.min(1, Math.max(0, 0.5 + 0.15 * mu[mr + j]! + 0.3 * (rng.uniform() * 2 - 1)));
+    } else {
+      for (let j = 0; j < inF; j++) x[xr + j] = 0.5 * mu[mr + j]! + (rng.uniform() * 2 - 1);
+    }
     if (rng.uniform() < 0.2) y[r] = Math.min(classes - 1, Math.floor(rng.uniform() * classes));
   }
   return { x, y, rows };
