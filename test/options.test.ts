@@ -133,7 +133,7 @@ describe("optimizers, schedules and losses reject unknown options", () => {
 
 describe("layers, Sequential and its methods reject unknown options", () => {
   it("dense and the Dense class", () => {
-    const keys = ["activation", "init", "useBias"];
+    const keys = ["activation", "init", "useBias", "trainable"];
     expectUnknown(() => dense(8, loose({ kernelInitializer: "zeros" })), "dense", "kernelInitializer", keys);
     expectUnknown(() => new Dense(8, loose({ activation: "relu", use_bias: false })), "dense", "use_bias", keys);
   });

@@ -30,6 +30,12 @@ export function pyStrings(values: readonly string[] | undefined): string {
   return values ? `[${values.map((s) => JSON.stringify(s)).join(", ")}]` : "None";
 }
 
+/** Net.__init__'s lines freezing the layers blasnet trains as frozen (trainable: false), or none. */
+function frozenLines(frozen: readonly string[]): string {
+  if (frozen.length === 0) return "";
+  return `        # Frozen in blasnet (trainable: false): no gradients, so optimizers leave them as they are.\n${frozen.map((p) => `        self.layers${p}.requires_grad_(False)\n`).join("")}`;
+}
+
 export function modelPy(spec: TorchExportSpec): string {
   const standardized = spec.inputMean !== null;
   const destandardized = spec.targetMean !== null;
@@ -166,7 +172,7 @@ class Net(nn.Module):
         self.layers = nn.Sequential(
 ${layerLines.join("\n")}
         )
-${
+${frozenLines(spec.frozen)}${
   standardized
     ? `        self.register_buffer("input_mean", torch.tensor(INPUT_MEAN))
         self.register_buffer("input_std", torch.tensor(INPUT_STD))

@@ -5,6 +5,7 @@
  */
 import { describe } from "../core/matrix.js";
 import type { LossConfig } from "../losses/index.js";
+import type { Layer } from "../nn/layers.js";
 import { Sequential, type SequentialConfig } from "../nn/sequential.js";
 import type { OptimizerConfig } from "../optim/index.js";
 import type { ScheduleConfig } from "../optim/schedules.js";
@@ -19,6 +20,8 @@ export interface TorchExportSpec {
   /** A sample's shape at the input (the module takes (N, ...inputShape), or flat rows of inFeatures). */
   inputShape: number[];
   layers: TorchLayer[];
+  /** The frozen layers (trainable: false) as paths under the module's `layers`: `[0]`, `[2].body[1]`. */
+  frozen: string[];
   /** Standardization: inputs always together, targets (regression only) together. */
   inputMean: Float32Array | null;
   inputStd: Float32Array | null;
@@ -82,6 +85,7 @@ export function torchSpecOf(model: Sequential, data: DataInfo, version: string):
     outFeatures: model.outputSize,
     inputShape: [...model.inputShape],
     layers,
+    frozen: frozenModules(model.layers, ""),
     inputMean: norm?.inputMean ?? null,
     inputStd: norm?.inputStd ?? null,
     targetMean: norm?.targetMean ?? null,
@@ -95,6 +99,15 @@ export function torchSpecOf(model: Sequential, data: DataInfo, version: string):
     data,
     config,
   };
+}
+
+/** Paths of the frozen layers with parameters (a frozen residual block is one path, its body not listed). */
+function frozenModules(layers: readonly Layer[], prefix: string): string[] {
+  return layers.flatMap((l, i) => {
+    const at = prefix ? `${prefix}.body[${i}]` : `[${i}]`;
+    if (!l.trainable) return l.paramCount() > 0 ? [at] : [];
+    return frozenModules(l.children(), at);
+  });
 }
 
 /** The module's buffers (state_dict keys besides the layers' parameters), in the order they are registered. */

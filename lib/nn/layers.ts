@@ -16,7 +16,7 @@ import { Conv2d, conv2dOp, type Conv2dConfig, type Conv2dOptions } from "./layer
 import { Dense, denseOp, type DenseConfig, type DenseOptions } from "./layers/dense.js";
 import { Dropout, dropoutOp, type DropoutConfig } from "./layers/dropout.js";
 import { Flatten, type FlattenConfig } from "./layers/flatten.js";
-import type { Layer, PlanOp } from "./layers/layer.js";
+import { checkTrainable, type Layer, type PlanOp } from "./layers/layer.js";
 import { LayerNorm, layerNormOp, type LayerNormConfig, type LayerNormOptions } from "./layers/layer-norm.js";
 import {
   AvgPool2d,
@@ -90,8 +90,12 @@ export function layerFromConfig(c: LayerConfig, index: number): Layer {
       `Unknown layer type at index ${index}: ${describe(type)}; expected one of ${Object.keys(LAYERS).map((s) => `"${s}"`).join(", ")}`,
     );
   }
-  // A residual block's body is rebuilt through this function too.
-  return (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig, rebuild: typeof layerFromConfig) => Layer)(c, layerFromConfig);
+  // A residual block's body is rebuilt through this function too. `trainable` (saved only when
+  // false; absent in older files) is every kind's, set after the kind's own fields.
+  const { trainable, ...own } = c as LayerConfig & { trainable?: unknown };
+  const layer = (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig, rebuild: typeof layerFromConfig) => Layer)(own as LayerConfig, layerFromConfig);
+  if (trainable !== undefined) layer.trainable = checkTrainable(trainable, `the layer config at index ${index}`);
+  return layer;
 }
 
 /** A fully connected layer with `units` outputs: y = x Wᵀ + b, then `activation` if given. */
@@ -175,7 +179,7 @@ export function residual(layers: Layer[]): Residual {
   return new Residual(layers);
 }
 
-export { Layer, sizeOf, showShape, type Shape, type Param, type ParamSpec, type PlanOp, type PlanContext } from "./layers/layer.js";
+export { Layer, sizeOf, showShape, type TrainableOption, type Shape, type Param, type ParamSpec, type PlanOp, type PlanContext } from "./layers/layer.js";
 export { Dense, type DenseOptions, type DenseConfig } from "./layers/dense.js";
 export { Activation, LEAKY_RELU_ALPHA, type ActivationConfig, type DenseActivation, type DenseActivation as ActivationName } from "./layers/activation.js";
 export { Softmax, type SoftmaxConfig } from "./layers/softmax.js";

@@ -1,6 +1,6 @@
 /**
- * A model's training plans, made once per (backend, training path, batch size, target form) and
- * reused by fit, evaluate and predict. A plan runs on the backend's fused plan (native: whole steps
+ * A model's training plans, made once per (backend, training path, batch size, target form, frozen
+ * parameter ranges) and reused by fit, evaluate and predict. A plan runs on the backend's fused plan (native: whole steps
  * in C++, off the main thread) when it has one and the model asks for "fused", else on the
  * TypeScript PlanExecutor over the backend's kernels. A spec the fused plan does not run yet (it
  * refuses it with an Error whose message says "not in the fused plan yet") trains on the
@@ -38,9 +38,12 @@ const NOT_FUSED_YET = /not in the fused plan yet/;
 export class PlanCache {
   private entries: PlanEntry[] = [];
 
-  /** A plan for this batch size and target form (created once, most recently used kept). */
-  get(backend: Backend, path: TrainingPath, batchSize: number, denseTargets: boolean, pin: boolean, spec: () => PlanSpec, buffers: () => PlanBuffers): TrainPlan {
-    const key = `${path}|${batchSize}|${denseTargets ? "dense" : "index"}`;
+  /**
+   * A plan for this batch size, target form and set of frozen parameter ranges (created once, most
+   * recently used kept): freezing or unfreezing a layer makes the next fit build a new plan.
+   */
+  get(backend: Backend, path: TrainingPath, batchSize: number, denseTargets: boolean, frozen: ReadonlyArray<readonly [number, number]>, pin: boolean, spec: () => PlanSpec, buffers: () => PlanBuffers): TrainPlan {
+    const key = `${path}|${batchSize}|${denseTargets ? "dense" : "index"}|${frozen.join(";")}`;
     let entry = this.entries.find((e) => e.key === key && e.backend === backend);
     if (entry) {
       this.entries.splice(this.entries.indexOf(entry), 1);

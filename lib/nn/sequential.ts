@@ -337,7 +337,7 @@ export class Sequential {
       inputSize: this.inputSize,
       ...(this.inputShape.length > 1 ? { inputShape: [...this.inputShape] } : {}),
       seed: this.seed,
-      layers: this.layers.map((l) => l.config() as LayerConfig),
+      layers: this.layers.map((l) => l.savedConfig() as LayerConfig),
     };
     if (this.lossFn && this.opt) {
       c.compile = { loss: this.lossFn.config(), optimizer: this.opt.config(), clipNorm: this.clipNorm, clipValue: this.clipValue, trainingPath: this.trainingPath };
@@ -387,7 +387,8 @@ export class Sequential {
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
-    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
+    const frozen = frozenRanges(this.layers);
+    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
       params: this.params,
       grads: this.grads,
       state: this.state,

@@ -75,20 +75,27 @@ function tooManyParameters(layers: readonly Layer[], P: number): RangeError {
 }
 
 /**
- * The parameter ranges [begin, end) the optimizer leaves alone (`trainable: false`: batch norm's
- * running statistics), ascending, adjacent ones merged: the training plan's `frozen`.
+ * The parameter ranges [begin, end) the optimizer leaves alone, ascending, adjacent ones merged: the
+ * training plan's `frozen`. They are every parameter of a frozen layer (`layer.trainable = false`,
+ * or inside a frozen residual block) and the parameters declared `trainable: false` (batch norm's
+ * running statistics).
  */
 export function frozenRanges(layers: readonly Layer[]): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  for (const l of layers) {
+  const visit = (l: Layer, frozen: boolean): void => {
+    if (l.children().length > 0) {
+      for (const c of l.children()) visit(c, frozen || !l.trainable);
+      return;
+    }
     for (const p of l.params) {
-      if (p.trainable !== false) continue;
+      if (!frozen && l.trainable && p.trainable !== false) continue;
       const end = p.offset + p.value.length;
       const last = out[out.length - 1];
       if (last && last[1] === p.offset) last[1] = end;
       else out.push([p.offset, end]);
     }
-  }
+  };
+  for (const l of layers) visit(l, false);
   return out;
 }
 

@@ -17,9 +17,9 @@ import type { PlanLayer } from "../../backend/plan.js";
 import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
-import { Layer, sizeOf, type PlanOp, type Shape } from "./layer.js";
+import { Layer, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
-export interface BatchNormOptions {
+export interface BatchNormOptions extends TrainableOption {
   /** Weight of the new batch's statistics in the running ones. Default 0.1 (PyTorch's). */
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-5. */
@@ -39,7 +39,8 @@ export class BatchNorm extends Layer {
 
   constructor(options: BatchNormOptions = {}) {
     super();
-    checkOptions(options, ["momentum", "eps"], "batchNorm");
+    checkOptions(options, ["momentum", "eps", "trainable"], "batchNorm");
+    this.trainable = options.trainable ?? true;
     const { momentum = 0.1, eps = 1e-5 } = options;
     if (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1)) {
       throw new RangeError(`Invalid momentum for batchNorm: ${describe(momentum)}; expected a number in [0, 1]`);

@@ -19,9 +19,9 @@ import type { OnnxGraph } from "../../ops/graph.js";
 import { checkWindow, makeWindow, pairOf, samePadding, type Padding2d, type Pair, type Window2d } from "../../ops/window.js";
 import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
 import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
-import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
-export interface Conv2dOptions {
+export interface Conv2dOptions extends TrainableOption {
   /** Step between windows: a number or [height, width]. Default 1. */
   stride?: number | readonly [number, number];
   /**
@@ -76,7 +76,8 @@ export class Conv2d extends Layer {
     if (!Number.isInteger(outChannels) || outChannels < 1) {
       throw new RangeError(`Invalid outChannels for conv2d: expected a positive integer but received ${describe(outChannels)}`);
     }
-    checkOptions(options, ["stride", "padding", "dilation", "useBias", "activation", "init"], "conv2d");
+    checkOptions(options, ["stride", "padding", "dilation", "useBias", "activation", "init", "trainable"], "conv2d");
+    this.trainable = options.trainable ?? true;
     const { stride = 1, padding = "valid", dilation = 1, useBias = true, activation, init } = options;
     this.outChannels = outChannels;
     this.kernelSize = pairOf(kernelSize, "kernelSize for conv2d", 1);

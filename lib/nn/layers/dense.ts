@@ -12,9 +12,9 @@ import type { Rng } from "../../core/rng.js";
 import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
 import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
 import type { OnnxGraph } from "../../ops/graph.js";
-import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
-export interface DenseOptions {
+export interface DenseOptions extends TrainableOption {
   /** Activation applied after the affine map (a dense layer followed by that activation). Default: none. */
   activation?: DenseActivation;
   /**
@@ -49,7 +49,8 @@ export class Dense extends Layer {
     if (!Number.isInteger(units) || units < 1) {
       throw new RangeError(`Invalid units for dense: expected a positive integer but received ${describe(units)}`);
     }
-    checkOptions(options, ["activation", "init", "useBias"], "dense");
+    checkOptions(options, ["activation", "init", "useBias", "trainable"], "dense");
+    this.trainable = options.trainable ?? true;
     const { activation, init, useBias = true } = options;
     if (activation !== undefined) checkActivationName(activation, "dense", true);
     if (typeof useBias !== "boolean") {

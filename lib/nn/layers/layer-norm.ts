@@ -11,9 +11,9 @@ import type { PlanLayer } from "../../backend/plan.js";
 import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
-import { Layer, showShape, sizeOf, type PlanOp, type Shape } from "./layer.js";
+import { Layer, showShape, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
-export interface LayerNormOptions {
+export interface LayerNormOptions extends TrainableOption {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
   /** How many of the sample's last dimensions are normalized together. Default 1. */
@@ -33,7 +33,8 @@ export class LayerNorm extends Layer {
 
   constructor(options: LayerNormOptions = {}) {
     super();
-    checkOptions(options, ["eps", "dims"], "layerNorm");
+    checkOptions(options, ["eps", "dims", "trainable"], "layerNorm");
+    this.trainable = options.trainable ?? true;
     const { eps = 1e-5, dims = 1 } = options;
     if (typeof eps !== "number" || !(eps > 0 && Number.isFinite(eps))) throw new RangeError(`Invalid eps for layerNorm: ${describe(eps)}; expected a finite number > 0`);
     if (typeof dims !== "number" || !Number.isInteger(dims) || dims < 1) throw new RangeError(`Invalid dims for layerNorm: ${describe(dims)}; expected an integer >= 1`);

@@ -18,6 +18,7 @@
  */
 import type { Kernels } from "../../backend/backend.js";
 import type { PlanBuffers, PlanLayer } from "../../backend/plan.js";
+import { describe } from "../../core/matrix.js";
 import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 
@@ -48,6 +49,21 @@ export interface Param extends ParamSpec {
 /** A layer's JSON-able description: its registry type and its options. */
 export interface LayerConfigBase {
   type: string;
+  /** Present (false) only for a frozen layer (see Layer.trainable); absent: trainable. */
+  trainable?: boolean;
+}
+
+/** The option every factory of a layer with parameters takes: `dense(4, { trainable: false })`. */
+export interface TrainableOption {
+  /** False freezes the layer's parameters (see Layer.trainable). Default true. */
+  trainable?: boolean;
+}
+
+/** A `trainable` option or config value, checked: a boolean (absent: true). */
+export function checkTrainable(v: unknown, what: string): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== "boolean") throw new TypeError(`Invalid trainable for ${what}: expected true or false but received ${describe(v)}`);
+  return v;
 }
 
 /** Values of a sample's shape: the product of its dimensions. */
@@ -77,6 +93,28 @@ export abstract class Layer {
   params: Param[] = [];
   /** @internal set when a model builds the layer; a layer belongs to at most one model. */
   owned = false;
+  private trainableFlag = true;
+
+  /**
+   * False freezes the layer (Keras' `trainable`, PyTorch's `requires_grad_(False)`): fit leaves its
+   * parameters and their optimizer state as they are while the rest trains. Setting it on a layer
+   * with inner layers (a residual block) sets it on all of them; a frozen block freezes its body
+   * whatever the body's own flags say. A change takes effect at the next fit. Batch norm's running
+   * statistics still follow the training batches (as in PyTorch), only its weight and bias freeze.
+   */
+  get trainable(): boolean {
+    return this.trainableFlag;
+  }
+  set trainable(v: boolean) {
+    this.trainableFlag = checkTrainable(v, this.name || this.kind());
+    for (const c of this.children()) c.trainable = v;
+  }
+
+  /** `config()` plus `trainable: false` when the layer is frozen (what models save). */
+  savedConfig(): LayerConfigBase {
+    const c = this.config();
+    return this.trainable ? c : { ...c, trainable: false };
+  }
 
   /** The registry type of this layer kind (its config's `type`). */
   abstract readonly type: string;
@@ -111,8 +149,10 @@ export abstract class Layer {
     return this.paramSpecs().reduce((n, p) => n + sizeOf(p.shape), 0);
   }
 
-  /** Of those, the ones the optimizer leaves alone (`trainable: false`). */
+  /** Of those, the ones the optimizer leaves alone (a frozen layer's, and parameters declared `trainable: false`). */
   nonTrainableCount(): number {
+    if (!this.trainable) return this.paramCount();
+    if (this.children().length > 0) return this.children().reduce((n, c) => n + c.nonTrainableCount(), 0);
     return this.paramSpecs().reduce((n, p) => n + (p.trainable === false ? sizeOf(p.shape) : 0), 0);
   }
 

@@ -90,7 +90,7 @@ export class Residual extends Layer {
   }
 
   config(): ResidualConfig {
-    return { type: "residual", layers: this.body.map((l) => l.config()) };
+    return { type: "residual", layers: this.body.map((l) => l.savedConfig()) };
   }
 
   /** Rebuild from a config; `layerFromConfig` rebuilds the body's layers (lib/nn/layers.ts). */
