@@ -147,6 +147,30 @@ for (const { rows, g } of GEOMETRIES) {
   });
 }
 
+// Max pooling on values drawn from {NaN, -0, +0, 1} over 2x2 and 3x3 windows (the native fixed-size
+// paths) and a padded 3x3 (the generic one): ties between the zeros and between the ones, NaN
+// anywhere; the maxima's signs and NaN positions compared exactly.
+for (const { rows, g } of [
+  { rows: 3, g: window2d(2, 6, 8, [2, 2], { stride: [2, 2] }) },
+  { rows: 2, g: window2d(3, 7, 7, [3, 3], { stride: [1, 2] }) },
+  { rows: 2, g: window2d(2, 6, 6, [3, 3], { pad: [1, 1] }) },
+]) {
+  ROWS.push({
+    op: "maxPool2dForward (signed zeros, NaN)",
+    shape: label(rows, g),
+    tolerance: COPY,
+    run: (b, rng) => {
+      const values = [NaN, -0, 0, 1, -0, 0, -0, 0];
+      const x = Float32Array.from({ length: inCount(rows, g) }, () => values[rng.int(values.length)]!);
+      const y = new Float32Array(outCount(rows, g));
+      const argmax = new Int32Array(y.length);
+      b.maxPool2dForward(y, argmax, x, rows, g);
+      const kind = Int32Array.from(y, (v) => (Number.isNaN(v) ? 2 : Object.is(v, -0) ? 1 : v === 0 ? 0 : 3));
+      return { kind, argmax };
+    },
+  });
+}
+
 /** (rows, C, S) shapes for the per-channel kernels; (a, b, c) for swapAxes01; (groups, size) for layer norm. */
 const RCS: [number, number, number][] = [
   [1, 1, 1],

@@ -35,6 +35,14 @@ BN_OP_INLINE void TapRange(int size, int stride, int offset, int out, int* lo, i
 // The taps t in [*lo, *hi) of one axis that land inside the input for the window starting at
 // `start` (= o*stride - pad): 0 <= start + t*dilation < size, t < kernel.
 BN_OP_INLINE void WindowTaps(int size, int kernel, int dilation, int64_t start, int* lo, int* hi) {
+  if (dilation == 1) {
+    // The common case, without the divisions (called once per output, they would dominate pooling).
+    const int64_t a = start >= 0 ? 0 : -start;
+    const int64_t b = int64_t(size) - start;
+    *lo = int(a < kernel ? a : kernel);
+    *hi = int(b < 0 ? 0 : b < kernel ? b : kernel);
+    return;
+  }
   const int64_t a = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
   const int64_t b = int64_t(size) - 1 - start < 0 ? 0 : (int64_t(size) - 1 - start) / dilation + 1;
   *lo = int(a < kernel ? a : kernel);
