@@ -239,6 +239,17 @@ describe("hostile model files", () => {
   it("bad rng state", () => expectError(() => load(edit((m) => (m.trainingState.rngState = [0, 0, 0, 0])), weights), J, /rngState|trainingState/));
   it("class names not matching the outputs", () =>
     expectError(() => load(edit((m) => (m.data = { classNames: ["a", "b"] })), weights), J, /classNames" lists 2 classes but the model has 1 output/));
+  it("residual blocks nested deeper than 64 are refused with the depth named, not a stack overflow", () => {
+    // Written as text: JSON.stringify itself overflows the stack on 100,000 levels.
+    const nest = (depth: number) => {
+      const relu = JSON.stringify(JSON.parse(json).model.layers[3]); // relu keeps the width, so any nesting is a valid model
+      const nested = '{"type":"residual","layers":['.repeat(depth) + relu + "]}".repeat(depth);
+      return edit((m) => (m.model.layers[3] = "NESTED")).replace('"NESTED"', nested);
+    };
+    expect(load(nest(64), weights).model.inputSize).toBe(3);
+    expectError(() => load(nest(65), weights), J, /model\.layers\[3\].*nested 65 residual blocks deep.*at most 64/);
+    expectError(() => load(nest(100_000), weights), J, /model\.layers\[3\].*nested 65 residual blocks deep.*at most 64/);
+  });
   it("missing files name the file", async () => {
     await expect(loadModel(join(root, "nowhere"))).rejects.toThrow(/nowhere\/model\.json: model\.json not found/);
     const dir = join(root, "halfway");

@@ -79,8 +79,22 @@ export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { k
   residualEnd: residualEndOp,
 };
 
-/** Rebuild a layer from its config (validating it as the factories do). */
-export function layerFromConfig(c: LayerConfig, index: number): Layer {
+/**
+ * How deeply residual blocks may nest in a config. Rebuilding recurses once per level, so without a
+ * limit a hostile model.json could overflow the stack; real networks nest a few levels at most.
+ */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * Rebuild a layer from its config (validating it as the factories do). `depth` counts the residual
+ * blocks around this config (0 at the top of a model); configs nested deeper than MAX_CONFIG_DEPTH are refused.
+ */
+export function layerFromConfig(c: LayerConfig, index: number, depth = 0): Layer {
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw new RangeError(
+      `Layer config at index ${index} is nested ${depth} residual blocks deep; blasnet reads at most ${MAX_CONFIG_DEPTH} levels of nesting: flatten the model's residual blocks`,
+    );
+  }
   if (c === null || typeof c !== "object") {
     throw new TypeError(`Invalid layer config at index ${index}: expected an object but received ${describe(c)}`);
   }
@@ -90,10 +104,11 @@ export function layerFromConfig(c: LayerConfig, index: number): Layer {
       `Unknown layer type at index ${index}: ${describe(type)}; expected one of ${Object.keys(LAYERS).map((s) => `"${s}"`).join(", ")}`,
     );
   }
-  // A residual block's body is rebuilt through this function too. `trainable` (saved only when
-  // false; absent in older files) is every kind's, set after the kind's own fields.
+  // A residual block's body is rebuilt through this function too, one level deeper. `trainable`
+  // (saved only when false; absent in older files) is every kind's, set after the kind's own fields.
   const { trainable, ...own } = c as LayerConfig & { trainable?: unknown };
-  const layer = (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig, rebuild: typeof layerFromConfig) => Layer)(own as LayerConfig, layerFromConfig);
+  const rebuild = (inner: LayerConfig, j: number): Layer => layerFromConfig(inner, j, depth + 1);
+  const layer = (LAYERS[type as keyof typeof LAYERS].fromConfig as (c: LayerConfig, rebuild: (c: LayerConfig, j: number) => Layer) => Layer)(own as LayerConfig, rebuild);
   if (trainable !== undefined) layer.trainable = checkTrainable(trainable, `the layer config at index ${index}`);
   return layer;
 }
