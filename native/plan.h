@@ -5,7 +5,8 @@
 //   plan_compile.cc      the Plan constructor: the spec compiled to ops, every workspace allocated
 //   plan_workspace.h     what it compiles to (Op per step, Workspace)
 //   plan_steps.cc        the step loop (forward, loss, backward, update), compiled per ISA
-//   plan_layers.h        each step kind's forward and backward, one function each
+//   plan_layers.h        each dense-network step kind's forward and backward, one function each
+//   plan_conv.h          the same for the image and normalization steps (conv2d in chunks of samples)
 //   plan_gemm.h, plan_activations.h, plan_isa.h: the GEMM dispatch, activation passes, ISA clones
 // Its N-API surface: plan_binding.cc (the FusedPlan class, the run's worker), plan_spec.cc (spec
 // parsing), plan_napi.h (shared argument helpers), registered into the addon's exports by addon.cc
@@ -64,6 +65,17 @@ struct LayerDesc {
   double alpha = 0;  // leakyRelu negative slope
   // dropout
   double rate = 0;
+  // conv2d (weight (outChannels, C, kH, kW) at weightOffset, bias (outChannels) or -1), maxPool2d,
+  // avgPool2d: the window over the (C, H, W) input sample
+  Window2d window;
+  int64_t outChannels = 0;
+  // batchNorm over (C = channels, S = spatial) samples: gamma at weightOffset, beta at biasOffset,
+  // running statistics at their offsets (C each)
+  int64_t channels = 0, spatial = 0;
+  double momentum = 0, eps = 0;
+  int64_t runningMeanOffset = -1, runningVarOffset = -1;
+  // layerNorm over groups of `size` consecutive values: gamma, beta (size) at weightOffset, biasOffset
+  int64_t size = 0;
 };
 
 struct SpecDesc {

@@ -15,6 +15,27 @@ namespace planbind {
 using plan::LayerDesc;
 using plan::SpecDesc;
 
+// A step's `window` (lib/ops/window.ts's Window2d): every field an integer.
+plan::Window2d GetWindow(Napi::Object layer, const std::string& at) {
+  Napi::Object w = GetObject(layer.Get("window"), at + ".window");
+  const std::string p = at + ".window.";
+  plan::Window2d g;
+  g.channels = GetInt(w, "channels", p + "channels");
+  g.height = GetInt(w, "height", p + "height");
+  g.width = GetInt(w, "width", p + "width");
+  g.kernelH = GetInt(w, "kernelH", p + "kernelH");
+  g.kernelW = GetInt(w, "kernelW", p + "kernelW");
+  g.strideH = GetInt(w, "strideH", p + "strideH");
+  g.strideW = GetInt(w, "strideW", p + "strideW");
+  g.padTop = GetInt(w, "padTop", p + "padTop");
+  g.padLeft = GetInt(w, "padLeft", p + "padLeft");
+  g.dilationH = GetInt(w, "dilationH", p + "dilationH");
+  g.dilationW = GetInt(w, "dilationW", p + "dilationW");
+  g.outH = GetInt(w, "outH", p + "outH");
+  g.outW = GetInt(w, "outW", p + "outW");
+  return g;
+}
+
 SpecDesc ParseSpec(Napi::Value specValue) {
   Napi::Env env = specValue.Env();
   Napi::Object spec = GetObject(specValue, "spec");
@@ -54,10 +75,35 @@ SpecDesc ParseSpec(Napi::Value specValue) {
       case LayerKind::dropout:
         d.rate = GetNumber(l, "rate", at + ".rate");
         break;
-      // The convolution issue's steps: lib/nn/plans.ts trains such a model on the per-kernel path.
-      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
-      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd:
-        ThrowType(env, "Invalid " + at + ".kind: \"" + kind + "\" is not in the fused plan yet; train this model on the per-kernel path (compile({ trainingPath: \"kernels\" }))");
+      case LayerKind::conv2d:
+        d.window = GetWindow(l, at);
+        d.outChannels = GetInt(l, "outChannels", at + ".outChannels");
+        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
+        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
+        break;
+      case LayerKind::maxPool2d:
+      case LayerKind::avgPool2d:
+        d.window = GetWindow(l, at);
+        break;
+      case LayerKind::batchNorm:
+        d.channels = GetInt(l, "channels", at + ".channels");
+        d.spatial = GetInt(l, "spatial", at + ".spatial");
+        d.momentum = GetNumber(l, "momentum", at + ".momentum");
+        d.eps = GetNumber(l, "eps", at + ".eps");
+        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
+        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
+        d.runningMeanOffset = GetInt(l, "runningMeanOffset", at + ".runningMeanOffset");
+        d.runningVarOffset = GetInt(l, "runningVarOffset", at + ".runningVarOffset");
+        break;
+      case LayerKind::layerNorm:
+        d.size = GetInt(l, "size", at + ".size");
+        d.eps = GetNumber(l, "eps", at + ".eps");
+        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
+        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
+        break;
+      case LayerKind::residualStart:
+      case LayerKind::residualEnd:
+        break;
     }
     s.layers.push_back(d);
   }

@@ -31,6 +31,7 @@
 #include "ops/optimizers.h"
 #include "plan.h"
 #include "plan_activations.h"
+#include "plan_conv.h"
 #include "plan_isa.h"
 #include "plan_layers.h"
 #include "plan_workspace.h"
@@ -50,8 +51,13 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
       case LayerKind::activation: ActivationStepForward(op, rows); break;
       case LayerKind::softmax: SoftmaxStepForward(op, rows); break;
       case LayerKind::dropout: DropoutForward(op, rows, training, rng); break;
-      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
-      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd: break;  // refused by ValidateSpec
+      case LayerKind::conv2d: ConvForward(op, ws, rows); break;
+      case LayerKind::maxPool2d: MaxPoolForward(op, rows); break;
+      case LayerKind::avgPool2d: AvgPoolForward(op, rows); break;
+      case LayerKind::batchNorm: BatchNormStepForward(op, rows, training); break;
+      case LayerKind::layerNorm: LayerNormStepForward(op, rows); break;
+      case LayerKind::residualStart: ResidualStartForward(op); break;
+      case LayerKind::residualEnd: ResidualEndForward(op, ws, rows); break;
     }
     cur = op.outPtr;
   }
@@ -92,8 +98,13 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
       case LayerKind::activation: dIn = ActivationStepBackward(op, d, rows); break;
       case LayerKind::softmax: dIn = SoftmaxStepBackward(op, d, rows); break;
       case LayerKind::dropout: dIn = DropoutBackward(op, d, rows); break;
-      case LayerKind::conv2d: case LayerKind::maxPool2d: case LayerKind::avgPool2d: case LayerKind::batchNorm:
-      case LayerKind::layerNorm: case LayerKind::residualStart: case LayerKind::residualEnd: break;  // refused by ValidateSpec
+      case LayerKind::conv2d: dIn = ConvBackward(op, ws, d, other, rows); break;
+      case LayerKind::maxPool2d: dIn = MaxPoolBackward(op, d, other, rows); break;
+      case LayerKind::avgPool2d: dIn = AvgPoolBackward(op, d, other, rows); break;
+      case LayerKind::batchNorm: dIn = BatchNormStepBackward(op, d, rows); break;
+      case LayerKind::layerNorm: dIn = LayerNormStepBackward(op, d, rows); break;
+      case LayerKind::residualStart: dIn = ResidualStartBackward(op, d, rows); break;
+      case LayerKind::residualEnd: dIn = ResidualEndBackward(op, d, rows); break;
     }
     if (dIn == other) std::swap(d, other);
     if (ws.fuseUpdate) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/kinds.h"
+#include "ops/window.h"
 #include "plan.h"
 
 namespace blasnet {
@@ -52,6 +53,24 @@ struct Op {
   double rate = 0;
   double keepScale = 1;
   float* mask = nullptr;  // kept-and-scaled mask (B, out)
+  // conv2d (with the activation after it fused in, as dense), maxPool2d, avgPool2d: the window over
+  // the (C, H, W) input sample. conv2d: k = C*kH*kW, outChannels, outHW = outH*outW; it runs in
+  // chunks of `chunk` samples through the workspace's shared cols and gemmOut scratch (see
+  // plan_conv.h).
+  ops::Window2d win;
+  int64_t outChannels = 0, k = 0, outHW = 0, chunk = 0;
+  int32_t* argmax = nullptr;  // maxPool2d: (B, out) index within the channel plane
+  // batchNorm (gamma = w, beta = b, their gradients dw, db) and layerNorm
+  int64_t channels = 0, spatial = 0, size = 0;
+  double momentum = 0, eps = 0;
+  float* runningMean = nullptr;
+  float* runningVar = nullptr;
+  float* mean = nullptr;      // batchNorm: the batch's (C); layerNorm: per group (B * out / size)
+  float* variance = nullptr;  // batchNorm: the batch's biased variance (C); layerNorm: 1/std per group
+  bool batchStats = false;    // batchNorm: the last forward pass normalized with the batch's statistics
+  // residualStart / residualEnd: the partner step's index; `kept` (B, out) holds the end's dy
+  size_t partner = 0;
+  float* kept = nullptr;
   // The parameters this step owns that the optimizer updates (its own ranges minus the frozen
   // ones): updated right after the step's backward pass when the workspace fuses the update.
   std::vector<ParamRange> updates;
@@ -68,6 +87,8 @@ struct Workspace {
   std::vector<int32_t> lb;  // (B) class labels
   float* d0 = nullptr;  // delta ping-pong buffers, (B, max width)
   float* d1 = nullptr;
+  float* cols = nullptr;     // conv2d: the unrolled input of one chunk, (k, chunk*outHW), shared by every conv step
+  float* gemmOut = nullptr;  // conv2d: (outChannels, chunk*outHW) GEMM output / gradient, shared
   float* params = nullptr;
   float* grads = nullptr;
   float* state = nullptr;
@@ -86,6 +107,8 @@ struct Workspace {
     owned.push_back(std::make_unique<AlignedFloats>(n));
     return owned.back()->data;
   }
+  // int32 storage (same size and alignment as floats).
+  int32_t* AllocInt(int64_t n) { return reinterpret_cast<int32_t*>(Alloc(n)); }
 };
 
 /// `ranges` minus `cut` (both sorted, non-overlapping), appended to `out`, empty pieces dropped.

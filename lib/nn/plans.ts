@@ -2,9 +2,7 @@
  * A model's training plans, made once per (backend, training path, batch size, target form, frozen
  * parameter ranges) and reused by fit, evaluate and predict. A plan runs on the backend's fused plan (native: whole steps
  * in C++, off the main thread) when it has one and the model asks for "fused", else on the
- * TypeScript PlanExecutor over the backend's kernels. A spec the fused plan does not run yet (it
- * refuses it with an Error whose message says "not in the fused plan yet") trains on the
- * PlanExecutor over the same backend's kernels instead, so that every model trains on every backend.
+ * TypeScript PlanExecutor over the backend's kernels.
  * Pinned plans (in use by a running fit) are not evicted; `compile` disposes them all.
  */
 import type { Backend } from "../backend/backend.js";
@@ -22,19 +20,6 @@ interface PlanEntry {
   pinned: boolean;
 }
 
-/** The backend's fused plan for `spec`, or the PlanExecutor over its kernels when the fused plan refuses a step kind it does not have yet. */
-function fusedOrKernels(backend: Backend, spec: PlanSpec, buffers: PlanBuffers): TrainPlan {
-  try {
-    return backend.createFusedPlan!(spec, buffers);
-  } catch (e) {
-    if (e instanceof Error && NOT_FUSED_YET.test(e.message)) return new PlanExecutor(backend, spec, buffers);
-    throw e;
-  }
-}
-
-/** How the native fused plan refuses a spec with steps it does not run (native/plan_binding.cc). */
-const NOT_FUSED_YET = /not in the fused plan yet/;
-
 export class PlanCache {
   private entries: PlanEntry[] = [];
 
@@ -49,7 +34,7 @@ export class PlanCache {
       this.entries.splice(this.entries.indexOf(entry), 1);
       this.entries.push(entry);
     } else {
-      const plan = path === "fused" && backend.createFusedPlan ? fusedOrKernels(backend, spec(), buffers()) : new PlanExecutor(backend, spec(), buffers());
+      const plan = path === "fused" && backend.createFusedPlan ? backend.createFusedPlan(spec(), buffers()) : new PlanExecutor(backend, spec(), buffers());
       entry = { key, backend, plan, pinned: false };
       this.entries.push(entry);
       while (this.entries.length > MAX_CACHED_PLANS) {

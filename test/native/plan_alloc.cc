@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cnn_specs.h"
 #include "ops/optimizers.h"
 #include "plan.h"
 
@@ -96,6 +97,8 @@ static float Uniform() {
   return float(g_seed >> 8) / 16777216.0f - 0.5f;
 }
 
+static bool CheckSpec(const char* name, SpecDesc spec, int64_t batch, Loss loss, const cnn::Builder* cnnInit);
+
 static bool Check(const Net& net) {
   SpecDesc spec;
   spec.inFeatures = net.widths.front();
@@ -133,18 +136,23 @@ static bool Check(const Net& net) {
   for (int h = 0; h < kOptimizerHyperCount; h++) spec.hyper[h] = net.hyper[size_t(h)];
   spec.clipNorm = net.clipNorm;
   spec.clipValue = net.clipValue;
+  return CheckSpec(net.name, spec, net.batch, net.loss, nullptr);
+}
+
+static bool CheckSpec(const char* name, SpecDesc spec, int64_t batch, Loss loss, const cnn::Builder* cnnInit) {
   const int64_t P = spec.paramCount;
   std::vector<float> params(static_cast<size_t>(P)), grads(static_cast<size_t>(P));
   std::vector<float> state(static_cast<size_t>(blasnet::ops::OptimizerSlots(spec.optimizer, spec.hyper) * P) + 1);
   for (auto& v : params) v = 0.1f * Uniform();
+  if (cnnInit) cnnInit->Init(params);
   std::vector<uint32_t> rng = {1, 2, 3, 4};
   const PlanError e = ValidateSpec(spec, P, P, int64_t(state.size()), 4);
   if (!e.ok()) {
-    std::printf("%s: invalid spec: %s\n", net.name, e.message.c_str());
+    std::printf("%s: invalid spec: %s\n", name, e.message.c_str());
     return false;
   }
 
-  const int64_t rows = 4 * net.batch + 3;  // a partial last batch
+  const int64_t rows = 4 * batch + 3;  // a partial last batch
   const int64_t inF = spec.inFeatures, outF = spec.outFeatures;
   std::vector<float> x(static_cast<size_t>(rows * inF)), y(static_cast<size_t>(rows * outF));
   std::vector<int32_t> labels(static_cast<size_t>(rows)), order(static_cast<size_t>(rows));
@@ -154,34 +162,34 @@ static bool Check(const Net& net) {
     labels[static_cast<size_t>(i)] = int32_t(i % outF);
     order[static_cast<size_t>(i)] = int32_t((i * 7) % rows);
   }
-  const int64_t steps = (rows + net.batch - 1) / net.batch;
+  const int64_t steps = (rows + batch - 1) / batch;
   std::vector<float> lr(static_cast<size_t>(steps), 0.01f), losses(static_cast<size_t>(steps));
   StepArgs run;
   run.x = x.data();
-  if (net.loss == Loss::crossEntropy) run.yLabels = labels.data();
+  if (loss == Loss::crossEntropy) run.yLabels = labels.data();
   else run.yFloat = y.data();
   run.rows = rows;
   run.order = order.data();
   run.orderLength = rows;
   run.start = 0;
   run.steps = steps;
-  run.batchSize = net.batch;
+  run.batchSize = batch;
   run.lr = lr.data();
   run.losses = losses.data();
-  const PlanError re = ValidateRun(spec, run, int64_t(x.size()), net.loss == Loss::crossEntropy ? rows : int64_t(y.size()),
-                                   net.loss == Loss::crossEntropy, steps, steps);
+  const PlanError re = ValidateRun(spec, run, int64_t(x.size()), loss == Loss::crossEntropy ? rows : int64_t(y.size()),
+                                   loss == Loss::crossEntropy, steps, steps);
   if (!re.ok()) {
-    std::printf("%s: invalid run: %s\n", net.name, re.message.c_str());
+    std::printf("%s: invalid run: %s\n", name, re.message.c_str());
     return false;
   }
 
   Plan plan(spec, params.data(), grads.data(), state.data(), rng.data());
   run.firstStep = 1;
   if (plan.RunSteps(run) != steps) {  // warm-up: OpenBLAS's first-call buffers
-    std::printf("%s: warm-up run stopped early\n", net.name);
+    std::printf("%s: warm-up run stopped early\n", name);
     return false;
   }
-  std::vector<float> out(static_cast<size_t>(net.batch * outF));
+  std::vector<float> out(static_cast<size_t>(batch * outF));
   g_ours = 0;
   g_openblas = 0;
   g_counting = true;
@@ -190,10 +198,10 @@ static bool Check(const Net& net) {
     run.firstStep = 1 + (epoch + 1) * steps;
     done += plan.RunSteps(run);
   }
-  plan.Forward(out.data(), x.data(), net.batch);
+  plan.Forward(out.data(), x.data(), batch);
   g_counting = false;
   const long ours = g_ours.load(), openblas = g_openblas.load();
-  std::printf("%s: %lld steps + a forward pass: %ld allocations by blasnet, %ld inside OpenBLAS; loss %g\n", net.name,
+  std::printf("%s: %lld steps + a forward pass: %ld allocations by blasnet, %ld inside OpenBLAS; loss %g\n", name,
               static_cast<long long>(done), ours, openblas, double(losses[static_cast<size_t>(steps - 1)]));
   return ours == 0 && done == 5 * steps;
 }
@@ -211,11 +219,16 @@ int main() {
       {"32-40-5 silu ce-dense adagrad wd", {32, 40, 5}, Activation::silu, false, Loss::crossEntropyDense, Optimizer::adagrad, {0.01, 1e-4, 1e-10, 0.1}, 0, 0, 8},
       {"16-24-3 softplus mse rmsprop momentum", {16, 24, 3}, Activation::softplus, false, Loss::mse, Optimizer::rmsprop, {0.9, 1e-8, 1e-3, 0.5}, 0, 0, 8},
   };
+  // Convolutional plans: T5 (conv in chunks, fused relu, max pooling) and every image step.
+  const cnn::Builder t5 = cnn::T5(16);
+  const cnn::Builder mixed = cnn::Mixed(6);
   bool ok = true;
   for (int threads : {1, 2}) {
     openblas_set_num_threads(threads);
     std::printf("threads %d\n", threads);
     for (const Net& net : nets) ok = Check(net) && ok;
+    ok = CheckSpec("T5 cnn conv relu maxpool dense adam", t5.spec, 16, Loss::crossEntropy, &t5) && ok;
+    ok = CheckSpec("conv batchNorm maxPool residual(conv layerNorm) avgPool dense adamw, frozen running stats", mixed.spec, 6, Loss::crossEntropy, &mixed) && ok;
   }
   std::printf(ok ? "OK\n" : "FAILED\n");
   return ok ? 0 : 1;
