@@ -1,5 +1,7 @@
 // N-API surface of the fused training plan (engine: plan.h; semantics: lib/backend/plan.ts): the
 // FusedPlan class and the worker its runs go to. Spec parsing: plan_spec.cc; helpers: plan_napi.h.
+// (Over 400 lines: the class, its worker and the copies that keep the worker off JavaScript's
+// memory are one contract, described below, and read best together.)
 //
 //   new FusedPlan(spec, buffers)      validates the whole spec, keeps references to the four
 //                                     buffers and allocates every workspace once
