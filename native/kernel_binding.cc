@@ -157,8 +157,20 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Optional per-row weights of the element-wise losses: a Float32Array of rows values (n a whole
+// number of rows) or null. Returns the values per row (1 without weights).
+int64_t RowWidth(const Args& args, const View<float>& w, int64_t n) {
+  if (!w.data) return 1;
+  const int64_t rows = int64_t(w.length);
+  if (rows == 0 ? n != 0 : n % rows != 0) {
+    args.RangeError(args.ArgCap("weights") + " has " + std::to_string(rows) + " values; expected a whole number of rows of the " +
+                    std::to_string(n) + " values (n)");
+  }
+  return rows == 0 ? 1 : n / rows;
+}
+
 Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
-  Args args(info, "regressionLoss", 6);
+  Args args(info, "regressionLoss", 7);
   const int kind = args.Code(0, "kind", kRegressionLossKinds, "regression loss code");
   const View<float> grad = args.F32OrNull(1, "grad");
   const View<float> pred = args.F32(2, "pred");
@@ -171,12 +183,14 @@ Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
   if (grad.data) args.Length(grad, n, "n");
   args.Length(pred, n, "n");
   args.Length(target, n, "n");
-  const double loss = regression_loss(RegressionLoss(kind), grad.data, pred.data, target.data, n, delta);
+  const View<float> w = args.F32OrNull(6, "weights");
+  const int64_t cols = RowWidth(args, w, n);
+  const double loss = regression_loss(RegressionLoss(kind), grad.data, pred.data, target.data, n, delta, w.data, cols);
   return Napi::Number::New(info.Env(), loss);
 }
 
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxCrossEntropy", 5);
+  Args args(info, "softmaxCrossEntropy", 6);
   const View<float> grad = args.F32OrNull(0, "grad");
   const View<float> logits = args.F32(1, "logits");
   const View<int32_t> labels = args.I32(2, "labels");
@@ -186,6 +200,8 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   if (grad.data) args.Length(grad, count, "rows*cols");
   args.Length(logits, count, "rows*cols");
   args.Length(labels, rows, "rows");
+  const View<float> w = args.F32OrNull(5, "weights");
+  if (w.data) args.Length(w, rows, "rows");
   for (int64_t r = 0; r < rows; r++) {
     const int32_t label = labels.data[r];
     if (label < 0 || label >= cols) {
@@ -193,12 +209,12 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
                       std::to_string(r) + "; expected a class index in [0, " + std::to_string(cols) + ")");
     }
   }
-  const double loss = softmax_cross_entropy(grad.data, logits.data, labels.data, int(rows), int(cols));
+  const double loss = softmax_cross_entropy(grad.data, logits.data, labels.data, int(rows), int(cols), w.data);
   return Napi::Number::New(info.Env(), loss);
 }
 
 Napi::Value SoftmaxCrossEntropyDense(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxCrossEntropyDense", 5);
+  Args args(info, "softmaxCrossEntropyDense", 6);
   const View<float> grad = args.F32OrNull(0, "grad");
   const View<float> logits = args.F32(1, "logits");
   const View<float> targets = args.F32(2, "targets");
@@ -208,12 +224,14 @@ Napi::Value SoftmaxCrossEntropyDense(const Napi::CallbackInfo& info) {
   if (grad.data) args.Length(grad, count, "rows*cols");
   args.Length(logits, count, "rows*cols");
   args.Length(targets, count, "rows*cols");
-  const double loss = softmax_cross_entropy_dense(grad.data, logits.data, targets.data, int(rows), int(cols));
+  const View<float> w = args.F32OrNull(5, "weights");
+  if (w.data) args.Length(w, rows, "rows");
+  const double loss = softmax_cross_entropy_dense(grad.data, logits.data, targets.data, int(rows), int(cols), w.data);
   return Napi::Number::New(info.Env(), loss);
 }
 
 Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
-  Args args(info, "bceWithLogits", 4);
+  Args args(info, "bceWithLogits", 5);
   const View<float> grad = args.F32OrNull(0, "grad");
   const View<float> logits = args.F32(1, "logits");
   const View<float> targets = args.F32(2, "targets");
@@ -221,7 +239,9 @@ Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
   if (grad.data) args.Length(grad, n, "n");
   args.Length(logits, n, "n");
   args.Length(targets, n, "n");
-  const double loss = bce_with_logits(grad.data, logits.data, targets.data, n);
+  const View<float> w = args.F32OrNull(4, "weights");
+  const int64_t cols = RowWidth(args, w, n);
+  const double loss = bce_with_logits(grad.data, logits.data, targets.data, n, w.data, cols);
   return Napi::Number::New(info.Env(), loss);
 }
 

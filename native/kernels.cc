@@ -183,23 +183,24 @@ void softmax_backward(float* dx, const float* dy, const float* y, int rows, int 
 
 BLASNET_CLONES
 double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
-                       double delta) {
-  return ops::RegressionLossMean(kind, grad, pred, target, n, delta);
+                       double delta, const float* w, int64_t cols) {
+  return ops::RegressionLossMean(kind, grad, pred, target, n, delta, w, cols);
 }
 
 BLASNET_CLONES
-double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols) {
-  return ops::SoftmaxCrossEntropy(grad, logits, labels, rows, cols);
+double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols, const float* w) {
+  return ops::SoftmaxCrossEntropy(grad, logits, labels, rows, cols, w);
 }
 
 BLASNET_CLONES
-double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols) {
-  return ops::SoftmaxCrossEntropyDense(grad, logits, targets, rows, cols);
+double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols,
+                                   const float* w) {
+  return ops::SoftmaxCrossEntropyDense(grad, logits, targets, rows, cols, w);
 }
 
 BLASNET_CLONES
-double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n) {
-  return ops::BceWithLogits(grad, logits, targets, n);
+double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n, const float* w, int64_t cols) {
+  return ops::BceWithLogits(grad, logits, targets, n, w, cols);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,20 +44,23 @@ void softmax_backward(float* dx, const float* dy, const float* y, int rows, int 
 
 // Mean over n of e(pred - target) (MSE d^2, MAE |d|, Huber with `delta`); pred, target, grad are (n).
 // grad (nullable) = d(mean)/d(pred); MAE's gradient at d = 0 is 0. n = 0 gives NaN (0/0).
+// Each loss takes optional per-row weights w (nullable; ops/losses.h): the element-wise ones with
+// `cols` values per row.
 double regression_loss(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
-                       double delta);
+                       double delta, const float* w, int64_t cols);
 
 // Mean over rows of logsumexp(z) - z[label]; logits (rows,cols), labels (rows) each in [0, cols).
 // grad (rows,cols) (nullable) = (softmax(z) - onehot) / rows.
-double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols);
+double softmax_cross_entropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols, const float* w);
 
 // Mean over rows of -sum_j t_j log softmax(z)_j; logits and targets (rows,cols).
 // grad (rows,cols) (nullable) = (softmax(z) - t) / rows.
-double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols);
+double softmax_cross_entropy_dense(float* grad, const float* logits, const float* targets, int rows, int cols,
+                                   const float* w);
 
 // Mean over n of max(z,0) - z t + log(1 + exp(-|z|)); logits z (n), targets t (n).
 // grad (n) (nullable) = (sigmoid(z) - t) / n.
-double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n);
+double bce_with_logits(float* grad, const float* logits, const float* targets, int64_t n, const float* w, int64_t cols);
 
 // One optimizer step (ops/optimizers.h), in place over param and grad (n) and the optimizer's
 // state: OptimizerSlots(kind, hyper) slots of n values, slot s at state + s * n. step: the 1-based

@@ -143,8 +143,10 @@ const SPECS: FnSpec[] = [
       { name: "n", kind: "dim" },
       // kind 2 is Huber: delta must be > 0.
       { name: "delta", kind: "range", bad: [0, -1, NaN, Infinity] },
+      // Row weights: a whole number of rows of the n values (a short buffer, 4 of 6, is not).
+      { name: "weights", kind: "f32|null", need: 5 },
     ],
-    valid: () => [2, f32(6), f32(6), f32(6, 0.25), 6, 1],
+    valid: () => [2, f32(6), f32(6), f32(6, 0.25), 6, 1, f32(2)],
   },
   {
     fn: "softmaxCrossEntropy",
@@ -154,8 +156,9 @@ const SPECS: FnSpec[] = [
       { name: "labels", kind: "i32", need: 2 },
       { name: "rows", kind: "dim" },
       { name: "cols", kind: "dim" },
+      { name: "weights", kind: "f32|null", need: 2 },
     ],
-    valid: () => [f32(6), f32(6), new Int32Array([0, 2]), 2, 3],
+    valid: () => [f32(6), f32(6), new Int32Array([0, 2]), 2, 3, f32(2)],
     products: [["rows", "cols"]],
   },
   {
@@ -166,8 +169,9 @@ const SPECS: FnSpec[] = [
       { name: "targets", kind: "f32", need: 6 },
       { name: "rows", kind: "dim" },
       { name: "cols", kind: "dim" },
+      { name: "weights", kind: "f32|null", need: 2 },
     ],
-    valid: () => [f32(6), f32(6), f32(6, 1 / 3), 2, 3],
+    valid: () => [f32(6), f32(6), f32(6, 1 / 3), 2, 3, f32(2)],
     products: [["rows", "cols"]],
   },
   {
@@ -177,8 +181,10 @@ const SPECS: FnSpec[] = [
       { name: "logits", kind: "f32", need: 6 },
       { name: "targets", kind: "f32", need: 6 },
       { name: "n", kind: "dim" },
+      // Row weights: a whole number of rows of the n values (a short buffer, 4 of 6, is not).
+      { name: "weights", kind: "f32|null", need: 5 },
     ],
-    valid: () => [f32(6), f32(6), f32(6, 1), 6],
+    valid: () => [f32(6), f32(6), f32(6, 1), 6, f32(2)],
   },
   {
     fn: "optimizerStep",
@@ -408,7 +414,7 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
       [new Int32Array([2, 2147483647]), 1, 2147483647],
     ] as const) {
       const grad = f32(6, 7);
-      const e = thrown(() => addon["softmaxCrossEntropy"]!(grad, f32(6), labels, 2, 3));
+      const e = thrown(() => addon["softmaxCrossEntropy"]!(grad, f32(6), labels, 2, 3, null));
       expect(e).toBeInstanceOf(RangeError);
       expect(e.message).toContain("'labels'");
       expect(e.message).toContain(`row ${row}`);
@@ -422,7 +428,7 @@ describeNative("native addon: every entry point rejects bad arguments", () => {
     expect(e).toBeInstanceOf(RangeError);
     expect(e.message).toContain("Unknown activation code 99 for argument 'act' of activationForward; expected one of 0 (linear), 1 (sigmoid)");
     expect(e.message).toContain("7 (softplus)");
-    const e2 = thrown(() => addon["regressionLoss"]!(3, null, f32(6), f32(6), 6, 1));
+    const e2 = thrown(() => addon["regressionLoss"]!(3, null, f32(6), f32(6), 6, 1, null));
     expect(e2).toBeInstanceOf(RangeError);
     expect(e2.message).toContain("expected one of 0 (mse), 1 (mae), 2 (huber)");
     const e3 = thrown(() => addon["optimizerStep"]!(5, f32(6), f32(6), f32(12), 6, 0.1, 1, new Float64Array(4)));

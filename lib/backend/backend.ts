@@ -85,6 +85,11 @@ export interface Kernels {
    * Mean over all n elements of e(pred - target): MSE (d^2), MAE (|d|), Huber (d^2/2 inside
    * |d| <= delta, delta (|d| - delta/2) outside). grad (n) = d(mean)/d(pred), or skipped if null.
    * MAE's gradient at d = 0 is 0.
+   *
+   * Every loss takes optional per-row weights (Keras' sample weights) as its last argument: the
+   * loss becomes sum_r w_r loss_r / rows (divided by the rows, not the weights' sum) and row r's
+   * gradient is scaled by w_r. For the element-wise losses (this one and bceWithLogits) the rows
+   * are weights.length and n must be a whole number of them.
    */
   regressionLoss(
     kind: RegressionLoss,
@@ -93,6 +98,7 @@ export interface Kernels {
     target: Float32Array,
     n: number,
     delta: number,
+    weights?: Float32Array | null,
   ): number;
 
   /**
@@ -105,6 +111,7 @@ export interface Kernels {
     labels: Int32Array,
     rows: number,
     cols: number,
+    weights?: Float32Array | null,
   ): number;
 
   /**
@@ -117,13 +124,14 @@ export interface Kernels {
     targets: Float32Array,
     rows: number,
     cols: number,
+    weights?: Float32Array | null,
   ): number;
 
   /**
    * Binary cross-entropy from logits z (n) and targets t (n) in [0, 1], in the stable form
    * max(z,0) - z t + log(1 + exp(-|z|)); mean over n. grad = (sigmoid(z) - t) / n.
    */
-  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
+  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number, weights?: Float32Array | null): number;
 
   /**
    * One optimizer update in place over n parameters: param and grad (n), state (slots · n, slot s at

@@ -11,6 +11,7 @@ import { checkOptionKeys } from "../core/options.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer, type OptimizerConfig, type OptimizerName } from "../optim/index.js";
 import type { MetricName } from "../train/metrics.js";
+import type { SampleWeightInput } from "../train/sample-weights.js";
 import type { Layer, LayerConfig, Shape } from "./layers.js";
 import type { TrainingPath } from "./plans.js";
 
@@ -71,6 +72,8 @@ export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
   metrics?: MetricName[];
+  /** Per-row loss weights (N, finite, >= 0): the loss is sum_i w_i loss_i / N (Keras' sample_weight); metrics are unweighted. */
+  sampleWeight?: SampleWeightInput;
 }
 
 /** Column names of the data a model was trained on (kept so CLI predict output maps back). */

@@ -73,6 +73,9 @@ export class PlanExecutor implements TrainPlan {
   private readonly xBatch: Float32Array;
   private readonly yBatch: Float32Array;
   private readonly labelBatch: Int32Array;
+  /** The batch's row weights, and views of its first r values (made once per r). */
+  private readonly weightBatch: Float32Array;
+  private readonly weightViews: Float32Array[] = [];
   /** The optimizer's hyperparameters, as the optimizerStep kernel takes them (made once). */
   private readonly hyper: Float64Array;
   private readonly hasDropout: boolean;
@@ -117,6 +120,7 @@ export class PlanExecutor implements TrainPlan {
     this.xBatch = new Float32Array(B * spec.inFeatures);
     this.yBatch = new Float32Array(B * spec.outFeatures);
     this.labelBatch = new Int32Array(B);
+    this.weightBatch = new Float32Array(B);
     this.hyper = Float64Array.from(spec.optimizer.hyper);
     this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
   }
@@ -141,7 +145,8 @@ export class PlanExecutor implements TrainPlan {
       const first = run.start + s * run.batchSize;
       const rows = Math.min(run.batchSize, run.order.length - first);
       this.gather(run, first, rows, classLabels);
-      const loss = this.forwardLossBackward(this.xBatch, classLabels ? this.labelBatch : this.yBatch, rows, run.training);
+      const weights = run.weights ? this.gatherWeights(run.weights, run.order, first, rows) : null;
+      const loss = this.forwardLossBackward(this.xBatch, classLabels ? this.labelBatch : this.yBatch, rows, run.training, weights);
       run.losses[s] = loss;
       // Checked as stored (float32): a loss beyond float32's range is reported as Infinity, and its
       // step's gradients would overflow the weights.
@@ -174,12 +179,13 @@ export class PlanExecutor implements TrainPlan {
    * true runs the training forward pass (dropout masks, batch statistics, running statistics
    * updated).
    */
-  lossAndGradients(x: Float32Array, y: Float32Array | Int32Array, rows: number, training = false): number {
+  lossAndGradients(x: Float32Array, y: Float32Array | Int32Array, rows: number, training = false, weights: Float32Array | null = null): number {
     this.checkAlive();
     if (!Number.isInteger(rows) || rows < 1 || rows > this.spec.batchSize) {
       throw new RangeError(`rows ${rows} must be an integer in [1, ${this.spec.batchSize}]`);
     }
-    const loss = this.forwardLossBackward(x, y, rows, training);
+    if (weights !== null && weights.length !== rows) throw new RangeError(`weights has ${weights.length} values; expected one per row (${rows})`);
+    const loss = this.forwardLossBackward(x, y, rows, training, weights);
     this.zeroFrozenGradients();
     return loss;
   }
@@ -220,6 +226,9 @@ export class PlanExecutor implements TrainPlan {
       if (r < 0 || r >= run.rows) throw new RangeError(`run.order[${i}] = ${r} is outside [0, ${run.rows})`);
     }
     if (!Number.isInteger(run.firstStep) || run.firstStep < 1) throw new RangeError(`run.firstStep must be >= 1, got ${run.firstStep}`);
+    if (run.weights != null && (!(run.weights instanceof Float32Array) || run.weights.length < run.rows)) {
+      throw new RangeError(`run.weights must be a Float32Array of ${run.rows} row weights; received ${run.weights.length ?? typeof run.weights} values`);
+    }
   }
 
   /** Copy the batch's rows (by order) into the contiguous batch buffers. */
@@ -246,6 +255,13 @@ export class PlanExecutor implements TrainPlan {
     }
   }
 
+  /** The weights of the batch's rows (by order), as a view of `rows` values. */
+  private gatherWeights(w: Float32Array, order: Int32Array, first: number, rows: number): Float32Array {
+    const wb = this.weightBatch;
+    for (let r = 0; r < rows; r++) wb[r] = w[order[first + r]!]!;
+    return (this.weightViews[rows] ??= wb.subarray(0, rows));
+  }
+
   /** Forward pass; returns the last layer's output buffer (only the first rows*outFeatures count). */
   private forwardPass(x: Float32Array, rows: number, training: boolean): Float32Array {
     const layers = this.spec.layers;
@@ -262,7 +278,7 @@ export class PlanExecutor implements TrainPlan {
   }
 
   /** Loss of the last layer's output against targets, writing δ_L into the last delta buffer. */
-  private lossAndOutputDelta(pred: Float32Array, y: Float32Array | Int32Array, rows: number): number {
+  private lossAndOutputDelta(pred: Float32Array, y: Float32Array | Int32Array, rows: number, w: Float32Array | null): number {
     const k = this.kernels;
     const { loss, outFeatures: outF } = this.spec;
     const delta = this.deltas[this.deltas.length - 1]!;
@@ -270,19 +286,19 @@ export class PlanExecutor implements TrainPlan {
       case "mse":
       case "mae":
       case "huber":
-        return k.regressionLoss(loss.kind, delta, pred, y as Float32Array, rows * outF, loss.delta);
+        return k.regressionLoss(loss.kind, delta, pred, y as Float32Array, rows * outF, loss.delta, w);
       case "crossEntropy":
-        return k.softmaxCrossEntropy(delta, pred, y as Int32Array, rows, outF);
+        return k.softmaxCrossEntropy(delta, pred, y as Int32Array, rows, outF, w);
       case "crossEntropyDense":
-        return k.softmaxCrossEntropyDense(delta, pred, y as Float32Array, rows, outF);
+        return k.softmaxCrossEntropyDense(delta, pred, y as Float32Array, rows, outF, w);
       case "bce":
-        return k.bceWithLogits(delta, pred, y as Float32Array, rows * outF);
+        return k.bceWithLogits(delta, pred, y as Float32Array, rows * outF, w);
     }
   }
 
-  private forwardLossBackward(x: Float32Array, y: Float32Array | Int32Array, rows: number, training: boolean): number {
+  private forwardLossBackward(x: Float32Array, y: Float32Array | Int32Array, rows: number, training: boolean, w: Float32Array | null = null): number {
     const pred = this.forwardPass(x, rows, training);
-    const loss = this.lossAndOutputDelta(pred, y, rows);
+    const loss = this.lossAndOutputDelta(pred, y, rows, w);
     if (!Number.isFinite(loss)) return loss;
     this.backward(x, rows);
     return loss;

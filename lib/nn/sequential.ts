@@ -25,6 +25,7 @@ import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History 
 import { checkMetrics } from "../train/metrics.js";
 import { metricTask } from "../train/evaluate.js";
 import { makeSlicer } from "../train/yield.js";
+import { rowWeights } from "../train/sample-weights.js";
 import { Layer, layerFromConfig, sizeOf, type LayerConfig, type Shape } from "./layers.js";
 import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
@@ -222,11 +223,12 @@ export class Sequential {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     this.assertNotStepping("evaluate");
-    checkOptions(options, ["batchSize", "metrics"], "evaluate");
+    checkOptions(options, ["batchSize", "metrics", "sampleWeight"], "evaluate");
     const batchSize = inferenceBatch(options.batchSize);
     const metrics = checkMetrics(options.metrics, metricTask(loss), this.outputSize);
     const slicer = makeSlicer();
     const data = await prepareData(this, x, y, "x", "y", slicer);
+    data.weights = rowWeights(options.sampleWeight, undefined, data.y, data.rows, this.outputSize, loss, "evaluate");
     const guard = (): void => this.assertNotStepping("evaluate");
     return (await evaluatePrepared(this, data, batchSize, metrics, this._kernels(), slicer, guard)) as Record<string, number> & { loss: number };
   }
@@ -386,9 +388,11 @@ export class Sequential {
   }
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
-  _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
+  _plan(batchSize: number, denseTargets: boolean, pin: boolean, weighted = false): TrainPlan {
     const frozen = frozenRanges(this.layers);
-    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
+    // The native fused plan does not read row weights yet: weighted fits run on the per-kernel path.
+    const path = weighted ? "kernels" : this.trainingPath;
+    return this.plans.get(this._kernels(), path, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
       params: this.params,
       grads: this.grads,
       state: this.state,

@@ -53,25 +53,26 @@ export function toPredictions(
   }
 }
 
-/** Mean loss of plan outputs `out` (rows, cols) against targets rows [start, start + rows). */
-function batchLoss(k: Kernels, planLoss: PlanLoss, out: Float32Array, targets: Targets, start: number, rows: number, cols: number): number {
+/** Mean loss of plan outputs `out` (rows, cols) against targets rows [start, start + rows), weighted by `w` (rows) when given. */
+function batchLoss(k: Kernels, planLoss: PlanLoss, out: Float32Array, targets: Targets, start: number, rows: number, cols: number, w: Float32Array | null): number {
   switch (planLoss.kind) {
     case "mse":
     case "mae":
     case "huber":
-      return k.regressionLoss(planLoss.kind, null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols, planLoss.delta);
+      return k.regressionLoss(planLoss.kind, null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols, planLoss.delta, w);
     case "crossEntropy":
-      return k.softmaxCrossEntropy(null, out, (targets.data as Int32Array).subarray(start, start + rows), rows, cols);
+      return k.softmaxCrossEntropy(null, out, (targets.data as Int32Array).subarray(start, start + rows), rows, cols, w);
     case "crossEntropyDense":
-      return k.softmaxCrossEntropyDense(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows, cols);
+      return k.softmaxCrossEntropyDense(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows, cols, w);
     case "bce":
-      return k.bceWithLogits(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols);
+      return k.bceWithLogits(null, out, (targets.data as Float32Array).subarray(start * cols, (start + rows) * cols), rows * cols, w);
   }
 }
 
 /**
  * Loss and metrics of x (rows, inFeatures) against targets, batch by batch, yielding to the event
- * loop by the same rule as training (see yield.ts) when `slicer` is given.
+ * loop by the same rule as training (see yield.ts) when `slicer` is given. With row `weights`
+ * (rows) the loss is sum_i w_i loss_i / rows; the metrics are unweighted.
  */
 export async function evaluateArrays(
   ctx: EvalContext,
@@ -80,6 +81,7 @@ export async function evaluateArrays(
   rows: number,
   metrics: readonly MetricName[],
   slicer: Slicer | null,
+  weights: Float32Array | null = null,
 ): Promise<Record<string, number>> {
   const { plan, kernels, batchSize, inFeatures, outFeatures: cols } = ctx;
   const out = new Float32Array(batchSize * cols);
@@ -90,7 +92,7 @@ export async function evaluateArrays(
     ctx.guard?.();
     plan.forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
     const view = out.subarray(0, b * cols);
-    lossSum += batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols) * b;
+    lossSum += batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols, weights ? weights.subarray(start, start + b) : null) * b;
     if (acc.active) {
       toPredictions(kernels, ctx.loss, view, b, cols, ctx.targetMean, ctx.targetStd);
       acc.update(view, targets, start, b);

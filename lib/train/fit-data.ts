@@ -12,11 +12,14 @@ import type { FitOptions } from "./fit-options.js";
 import type { MetricName, Targets } from "./metrics.js";
 import type { TrainableModel } from "./model.js";
 import type { Slicer } from "./yield.js";
+import { rowWeights } from "./sample-weights.js";
 
 export interface PreparedData {
   x: Float32Array;
   y: Targets;
   rows: number;
+  /** Per-row loss weights (rows), or null (all 1). */
+  weights: Float32Array | null;
 }
 
 /**
@@ -32,7 +35,7 @@ export async function prepareData(model: TrainableModel, x: unknown, y: unknown,
   const check = finiteCheckOf(model._kernels());
   const fx = await runAsync(featuresWork(x, xName, model.inputShape, norm?.inputMean ?? null, norm?.inputStd ?? null, check), slicer);
   const fy = await runAsync(targetsWork(y, yName, loss, model.outputSize, fx.rows, norm?.targetMean ?? null, norm?.targetStd ?? null, check), slicer);
-  return { x: fx.data, y: fy, rows: fx.rows };
+  return { x: fx.data, y: fy, rows: fx.rows, weights: null };
 }
 
 /**
@@ -46,8 +49,10 @@ export async function fitData(
   validationData: FitOptions["validationData"],
   split: number | undefined,
   slicer: Slicer,
+  weights: { sampleWeight?: unknown; classWeight?: unknown } = {},
 ): Promise<{ train: PreparedData; val: PreparedData | null }> {
   const all = await prepareData(model, x, y, "x", "y", slicer);
+  all.weights = rowWeights(weights.sampleWeight, weights.classWeight, all.y, all.rows, model.outputSize, model.loss!, "fit");
   let train: PreparedData = all;
   let val: PreparedData | null = null;
   if (validationData !== undefined) {
@@ -64,11 +69,12 @@ export async function fitData(
       throw new RangeError(`validationSplit ${split} of ${all.rows} rows leaves ${trainRows} for training and ${valRows} for validation: both need at least one row`);
     }
     const inF = model.inputSize;
-    train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows };
+    train = { x: all.x.subarray(0, trainRows * inF), y: sliceTargets(all.y, model.outputSize, 0, trainRows), rows: trainRows, weights: all.weights?.subarray(0, trainRows) ?? null };
     val = {
       x: all.x.subarray(trainRows * inF, all.rows * inF),
       y: sliceTargets(all.y, model.outputSize, trainRows, all.rows),
       rows: valRows,
+      weights: all.weights?.subarray(trainRows) ?? null,
     };
   }
   if (val && val.y.kind !== train.y.kind) {
@@ -90,7 +96,7 @@ export async function evaluatePrepared(
   const denseTargets = data.y.kind === "float" && model.loss!.name === "crossEntropy";
   const plan = model._plan(batchSize, denseTargets, false);
   const ctx = { ...evalContext(model, plan, kernels, batchSize, denseTargets), guard };
-  return evaluateArrays(ctx, data.x, data.y, data.rows, metrics, slicer);
+  return evaluateArrays(ctx, data.x, data.y, data.rows, metrics, slicer, data.weights);
 }
 
 /** What evaluateArrays needs to run the compiled `model` through `plan`. */

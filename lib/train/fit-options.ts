@@ -12,6 +12,7 @@ import type { FeaturesInput, TargetsInput } from "./data.js";
 import { checkMetrics, type MetricName } from "./metrics.js";
 import type { TrainableModel } from "./model.js";
 import type { Verbosity } from "./progress.js";
+import type { ClassWeightInput, SampleWeightInput } from "./sample-weights.js";
 
 export interface FitOptions {
   /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
@@ -35,6 +36,13 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Where progress goes. Default process.stderr. */
   progressStream?: NodeJS.WritableStream;
+  /**
+   * Per-row loss weights (N, finite, >= 0), Keras' sample_weight: a batch's loss is
+   * sum_i w_i loss_i / batchRows. validationSplit's rows keep theirs for the validation loss.
+   */
+  sampleWeight?: SampleWeightInput;
+  /** Weights by class index for classifiers (`{ 0: 1, 1: 5 }`), Keras' class_weight; multiplies sampleWeight. */
+  classWeight?: ClassWeightInput;
 }
 
 export interface History {
@@ -67,6 +75,8 @@ const FIT_OPTIONS = [
   "verbose",
   "initialEpoch",
   "progressStream",
+  "sampleWeight",
+  "classWeight",
 ] as const satisfies readonly (keyof FitOptions)[];
 
 /** fit's options, checked, with their defaults filled in. */

@@ -58,7 +58,7 @@ export async function fitModel(model: TrainableModel, x: unknown, y: unknown, op
   let progress: Progress | null = null;
   try {
     const slicer = makeSlicer();
-    const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer);
+    const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer, options);
     const loop = new FitLoop(model, settings, train, val, slicer, options.progressStream ?? process.stderr);
     progress = loop.progress;
     return await loop.run();
@@ -116,7 +116,7 @@ class FitLoop {
     this.stepsPerEpoch = Math.ceil(n / this.batchSize);
     const denseTargets = train.y.kind === "float" && model.loss!.name === "crossEntropy";
     this.progress = new Progress(s.verbose, s.epochs, this.stepsPerEpoch, progressStream);
-    this.plan = model._plan(this.batchSize, denseTargets, true);
+    this.plan = model._plan(this.batchSize, denseTargets, true, train.weights !== null);
     this.kernels = model._kernels();
     this.evalCtx = evalContext(model, this.plan, this.kernels, this.batchSize, denseTargets);
     this.sync = this.plan.runStepsSync ? (this.plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;
@@ -138,6 +138,7 @@ class FitLoop {
       firstStep: 1,
       training: true,
       losses: this.losses,
+      weights: train.weights,
     };
     this.dataLengths = { x: this.run_.x.length, y: this.run_.y.length };
     this.history = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch: this.stepsPerEpoch });
@@ -288,11 +289,11 @@ class FitLoop {
     const metrics = s.metrics;
     const logs: EpochLogs = { loss };
     if (metrics.length > 0) {
-      const r = await evaluateArrays(this.evalCtx, train.x, train.y, train.rows, metrics, this.slicer);
+      const r = await evaluateArrays(this.evalCtx, train.x, train.y, train.rows, metrics, this.slicer, train.weights);
       for (const m of metrics) logs[m] = r[m]!;
     }
     if (val) {
-      const r = await evaluateArrays(this.evalCtx, val.x, val.y, val.rows, metrics, this.slicer);
+      const r = await evaluateArrays(this.evalCtx, val.x, val.y, val.rows, metrics, this.slicer, val.weights);
       logs["valLoss"] = r["loss"]!;
       for (const m of metrics) logs[valName(m)] = r[m]!;
     }

@@ -2,6 +2,10 @@
 // of that mean. The per-kernel entry points (kernels.cc) and the fused plan (plan.cc) both call
 // these. Sums in double; the gradients in float.
 //
+// Optional per-row weights w (rows; nullptr: all 1), Keras' sample weights: the loss is
+// sum_r w_r loss_r / rows (divided by the rows, not the weights' sum) and row r's gradient is
+// scaled by w_r. The element-wise losses take `cols` values per row (n = rows * cols).
+//
 // Plain C++ (no N-API), always inlined into each caller's per-ISA clone.
 #pragma once
 #include <algorithm>
@@ -37,10 +41,44 @@ enum class Loss : int { BN_LOSSES(BN_ENUMERATOR) };
 namespace blasnet {
 namespace ops {
 
+// RegressionLossMean with weights w (n / cols rows): each value's term and gradient times its row's
+// weight, in double as the TypeScript kernel computes them.
+BN_OP_INLINE double WeightedRegressionLossMean(RegressionLoss kind, float* grad, const float* pred, const float* target,
+                                               int64_t n, double delta, const float* w, int64_t cols) {
+  double total = 0.0;
+  const double inv_n = 1.0 / double(n);
+  for (int64_t i = 0; i < n; i++) {
+    const double wr = w[i / cols];
+    const double d = double(pred[i]) - double(target[i]);
+    const double a = std::fabs(d);
+    switch (kind) {
+      case RegressionLoss::mse:
+        total += wr * d * d;
+        if (grad) grad[i] = float(2.0 * inv_n * wr * d);
+        break;
+      case RegressionLoss::mae:
+        total += wr * a;
+        if (grad) grad[i] = d > 0.0 ? float(inv_n * wr) : (d < 0.0 ? float(-inv_n * wr) : 0.0f);
+        break;
+      case RegressionLoss::huber:
+        if (a <= delta) {
+          total += wr * 0.5 * d * d;
+          if (grad) grad[i] = float(inv_n * wr * d);
+        } else {
+          total += wr * delta * (a - 0.5 * delta);
+          if (grad) grad[i] = d > 0.0 ? float(inv_n * wr * delta) : float(-inv_n * wr * delta);
+        }
+        break;
+    }
+  }
+  return total * inv_n;
+}
+
 // Mean over n of e(pred - target) (MSE d^2, MAE |d|, Huber with `delta`); pred, target, grad are (n).
 // grad (nullable) = d(mean)/d(pred); MAE's gradient at d = 0 is 0; NaN stays NaN. n = 0 gives NaN.
 BN_OP_INLINE double RegressionLossMean(RegressionLoss kind, float* grad, const float* pred, const float* target, int64_t n,
-                       double delta) {
+                       double delta, const float* w = nullptr, int64_t cols = 1) {
+  if (w) return WeightedRegressionLossMean(kind, grad, pred, target, n, delta, w, cols);
   double total = 0.0;
   const float inv_n = float(1.0 / double(n));
   switch (kind) {
@@ -89,7 +127,8 @@ BN_OP_INLINE double RegressionLossMean(RegressionLoss kind, float* grad, const f
 
 // Mean over rows of logsumexp(z) - z[label]; logits (rows,cols), labels (rows) each in [0, cols).
 // grad (rows,cols) (nullable, may equal logits) = (softmax(z) - onehot) / rows.
-BN_OP_INLINE double SoftmaxCrossEntropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols) {
+BN_OP_INLINE double SoftmaxCrossEntropy(float* grad, const float* logits, const int32_t* labels, int rows, int cols,
+                                        const float* w = nullptr) {
   double total = 0.0;
   const float inv_rows = float(1.0 / double(rows));
   if (cols < kSmallCols) {
@@ -105,12 +144,13 @@ BN_OP_INLINE double SoftmaxCrossEntropy(float* grad, const float* logits, const 
       float* e = grad ? grad + int64_t(r0) * cols : scratch;
       exp_rows_small(e, zb, nr, cols, maxes, sums);
       for (int i = 0; i < nr; i++) {
-        total += (double(maxes[i]) + std::log(sums[i])) - z_label[i];
+        const float wr = w ? w[r0 + i] : 1.0f;
+        total += double(wr) * ((double(maxes[i]) + std::log(sums[i])) - z_label[i]);
         if (grad) {
           float* g = e + int64_t(i) * cols;
-          const float scale_row = float(1.0 / sums[i]) * inv_rows;
+          const float scale_row = float(1.0 / sums[i]) * inv_rows * wr;
           for (int j = 0; j < cols; j++) g[j] *= scale_row;
-          g[labels[r0 + i]] -= inv_rows;
+          g[labels[r0 + i]] -= inv_rows * wr;
         }
       }
       r0 += nr;
@@ -121,18 +161,19 @@ BN_OP_INLINE double SoftmaxCrossEntropy(float* grad, const float* logits, const 
     const float* z = logits + int64_t(r) * cols;
     const int label = labels[r];
     const double z_label = z[label];  // read before grad (which may alias logits) is written
+    const float wr = w ? w[r] : 1.0f;
     const float m = row_max(z, cols);
     double s;
     if (grad) {
       float* g = grad + int64_t(r) * cols;
       s = exp_shift_sum(g, z, cols, m);
-      const float scale_row = float(1.0 / s) * inv_rows;
+      const float scale_row = float(1.0 / s) * inv_rows * wr;
       for (int j = 0; j < cols; j++) g[j] *= scale_row;
-      g[label] -= inv_rows;
+      g[label] -= inv_rows * wr;
     } else {
       s = exp_shift_sum_ro(z, cols, m);
     }
-    total += (double(m) + std::log(s)) - z_label;
+    total += double(wr) * ((double(m) + std::log(s)) - z_label);
   }
   return total / double(rows);
 }
@@ -156,7 +197,8 @@ BN_OP_INLINE void target_sums(const float* t, const float* z, int cols, double* 
 
 // Mean over rows of -sum_j t_j log softmax(z)_j; logits and targets (rows,cols).
 // grad (rows,cols) (nullable, may equal logits) = (softmax(z) - t) / rows.
-BN_OP_INLINE double SoftmaxCrossEntropyDense(float* grad, const float* logits, const float* targets, int rows, int cols) {
+BN_OP_INLINE double SoftmaxCrossEntropyDense(float* grad, const float* logits, const float* targets, int rows, int cols,
+                                             const float* w = nullptr) {
   double total = 0.0;
   const float inv_rows = float(1.0 / double(rows));
   // Row loss: -sum_j t_j (z_j - lse) = lse sum_j t_j - sum_j t_j z_j, with both sums read before
@@ -175,12 +217,14 @@ BN_OP_INLINE double SoftmaxCrossEntropyDense(float* grad, const float* logits, c
       float* e = grad ? grad + int64_t(r0) * cols : scratch;
       exp_rows_small(e, zb, nr, cols, maxes, sums);
       for (int i = 0; i < nr; i++) {
-        total += (double(maxes[i]) + std::log(sums[i])) * t_sums[i] - tzs[i];
+        const float wr = w ? w[r0 + i] : 1.0f;
+        total += double(wr) * ((double(maxes[i]) + std::log(sums[i])) * t_sums[i] - tzs[i]);
         if (grad) {
           float* g = e + int64_t(i) * cols;
           const float* t = tb + int64_t(i) * cols;
           const float scale_row = float(1.0 / sums[i]);
-          for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
+          const float row_scale = inv_rows * wr;
+          for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * row_scale;
         }
       }
       r0 += nr;
@@ -194,32 +238,40 @@ BN_OP_INLINE double SoftmaxCrossEntropyDense(float* grad, const float* logits, c
     double t_sum;
     double tz;
     target_sums(t, z, cols, &t_sum, &tz);
+    const float wr = w ? w[r] : 1.0f;
     double s;
     if (grad) {
       float* g = grad + int64_t(r) * cols;
       s = exp_shift_sum(g, z, cols, m);
       const float scale_row = float(1.0 / s);
-      for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * inv_rows;
+      const float row_scale = inv_rows * wr;
+      for (int j = 0; j < cols; j++) g[j] = (g[j] * scale_row - t[j]) * row_scale;
     } else {
       s = exp_shift_sum_ro(z, cols, m);
     }
-    total += (double(m) + std::log(s)) * t_sum - tz;
+    total += double(wr) * ((double(m) + std::log(s)) * t_sum - tz);
   }
   return total / double(rows);
 }
 
 // Mean over n of max(z,0) - z t + log(1 + exp(-|z|)); logits z (n), targets t (n).
 // grad (n) (nullable) = (sigmoid(z) - t) / n.
-BN_OP_INLINE double BceWithLogits(float* grad, const float* logits, const float* targets, int64_t n) {
+BN_OP_INLINE double BceWithLogits(float* grad, const float* logits, const float* targets, int64_t n,
+                                  const float* w = nullptr, int64_t cols = 1) {
   double total = 0.0;
   for (int64_t i = 0; i < n; i++) {
     const double z = logits[i];
     const double t = targets[i];
-    total += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::fabs(z)));
+    const double e = std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::fabs(z)));
+    total += w ? double(w[i / cols]) * e : e;
   }
   if (grad) {
     const float inv_n = float(1.0 / double(n));
-    for (int64_t i = 0; i < n; i++) grad[i] = (fastmath::Sigmoid(logits[i]) - targets[i]) * inv_n;
+    if (w) {
+      for (int64_t i = 0; i < n; i++) grad[i] = (fastmath::Sigmoid(logits[i]) - targets[i]) * (inv_n * w[i / cols]);
+    } else {
+      for (int64_t i = 0; i < n; i++) grad[i] = (fastmath::Sigmoid(logits[i]) - targets[i]) * inv_n;
+    }
   }
   return total / double(n);
 }

@@ -47,6 +47,7 @@ export interface NativeKernelBinding {
     target: Float32Array,
     n: number,
     delta: number,
+    weights: Float32Array | null,
   ): number;
   softmaxCrossEntropy(
     grad: Float32Array | null,
@@ -54,6 +55,7 @@ export interface NativeKernelBinding {
     labels: Int32Array,
     rows: number,
     cols: number,
+    weights: Float32Array | null,
   ): number;
   softmaxCrossEntropyDense(
     grad: Float32Array | null,
@@ -61,8 +63,9 @@ export interface NativeKernelBinding {
     targets: Float32Array,
     rows: number,
     cols: number,
+    weights: Float32Array | null,
   ): number;
-  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number;
+  bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number, weights: Float32Array | null): number;
   /**
    * One step of optimizer `code` (native/ops/optimizers.h) in place over param and grad (n) and
    * state (slots · n, slot s at [s·n, (s+1)·n)); `step` is the 1-based step number and `hyper` the

@@ -33,11 +33,12 @@ export function createNativeBackendFrom(addon: NativeAddon): Backend {
       addon.activationBackward(activationCode(act), dx, dy, x, y, n, alpha),
     softmaxForward: addon.softmaxForward,
     softmaxBackward: addon.softmaxBackward,
-    regressionLoss: (kind, grad, pred, target, n, delta) =>
-      addon.regressionLoss(lossCode(kind), grad, pred, target, n, delta),
-    softmaxCrossEntropy: addon.softmaxCrossEntropy,
-    softmaxCrossEntropyDense: addon.softmaxCrossEntropyDense,
-    bceWithLogits: addon.bceWithLogits,
+    regressionLoss: (kind, grad, pred, target, n, delta, weights) =>
+      addon.regressionLoss(lossCode(kind), grad, pred, target, n, delta, weights ?? null),
+    softmaxCrossEntropy: (grad, logits, labels, rows, cols, weights) => addon.softmaxCrossEntropy(grad, logits, labels, rows, cols, weights ?? null),
+    softmaxCrossEntropyDense: (grad, logits, targets, rows, cols, weights) =>
+      addon.softmaxCrossEntropyDense(grad, logits, targets, rows, cols, weights ?? null),
+    bceWithLogits: (grad, logits, targets, n, weights) => addon.bceWithLogits(grad, logits, targets, n, weights ?? null),
     optimizerStep: (kind, param, grad, state, n, lr, step, h) => optimizerStep(addon, kind, param, grad, state, n, lr, step, h),
     argmaxRows: addon.argmaxRows,
     sum: addon.sum,

@@ -3,6 +3,11 @@
  * writes the gradient of that mean with respect to the prediction or logits.
  *
  * An empty batch (n = 0 or rows = 0) has no mean: the loss is NaN (0/0) and nothing is written.
+ *
+ * Optional per-row weights w (rows), Keras' sample weights: the loss is sum_r w_r loss_r / rows
+ * (divided by the rows, not by the sum of the weights) and each row's gradient is scaled by w_r.
+ * The element-wise losses (regression, binary cross-entropy) take n = rows * cols values, row r
+ * being [r * cols, (r + 1) * cols) with rows = w.length.
  * Nothing is allocated, except that V8 boxes the returned double (16 bytes) when the call is not
  * inlined into its caller: one small allocation per loss call, i.e. per training step.
  */
@@ -18,60 +23,83 @@ export function regressionLoss(
   target: Float32Array,
   n: number,
   delta: number,
+  weights: Float32Array | null = null,
 ): number {
   checkSize("n", n);
   checkLength("pred (n)", pred.length, n);
   checkLength("target (n)", target.length, n);
   if (grad !== null) checkLength("grad (n)", grad.length, n);
+  const cols = rowWidth(weights, n);
   switch (kind) {
     case "mse":
-      return mse(grad, pred, target, n);
+      return mse(grad, pred, target, n, weights, cols);
     case "mae":
-      return mae(grad, pred, target, n);
+      return mae(grad, pred, target, n, weights, cols);
     case "huber":
-      return huber(grad, pred, target, n, delta);
+      return huber(grad, pred, target, n, delta, weights, cols);
     default:
       throw new RangeError(`Unknown regression loss ${JSON.stringify(kind)}; expected "mse", "mae" or "huber"`);
   }
 }
 
+/**
+ * Values per row of an element-wise loss over n values with per-row `weights` (n / rows); 0 without
+ * weights. Throws unless n is a whole number of rows.
+ */
+function rowWidth(weights: Float32Array | null, n: number): number {
+  if (weights === null) return 0;
+  const rows = weights.length;
+  if (rows === 0 ? n !== 0 : n % rows !== 0) {
+    throw new RangeError(`Expected n (${n}) to be a whole number of rows of the ${rows} weights`);
+  }
+  return rows === 0 ? 1 : n / rows;
+}
+
+/** The weight of element i (1 without weights). */
+function weightAt(weights: Float32Array | null, cols: number, i: number): number {
+  return weights === null ? 1 : weights[(i / cols) | 0];
+}
+
 /** mean d^2, d = pred - target; grad = 2 d / n. */
-function mse(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number): number {
+function mse(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 2 / n;
   for (let i = 0; i < n; i++) {
     const d = pred[i] - target[i];
-    total += d * d;
-    if (grad !== null) grad[i] = g * d;
+    const w = weightAt(weights, cols, i);
+    total += w * d * d;
+    if (grad !== null) grad[i] = g * w * d;
   }
   return total / n;
 }
 
 /** mean |d|; grad = sign(d) / n, 0 at d = 0. */
-function mae(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number): number {
+function mae(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 1 / n;
   for (let i = 0; i < n; i++) {
     const d = pred[i] - target[i];
-    total += Math.abs(d);
-    if (grad !== null) grad[i] = d > 0 ? g : d < 0 ? -g : 0;
+    const w = weightAt(weights, cols, i);
+    total += w * Math.abs(d);
+    if (grad !== null) grad[i] = d > 0 ? g * w : d < 0 ? -g * w : 0;
   }
   return total / n;
 }
 
 /** mean of d^2/2 for |d| <= delta, delta (|d| - delta/2) beyond; grad = clamp(d, -delta, delta) / n. */
-function huber(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, delta: number): number {
+function huber(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, delta: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 1 / n;
   for (let i = 0; i < n; i++) {
     const d = pred[i] - target[i];
     const ad = Math.abs(d);
+    const w = weightAt(weights, cols, i);
     if (ad <= delta) {
-      total += 0.5 * d * d;
-      if (grad !== null) grad[i] = g * d;
+      total += w * 0.5 * d * d;
+      if (grad !== null) grad[i] = g * w * d;
     } else {
-      total += delta * (ad - 0.5 * delta);
-      if (grad !== null) grad[i] = d > 0 ? g * delta : -g * delta;
+      total += w * delta * (ad - 0.5 * delta);
+      if (grad !== null) grad[i] = d > 0 ? g * w * delta : -g * w * delta;
     }
   }
   return total / n;
@@ -99,15 +127,18 @@ export function softmaxCrossEntropy(
   labels: Int32Array,
   rows: number,
   cols: number,
+  weights: Float32Array | null = null,
 ): number {
   checkSize("rows", rows);
   checkSize("cols", cols);
   checkLength("logits (rows,cols)", logits.length, rows * cols);
   checkLength("labels (rows)", labels.length, rows);
   if (grad !== null) checkLength("grad (rows,cols)", grad.length, rows * cols);
+  if (weights !== null) checkLength("weights (rows)", weights.length, rows);
   let total = 0;
-  const g = 1 / rows;
   for (let r = 0; r < rows; r++) {
+    const w = weights === null ? 1 : weights[r];
+    const g = w / rows;
     const label = labels[r];
     if (!(label >= 0 && label < cols)) {
       throw new RangeError(`Label ${label} at row ${r} is out of range; expected an integer in [0, ${cols})`);
@@ -115,7 +146,7 @@ export function softmaxCrossEntropy(
     const o = r * cols;
     const lse = logSumExp(logits, o, cols);
     const zLabel = logits[o + label]; // read before grad, which may alias logits, is written
-    total += lse - zLabel;
+    total += w * (lse - zLabel);
     if (grad !== null) {
       for (let j = 0; j < cols; j++) grad[o + j] = g * Math.exp(logits[o + j] - lse);
       // p - 1 in double, then rounded: exactly 0 when the row is certain of its label.
@@ -135,22 +166,25 @@ export function softmaxCrossEntropyDense(
   targets: Float32Array,
   rows: number,
   cols: number,
+  weights: Float32Array | null = null,
 ): number {
   checkSize("rows", rows);
   checkSize("cols", cols);
   checkLength("logits (rows,cols)", logits.length, rows * cols);
   checkLength("targets (rows,cols)", targets.length, rows * cols);
   if (grad !== null) checkLength("grad (rows,cols)", grad.length, rows * cols);
+  if (weights !== null) checkLength("weights (rows)", weights.length, rows);
   let total = 0;
-  const g = 1 / rows;
   for (let r = 0; r < rows; r++) {
+    const w = weights === null ? 1 : weights[r];
+    const g = w / rows;
     const o = r * cols;
     const lse = logSumExp(logits, o, cols);
     for (let j = 0; j < cols; j++) {
       const z = logits[o + j];
       const t = targets[o + j];
       // t = 0 contributes nothing, even where lse - z is huge.
-      if (t !== 0) total += t * (lse - z);
+      if (t !== 0) total += w * t * (lse - z);
       if (grad !== null) grad[o + j] = g * (Math.exp(z - lse) - t);
     }
   }
@@ -161,18 +195,20 @@ export function softmaxCrossEntropyDense(
  * mean over n of the binary cross-entropy from logits z and targets t in [0, 1], in the stable form
  * max(z,0) - z t + log(1 + e^-|z|); grad (n) = (σ(z) - t) / n. grad may be logits.
  */
-export function bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number): number {
+export function bceWithLogits(grad: Float32Array | null, logits: Float32Array, targets: Float32Array, n: number, weights: Float32Array | null = null): number {
   checkSize("n", n);
   checkLength("logits (n)", logits.length, n);
   checkLength("targets (n)", targets.length, n);
   if (grad !== null) checkLength("grad (n)", grad.length, n);
+  const cols = rowWidth(weights, n);
   let total = 0;
   const g = 1 / n;
   for (let i = 0; i < n; i++) {
     const z = logits[i];
     const t = targets[i];
-    total += (z > 0 ? z : 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)));
-    if (grad !== null) grad[i] = g * (sigmoid(z) - t);
+    const w = weightAt(weights, cols, i);
+    total += w * ((z > 0 ? z : 0) - z * t + Math.log1p(Math.exp(-Math.abs(z))));
+    if (grad !== null) grad[i] = g * w * (sigmoid(z) - t);
   }
   return total / n;
 }
