@@ -5,7 +5,8 @@
  *                        T3 and T5 skipped for the systems that take seconds per step
  *   --only T2[,T5]       only these training workloads, of T1-T5 (and, unless --suite says otherwise,
  *                        only the training suite)
- *   --suite a,b          kernels, training, scaling (default: all three)
+ *   --suite a,b          kernels, training, scaling (default: all three); cnn-scaling: only the
+ *                        T5 part of scaling
  *   --threads N          BLAS threads for the native systems (default: all logical CPUs); 1-thread
  *                        figures are measured too unless N is 1 or --no-single-thread
  *   --no-single-thread   skip the extra 1-thread pass (--quick skips it too)
@@ -45,7 +46,7 @@ import {
   writeJson,
 } from "./util.js";
 
-type Suite = "kernels" | "training" | "scaling";
+type Suite = "kernels" | "training" | "scaling" | "cnn-scaling";
 
 interface Options {
   quick: boolean;
@@ -84,8 +85,8 @@ function parseOptions(argv: string[]): Options {
   }
   const suiteArg = str("suite")?.split(",").map((s) => s.trim());
   for (const s of suiteArg ?? []) {
-    if (!["kernels", "training", "scaling"].includes(s)) {
-      throw new Error(`Expected kernels, training or scaling for --suite but received ${JSON.stringify(s)}`);
+    if (!["kernels", "training", "scaling", "cnn-scaling"].includes(s)) {
+      throw new Error(`Expected kernels, training, scaling or cnn-scaling for --suite but received ${JSON.stringify(s)}`);
     }
   }
   const suites = new Set<Suite>((suiteArg as Suite[] | undefined) ?? (only ? ["training"] : ["kernels", "training", "scaling"]));
@@ -325,7 +326,8 @@ async function main(): Promise<void> {
     say();
   }
 
-  if (opts.suites.has("scaling")) {
+  if (opts.suites.has("scaling") || opts.suites.has("cnn-scaling")) {
+    const dense = opts.suites.has("scaling");
     const systems = ["blasnet-fused", "blasnet-ts"].filter((s) => opts.systems.includes(s));
     const scalingOpts = { ...opts, budget: opts.quick ? opts.budget : Math.min(opts.budget, 30), runs: opts.quick ? opts.runs : 3 };
     const runGrid = async (grid: Workload[]): Promise<TrainResult[]> => {
@@ -345,7 +347,7 @@ async function main(): Promise<void> {
       for (const r of results) if (!r.ok && !r.error?.startsWith("skipped")) failures.push(`${r.workload} ${r.system}: ${status(r)}`);
       return results;
     };
-    const grid = scalingGrid(opts.quick);
+    const grid = dense ? scalingGrid(opts.quick) : [];
     const results = await runGrid(grid);
     const cnnGrid = (opts.quick ? CNN_SCALING_BATCHES_QUICK : CNN_SCALING_BATCHES).map(cnnScalingWorkload);
     const cnnResults = await runGrid(cnnGrid);
@@ -353,12 +355,14 @@ async function main(): Promise<void> {
     say(`## Scaling (issue 5, item 5; issue 10)`);
     say();
     say(
-      `Network width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01, batch and width as shown; ` +
+      `${dense ? "Network width -> width relu -> width relu -> 10, softmax cross-entropy, SGD 0.01, batch and width as shown; " : ""}` +
         `native fused at ${opts.threads} threads vs the TypeScript backend; each point a fresh process, median of up to ${scalingOpts.runs} timed fit calls.`,
     );
     say();
-    say(scalingTables(grid, results, SCALING_TS_MAX_FLOPS));
-    say();
+    if (dense) {
+      say(scalingTables(grid, results, SCALING_TS_MAX_FLOPS));
+      say();
+    }
     say(`T5 (${WORKLOADS.T5.name}, Adam 1e-3, N ${WORKLOADS.T5.rows}) by batch size, native fused at ${opts.threads} threads vs the TypeScript backend:`);
     say();
     say(cnnScalingTable(cnnGrid, cnnResults));
