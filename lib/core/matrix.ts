@@ -6,8 +6,14 @@ import { Rng } from "./rng.js";
  * copies unless a method says so.
  */
 export class Matrix {
+  /**
+   * The values, row-major: element (i, j) is `data[i * cols + j]`. Shared, not copied, by views and
+   * kernels.
+   */
   readonly data: Float32Array;
+  /** Number of rows (for data: samples, one per row). */
   readonly rows: number;
+  /** Number of columns (for data: features or outputs per sample). */
   readonly cols: number;
 
   /** Wrap `data` (not copied) as a `rows x cols` matrix. */
@@ -88,18 +94,22 @@ export class Matrix {
     return m;
   }
 
+  /** Number of values, rows x cols (the length of `data`). */
   get size(): number {
     return this.data.length;
   }
 
+  /** [rows, cols]. */
   get shape(): [number, number] {
     return [this.rows, this.cols];
   }
 
+  /** Element (i, j), 0-based; unchecked, like indexing `data` directly. */
   get(i: number, j: number): number {
     return this.data[i * this.cols + j]!;
   }
 
+  /** Write element (i, j), 0-based; unchecked, like indexing `data` directly (float32 rounding applies). */
   set(i: number, j: number, value: number): void {
     this.data[i * this.cols + j] = value;
   }
@@ -141,6 +151,7 @@ export class Matrix {
     return out;
   }
 
+  /** "Matrix(rows x cols)": the shape only, never the values (a matrix may hold millions). */
   toString(): string {
     return `Matrix(${this.rows}x${this.cols})`;
   }

@@ -42,6 +42,10 @@ export class Rng {
     return [this.s0, this.s1, this.s2, this.s3];
   }
 
+  /**
+   * Restore a state from getState() (four 32-bit words, not all zero), so a resumed run draws the same
+   * numbers.
+   */
   setState(state: readonly number[]): void {
     if (state.length !== 4 || state.every((v) => v === 0)) {
       throw new RangeError("Invalid RNG state: expected four 32-bit words, not all zero");
