@@ -8,11 +8,17 @@
  */
 import { decayed, nonNegative, Optimizer, type LearningRate, type OptimizerDef } from "./optimizer.js";
 
+/** Options of adagrad(); names and defaults are PyTorch's torch.optim.Adagrad. */
 export interface AdagradOptions {
+  /** Learning rate or schedule; default 0.01. */
   lr?: LearningRate;
+  /** Learning-rate decay: step t (1-based) uses lr / (1 + (t - 1) lrDecay); >= 0, default 0. */
   lrDecay?: number;
+  /** L2 penalty added to the gradient, >= 0; default 0. */
   weightDecay?: number;
+  /** Added to the denominator's square root for numerical stability, >= 0; default 1e-10. */
   eps?: number;
+  /** Starting value of each parameter's sum of squared gradients, >= 0; default 0. */
   initialAccumulatorValue?: number;
 }
 

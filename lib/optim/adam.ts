@@ -8,10 +8,21 @@
 import { describe } from "../core/matrix.js";
 import { decayed, nonNegative, Optimizer, unitInterval, type Hyper, type LearningRate, type OptimizerDef } from "./optimizer.js";
 
+/** Options of adam() and adamw(); names and defaults are PyTorch's torch.optim.Adam / AdamW. */
 export interface AdamOptions {
+  /** Learning rate or schedule; default 1e-3. */
   lr?: LearningRate;
+  /**
+   * Decay rates [beta1, beta2] of the running averages of the gradient and its square, each in [0, 1);
+   * default [0.9, 0.999].
+   */
   betas?: readonly [number, number];
+  /** Added to the denominator's square root for numerical stability, >= 0; default 1e-8. */
   eps?: number;
+  /**
+   * adam: L2 penalty added to the gradient; adamw: decoupled decay, parameters shrunk by lr x weightDecay
+   * each step. >= 0; default 0 (adam), 0.01 (adamw).
+   */
   weightDecay?: number;
 }
 

@@ -18,7 +18,9 @@ import { SGD } from "./sgd.js";
 /** Every optimizer, by name. */
 export const OPTIMIZERS = { sgd: SGD, adam: ADAM, adamw: ADAMW, rmsprop: RMSPROP, adagrad: ADAGRAD } as const satisfies Record<string, OptimizerDef>;
 
+/** A built-in optimizer's name, as compile({ optimizer }) and the CLI's --optimizer accept it. */
 export type OptimizerName = keyof typeof OPTIMIZERS;
+/** Every built-in optimizer's name: sgd, adam, adamw, rmsprop, adagrad. */
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
 
 /** The definition of `name`, or a TypeError listing the known names. */

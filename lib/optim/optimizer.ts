@@ -18,11 +18,17 @@ import { checkOptions } from "../core/options.js";
 import { sharedFloat32 } from "../core/shared.js";
 import { isSchedule, scheduleConfig, type Schedule, type ScheduleConfig } from "./schedules.js";
 
+/** A fixed learning rate (a finite number >= 0) or a schedule giving one per step and epoch. */
 export type LearningRate = number | Schedule;
 
 /** Hyperparameters in the order the update (and the native addon) reads them. */
 export type Hyper = ArrayLike<number>;
 
+/**
+ * One update rule, defined once (sgd.ts, adam.ts, ...): its options, PyTorch defaults and validation, its
+ * state slots and its update; the TypeScript update is also the reference the native kernels are tested
+ * against.
+ */
 export interface OptimizerDef {
   /** The name users and saved files use ("sgd", "adam", ...). */
   readonly name: string;
@@ -32,6 +38,10 @@ export interface OptimizerDef {
   readonly hyper: readonly string[];
   /** Options the factory takes besides `lr`, in the order config() writes them. */
   readonly options: readonly string[];
+  /**
+   * The learning rate when `lr` is not given (PyTorch's: 1e-3 for Adam, 0.01 for SGD, RMSprop and
+   * Adagrad).
+   */
   readonly defaultLr: number;
   /** One line of help per option, for the CLI's flags (options without one are named only). */
   readonly help?: Readonly<Record<string, string>>;
@@ -52,16 +62,27 @@ export interface OptimizerDef {
 
 /** What a training plan carries of the optimizer. */
 export interface PlanOptimizer {
+  /** The rule's name ("sgd", "adam", ...). */
   kind: string;
+  /** The rule's integer code in the native addon (OptimizerDef.code). */
   code: number;
+  /** The validated hyperparameters, in the rule's `hyper` order (OptimizerDef.hyper). */
   hyper: number[];
 }
 
 /** An optimizer's JSON-able description: its name, learning rate and options. */
 export type OptimizerConfig = { name: string; lr?: number | ScheduleConfig } & Record<string, unknown>;
 
+/**
+ * An optimizer as a model holds it: an update rule (`def`), its learning rate or schedule and its
+ * validated hyperparameters. Made by sgd(), adam(), adamw(), rmsprop() or adagrad(), or named by a string
+ * in compile(); the per-parameter state lives in the model (flat, one block per slot), so one Optimizer
+ * can be given to one model.
+ */
 export class Optimizer {
+  /** The update rule (name, options, state slots, update). */
   readonly def: OptimizerDef;
+  /** The learning rate, or the schedule that gives it per step (default: the rule's `defaultLr`). */
   readonly lr: LearningRate;
   /** The validated hyperparameters, in `def.hyper` order. */
   readonly hyper: readonly number[];
@@ -76,6 +97,9 @@ export class Optimizer {
     this.plan = { kind: def.name, code: def.code, hyper: [...this.hyper] };
   }
 
+  /**
+   * The rule's name as compile() and saved files spell it: "sgd", "adam", "adamw", "rmsprop" or "adagrad".
+   */
   get name(): string {
     return this.def.name;
   }
@@ -97,6 +121,10 @@ export class Optimizer {
     return typeof this.lr === "number" ? this.lr : this.lr.lrAt(step, epoch);
   }
 
+  /**
+   * The JSON-able options (name, lr or its schedule's config, every hyperparameter) that
+   * optimizerFromConfig turns back into an equal optimizer; saved in model.json.
+   */
   config(): OptimizerConfig {
     const lr = typeof this.lr === "number" ? this.lr : scheduleConfig(this.lr);
     return { name: this.def.name, lr, ...this.def.toOptions(this.hyper) };

@@ -7,11 +7,17 @@
  */
 import { decayed, nonNegative, Optimizer, unitInterval, type LearningRate, type OptimizerDef } from "./optimizer.js";
 
+/** Options of rmsprop(); names and defaults are PyTorch's torch.optim.RMSprop (not centered). */
 export interface RmspropOptions {
+  /** Learning rate or schedule; default 0.01. */
   lr?: LearningRate;
+  /** Smoothing constant of the running average of squared gradients, in [0, 1]; default 0.99. */
   alpha?: number;
+  /** Added to the denominator's square root for numerical stability, >= 0; default 1e-8. */
   eps?: number;
+  /** L2 penalty added to the gradient, >= 0; default 0. */
   weightDecay?: number;
+  /** Momentum factor >= 0; default 0. */
   momentum?: number;
 }
 

@@ -16,12 +16,21 @@
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 
+/**
+ * A built-in schedule as JSON (saved in model.json with the optimizer): its kind and its options with
+ * defaults filled in; linearWarmup's `after` is the wrapped schedule's config or a fixed rate.
+ */
 export type ScheduleConfig =
   | { kind: "stepDecay"; initial: number; stepSize: number; gamma: number; per: "epoch" | "step" }
   | { kind: "exponentialDecay"; initial: number; decayRate: number; decaySteps: number; staircase: boolean }
   | { kind: "cosineDecay"; initial: number; decaySteps: number; alpha: number }
   | { kind: "linearWarmup"; warmupSteps: number; startFactor: number; after: ScheduleConfig | number };
 
+/**
+ * A learning-rate schedule: the rate for each update. Built-in ones come from stepDecay, exponentialDecay,
+ * cosineDecay and linearWarmup; any object with `lrAt` works (but is not saved with the model unless it
+ * has `config`).
+ */
 export interface Schedule {
   /** Learning rate for the update after `step` updates, in epoch `epoch` (both 0-based). */
   lrAt(step: number, epoch: number): number;

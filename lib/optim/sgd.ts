@@ -10,11 +10,17 @@
 import { describe } from "../core/matrix.js";
 import { decayed, nonNegative, Optimizer, type LearningRate, type OptimizerDef } from "./optimizer.js";
 
+/** Options of sgd(); names and defaults are PyTorch's torch.optim.SGD. */
 export interface SgdOptions {
+  /** Learning rate or schedule; default 0.01. */
   lr?: LearningRate;
+  /** Momentum factor >= 0; default 0 (plain SGD, no state). */
   momentum?: number;
+  /** Dampening of the momentum buffer's gradient term, >= 0; default 0. Nesterov needs 0. */
   dampening?: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient (weightDecay x parameter), >= 0; default 0. */
   weightDecay?: number;
 }
 
