@@ -16,6 +16,7 @@ import type { PlanLoss } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptionKeys, checkOptions } from "../core/options.js";
 
+/** A built-in loss's name, as compile({ loss }) and the CLI's --loss accept it. */
 export type LossName = "mse" | "mae" | "huber" | "crossEntropy" | "binaryCrossEntropy";
 export const LOSS_NAMES: readonly LossName[] = ["mse", "mae", "huber", "crossEntropy", "binaryCrossEntropy"];
 
@@ -27,7 +28,12 @@ export type LossConfig =
   | { name: "crossEntropy" }
   | { name: "binaryCrossEntropy" };
 
+/**
+ * A loss as compile() takes it: made by mse(), mae(), huber(), crossEntropy() or binaryCrossEntropy(), or
+ * named by a LossName string. Its value is the mean over the batch (and, for regression, over outputs).
+ */
 export class Loss {
+  /** Which loss this is. */
   readonly name: LossName;
   /** Huber's threshold (0 for the others). */
   readonly delta: number;
@@ -57,6 +63,7 @@ export class Loss {
     }
   }
 
+  /** The JSON-able description (name, and huber's delta) saved in model.json. */
   config(): LossConfig {
     return this.name === "huber" ? { name: "huber", delta: this.delta } : { name: this.name };
   }
