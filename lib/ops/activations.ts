@@ -19,6 +19,11 @@ import type { OnnxGraph } from "./graph.js";
 /** Which forward value the backward pass reads: the input x, or the output y (cheaper when f' is a function of y). */
 type BackwardInput = "x" | "y";
 
+/**
+ * One element-wise activation, defined once: its native code, its formula, the weight initializer a dense
+ * layer before it uses, and its forward and derivative (the TypeScript definitions the native kernels are
+ * tested against).
+ */
 export interface ActivationDef {
   /** The integer code the native addon uses (native/ops/activations.h). */
   readonly code: number;
@@ -26,6 +31,10 @@ export interface ActivationDef {
   readonly math: string;
   /** Default weight initializer of a dense layer followed by this activation. */
   readonly init: "heUniform" | "glorotUniform";
+  /**
+   * What the derivative is computed from: "x" (the input) or "y" (the output, cheaper when f' is a
+   * function of y, as for sigmoid and tanh).
+   */
   readonly backwardReads: BackwardInput;
   /** y (n) = f(x) (n). `alpha` is leakyRelu's negative slope (ignored by the others). */
   forward(y: Float32Array, x: Float32Array, n: number, alpha: number): void;
@@ -50,6 +59,10 @@ const GELU_K = 0.044715;
 /** softplus(x) = x above this (PyTorch's threshold for beta = 1): log(1 + e^x) rounds to x there. */
 const SOFTPLUS_THRESHOLD = 20;
 
+/**
+ * Every element-wise activation by name (linear, relu, sigmoid, tanh, ...): the one list the layers, the
+ * kernels on both backends and the native addon's codes follow.
+ */
 export const ACTIVATIONS = {
   linear: {
     code: 0,

@@ -9,4 +9,5 @@ export type PlanLossKind = keyof typeof PLAN_LOSSES;
 
 /** The element-wise regression losses (the `regressionLoss` kernel's kinds), same codes. */
 export const REGRESSION_LOSSES = { mse: PLAN_LOSSES.mse, mae: PLAN_LOSSES.mae, huber: PLAN_LOSSES.huber } as const;
+/** An element-wise regression loss's kind: "mse", "mae" or "huber". */
 export type RegressionLoss = keyof typeof REGRESSION_LOSSES;
