@@ -28,7 +28,9 @@ import { checkCsvFile, csvRecords, CsvError, nameList, numericCell, quoted, type
 
 /** One batch: inputs and targets in any form `fit` accepts. */
 export interface Batch {
+  /** The batch's features (rows, inputSize), or images (rows, C, H, W). */
   x: FeaturesInput;
+  /** The batch's targets: values (rows, outputs) or class indices (rows). */
   y: TargetsInput;
 }
 
@@ -38,6 +40,7 @@ export type BatchSource =
   | Iterable<Batch>
   | (() => AsyncIterable<Batch> | Iterable<Batch>);
 
+/** Options of fitStream. */
 export interface FitStreamOptions {
   /** Epochs (passes over the source). Default 1. More than 1 needs a function source. */
   epochs?: number;
@@ -53,7 +56,9 @@ export interface FitStreamOptions {
   progressStream?: NodeJS.WritableStream;
 }
 
+/** What fitStream returns: one entry per epoch trained. */
 export interface StreamHistory {
+  /** The 0-based epoch numbers trained (from `initialEpoch`). */
   epochs: number[];
   /** Row-weighted mean of the batch losses (each computed before its update), per epoch. */
   loss: number[];
@@ -198,16 +203,19 @@ class Welford {
   }
 }
 
+/** Options of csvBatches: which columns, in what order, how many rows per batch. */
 export interface CsvBatchOptions {
   /** Target column(s). Numeric, or a single categorical column when `classNames` is given. */
   target: string | readonly string[];
   /** Feature columns in model order. Default: every other column (minus `ignore`). */
   features?: readonly string[];
+  /** Columns to leave out of the default feature list (ids, free text); unused when `features` is given. */
   ignore?: readonly string[];
   /** The classes of a categorical target, in output order: batches then carry class indices (Int32Array). */
   classNames?: readonly string[];
   /** Rows per batch. Default 32. */
   batchSize?: number;
+  /** Cell separator; default ",". */
   delimiter?: string;
 }
 

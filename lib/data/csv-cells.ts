@@ -27,8 +27,11 @@ export function nameList(names: readonly string[], max = 12): string {
 
 /** A problem in a CSV file; the message names the file, and the line and column when there is one. */
 export class CsvError extends Error {
+  /** The file (or the name given to parseCsv). */
   readonly file: string;
+  /** 1-based line in the file, when the problem is on one line. */
   readonly line: number | undefined;
+  /** The column's name (or position without a header), when the problem is in one column. */
   readonly column: string | undefined;
   constructor(file: string, message: string, line?: number, column?: string) {
     const where = line !== undefined ? `:${line}` : "";

@@ -6,9 +6,13 @@ import type { Matrix } from "../core/matrix.js";
 
 /** Column means and standard deviations (population), for `model.setNormalization`. */
 export interface Standardization {
+  /** Mean of each feature column (features). */
   inputMean: Float32Array;
+  /** Standard deviation of each feature column (features; 1 for a constant column). */
   inputStd: Float32Array;
+  /** Mean of each numeric target column; absent for class targets. */
   targetMean?: Float32Array;
+  /** Standard deviation of each numeric target column; absent for class targets. */
   targetStd?: Float32Array;
 }
 

@@ -29,6 +29,10 @@ export const MISSING_POLICIES: readonly MissingPolicy[] = ["error", "drop", "mea
 /** A column by name, or by 0-based position (negative counts from the end: -1 is the last column). */
 export type ColumnRef = string | number;
 
+/**
+ * Options of readCsv and parseCsv: which columns are targets, header, delimiter, missing cells and
+ * categorical targets.
+ */
 export interface CsvReadOptions {
   /**
    * Target column(s), by name or position (-1 is the last column; a string such as "-1" or "4" that
@@ -93,7 +97,9 @@ export interface CsvDataset {
   y: Matrix | null;
   /** Class index of each row (categorical target only). */
   labels: Int32Array | null;
+  /** The feature columns' names, in the order of x's columns ("0", "1", ... without a header). */
   featureNames: string[];
+  /** The target columns' names, in the order of y's columns for a numeric target. */
   targetNames: string[];
   /** The class of each one-hot column (categorical target only). */
   classNames: string[] | null;

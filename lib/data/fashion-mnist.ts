@@ -39,13 +39,16 @@ const FILES = {
 
 /** Images in the NCHW layout: `shape` is [count, channels, height, width], `data` row-major. */
 export interface ImageArray {
+  /** All pixels, sample by sample, channel by channel, row by row: length N x C x H x W. */
   data: Float32Array;
+  /** [N, C, H, W]: samples, channels (1 for Fashion-MNIST), height, width. */
   shape: [number, number, number, number];
 }
 
 /** How loadFashionMnist lays out the images: see FashionMnistOptions.layout. */
 export type ImageLayout = "flat" | "nchw";
 
+/** One split of Fashion-MNIST: images and their class indices, in file order. */
 export interface LabelledImages<Images extends Matrix | ImageArray = Matrix> {
   /** Pixels scaled to [0, 1]: a `(count, 784)` Matrix, or `{ data, shape: [count, 1, 28, 28] }` with layout "nchw". */
   images: Images;
@@ -53,14 +56,19 @@ export interface LabelledImages<Images extends Matrix | ImageArray = Matrix> {
   labels: Int32Array;
 }
 
+/** Fashion-MNIST as loadFashionMnist returns it: 28x28 grey images of 10 kinds of clothing. */
 export interface FashionMnist<Images extends Matrix | ImageArray = Matrix> {
+  /** The 60,000 training images (or the first `trainLimit`). */
   train: LabelledImages<Images>;
+  /** The 10,000 test images (or the first `testLimit`). */
   test: LabelledImages<Images>;
+  /** The 10 class names, by class index ("T-shirt/top", "Trouser", ...). */
   classNames: readonly string[];
   /** The directory the files were read from. */
   dir: string;
 }
 
+/** Options of loadFashionMnist. */
 export interface FashionMnistOptions {
   /**
    * Directory holding the four IDX files (gzip or not). Default: `$BLASNET_FASHION_MNIST_DIR`, else

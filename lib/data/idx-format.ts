@@ -24,6 +24,7 @@ export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32
 
 /** One IDX file's contents: its element type, its dimensions and its elements (row-major). */
 export interface IdxArray {
+  /** Element type as the header declares it (ubyte for MNIST images and labels), also the type of `data`. */
   dtype: IdxDtype;
   /** Sizes, outermost first: `[60000, 28, 28]` for MNIST training images. */
   shape: number[];
@@ -49,6 +50,7 @@ export const DTYPES: readonly DtypeInfo[] = [
 
 /** An error reading an IDX file; `file` names it. */
 export class IdxFormatError extends Error {
+  /** The file (or the name given for an in-memory buffer) that was refused. */
   readonly file: string;
   constructor(file: string, message: string) {
     super(`${file}: ${message}`);

@@ -15,6 +15,7 @@ import { checkDataBytes, decode, decodeBody, headerBytesOf, IdxFormatError, isGz
 
 export { encodeIdx, IdxFormatError, isGzip, type IdxArray, type IdxData, type IdxDtype } from "./idx-format.js";
 
+/** Options of readIdx, readIdxSync and parseIdx. */
 export interface IdxReadOptions {
   /**
    * The largest decompressed size accepted from a gzip file, in bytes (default 1 GiB). Guards

@@ -13,13 +13,17 @@ import { Rng } from "../core/rng.js";
 
 /** A 1-D regression data set: `x` and `y` are `(n, 1)`; `target` is the noise-free curve. */
 export interface CurveData {
+  /** Inputs (n, 1), uniform in the domain. */
   x: Matrix;
+  /** Noisy targets (n, 1). */
   y: Matrix;
+  /** The noise-free curve, to plot beside a model's predictions. */
   target: (x: number) => number;
   /** The standard deviation of the Gaussian noise added to `target(x)`. */
   noise: number;
 }
 
+/** Options of lectureCurve and sampleCurve. */
 export interface CurveOptions {
   /** Number of samples (default 1,000). */
   n?: number;
