@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { loadModelWithManifest, MANIFEST_FILE, saveModel, type DataInfo, type LoadOptions } from "./model-file.js";
 import { ModelFileError } from "./safetensors.js";
 
+/** Options of checkpoint(): where and how often a callback saves the model and its training state. */
 export interface CheckpointOptions {
   /**
    * Directory to save into. "{epoch}" in it is replaced by the 1-based number of epochs completed

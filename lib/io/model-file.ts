@@ -56,11 +56,20 @@ const MAX_LAYERS = 10_000;
 
 /** What model.json holds. */
 export interface ModelManifest {
+  /** Always "blasnet-model": tells a blasnet manifest from other JSON. */
   format: typeof MODEL_FORMAT;
+  /**
+   * The file format's version (MODEL_FORMAT_VERSION when written); a newer one than this blasnet reads is
+   * refused.
+   */
   formatVersion: number;
+  /** The blasnet version that wrote the file (informational). */
   blasnetVersion: string;
+  /** The architecture, compile settings and standardization: what Sequential.fromConfig rebuilds. */
   model: SequentialConfig;
+  /** Column and class names of the training data, when saved. */
   data?: DataInfo;
+  /** The weights file (safetensors, named by its content), its size in bytes and SHA-256, checked on load. */
   weights: { file: string; bytes: number; sha256: string };
   /** Which standardization arrays the weights file holds (as `normalization.<name>`); format 2. */
   normalizationTensors?: string[];
@@ -68,6 +77,7 @@ export interface ModelManifest {
   trainingState?: { step: number; epoch: number; rngState: number[]; optimizerSlots: string[] };
 }
 
+/** Options of saveModel and model.save. */
 export interface SaveOptions extends ModelSaveOptions {
   /** @internal fault injection for tests. */
   faults?: WriteFaults;
@@ -75,6 +85,7 @@ export interface SaveOptions extends ModelSaveOptions {
 
 const SAVE_OPTIONS = ["includeOptimizer", "data"];
 
+/** Options of loadModel and loadModelWithManifest. */
 export interface LoadOptions {
   /** Backend of the loaded model. */
   backend?: Backend | BackendName;

@@ -47,6 +47,7 @@ import {
 
 const ModelProtoType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType("onnx.ModelProto");
 
+/** Options of exportOnnx and buildOnnxModel. */
 export interface OnnxExportOptions {
   /** ONNX opset (default 17; 13 to 22 supported). Opset >= 20 uses the native Gelu op. */
   opset?: number;

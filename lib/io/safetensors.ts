@@ -25,18 +25,23 @@ import { readFile } from "node:fs/promises";
 
 /** One float32 tensor: its shape and its values (row-major). */
 export interface Tensor {
+  /** Sizes, outermost first (a dense weight is [outFeatures, inFeatures], PyTorch's layout). */
   shape: number[];
+  /** The values, row-major; its length is the product of `shape`. */
   data: Float32Array;
 }
 
 /** What a safetensors file holds: tensors by name, and the optional string metadata. */
 export interface SafetensorsContent {
+  /** The tensors by name, in the file's order. */
   tensors: Map<string, Tensor>;
+  /** The header's `__metadata__` strings (empty when absent). */
   metadata: Record<string, string>;
 }
 
 /** An error in a model file (safetensors, model.json, checkpoint); `file` names it. */
 export class ModelFileError extends Error {
+  /** The file that was refused (the message starts with it). */
   readonly file: string;
   constructor(file: string, message: string) {
     super(`${file}: ${message}`);
@@ -106,6 +111,7 @@ export function encodeSafetensors(
 /** Bytes per value of each safetensors dtype (for tensors that are skipped, not read). */
 const DTYPE_BYTES: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
 
+/** Options of decodeSafetensors and readSafetensors. */
 export interface SafetensorsReadOptions {
   /** Names of tensors to leave out (checked, not read; any dtype). */
   skip?: (name: string) => boolean;

@@ -30,6 +30,7 @@ export const TORCH_MANIFEST_FORMAT = "blasnet-torch";
 export const TORCH_MANIFEST_VERSION = 1;
 export const TORCH_WEIGHTS_FILE = "model.safetensors";
 
+/** Options of exportTorch. */
 export interface TorchExportOptions {
   /** Column names of the training data (train_ddp.py reads these CSV columns). */
   data?: DataInfo;

@@ -18,6 +18,7 @@ import { ModelFileError, readSafetensors, type SafetensorsContent } from "./safe
 import { TORCH_MANIFEST_FILE, TORCH_MANIFEST_FORMAT, TORCH_MANIFEST_VERSION, TORCH_WEIGHTS_FILE, torchStateDict } from "./torch-export.js";
 import { NORMALIZATION_BUFFERS } from "./torch-spec.js";
 
+/** Options of importTorch. */
 export interface TorchImportOptions {
   /** Backend of the imported model. */
   backend?: Backend | BackendName;
