@@ -16,6 +16,7 @@ import { camelLogName } from "./keras-names.js";
 /** Per-epoch logs: "loss", "valLoss", and each metric by name ("mae") and with "val" ("valMae"). */
 export type EpochLogs = Record<string, number>;
 
+/** What onBatchEnd receives about the step just taken. */
 export interface BatchLogs {
   /** Mean loss of the step's batch. */
   loss: number;
@@ -25,12 +26,25 @@ export interface BatchLogs {
   lr: number;
 }
 
+/**
+ * A training callback: an object with any of these hooks, given to fit({ callbacks }). Hooks may be async
+ * (fit awaits them) and may set `model.stopTraining = true`; an unknown `on...` name is refused before
+ * training, so a misspelled hook cannot silently never run. earlyStopping() and checkpoint() are
+ * callbacks.
+ */
 export interface Callback {
+  /** Before the first epoch (after fit has checked its data and options). */
   onTrainBegin?(model: TrainableModel): void | Promise<void>;
+  /** Before each epoch; `epoch` is 0-based (counting from `initialEpoch` when resuming). */
   onEpochBegin?(epoch: number, model: TrainableModel): void | Promise<void>;
   /** `step` is the 0-based step within the epoch. */
   onBatchEnd?(step: number, logs: BatchLogs, model: TrainableModel): void | Promise<void>;
+  /**
+   * After each epoch, with its logs: "loss", "valLoss" with validation data, and each metric ("accuracy",
+   * "valAccuracy", ...).
+   */
   onEpochEnd?(epoch: number, logs: EpochLogs, model: TrainableModel): void | Promise<void>;
+  /** After the last epoch (or the one training stopped in), with fit's History; not called when fit fails. */
   onTrainEnd?(history: unknown, model: TrainableModel): void | Promise<void>;
 }
 
@@ -59,6 +73,7 @@ export function checkCallback(c: object, index: number): void {
   }
 }
 
+/** Options of earlyStopping(); names and defaults are Keras' EarlyStopping. */
 export interface EarlyStoppingOptions {
   /**
    * Log to watch: "valLoss" (default; falls back to "loss" without validation data), "loss",
@@ -79,6 +94,7 @@ export interface EarlyStoppingOptions {
 export interface EarlyStopping extends Callback {
   /** 0-based epoch with the best monitored value, or -1 before any epoch ended. */
   readonly bestEpoch: number;
+  /** The best value of the monitored log so far (NaN before any epoch ended). */
   readonly best: number;
   /** 0-based epoch after which training was stopped, or -1 if it ran to the end. */
   readonly stoppedEpoch: number;

@@ -72,14 +72,27 @@ export async function runAsync<T>(work: Work<T>, slicer: Slicer): Promise<T> {
   return r.value;
 }
 
+/**
+ * A float32 array with its shape, samples first: how fit, evaluate and predict take images ({ data, shape:
+ * [N, C, H, W] }) or any other tensor.
+ */
 export interface ShapedArray {
+  /** The values, row-major; its length is the product of `shape`. */
   data: Float32Array;
   /** [rows, ...sample shape]: [rows, cols] for a matrix, [N, C, H, W] for images. */
   shape: readonly number[];
 }
 /** Nested arrays of numbers, one level per dimension. */
 export type NestedArray = readonly (number | NestedArray)[];
+/**
+ * Inputs as fit, evaluate and predict take them: a Matrix (rows, features), nested arrays (number[][] or
+ * deeper for images) or a ShapedArray; the sample shape must be the model's input shape.
+ */
 export type FeaturesInput = Matrix | NestedArray | ShapedArray;
+/**
+ * Targets as fit and evaluate take them: values shaped like the outputs (any FeaturesInput form), or, for
+ * crossEntropy, one class index per row (number[] or an integer typed array).
+ */
 export type TargetsInput =
   | FeaturesInput
   | readonly number[]

@@ -14,6 +14,10 @@ import type { TrainableModel } from "./model.js";
 import type { Verbosity } from "./progress.js";
 import type { ClassWeightInput, SampleWeightInput } from "./sample-weights.js";
 
+/**
+ * Options of model.fit (Keras' names, camelCase); unknown keys are refused, Keras' snake_case ones with
+ * the blasnet name.
+ */
 export interface FitOptions {
   /** Epochs to train (the index of the last epoch + 1 when resuming with initialEpoch). Default 1. */
   epochs?: number;
@@ -29,6 +33,7 @@ export interface FitOptions {
   validationData?: readonly [FeaturesInput, TargetsInput] | { x: FeaturesInput; y: TargetsInput };
   /** Metrics computed each epoch on the training data (after the epoch) and the validation data. */
   metrics?: MetricName[];
+  /** Objects whose hooks fit calls during training (see Callback), e.g. earlyStopping() and checkpoint(). */
   callbacks?: Callback[];
   /** 0 silent, 1 progress bar on a TTY (one line per epoch otherwise), 2 one line per epoch. Default 1. */
   verbose?: Verbosity;
@@ -45,14 +50,17 @@ export interface FitOptions {
   classWeight?: ClassWeightInput;
 }
 
+/** What fit returns: per-epoch losses and metrics, one entry per epoch trained. */
 export interface History {
   /** 0-based epoch indices trained. */
   epochs: number[];
   /** Mean training loss of each epoch (step losses weighted by batch rows). */
   loss: number[];
+  /** Mean validation loss of each epoch; present with validationData or validationSplit. */
   valLoss?: number[];
   /** Training metrics by name, one value per epoch. */
   metrics: Record<string, number[]>;
+  /** Validation metrics by name, one value per epoch; present with validation data. */
   valMetrics?: Record<string, number[]>;
   /** ceil(N / batchSize): optimizer updates per epoch. */
   stepsPerEpoch: number;

@@ -306,8 +306,14 @@ export class MetricAccumulator {
 
 /** Precision, recall, F1 and support of one class. */
 export interface ClassScores {
+  /**
+   * Of the rows predicted as this class, the fraction that are (0 when none is predicted, as scikit-
+   * learn's zero_division=0).
+   */
   precision: number;
+  /** Of the rows of this class, the fraction predicted as it (0 when there are none). */
   recall: number;
+  /** Harmonic mean of precision and recall (0 when both are 0). */
   f1: number;
   /** Rows whose true class this is. */
   support: number;

@@ -4,13 +4,28 @@
  */
 import { describe } from "../core/matrix.js";
 
+/**
+ * A model's stored standardization (model.normalization), float32, validated; see this file's header for
+ * how it is applied.
+ */
 export interface Normalization {
+  /** Subtracted from each input feature (inputSize values). */
   inputMean: Float32Array;
+  /** Each input feature is divided by this after the mean is subtracted (inputSize values, all > 0). */
   inputStd: Float32Array;
+  /** Regression only: subtracted from each target in training, added back to predictions (one per output). */
   targetMean?: Float32Array;
+  /**
+   * Regression only: targets are divided by it in training, predictions multiplied (one per output, all >
+   * 0).
+   */
   targetStd?: Float32Array;
 }
 
+/**
+ * What model.setNormalization takes: the same four fields as any array of numbers (readCsv's
+ * standardization() result works as is).
+ */
 export type NormalizationInput = {
   inputMean: ArrayLike<number>;
   inputStd: ArrayLike<number>;

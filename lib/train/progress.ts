@@ -8,6 +8,10 @@
 import cliProgress from "cli-progress";
 import type { EpochLogs } from "./callbacks.js";
 
+/**
+ * How much fit prints: 0 nothing, 1 a live progress bar on a TTY (one line per epoch otherwise), 2 one
+ * line per epoch.
+ */
 export type Verbosity = 0 | 1 | 2;
 
 export class Progress {
