@@ -28,6 +28,12 @@ import type { PlanBuffers, PlanSpec, TrainPlan } from "./plan.js";
 export type ElementwiseActivation = ActivationName;
 export type { RegressionLoss } from "../ops/losses.js";
 
+/**
+ * The kernel interface every backend implements: the one boundary all computation crosses. Plain functions
+ * over flat Float32Arrays that write into the outputs they are handed (outputs first, then inputs, then
+ * sizes; each states its shapes). The TypeScript kernels (lib/backend/ts) are the reference; the native
+ * ones (OpenBLAS and C++) are tested against them.
+ */
 export interface Kernels {
   /**
    * General matrix multiply: C = alpha * op(A) * op(B) + beta * C.
@@ -316,6 +322,7 @@ export interface Kernels {
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {
+  /** The backend in use: "native" (OpenBLAS addon) or "js" (TypeScript kernels). */
   backend: "native" | "js";
   /** OpenBLAS build string (`openblas_get_config`), or "none (TypeScript kernels)". */
   blas: string;
@@ -329,9 +336,13 @@ export interface BackendInfo {
 
 /** A backend: the kernels plus what it is and how many threads it uses. */
 export interface Backend extends Kernels {
+  /** "native" (the OpenBLAS addon) or "js" (the TypeScript kernels). */
   readonly name: "native" | "js";
+  /** Set the BLAS threads (an integer >= 1). The TypeScript backend, single-threaded, only records it. */
   setThreads(n: number): void;
+  /** The thread count last set (for the TypeScript backend, what was asked; info() reports the 1 it uses). */
   getThreads(): number;
+  /** What the backend is: name, BLAS build, threads, CPU, and why native is not in use when it is not. */
   info(): BackendInfo;
   /**
    * A plan that runs whole training steps in one call (the native backend: in C++, off the main

@@ -9,6 +9,10 @@ import type { Backend, BackendInfo } from "./backend.js";
 import { createTsBackend } from "./ts/index.js";
 import { createNativeBackend } from "./native/index.js";
 
+/**
+ * A backend's name: "native" (OpenBLAS addon, the default when built) or "js" (TypeScript kernels, always
+ * available).
+ */
 export type BackendName = "native" | "js";
 
 let current: Backend | undefined;

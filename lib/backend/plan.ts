@@ -91,13 +91,22 @@ export type PlanLoss =
   | { kind: "crossEntropyDense" }
   | { kind: "bce" };
 
+/**
+ * A model compiled for training (model.buildSpec): its layers as plan steps, loss, optimizer, clipping and
+ * sizes; what a backend's `createPlan` and the PlanExecutor take.
+ */
 export interface PlanSpec {
+  /** Values per input sample (the product of the input shape). */
   inFeatures: number;
+  /** Values per output sample (the last step's width). */
   outFeatures: number;
   /** Largest batch the plan will see; workspaces are sized for it once. */
   batchSize: number;
+  /** The steps, in forward order (a residual block is a residualStart step, its body, a residualEnd step). */
   layers: PlanLayer[];
+  /** The loss the backward pass starts from. */
   loss: PlanLoss;
+  /** The update rule's code and hyperparameters (the learning rate comes per step, with the run). */
   optimizer: PlanOptimizer;
   /** Clip the global gradient L2 norm to this value before the update; 0 disables. */
   clipNorm: number;
@@ -114,10 +123,15 @@ export interface PlanSpec {
   frozen?: Array<[number, number]>;
 }
 
+/** The model's buffers a plan reads and writes in place (layout in this file's header). */
 export interface PlanBuffers {
+  /** Parameters (P), every layer's in layer order. */
   params: Float32Array;
+  /** Gradients (P), same layout; the last step's are left in it. */
   grads: Float32Array;
+  /** Optimizer state: one block of P values per slot (empty for plain SGD). */
   state: Float32Array;
+  /** The dropout generator's xoshiro128** state (4 words), advanced by training steps. */
   rngState: Uint32Array;
 }
 
@@ -141,8 +155,11 @@ export interface StepRun {
   weights?: Float32Array | null;
   /** Row indices (each in [0, rows)): the epoch's shuffled order. */
   order: Int32Array;
+  /** Index into `order` of the first step's first row. */
   start: number;
+  /** Steps to run (at most; a non-finite loss ends the run early). */
   steps: number;
+  /** Rows per step (<= the spec's batchSize); the last step may have fewer. */
   batchSize: number;
   /** Learning rate for each step (steps). */
   lr: Float32Array;
@@ -154,6 +171,10 @@ export interface StepRun {
   losses: Float32Array;
 }
 
+/**
+ * A compiled plan bound to a model's buffers: runs training steps and inference forward passes. Made by a
+ * backend's `createPlan` (native fused) or the TypeScript PlanExecutor; free it with dispose().
+ */
 export interface TrainPlan {
   /**
    * Run up to `run.steps` steps. Returns the number of steps completed: fewer than asked when a
