@@ -11,7 +11,9 @@
 import type { Rng } from "../core/rng.js";
 import { describe } from "../core/matrix.js";
 
+/** The weight initializers' names, as the layers' `init` option accepts them (formulas above). */
 export const INITIALIZERS = ["glorotUniform", "glorotNormal", "heUniform", "heNormal", "zeros"] as const;
+/** A weight initializer's name: glorotUniform, glorotNormal, heUniform, heNormal or zeros. */
 export type Initializer = (typeof INITIALIZERS)[number];
 
 export function checkInitializer(init: unknown, what: string): Initializer {

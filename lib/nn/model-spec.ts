@@ -15,6 +15,7 @@ import type { SampleWeightInput } from "../train/sample-weights.js";
 import type { Layer, LayerConfig, Shape } from "./layers.js";
 import type { TrainingPath } from "./plans.js";
 
+/** Options of new Sequential(layers, options): the input shape (required), seed and backend. */
 export interface SequentialOptions {
   /** Features per input row: the shorthand for `inputShape: [inputSize]`. */
   inputSize?: number;
@@ -26,8 +27,17 @@ export interface SequentialOptions {
   backend?: Backend | BackendName;
 }
 
+/** Options of model.compile: the loss and optimizer (required), gradient clipping and the training path. */
 export interface CompileOptions {
+  /**
+   * The loss: a name ("mse", "crossEntropy", ...), a Loss from mse(), huber({ delta }), ..., or a saved
+   * LossConfig. Keras' names get an error that gives blasnet's.
+   */
   loss: LossName | Loss | LossConfig;
+  /**
+   * The optimizer: a name ("adam", "sgd", ...; default hyperparameters), an Optimizer from adam({ lr }),
+   * sgd({ momentum }), ..., or a saved OptimizerConfig.
+   */
   optimizer: OptimizerName | Optimizer | OptimizerConfig;
   /** Clip the global gradient L2 norm to this value before each update. Default: off. */
   clipNorm?: number;
@@ -53,24 +63,42 @@ export interface TrainingState {
   rngState: Uint32Array;
 }
 
+/**
+ * A model as JSON (model.config(), the "model" field of model.json): architecture, seed, compile settings
+ * and standardization, without the weights. Sequential.fromConfig rebuilds it.
+ */
 export interface SequentialConfig {
+  /** Always "blasnet.sequential". */
   format: "blasnet.sequential";
+  /** The config's version (CONFIG_VERSION when written). */
   version: number;
   /** Features per sample (the product of inputShape). */
   inputSize: number;
   /** A sample's shape, when it has more than one dimension. */
   inputShape?: number[];
+  /** The model's seed (SequentialOptions.seed). */
   seed: number;
+  /** Each layer's config, in order (residual blocks hold their body's configs, at most 64 levels deep). */
   layers: LayerConfig[];
+  /**
+   * The compile settings, once compiled: loss, optimizer (with its learning rate or schedule), clipping,
+   * training path.
+   */
   compile?: { loss: LossConfig; optimizer: OptimizerConfig; clipNorm: number; clipValue: number; trainingPath: TrainingPath };
+  /**
+   * The stored standardization, as plain arrays (model files of format 2 keep it in the weights file
+   * instead).
+   */
   normalization?: { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] };
 }
 
 export const CONFIG_VERSION = 1;
 
+/** Options of model.evaluate. */
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
+  /** Metrics to report beside the loss, by name ("accuracy", "mae", "f1", "top5Accuracy", ...). */
   metrics?: MetricName[];
   /** Per-row loss weights (N, finite, >= 0): the loss is sum_i w_i loss_i / N (Keras' sample_weight); metrics are unweighted. */
   sampleWeight?: SampleWeightInput;

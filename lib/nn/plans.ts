@@ -9,6 +9,11 @@ import type { Backend } from "../backend/backend.js";
 import type { PlanBuffers, PlanSpec, TrainPlan } from "../backend/plan.js";
 import { PlanExecutor } from "./plan-executor.js";
 
+/**
+ * How fit runs training steps: "fused" (the backend's fused plan when it has one: native whole steps in
+ * C++) or "kernels" (the TypeScript PlanExecutor, one kernel call at a time). See
+ * CompileOptions.trainingPath.
+ */
 export type TrainingPath = "fused" | "kernels";
 
 const MAX_CACHED_PLANS = 8;

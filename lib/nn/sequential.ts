@@ -51,14 +51,27 @@ export function provideModelSaver(save: ModelSaver): void {
 }
 
 
+/**
+ * A feed-forward model: layers applied in order (Keras' Sequential, PyTorch's nn.Sequential).
+ * new Sequential([dense(64, { activation: "relu" }), dense(1)], { inputSize: 3 }), then compile({ loss,
+ * optimizer }), fit(x, y), evaluate and predict; save(dir) and loadModel(dir) keep it. Inputs are rows of
+ * `inputShape` (a Matrix, nested arrays or { data, shape }); outputs are rows of `outputShape`.
+ */
 export class Sequential {
+  /** The layers, in order; they belong to this model (a layer object can be in one model only). */
   readonly layers: readonly Layer[];
   /** A sample's shape at the input and at the output. */
   readonly inputShape: Shape;
+  /** A sample's shape at the output, e.g. [10] for ten classes. */
   readonly outputShape: Shape;
   /** Features per sample at the input and output (the products of the shapes). */
   readonly inputSize: number;
+  /** Values per sample at the output (the product of outputShape). */
   readonly outputSize: number;
+  /**
+   * Seed of the weight initialization, the dropout masks and (by default) fit's shuffling
+   * (SequentialOptions.seed).
+   */
   readonly seed: number;
   /** All parameters, flat (see the file comment). Shared with training plans: write in place only. */
   readonly params: Float32Array;
@@ -136,6 +149,7 @@ export class Sequential {
 
   // --- Description ------------------------------------------------------------------------------------
 
+  /** Total parameter count P (every weight, bias and batch-norm running statistic), trainable or not. */
   parameterCount(): number {
     return this.params.length;
   }
