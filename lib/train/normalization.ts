@@ -27,9 +27,13 @@ export interface Normalization {
  * standardization() result works as is).
  */
 export type NormalizationInput = {
+  /** Mean of each input feature (inputSize values). */
   inputMean: ArrayLike<number>;
+  /** Standard deviation of each input feature (inputSize values, all > 0). */
   inputStd: ArrayLike<number>;
+  /** Regression only: mean of each target (one per output). */
   targetMean?: ArrayLike<number>;
+  /** Regression only: standard deviation of each target (one per output, all > 0). */
   targetStd?: ArrayLike<number>;
 };
 
