@@ -16,9 +16,13 @@ export const LEAKY_RELU_ALPHA = 0.01;
 /** What `dense({ activation })` accepts: an element-wise activation, or softmax over each row. */
 export type DenseActivation = ActivationName | "softmax";
 
+/** An activation layer as JSON (config(), model.json). */
 export interface ActivationConfig {
+  /** The registry type: always "activation". */
   type: "activation";
+  /** Which element-wise function ("relu", "tanh", ...). */
   activation: ActivationName;
+  /** leakyRelu's negative slope (absent for the others). */
   alpha?: number;
 }
 
@@ -30,9 +34,15 @@ export function checkActivationName(name: unknown, what: string, softmax: boolea
   }
 }
 
+/**
+ * An element-wise activation as a layer: y = f(x), any shape. Made by relu(), sigmoid(), tanh(),
+ * leakyRelu(alpha), gelu(), ...
+ */
 export class Activation extends Layer {
   readonly type = "activation";
+  /** Which element-wise function this layer applies. */
   readonly activation: ActivationName;
+  /** leakyRelu's negative slope (default 0.01, PyTorch's); unused by the other activations. */
   readonly alpha: number;
 
   constructor(activation: ActivationName, alpha = 0) {
@@ -58,6 +68,7 @@ export class Activation extends Layer {
     return this.activation === "leakyRelu" ? { type: "activation", activation: this.activation, alpha: this.alpha } : { type: "activation", activation: this.activation };
   }
 
+  /** Rebuild an activation layer from its config, validating it as the factories do. */
   static fromConfig(c: ActivationConfig): Activation {
     return new Activation(c.activation, c.activation === "leakyRelu" ? (c.alpha ?? LEAKY_RELU_ALPHA) : 0);
   }

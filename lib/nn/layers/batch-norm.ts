@@ -19,6 +19,7 @@ import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
+/** Options of batchNorm(options); names and defaults are PyTorch's BatchNorm1d / BatchNorm2d. */
 export interface BatchNormOptions extends TrainableOption {
   /** Weight of the new batch's statistics in the running ones. Default 0.1 (PyTorch's). */
   momentum?: number;
@@ -26,15 +27,27 @@ export interface BatchNormOptions extends TrainableOption {
   eps?: number;
 }
 
+/** A batchNorm layer as JSON (config(), model.json). */
 export interface BatchNormConfig {
+  /** The registry type: always "batchNorm". */
   type: "batchNorm";
+  /** Weight of each training batch's statistics in the running ones, in [0, 1]. */
   momentum: number;
+  /** Added to the variance before the square root (> 0). */
   eps: number;
 }
 
+/**
+ * Batch normalization per channel (the sample's first dimension): (F) samples as BatchNorm1d, (C, H, W) as
+ * BatchNorm2d. Training normalizes by the batch's statistics and updates the running ones; inference uses
+ * the running ones. Parameters weight and bias (C), buffers running_mean and running_var (C). Made by
+ * batchNorm(options).
+ */
 export class BatchNorm extends Layer {
   readonly type = "batchNorm";
+  /** Weight of each training batch's statistics in the running ones (default 0.1, PyTorch's). */
   readonly momentum: number;
+  /** Added to the variance before the square root (default 1e-5). */
   readonly eps: number;
 
   constructor(options: BatchNormOptions = {}) {
@@ -103,6 +116,7 @@ export class BatchNorm extends Layer {
     return { type: "batchNorm", momentum: this.momentum, eps: this.eps };
   }
 
+  /** Rebuild a batchNorm layer from its config, validating it as batchNorm() does. */
   static fromConfig(c: BatchNormConfig): BatchNorm {
     return new BatchNorm({ momentum: c.momentum, eps: c.eps });
   }

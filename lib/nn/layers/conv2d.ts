@@ -21,6 +21,7 @@ import { checkInitializer, defaultInitializer, initialize, type Initializer } fr
 import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
 import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
+/** Options of conv2d(outChannels, kernelSize, options); names and defaults are PyTorch's Conv2d. */
 export interface Conv2dOptions extends TrainableOption {
   /** Step between windows: a number or [height, width]. Default 1. */
   stride?: number | readonly [number, number];
@@ -43,30 +44,59 @@ export interface Conv2dOptions extends TrainableOption {
   init?: Initializer;
 }
 
+/** A conv2d layer as JSON (config(), model.json): the options with pairs spelled out. */
 export interface Conv2dConfig {
+  /** The registry type: always "conv2d". */
   type: "conv2d";
+  /** Output channels (filters). */
   outChannels: number;
+  /** Kernel size as [height, width]. */
   kernelSize: [number, number];
+  /** Step between windows as [height, width]. */
   stride: [number, number];
+  /** "valid", "same", or rows and columns of zeros on each side as [height, width]. */
   padding: "valid" | "same" | [number, number];
+  /** Spacing between kernel taps as [height, width]. */
   dilation: [number, number];
+  /** Whether the layer has a bias per output channel. */
   useBias: boolean;
+  /** The activation after the convolution, or null for none. */
   activation: DenseActivation | null;
+  /** The weight initializer given, or null for the default (chosen by the activation that follows). */
   init: Initializer | null;
 }
 
 /** The most values one layer's weight may hold (one float32 buffer). */
 const MAX_PARAMS = 2 ** 31 - 1;
 
+/**
+ * A 2-D convolution over (C, H, W) samples (PyTorch's Conv2d, cross-correlation): weight (outChannels, C,
+ * kH, kW), bias (outChannels), output (outChannels, OH, OW), then its activation if it has one. Runs as
+ * im2col + GEMM. Made by conv2d(outChannels, kernelSize, options).
+ */
 export class Conv2d extends Layer {
   readonly type = "conv2d";
+  /** Output channels (filters). */
   readonly outChannels: number;
+  /** Kernel size as [height, width]. */
   readonly kernelSize: Pair;
+  /** Step between windows (default [1, 1]) as [height, width]. */
   readonly stride: Pair;
+  /**
+   * "valid" (none, the default), "same" (output keeps the input's height and width), or zeros on each side
+   * as [height, width].
+   */
   readonly padding: "valid" | "same" | Pair;
+  /** Spacing between kernel taps (default [1, 1]) as [height, width]. */
   readonly dilation: Pair;
+  /** Whether the layer has a bias per output channel (default true). */
   readonly useBias: boolean;
+  /** The activation after the convolution, or null. */
   readonly activation: DenseActivation | null;
+  /**
+   * The weight initializer given, or null for the default (heUniform before a ReLU-family activation,
+   * glorotUniform otherwise).
+   */
   readonly init: Initializer | null;
   /** The window over the input (set by build). */
   window: Window2d | null = null;
@@ -175,6 +205,7 @@ export class Conv2d extends Layer {
     };
   }
 
+  /** Rebuild a conv2d layer from its config, validating it as conv2d() does. */
   static fromConfig(c: Conv2dConfig): Conv2d {
     return new Conv2d(c.outChannels, c.kernelSize, {
       stride: c.stride,

@@ -14,6 +14,7 @@ import { activationLayer, activationStep, checkActivationName, type DenseActivat
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
+/** Options of dense(units, options). */
 export interface DenseOptions extends TrainableOption {
   /** Activation applied after the affine map (a dense layer followed by that activation). Default: none. */
   activation?: DenseActivation;
@@ -26,22 +27,39 @@ export interface DenseOptions extends TrainableOption {
   useBias?: boolean;
 }
 
+/** A dense layer as JSON (config(), model.json). */
 export interface DenseConfig {
+  /** The registry type: always "dense". */
   type: "dense";
+  /** Output features (outFeatures). */
   units: number;
+  /** The activation after the affine map, or null for none. */
   activation: DenseActivation | null;
+  /** The weight initializer given, or null for the default (chosen by the activation that follows). */
   init: Initializer | null;
+  /** Whether the layer has a bias. */
   useBias: boolean;
 }
 
 /** Parameter count beyond which a layer is refused before anything is allocated. */
 const MAX_PARAMS = 2 ** 31 - 1;
 
+/**
+ * A fully connected layer (PyTorch's Linear): y = x Wᵀ + b with W (units, inFeatures) and b (units), then
+ * its activation if it has one. Made by dense(units, options).
+ */
 export class Dense extends Layer {
   readonly type = "dense";
+  /** Output features. */
   readonly units: number;
+  /** The activation after the affine map, or null. */
   readonly activation: DenseActivation | null;
+  /**
+   * The weight initializer given, or null for the default (heUniform before a ReLU-family activation,
+   * glorotUniform otherwise).
+   */
   readonly init: Initializer | null;
+  /** Whether the layer has a bias (default true). */
   readonly useBias: boolean;
 
   constructor(units: number, options: DenseOptions = {}) {
@@ -89,9 +107,17 @@ export class Dense extends Layer {
   get bias(): Float32Array | null {
     return this.useBias ? this.params[1]!.value : null;
   }
+  /**
+   * Offset of the weight (units x inFeatures values) in the model's flat parameter buffer; -1 before the
+   * model binds the layer.
+   */
   get weightOffset(): number {
     return this.params[0]?.offset ?? -1;
   }
+  /**
+   * Offset of the bias (units values) in the model's flat parameter buffer; -1 without a bias or before
+   * binding.
+   */
   get biasOffset(): number {
     return this.useBias ? (this.params[1]?.offset ?? -1) : -1;
   }
@@ -115,6 +141,7 @@ export class Dense extends Layer {
     return { type: "dense", units: this.units, activation: this.activation, init: this.init, useBias: this.useBias };
   }
 
+  /** Rebuild a dense layer from its config, validating it as dense() does. */
   static fromConfig(c: DenseConfig): Dense {
     return new Dense(c.units, {
       ...(c.activation !== null && c.activation !== undefined ? { activation: c.activation } : {}),

@@ -8,13 +8,21 @@ import { describe } from "../../core/matrix.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, type PlanOp } from "./layer.js";
 
+/** A dropout layer as JSON (config(), model.json). */
 export interface DropoutConfig {
+  /** The registry type: always "dropout". */
   type: "dropout";
+  /** Probability in [0, 1) of zeroing each value while training. */
   rate: number;
 }
 
+/**
+ * Inverted dropout (see this file's header): a regularizer active only while training. Made by
+ * dropout(rate).
+ */
 export class Dropout extends Layer {
   readonly type = "dropout";
+  /** Probability in [0, 1) that a value is zeroed while training; survivors are scaled by 1 / (1 - rate). */
   readonly rate: number;
 
   constructor(rate: number) {
@@ -33,6 +41,7 @@ export class Dropout extends Layer {
     return { type: "dropout", rate: this.rate };
   }
 
+  /** Rebuild a dropout layer from its config, validating the rate. */
   static fromConfig(c: DropoutConfig): Dropout {
     return new Dropout(c.rate);
   }

@@ -6,10 +6,16 @@ import type { PlanLayer } from "../../backend/plan.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, sizeOf, type Shape } from "./layer.js";
 
+/** A flatten layer as JSON (config(), model.json). */
 export interface FlattenConfig {
+  /** The registry type: always "flatten". */
   type: "flatten";
 }
 
+/**
+ * Flattens each sample to one dimension, (C, H, W) to (C·H·W), between image layers and dense ones. Made
+ * by flatten().
+ */
 export class Flatten extends Layer {
   readonly type = "flatten";
 
@@ -25,6 +31,7 @@ export class Flatten extends Layer {
     return { type: "flatten" };
   }
 
+  /** Rebuild a flatten layer from its config (it has no options). */
   static fromConfig(): Flatten {
     return new Flatten();
   }

@@ -13,6 +13,10 @@ import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 
+/**
+ * Options of layerNorm(options); PyTorch's LayerNorm with normalized_shape the sample's last `dims`
+ * dimensions.
+ */
 export interface LayerNormOptions extends TrainableOption {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
@@ -20,15 +24,26 @@ export interface LayerNormOptions extends TrainableOption {
   dims?: number;
 }
 
+/** A layerNorm layer as JSON (config(), model.json). */
 export interface LayerNormConfig {
+  /** The registry type: always "layerNorm". */
   type: "layerNorm";
+  /** Added to the variance before the square root (> 0). */
   eps: number;
+  /** How many of the sample's last dimensions are normalized together (>= 1). */
   dims: number;
 }
 
+/**
+ * Layer normalization (see this file's header): each sample's last `dims` dimensions normalized by their
+ * own mean and variance, then scaled and shifted by weight and bias of that shape; the same in training
+ * and inference. Made by layerNorm(options).
+ */
 export class LayerNorm extends Layer {
   readonly type = "layerNorm";
+  /** Added to the variance before the square root (default 1e-5). */
   readonly eps: number;
+  /** How many of the sample's last dimensions are normalized together (default 1). */
   readonly dims: number;
 
   constructor(options: LayerNormOptions = {}) {
@@ -74,6 +89,7 @@ export class LayerNorm extends Layer {
     return { type: "layerNorm", eps: this.eps, dims: this.dims };
   }
 
+  /** Rebuild a layerNorm layer from its config, validating it as layerNorm() does. */
   static fromConfig(c: LayerNormConfig): LayerNorm {
     return new LayerNorm({ eps: c.eps, dims: c.dims });
   }

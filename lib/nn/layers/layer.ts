@@ -27,7 +27,15 @@ export type Shape = readonly number[];
 
 /** A parameter a layer declares: its PyTorch name and shape. */
 export interface ParamSpec {
+  /**
+   * PyTorch's name within the layer ("weight", "bias", "running_mean", ...); the saved tensor is `{layer
+   * path}.{name}`.
+   */
   name: string;
+  /**
+   * PyTorch's shape and layout: (out, in) for a dense weight, (outChannels, C, kH, kW) for a conv2d
+   * weight.
+   */
   shape: number[];
   /**
    * False for values the optimizer never changes (batch norm's running_mean and running_var, which
@@ -76,6 +84,12 @@ export function showShape(shape: Shape): string {
   return `(batch, ${shape.join(", ")})`;
 }
 
+/**
+ * The base of every layer (dense, conv2d, relu, dropout, residual, ...). Layers are made by the factories
+ * (dense(64), conv2d(32, 3), relu(), ...) and belong to one model, which builds them for its input shape
+ * and binds their parameters to its flat buffers. A layer's `config()` is its JSON form; its plan steps
+ * are what training runs.
+ */
 export abstract class Layer {
   /** Set by the model: "dense_0", "relu_1", ... (kind and position). */
   name = "";
@@ -88,6 +102,7 @@ export abstract class Layer {
   path = "";
   /** A sample's shape at the input and output (set by build). */
   inShape: Shape = [];
+  /** A sample's shape at the output (set by build), e.g. [32, 26, 26] for (channels, height, width). */
   outShape: Shape = [];
   /** The parameters, bound to the model's buffers (set by bind). */
   params: Param[] = [];
@@ -135,6 +150,7 @@ export abstract class Layer {
   get inFeatures(): number {
     return sizeOf(this.inShape);
   }
+  /** Values per sample at the output (the product of outShape). */
   get outFeatures(): number {
     return sizeOf(this.outShape);
   }
@@ -177,6 +193,10 @@ export abstract class Layer {
 
   /** The layer's steps in a training plan (after build and bind). */
   abstract planLayers(): PlanLayer[];
+  /**
+   * The layer's JSON-able description: its registry `type` and options, with defaults filled in. The layer
+   * factories' `fromConfig` and model files rebuild the layer from it.
+   */
   abstract config(): LayerConfigBase;
   /** The type shown by `summary()`, e.g. "dense (relu)". */
   abstract label(): string;
@@ -197,10 +217,15 @@ export abstract class Layer {
  * work[l]: what step l prepared, for l < index). Residual steps use it to find their partner.
  */
 export interface PlanContext {
+  /** This step's position in the plan (0-based). */
   index: number;
+  /** Every step of the plan, in order. */
   layers: readonly PlanLayer[];
+  /** outputs[l]: step l's output, (batch, width of l). */
   outputs: readonly Float32Array[];
+  /** deltas[l]: dL/d(output of step l), (batch, width of l). */
   deltas: readonly Float32Array[];
+  /** work[l]: what step l prepared, for l < index. */
   work: readonly unknown[];
 }
 

@@ -16,6 +16,7 @@ import type { OnnxGraph } from "../../ops/graph.js";
 import { checkWindow, makeWindow, pairOf, type Pair, type Window2d } from "../../ops/window.js";
 import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
 
+/** Options of maxPool2d(kernelSize, options); names and defaults are PyTorch's MaxPool2d. */
 export interface MaxPool2dOptions {
   /** Step between windows. Default: the kernel size. */
   stride?: number | readonly [number, number];
@@ -25,6 +26,7 @@ export interface MaxPool2dOptions {
   dilation?: number | readonly [number, number];
 }
 
+/** Options of avgPool2d(kernelSize, options); names and defaults are PyTorch's AvgPool2d. */
 export interface AvgPool2dOptions {
   /** Step between windows. Default: the kernel size. */
   stride?: number | readonly [number, number];
@@ -32,22 +34,35 @@ export interface AvgPool2dOptions {
   padding?: number | readonly [number, number];
 }
 
+/** A maxPool2d layer as JSON (config(), model.json): the options as [height, width] pairs. */
 export interface MaxPool2dConfig {
+  /** The registry type: always "maxPool2d". */
   type: "maxPool2d";
+  /** Window size as [height, width]. */
   kernelSize: [number, number];
+  /** Step between windows as [height, width]. */
   stride: [number, number];
+  /** Implicit padding on each side as [height, width]. */
   padding: [number, number];
+  /** Spacing between window taps as [height, width]. */
   dilation: [number, number];
 }
 
+/** An avgPool2d layer as JSON (config(), model.json): the options as [height, width] pairs. */
 export interface AvgPool2dConfig {
+  /** The registry type: always "avgPool2d". */
   type: "avgPool2d";
+  /** Window size as [height, width]. */
   kernelSize: [number, number];
+  /** Step between windows as [height, width]. */
   stride: [number, number];
+  /** Zero padding on each side as [height, width]. */
   padding: [number, number];
 }
 
+/** A globalAvgPool2d layer as JSON (config(), model.json). */
 export interface GlobalAvgPool2dConfig {
+  /** The registry type: always "globalAvgPool2d". */
   type: "globalAvgPool2d";
 }
 
@@ -60,10 +75,15 @@ function checkImage(what: string, inShape: Shape): void {
 
 /** A window pooling layer's settings, validated as PyTorch does. */
 abstract class WindowPool extends Layer {
+  /** Window size as [height, width]. */
   readonly kernelSize: Pair;
+  /** Step between windows (default: the window size) as [height, width]. */
   readonly stride: Pair;
+  /** Padding on each side (default [0, 0]) as [height, width]. */
   readonly padding: Pair;
+  /** Spacing between window taps (default [1, 1]; average pooling has none) as [height, width]. */
   readonly dilation: Pair;
+  /** The window over the input (set by build). */
   window: Window2d | null = null;
 
   constructor(what: string, kernelSize: number | readonly [number, number], stride: unknown, padding: unknown, dilation: unknown) {
@@ -91,6 +111,10 @@ abstract class WindowPool extends Layer {
     return [inShape[0]!, this.window.outH, this.window.outW];
   }
 
+  /**
+   * The window for summary(): "2x2", plus stride, padding and dilation where they differ from the
+   * defaults.
+   */
   protected settingsText(): string {
     const k = this.kernelSize[0] === this.kernelSize[1] ? `${this.kernelSize[0]}x${this.kernelSize[0]}` : this.kernelSize.join("x");
     const same = (p: Pair, v: number) => p[0] === v && p[1] === v;
@@ -102,6 +126,7 @@ abstract class WindowPool extends Layer {
     return parts.length ? `${k}, ${parts.join(", ")}` : k;
   }
 
+  /** The ONNX attributes both pools share: kernel_shape, strides and pads (begin and end alike). */
   protected onnxAttributes(): { name: string; ints: number[] }[] {
     const [ph, pw] = this.padding;
     return [
@@ -112,6 +137,10 @@ abstract class WindowPool extends Layer {
   }
 }
 
+/**
+ * Max pooling over (C, H, W) samples, each channel separately (PyTorch's MaxPool2d); output (C, OH, OW).
+ * Made by maxPool2d(kernelSize, options).
+ */
 export class MaxPool2d extends WindowPool {
   readonly type = "maxPool2d";
 
@@ -128,6 +157,7 @@ export class MaxPool2d extends WindowPool {
     return { type: "maxPool2d", kernelSize: [...this.kernelSize], stride: [...this.stride], padding: [...this.padding], dilation: [...this.dilation] };
   }
 
+  /** Rebuild a maxPool2d layer from its config, validating it as maxPool2d() does. */
   static fromConfig(c: MaxPool2dConfig): MaxPool2d {
     return new MaxPool2d(c.kernelSize, { stride: c.stride, padding: c.padding, dilation: c.dilation });
   }
@@ -145,6 +175,10 @@ export class MaxPool2d extends WindowPool {
   }
 }
 
+/**
+ * Average pooling over (C, H, W) samples, each channel separately, padding counted as zeros (PyTorch's
+ * AvgPool2d); output (C, OH, OW). Made by avgPool2d(kernelSize, options).
+ */
 export class AvgPool2d extends WindowPool {
   readonly type = "avgPool2d";
 
@@ -161,6 +195,7 @@ export class AvgPool2d extends WindowPool {
     return { type: "avgPool2d", kernelSize: [...this.kernelSize], stride: [...this.stride], padding: [...this.padding] };
   }
 
+  /** Rebuild an avgPool2d layer from its config, validating it as avgPool2d() does. */
   static fromConfig(c: AvgPool2dConfig): AvgPool2d {
     return new AvgPool2d(c.kernelSize, { stride: c.stride, padding: c.padding });
   }
@@ -178,8 +213,13 @@ export class AvgPool2d extends WindowPool {
   }
 }
 
+/**
+ * The mean of each channel's whole plane: (C, H, W) samples become (C), Keras' GlobalAveragePooling2D.
+ * Made by globalAvgPool2d().
+ */
 export class GlobalAvgPool2d extends Layer {
   readonly type = "globalAvgPool2d";
+  /** The window over the input, the whole plane (set by build). */
   window: Window2d | null = null;
 
   protected override outputShape(inShape: Shape): Shape {
@@ -199,6 +239,7 @@ export class GlobalAvgPool2d extends Layer {
     return { type: "globalAvgPool2d" };
   }
 
+  /** Rebuild a globalAvgPool2d layer from its config (it has no options). */
   static fromConfig(): GlobalAvgPool2d {
     return new GlobalAvgPool2d();
   }

@@ -18,13 +18,18 @@ import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type LayerConfigBase, type Param, type PlanOp, type Shape } from "./layer.js";
 
+/** A residual block as JSON (config(), model.json): its body's configs, nested at most 64 deep. */
 export interface ResidualConfig {
+  /** The registry type: always "residual". */
   type: "residual";
+  /** The body's layers' configs, in order. */
   layers: LayerConfigBase[];
 }
 
+/** A residual block y = x + f(x) (see this file's header). Made by residual(layers). */
 export class Residual extends Layer {
   readonly type = "residual";
+  /** The block's own layers f, in order; together they keep the sample's shape. */
   readonly body: readonly Layer[];
 
   constructor(layers: Layer[]) {

@@ -6,10 +6,16 @@ import type { PlanLayer } from "../../backend/plan.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
 
+/** A softmax layer as JSON (config(), model.json). */
 export interface SoftmaxConfig {
+  /** The registry type: always "softmax". */
   type: "softmax";
 }
 
+/**
+ * Softmax over each sample's features, turning logits into probabilities. Made by softmax(). Before a
+ * crossEntropy loss it is left out of training (the loss takes the logits).
+ */
 export class Softmax extends Layer {
   readonly type = "softmax";
 
@@ -30,6 +36,7 @@ export class Softmax extends Layer {
     return { type: "softmax" };
   }
 
+  /** Rebuild a softmax layer from its config (it has no options). */
   static fromConfig(): Softmax {
     return new Softmax();
   }
