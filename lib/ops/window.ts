@@ -36,6 +36,17 @@ export function outSize(input: number, kernel: number, stride: number, padBefore
   return Math.floor((input + padBefore + padAfter - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
+/**
+ * The output sizes one axis may claim: what outSize gives with `padBefore` and some end padding in
+ * [0, maxEnd], maxEnd = max(padBefore, dilation·(kernel − 1)), so that symmetric and "same" padding
+ * both fit. Every size from `least` to `most` occurs (outSize grows by at most 1 per unit of padding).
+ * The one rule both the layers' checkWindow and the kernels' argument checks apply.
+ */
+export function outSizeRange(input: number, kernel: number, stride: number, padBefore: number, dilation: number): { least: number; most: number; maxEnd: number } {
+  const maxEnd = Math.max(padBefore, dilation * (kernel - 1));
+  return { least: outSize(input, kernel, stride, padBefore, 0, dilation), most: outSize(input, kernel, stride, padBefore, maxEnd, dilation), maxEnd };
+}
+
 /** `v` as a (height, width) pair of integers >= `min`; `what` names it in errors ("kernelSize of conv2d"). */
 export function pairOf(v: unknown, what: string, min: number): Pair {
   const ok = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= min;
@@ -110,8 +121,7 @@ export function checkWindow(g: Window2d, at: string): void {
     if (typeof before !== "number" || !Number.isInteger(before) || before < 0 || before > 2 ** 30) {
       throw new RangeError(`${at}: window.${padName} is ${describe(before)}; expected an integer in [0, 2^30]`);
     }
-    const least = outSize(input, kernel, stride, before, 0, dilation);
-    const most = outSize(input, kernel, stride, before, Math.max(before, dilation * (kernel - 1)), dilation);
+    const { least, most } = outSizeRange(input, kernel, stride, before, dilation);
     if (out < least || out > most) {
       throw new RangeError(`${at}: window.out${axis} is ${out}; an input of ${input} with kernel ${kernel}, stride ${stride}, dilation ${dilation} and padding ${before} before gives ${least === most ? least : `${least} to ${most}`}`);
     }

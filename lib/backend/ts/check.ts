@@ -7,7 +7,7 @@
  * no error. Each kernel therefore checks its sizes and buffer lengths once per call: a few integer
  * comparisons, no allocation unless it throws.
  */
-import type { Window2d } from "../../ops/window.js";
+import { outSizeRange, type Window2d } from "../../ops/window.js";
 
 /** Throws unless `value` is an integer in [0, 2^32): a size such as rows, cols, m, n, k. */
 export function checkSize(name: string, value: number): void {
@@ -25,10 +25,10 @@ export function checkLength(name: string, length: number, needed: number): void 
 
 /**
  * Throws unless `g` is a consistent window geometry (lib/ops/window.ts): channels, height, width,
- * kernel, stride and dilation positive integers, padding non-negative integers, and outH / outW what
- * the PyTorch formula gives for some bottom / right padding between 0 and the larger of the top /
- * left padding and the kernel's reach (dilation*(kernel-1)): symmetric padding and "same" padding
- * both fit. `what` names the kernel for the message.
+ * kernel, stride and dilation positive integers, padding non-negative integers, and outH / outW in
+ * the range outSizeRange gives (lib/ops/window.ts, the layers' rule): what the PyTorch formula gives
+ * for some bottom / right padding between 0 and the larger of the top / left padding and the
+ * kernel's reach. `what` names the kernel for the message.
  */
 export function checkWindow(what: string, g: Window2d): void {
   if (typeof g !== "object" || g === null) {
@@ -55,12 +55,8 @@ const WINDOW_POSITIVE = ["channels", "height", "width", "kernelH", "kernelW", "s
 
 /** One axis of checkWindow: `size` the input extent, `out` the claimed output extent. */
 function checkWindowAxis(what: string, axis: "H" | "W", size: number, kernel: number, stride: number, pad: number, dilation: number, out: number): void {
-  const reach = dilation * (kernel - 1);
-  const maxEnd = Math.max(pad, reach);
-  // out = floor((size + pad + padEnd - reach - 1) / stride) + 1 for padEnd in [0, maxEnd]; floor is
-  // monotone in padEnd and steps by at most 1, so every value in between occurs.
-  const lo = Math.floor((size + pad - reach - 1) / stride) + 1;
-  const hi = Math.floor((size + pad + maxEnd - reach - 1) / stride) + 1;
+  // The output size rule is the layers' (lib/ops/window.ts); only the message is the kernels'.
+  const { least: lo, most: hi, maxEnd } = outSizeRange(size, kernel, stride, pad, dilation);
   if (out < lo || out > hi) {
     const names = axis === "H" ? ["height", "kernelH", "strideH", "padTop", "dilationH", "outH"] : ["width", "kernelW", "strideW", "padLeft", "dilationW", "outW"];
     const range = hi < 1 ? "none (the window does not fit)" : lo === hi ? String(lo) : `${Math.max(lo, 1)}..${hi}`;
