@@ -11,7 +11,9 @@
  *   update    θ ← θ − η g   (or momentum / Adam / RMSprop over the one flat parameter buffer)
  *
  * Workspaces (activations, deltas, dropout masks, the gathered batch) are allocated once, for
- * spec.batchSize; a step allocates nothing.
+ * spec.batchSize; a step allocates nothing. The deltas, which only the backward pass uses, are
+ * allocated at the first backward pass: a plan that only predicts or evaluates never holds them
+ * (for a CNN at batch 256, as much memory again as its activations).
  *
  * Frozen parameter ranges (spec.frozen: batch norm's running statistics, ...) get a zero gradient
  * before clipping, and their values and optimizer state are put back as they were after the
@@ -65,8 +67,11 @@ export class PlanExecutor implements TrainPlan {
   private readonly widths: number[];
   /** outputs[l]: layer l's output (B, widths[l]). */
   private readonly outputs: Float32Array[];
-  /** deltas[l]: dL/d(output of layer l) (B, widths[l]). */
-  private readonly deltas: Float32Array[];
+  /**
+   * deltas[l]: dL/d(output of layer l) (B, widths[l]). Empty until the first backward pass fills it
+   * (allocateDeltas); steps read it through the array at backward time, never at prepare.
+   */
+  private readonly deltas: Float32Array[] = [];
   /** ops[l]: the math of step l; work[l]: what it prepared (views of the buffers, masks). */
   private readonly ops: PlanOp[];
   private readonly work: unknown[];
@@ -106,7 +111,6 @@ export class PlanExecutor implements TrainPlan {
     this.widths = layerWidths(spec);
     const B = spec.batchSize;
     this.outputs = this.widths.map((w) => new Float32Array(B * w));
-    this.deltas = this.widths.map((w) => new Float32Array(B * w));
     this.ops = spec.layers.map((l, i) => opOf(l, i));
     this.work = [];
     spec.layers.forEach((l, i) => {
@@ -296,7 +300,15 @@ export class PlanExecutor implements TrainPlan {
     }
   }
 
+  /** The backward pass's buffers, made once, when it first runs. */
+  private allocateDeltas(): void {
+    if (this.deltas.length > 0) return;
+    const B = this.spec.batchSize;
+    for (const w of this.widths) this.deltas.push(new Float32Array(B * w));
+  }
+
   private forwardLossBackward(x: Float32Array, y: Float32Array | Int32Array, rows: number, training: boolean, w: Float32Array | null = null): number {
+    this.allocateDeltas();
     const pred = this.forwardPass(x, rows, training);
     const loss = this.lossAndOutputDelta(pred, y, rows, w);
     if (!Number.isFinite(loss)) return loss;

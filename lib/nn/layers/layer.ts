@@ -223,7 +223,7 @@ export interface PlanContext {
   layers: readonly PlanLayer[];
   /** outputs[l]: step l's output, (batch, width of l). */
   outputs: readonly Float32Array[];
-  /** deltas[l]: dL/d(output of step l), (batch, width of l). */
+  /** deltas[l]: dL/d(output of step l), (batch, width of l). Empty until the first backward pass: read it then, not in prepare. */
   deltas: readonly Float32Array[];
   /** work[l]: what step l prepared, for l < index. */
   work: readonly unknown[];

@@ -142,19 +142,21 @@ function matchingStart(layers: readonly PlanLayer[], end: number): number {
 }
 
 /** residualStart: the identity; in backward it adds the gradient that skipped the body (the end's dy). */
-export const residualStartOp: PlanOp<Extract<PlanLayer, { kind: "residualStart" }>, { skipDelta: Float32Array }> = {
+// The end's delta is read from ctx.deltas at backward time: the executor makes the deltas only
+// when a backward pass first runs (an inference plan never does).
+export const residualStartOp: PlanOp<Extract<PlanLayer, { kind: "residualStart" }>, { deltas: readonly Float32Array[]; end: number }> = {
   outFeatures: (_l, inF) => inF,
   prepare(_l, _buffers, _batchSize, _inF, _outF, ctx) {
     const end = matchingEnd(ctx.layers, ctx.index);
     if (end < 0) throw new RangeError(`Plan layer ${ctx.index} (residualStart) has no matching residualEnd`);
-    return { skipDelta: ctx.deltas[end]! };
+    return { deltas: ctx.deltas, end };
   },
   forward(_k, _l, _w, x, y, rows, _inF, outF) {
     for (let i = 0, n = rows * outF; i < n; i++) y[i] = x[i]!;
   },
   // dx = dy (through the body) + dy of the residualEnd (around it)
   backward(k, _l, w, _x, _y, dy, dx, rows, _inF, outF) {
-    if (dx) k.add(dx, dy, w.skipDelta, rows * outF);
+    if (dx) k.add(dx, dy, w.deltas[w.end]!, rows * outF);
   },
 };
 
