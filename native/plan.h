@@ -123,6 +123,9 @@ struct StepArgs {
   // The rows are already in step order: step s trains on rows [s * batchSize, ...) of x and y as
   // they are (order then counts 0, 1, ...; the binding sets this for its own copies).
   bool gathered = false;
+  // Row weights in run order (nullable): step s's rows weigh weights[s * batchSize + r] (counted
+  // from the run's start), as the loss reads them (ops/losses.h).
+  const float* weights = nullptr;
 };
 
 /// Checks a run against the plan (lengths, ranges, labels, order values) before anything runs.

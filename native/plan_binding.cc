@@ -188,6 +188,7 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     Napi::Value orderv = run.Get("order");
     Napi::Value lrv = run.Get("lr");
     Napi::Value lossesv = run.Get("losses");
+    Napi::Value weightsv = run.Get("weights");
     StepArgs a;
     a.rows = GetInt(run, "rows", "run.rows");
     a.start = GetInt(run, "start", "run.start");
@@ -203,6 +204,8 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     GetTyped<int32_t>(orderv, napi_int32_array, "Int32Array", "run.order");
     GetF32(lrv, "run.lr");
     GetF32(lossesv, "run.losses");
+    const bool weighted = !weightsv.IsUndefined() && !weightsv.IsNull();
+    if (weighted) GetF32(weightsv, "run.weights");
     CheckUsable(env, "runSteps");
     const SpecDesc& spec = engine_->spec();
     const ViewState x = StateOf(env, xv), y = StateOf(env, yv), order = StateOf(env, orderv), lr = StateOf(env, lrv),
@@ -232,6 +235,7 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     else a.yFloat = static_cast<const float*>(y.data);
     const PlanError e = plan::ValidateRun(spec, a, int64_t(x.length), int64_t(y.length), yLabels, int64_t(lr.length), int64_t(losses.length));
     if (!e.ok()) Throw(env, e);
+    if (weighted) GatherWeights(env, a, StateOf(env, weightsv), end);
     const bool inPlace = IsSharedView(env, xv) && (yLabels || IsSharedView(env, yv));
     CopyData(env, a, x, y, yLabels, end - a.start, inPlace);
     for (const PlanBuffer& b : buffers_) b.CopyIn();
@@ -240,6 +244,23 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     busy_ = true;
     worker->Queue();
     return promise;
+  }
+
+  // The run's row weights (run.weights, one per row of x), in run order from a.start to `end`,
+  // into the plan's memory (a.weights): the worker reads only this copy.
+  void GatherWeights(Napi::Env env, StepArgs& a, ViewState w, int64_t end) {
+    if (int64_t(w.length) < a.rows) {
+      ThrowRange(env, "run.weights has " + std::to_string(w.length) + " values; expected one per row (" + std::to_string(a.rows) + ")");
+    }
+    const int64_t used = std::max<int64_t>(end - a.start, 0);
+    try {
+      if (int64_t(weights_.size()) < used) weights_.resize(size_t(used));
+    } catch (const std::bad_alloc&) {
+      ThrowRange(env, "Cannot allocate a copy of run.weights (" + std::to_string(used) + " values)");
+    }
+    const float* src = static_cast<const float*>(w.data);
+    for (int64_t i = 0; i < used; i++) weights_[size_t(i)] = src[a.order[a.start + i]];
+    a.weights = weights_.data();
   }
 
   // x and y of a validated run into the plan's memory, and `a` pointed at the copies: whole when
@@ -401,6 +422,7 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
   // The run in flight's inputs and losses (one run at a time), reused from run to run.
   std::vector<int32_t> order_;   // (order.length): the run's part of order, at its own indices
   std::vector<float> lr_;        // (steps)
+  std::vector<float> weights_;   // (the run's rows): run.weights in run order
   std::vector<float> losses_;    // (steps)
   std::vector<float> x_, y_;     // (rows, inFeatures), (rows, outFeatures): whole or gathered
   std::vector<int32_t> labels_;  // (rows) class labels, checked

@@ -66,16 +66,16 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
 
 // The step's mean loss (ops/losses.h), its gradient into g (rows, outFeatures).
 BN_INLINE double LossAndGrad(const SpecDesc& spec, float* g, const float* pred, const float* yb, const int32_t* lb,
-                             int64_t rows) {
+                             int64_t rows, const float* w) {
   const int64_t n = rows * spec.outFeatures;
   const int r = int(rows), c = int(spec.outFeatures);
   switch (spec.loss) {
     case Loss::mse:
     case Loss::mae:
-    case Loss::huber: return ops::RegressionLossMean(RegressionLoss(int(spec.loss)), g, pred, yb, n, spec.huberDelta);
-    case Loss::crossEntropy: return ops::SoftmaxCrossEntropy(g, pred, lb, r, c);
-    case Loss::crossEntropyDense: return ops::SoftmaxCrossEntropyDense(g, pred, yb, r, c);
-    case Loss::bce: return ops::BceWithLogits(g, pred, yb, n);
+    case Loss::huber: return ops::RegressionLossMean(RegressionLoss(int(spec.loss)), g, pred, yb, n, spec.huberDelta, w, c);
+    case Loss::crossEntropy: return ops::SoftmaxCrossEntropy(g, pred, lb, r, c, w);
+    case Loss::crossEntropyDense: return ops::SoftmaxCrossEntropyDense(g, pred, yb, r, c, w);
+    case Loss::bce: return ops::BceWithLogits(g, pred, yb, n, w, c);
   }
   return 0.0;
 }
@@ -197,7 +197,8 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
       }
     }
     const float* pred = ForwardPass(ws, xb, rows, run.training, rng);
-    const double loss = LossAndGrad(spec, ws.d0, pred, yb, lb, rows);
+    const float* wb = run.weights ? run.weights + (first - run.start) : nullptr;
+    const double loss = LossAndGrad(spec, ws.d0, pred, yb, lb, rows, wb);
     run.losses[s] = float(loss);
     // Checked as stored: a loss beyond float32's range is reported as Infinity, and its step's
     // gradients would overflow the weights.

@@ -149,8 +149,7 @@ export interface StepRun {
   rows: number;
   /**
    * Per-row loss weights (N), gathered by row like the targets (Keras' sample weights: a batch's
-   * loss is sum_i w_i loss_i / batchRows). Absent or null: every row weighs 1. The native fused plan
-   * does not read them yet: weighted runs train on the PlanExecutor (lib/nn/plans.ts).
+   * loss is sum_i w_i loss_i / batchRows). Absent or null: every row weighs 1.
    */
   weights?: Float32Array | null;
   /** Row indices (each in [0, rows)): the epoch's shuffled order. */

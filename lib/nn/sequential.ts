@@ -402,11 +402,9 @@ export class Sequential {
   }
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
-  _plan(batchSize: number, denseTargets: boolean, pin: boolean, weighted = false): TrainPlan {
+  _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
     const frozen = frozenRanges(this.layers);
-    // The native fused plan does not read row weights yet: weighted fits run on the per-kernel path.
-    const path = weighted ? "kernels" : this.trainingPath;
-    return this.plans.get(this._kernels(), path, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
+    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
       params: this.params,
       grads: this.grads,
       state: this.state,

@@ -116,7 +116,7 @@ class FitLoop {
     this.stepsPerEpoch = Math.ceil(n / this.batchSize);
     const denseTargets = train.y.kind === "float" && model.loss!.name === "crossEntropy";
     this.progress = new Progress(s.verbose, s.epochs, this.stepsPerEpoch, progressStream);
-    this.plan = model._plan(this.batchSize, denseTargets, true, train.weights !== null);
+    this.plan = model._plan(this.batchSize, denseTargets, true);
     this.kernels = model._kernels();
     this.evalCtx = evalContext(model, this.plan, this.kernels, this.batchSize, denseTargets);
     this.sync = this.plan.runStepsSync ? (this.plan as Required<Pick<TrainPlan, "runStepsSync">>) : null;

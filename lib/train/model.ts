@@ -35,8 +35,7 @@ export interface TrainableModel {
   /** @internal */
   _kernels(): Backend;
   /** @internal */
-  /** @internal `weighted`: the plan's runs carry row weights (the native fused plan does not read them yet). */
-  _plan(batchSize: number, denseTargets: boolean, pin: boolean, weighted?: boolean): TrainPlan;
+  _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan;
   /** @internal */
   _beginFit(): () => void;
   /** @internal */
