@@ -525,8 +525,9 @@ describe("predictAsync", () => {
     await expect(model.predictAsync([[1, 2]])).rejects.toThrow(/2 columns per row but the model expects inputSize 64/);
 
     // A fit that steps between predictAsync's batches: rejected rather than rows from two sets of weights.
+    // (Enough rows to outlast fit's warm-up turns before its first step.)
     const labels = Int32Array.from({ length: 200 }, (_, i) => i % 10);
-    const racing = model.predictAsync(x, { batchSize: 50 });
+    const racing = model.predictAsync(Matrix.randomNormal(30000, 64, 22), { batchSize: 50 });
     const training = model.fit(x.sliceRows(0, 200), labels, { epochs: 50, batchSize: 10, verbose: 0 });
     await expect(racing).rejects.toThrow(/trained while predictAsync ran/);
     await training;

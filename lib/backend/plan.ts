@@ -187,6 +187,12 @@ export interface TrainPlan {
    */
   runStepsSync?(run: StepRun): number;
   /**
+   * One short slice of warm-up before the first step, on the calling thread, changing nothing the
+   * steps compute (the TypeScript PlanExecutor: small steps on private copies, so V8 compiles the
+   * kernels before the first real step). Returns whether more slices are due.
+   */
+  warmUpSync?(run: StepRun): boolean;
+  /**
    * Forward pass in inference mode (dropout off, no loss): out (rows, outFeatures) from
    * x (rows, inFeatures), rows <= batchSize. The output is what the last layer produces (logits for
    * cross-entropy models).

@@ -60,6 +60,11 @@ function layerWidths(spec: PlanSpec): number[] {
   return widths;
 }
 
+/** Rows of a warm-up step (see warmUpSync): cold, a step of 4 rows takes a fraction of one of 64. */
+const WARM_ROWS = 4;
+/** Warm-up steps: enough for V8 to have compiled the kernels a real step calls (see the test). */
+const WARM_STEPS = 16;
+
 export class PlanExecutor implements TrainPlan {
   private readonly kernels: Kernels;
   private readonly spec: PlanSpec;
@@ -91,6 +96,12 @@ export class PlanExecutor implements TrainPlan {
   private readonly slots: number;
   private readonly rng = new Rng(0);
   private disposed = false;
+  /** warmUpSync's executor over private copies of the buffers (null before it starts and after it ends). */
+  private warm: PlanExecutor | null = null;
+  /** Warm-up slices still to run. */
+  private warmLeft = WARM_STEPS;
+  /** The next phase of warm-up's first step (see phase), or -1 once it is done. */
+  private warmPhase = 0;
 
   constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
     const P = spec.paramCount;
@@ -162,6 +173,73 @@ export class PlanExecutor implements TrainPlan {
     }
     if (this.hasDropout) this.buffers.rngState.set(this.rng.getState());
     return completed;
+  }
+
+  /**
+   * One slice of warm-up for V8's compilers, before the first step: training on the first
+   * WARM_ROWS rows of `run`'s order through an executor over private copies of the parameters,
+   * gradients, optimizer state and random state, so that the model and every number of the real
+   * steps stay as they are. The first warm-up step runs one phase (a layer's forward or backward,
+   * the loss, the update) per slice, the next WARM_STEPS - 1 one step per slice. Returns whether
+   * more slices are due.
+   *
+   * Why: run cold (interpreted, before V8 has compiled them), the kernels made fit's first step
+   * 4-9x as long as a warm one, one block of the event loop; these slices, each in its own turn,
+   * are short even cold. The same `run` object is used (its batchSize and steps put back after),
+   * so the kernels see the objects and array kinds of the real steps.
+   */
+  warmUpSync(run: StepRun): boolean {
+    this.checkAlive();
+    if (this.warmLeft <= 0) return false;
+    const { params, grads, state, rngState } = this.buffers;
+    this.warm ??= new PlanExecutor(this.kernels, this.spec, { params: params.slice(), grads: new Float32Array(grads.length), state: state.slice(), rngState: rngState.slice() });
+    const { start, steps, batchSize, losses } = run;
+    const loss0 = losses[0]!;
+    try {
+      run.start = 0;
+      run.steps = 1;
+      run.batchSize = Math.min(WARM_ROWS, this.spec.batchSize, run.order.length);
+      if (this.warmPhase < 0) this.warm.runStepsSync(run);
+      else this.warmPhase = this.warm.phase(this.warmPhase, run) ? -1 : this.warmPhase + 1;
+    } finally {
+      run.start = start;
+      run.steps = steps;
+      run.batchSize = batchSize;
+      losses[0] = loss0;
+    }
+    if (this.warmPhase < 0 && --this.warmLeft === 0) this.warm = null;
+    return this.warmLeft > 0;
+  }
+
+  /**
+   * Phase `p` of one training step on the first run.batchSize rows of run.order (what runStepsSync
+   * does, cut in pieces): 0 gathers the batch, 1..L run layer p-1 forward, L+1 the loss, L+2..2L+1
+   * layer 2L+1-p backward, 2L+2 the update. Returns whether the step is done (after the update, or
+   * after a loss that is not finite).
+   */
+  private phase(p: number, run: StepRun): boolean {
+    const L = this.spec.layers.length;
+    const classLabels = this.spec.loss.kind === "crossEntropy";
+    const rows = Math.min(run.batchSize, run.order.length);
+    if (p === 0) {
+      this.checkRun(run);
+      this.allocateDeltas();
+      this.gather(run, 0, rows, classLabels);
+    } else if (p <= L) {
+      this.forwardLayer(p - 1, p === 1 ? this.xBatch : this.outputs[p - 2]!, rows, run.training);
+    } else if (p === L + 1) {
+      const weights = run.weights ? this.gatherWeights(run.weights, run.order, 0, rows) : null;
+      run.losses[0] = this.lossAndOutputDelta(this.outputs[L - 1]!, classLabels ? this.labelBatch : this.yBatch, rows, weights);
+      if (!Number.isFinite(run.losses[0]!)) return true;
+    } else if (p <= 2 * L + 1) {
+      this.backwardLayer(2 * L + 1 - p, this.xBatch, rows);
+    } else {
+      this.zeroFrozenGradients();
+      this.clipGradients();
+      this.update(run.lr[0]!, run.firstStep);
+      return true;
+    }
+    return false;
   }
 
   forward(out: Float32Array, x: Float32Array, rows: number): void {
@@ -268,17 +346,18 @@ export class PlanExecutor implements TrainPlan {
 
   /** Forward pass; returns the last layer's output buffer (only the first rows*outFeatures count). */
   private forwardPass(x: Float32Array, rows: number, training: boolean): Float32Array {
-    const layers = this.spec.layers;
     let input = x;
-    let width = this.spec.inFeatures;
-    for (let l = 0; l < layers.length; l++) {
-      const out = this.outputs[l]!;
-      const w = this.widths[l]!;
-      this.ops[l]!.forward(this.kernels, layers[l]!, this.work[l], input, out, rows, width, w, training, this.rng);
-      input = out;
-      width = w;
+    for (let l = 0; l < this.ops.length; l++) {
+      this.forwardLayer(l, input, rows, training);
+      input = this.outputs[l]!;
     }
     return input;
+  }
+
+  /** Layer l forward: outputs[l] from its input (rows, width of layer l - 1 or inFeatures). */
+  private forwardLayer(l: number, input: Float32Array, rows: number, training: boolean): void {
+    const width = l === 0 ? this.spec.inFeatures : this.widths[l - 1]!;
+    this.ops[l]!.forward(this.kernels, this.spec.layers[l]!, this.work[l], input, this.outputs[l]!, rows, width, this.widths[l]!, training, this.rng);
   }
 
   /** Loss of the last layer's output against targets, writing δ_L into the last delta buffer. */
@@ -317,14 +396,16 @@ export class PlanExecutor implements TrainPlan {
   }
 
   private backward(x: Float32Array, rows: number): void {
-    const layers = this.spec.layers;
-    for (let l = layers.length - 1; l >= 0; l--) {
-      const input = l === 0 ? x : this.outputs[l - 1]!;
-      const inWidth = l === 0 ? this.spec.inFeatures : this.widths[l - 1]!;
-      // The input of layer 0 is the data: its gradient is never needed.
-      const dIn = l === 0 ? null : this.deltas[l - 1]!;
-      this.ops[l]!.backward(this.kernels, layers[l]!, this.work[l], input, this.outputs[l]!, this.deltas[l]!, dIn, rows, inWidth, this.widths[l]!);
-    }
+    for (let l = this.ops.length - 1; l >= 0; l--) this.backwardLayer(l, x, rows);
+  }
+
+  /** Layer l backward, from deltas[l]; x is the batch (layer 0's input). */
+  private backwardLayer(l: number, x: Float32Array, rows: number): void {
+    const input = l === 0 ? x : this.outputs[l - 1]!;
+    const inWidth = l === 0 ? this.spec.inFeatures : this.widths[l - 1]!;
+    // The input of layer 0 is the data: its gradient is never needed.
+    const dIn = l === 0 ? null : this.deltas[l - 1]!;
+    this.ops[l]!.backward(this.kernels, this.spec.layers[l]!, this.work[l], input, this.outputs[l]!, this.deltas[l]!, dIn, rows, inWidth, this.widths[l]!);
   }
 
   /** Clip by value, then by global L2 norm (as torch.nn.utils.clip_grad_norm_). */

@@ -164,7 +164,7 @@ class FitLoop {
       await this.shuffleFor(epoch);
       // The data checks, the shuffle and the first step run in separate turns of the event loop:
       // fit's start blocks no longer than its first step.
-      if (epoch === s.initialEpoch) await yieldNow(this.slicer);
+      if (epoch === s.initialEpoch) await this.warmUp();
       const { lossSum, rowsDone } = await this.trainEpoch(epoch);
       // Stopped (from onEpochBegin) before any step of this epoch: nothing to report for it.
       if (rowsDone === 0) break;
@@ -172,6 +172,18 @@ class FitLoop {
     }
     for (const c of s.callbacks) await call(c.onTrainEnd, c, this.history, model);
     return this.history;
+  }
+
+  /**
+   * A turn of the event loop, then the plan's warm-up slices (if it has any), each in its own turn:
+   * fit's start blocks no longer than a warm step.
+   */
+  private async warmUp(): Promise<void> {
+    await yieldNow(this.slicer);
+    const plan = this.plan;
+    if (!this.sync || !plan.warmUpSync) return;
+    while (plan.warmUpSync(this.run_)) await yieldNow(this.slicer);
+    await yieldNow(this.slicer);
   }
 
   private fillOrder(buf: Int32Array, epoch: number): void {
