@@ -51,3 +51,16 @@ node --input-type=module -e '
   const info = backendInfo();
   console.log(`blasnet setup: native backend ready (${info.blas}; ${info.threads} threads; ${info.cpu})`);
 '
+
+# The README's CLI commands run `npx blasnet` in the checkout: npm installs the checkout into its npx
+# cache on first use (running its prepare and install scripts), and an interrupted first use leaves an
+# entry without a package.json, after which every `npx blasnet` fails with ENOENT (npm does not
+# repair it). Drop such broken entries, then make that first use here, where nothing interrupts it.
+npx_cache="$(npm config get cache)/_npx"
+if [ -d "$npx_cache" ]; then
+  for entry in "$npx_cache"/*/; do
+    [ -f "$entry/package.json" ] || rm -rf "$entry"
+  done
+fi
+version=$(ONNXRUNTIME_NODE_INSTALL=skip npx --offline blasnet --version)
+echo "blasnet setup: npx blasnet $version is this checkout's CLI"
