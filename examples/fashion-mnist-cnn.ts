@@ -18,10 +18,8 @@
 import { pathToFileURL } from "node:url";
 import { adam, backendInfo, conv2d, dense, flatten, maxPool2d, Sequential, type BackendName, type BackendInfo } from "../lib/index.js";
 import type { Backend } from "../lib/backend/backend.js";
-import { nativeBackendIfAvailable, nativeUnavailableReason } from "../lib/backend/index.js";
-import { createTsBackend } from "../lib/backend/ts/index.js";
 import { loadFashionMnist } from "../lib/data/fashion-mnist.js";
-import { runFashionMnist, type FashionMnistResult } from "./fashion-mnist.js";
+import { resolveBackend, runFashionMnist, type FashionMnistResult } from "./fashion-mnist.js";
 
 export interface FashionMnistCnnOptions {
   /** The fast form (for tests): 2,000 training images, 1,000 test images, 1 epoch each, pass at 50%. */
@@ -215,17 +213,6 @@ export function comparison(r: FashionMnistCnnResult): string[] {
   add("CNN conv32 → conv64 → 128 → 10", r.params, r.epochs.length, r.finalAccuracy, r.trainSeconds, r.samplesPerSecond);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-}
-
-/** The Backend object for "native" or "js", leaving the library's global choice alone. */
-function resolveBackend(name: BackendName): Backend {
-  if (name === "js") return createTsBackend();
-  if (name === "native") {
-    const b = nativeBackendIfAvailable();
-    if (!b) throw new Error(`The native backend was requested but cannot be used.\n${nativeUnavailableReason()}`);
-    return b;
-  }
-  throw new TypeError(`Invalid backend ${JSON.stringify(name)}; expected "native" or "js"`);
 }
 
 function parseArgs(argv: readonly string[]): FashionMnistCnnOptions {

@@ -200,7 +200,7 @@ export async function runFashionMnist(options: FashionMnistOptions = {}): Promis
 }
 
 /** The Backend object for "native" or "js", leaving the library's global choice alone. */
-function resolveBackend(name: BackendName): Backend {
+export function resolveBackend(name: BackendName): Backend {
   if (name === "js") return createTsBackend();
   if (name === "native") {
     const b = nativeBackendIfAvailable();
