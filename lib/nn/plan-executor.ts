@@ -15,50 +15,17 @@
  * allocated at the first backward pass: a plan that only predicts or evaluates never holds them
  * (for a CNN at batch 256, as much memory again as its activations).
  *
- * Frozen parameter ranges (spec.frozen: batch norm's running statistics, ...) get a zero gradient
- * before clipping, and their values and optimizer state are put back as they were after the
- * optimizer's one pass over the flat buffer.
+ * Beside it: its checks of the spec, buffers and runs (plan-checks.ts), the batch it gathers each
+ * step's rows into (plan-batch.ts), and the update after the backward pass, frozen ranges, clipping
+ * and the optimizer step (plan-update.ts).
  */
 import type { Kernels } from "../backend/backend.js";
-import type { PlanBuffers, PlanLayer, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
-import { PLAN_OPS } from "./layers.js";
+import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
 import type { PlanOp } from "./layers/layer.js";
-import { optimizerDef, type OptimizerName } from "../optim/index.js";
 import { Rng } from "../core/rng.js";
-
-/** The op of a plan step (an unknown kind is an error, never a default). */
-function opOf(layer: PlanLayer, i: number): PlanOp {
-  const op = (PLAN_OPS as Record<string, PlanOp | undefined>)[layer.kind];
-  if (!op || !Object.hasOwn(PLAN_OPS, layer.kind)) throw new TypeError(`Plan layer ${i} has unknown kind ${JSON.stringify(layer.kind)}`);
-  return op;
-}
-
-/** spec.frozen, checked: ascending, non-overlapping ranges [begin, end) within [0, P). */
-function frozenRanges(spec: PlanSpec): Array<[number, number]> {
-  const frozen = spec.frozen ?? [];
-  if (!Array.isArray(frozen)) throw new TypeError(`Plan frozen must be an array of [begin, end) ranges but is ${typeof frozen}`);
-  let last = 0;
-  frozen.forEach((r, i) => {
-    const ok = Array.isArray(r) && r.length === 2 && Number.isInteger(r[0]) && Number.isInteger(r[1]) && r[0] >= last && r[0] < r[1] && r[1] <= spec.paramCount;
-    if (!ok) throw new RangeError(`Plan frozen[${i}] = ${JSON.stringify(r)}: expected ascending, non-overlapping ranges [begin, end) within [0, ${spec.paramCount})`);
-    last = r[1];
-  });
-  return frozen;
-}
-
-/** Width of each layer's output, and checks that the layer chain fits together. */
-function layerWidths(spec: PlanSpec): number[] {
-  const widths: number[] = [];
-  let width = spec.inFeatures;
-  spec.layers.forEach((layer, i) => {
-    width = opOf(layer, i).outFeatures(layer, width, spec.paramCount, `Plan layer ${i}`);
-    widths.push(width);
-  });
-  if (width !== spec.outFeatures) {
-    throw new RangeError(`Plan produces ${width} outputs but spec.outFeatures is ${spec.outFeatures}`);
-  }
-  return widths;
-}
+import { checkPlanBuffers, checkRun, frozenRanges, layerWidths, opOf } from "./plan-checks.js";
+import { PlanBatch } from "./plan-batch.js";
+import { PlanUpdate } from "./plan-update.js";
 
 /** Rows of a warm-up step (see warmUpSync): cold, a step of 4 rows takes a fraction of one of 64. */
 const WARM_ROWS = 4;
@@ -80,20 +47,11 @@ export class PlanExecutor implements TrainPlan {
   /** ops[l]: the math of step l; work[l]: what it prepared (views of the buffers, masks). */
   private readonly ops: PlanOp[];
   private readonly work: unknown[];
-  private readonly xBatch: Float32Array;
-  private readonly yBatch: Float32Array;
-  private readonly labelBatch: Int32Array;
-  /** The batch's row weights, and views of its first r values (made once per r). */
-  private readonly weightBatch: Float32Array;
-  private readonly weightViews: Float32Array[] = [];
-  /** The optimizer's hyperparameters, as the optimizerStep kernel takes them (made once). */
-  private readonly hyper: Float64Array;
+  /** The gathered rows of the step. */
+  private readonly batch: PlanBatch;
+  /** Frozen ranges, clipping and the optimizer step. */
+  private readonly updater: PlanUpdate;
   private readonly hasDropout: boolean;
-  private readonly frozen: Array<[number, number]>;
-  /** The frozen values and their optimizer state, kept across the update (see restoreFrozen). */
-  private readonly frozenKeep: Float32Array;
-  /** Optimizer state slots (blocks of P values). */
-  private readonly slots: number;
   private readonly rng = new Rng(0);
   private disposed = false;
   /** warmUpSync's executor over private copies of the buffers (null before it starts and after it ends). */
@@ -104,18 +62,7 @@ export class PlanExecutor implements TrainPlan {
   private warmPhase = 0;
 
   constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
-    const P = spec.paramCount;
-    if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1) {
-      throw new RangeError(`Invalid plan batchSize: ${spec.batchSize}; expected a positive integer`);
-    }
-    if (buffers.params.length < P || buffers.grads.length < P) {
-      throw new RangeError(`Plan needs ${P} parameters and gradients; received ${buffers.params.length} and ${buffers.grads.length}`);
-    }
-    const slots = optimizerDef(spec.optimizer.kind).slots(spec.optimizer.hyper).length;
-    if (buffers.state.length < slots * P) {
-      throw new RangeError(`Plan optimizer ${spec.optimizer.kind} needs ${slots * P} state values; received ${buffers.state.length}`);
-    }
-    if (buffers.rngState.length !== 4) throw new RangeError("Plan rngState must hold 4 uint32 words");
+    const slots = checkPlanBuffers(spec, buffers);
     this.kernels = kernels;
     this.spec = spec;
     this.buffers = buffers;
@@ -128,15 +75,8 @@ export class PlanExecutor implements TrainPlan {
       const ctx = { index: i, layers: spec.layers, outputs: this.outputs, deltas: this.deltas, work: this.work };
       this.work.push(this.ops[i]!.prepare(l, buffers, B, i === 0 ? spec.inFeatures : this.widths[i - 1]!, this.widths[i]!, ctx));
     });
-    this.frozen = frozenRanges(spec);
-    const frozenCount = this.frozen.reduce((n, [b, e]) => n + e - b, 0);
-    this.frozenKeep = new Float32Array(frozenCount * (1 + slots));
-    this.slots = slots;
-    this.xBatch = new Float32Array(B * spec.inFeatures);
-    this.yBatch = new Float32Array(B * spec.outFeatures);
-    this.labelBatch = new Int32Array(B);
-    this.weightBatch = new Float32Array(B);
-    this.hyper = Float64Array.from(spec.optimizer.hyper);
+    this.updater = new PlanUpdate(kernels, spec, buffers, frozenRanges(spec), slots);
+    this.batch = new PlanBatch(spec);
     this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
   }
 
@@ -151,24 +91,22 @@ export class PlanExecutor implements TrainPlan {
   /** runSteps on the calling thread. */
   runStepsSync(run: StepRun): number {
     this.checkAlive();
-    this.checkRun(run);
-    const { spec } = this;
+    checkRun(this.spec, run);
+    const { spec, batch } = this;
     const classLabels = spec.loss.kind === "crossEntropy";
     if (this.hasDropout) this.rng.setState(Array.from(this.buffers.rngState));
     let completed = 0;
     for (let s = 0; s < run.steps; s++) {
       const first = run.start + s * run.batchSize;
       const rows = Math.min(run.batchSize, run.order.length - first);
-      this.gather(run, first, rows, classLabels);
-      const weights = run.weights ? this.gatherWeights(run.weights, run.order, first, rows) : null;
-      const loss = this.forwardLossBackward(this.xBatch, classLabels ? this.labelBatch : this.yBatch, rows, run.training, weights);
+      batch.gather(run, first, rows, classLabels);
+      const weights = run.weights ? batch.gatherWeights(run.weights, run.order, first, rows) : null;
+      const loss = this.forwardLossBackward(batch.x, classLabels ? batch.labels : batch.y, rows, run.training, weights);
       run.losses[s] = loss;
       // Checked as stored (float32): a loss beyond float32's range is reported as Infinity, and its
       // step's gradients would overflow the weights.
       if (!Number.isFinite(run.losses[s]!)) break;
-      this.zeroFrozenGradients();
-      this.clipGradients();
-      this.update(run.lr[s]!, run.firstStep + s);
+      this.updater.apply(run.lr[s]!, run.firstStep + s);
       completed++;
     }
     if (this.hasDropout) this.buffers.rngState.set(this.rng.getState());
@@ -221,22 +159,21 @@ export class PlanExecutor implements TrainPlan {
     const L = this.spec.layers.length;
     const classLabels = this.spec.loss.kind === "crossEntropy";
     const rows = Math.min(run.batchSize, run.order.length);
+    const { batch } = this;
     if (p === 0) {
-      this.checkRun(run);
+      checkRun(this.spec, run);
       this.allocateDeltas();
-      this.gather(run, 0, rows, classLabels);
+      batch.gather(run, 0, rows, classLabels);
     } else if (p <= L) {
-      this.forwardLayer(p - 1, p === 1 ? this.xBatch : this.outputs[p - 2]!, rows, run.training);
+      this.forwardLayer(p - 1, p === 1 ? batch.x : this.outputs[p - 2]!, rows, run.training);
     } else if (p === L + 1) {
-      const weights = run.weights ? this.gatherWeights(run.weights, run.order, 0, rows) : null;
-      run.losses[0] = this.lossAndOutputDelta(this.outputs[L - 1]!, classLabels ? this.labelBatch : this.yBatch, rows, weights);
+      const weights = run.weights ? batch.gatherWeights(run.weights, run.order, 0, rows) : null;
+      run.losses[0] = this.lossAndOutputDelta(this.outputs[L - 1]!, classLabels ? batch.labels : batch.y, rows, weights);
       if (!Number.isFinite(run.losses[0]!)) return true;
     } else if (p <= 2 * L + 1) {
-      this.backwardLayer(2 * L + 1 - p, this.xBatch, rows);
+      this.backwardLayer(2 * L + 1 - p, batch.x, rows);
     } else {
-      this.zeroFrozenGradients();
-      this.clipGradients();
-      this.update(run.lr[0]!, run.firstStep);
+      this.updater.apply(run.lr[0]!, run.firstStep);
       return true;
     }
     return false;
@@ -268,7 +205,7 @@ export class PlanExecutor implements TrainPlan {
     }
     if (weights !== null && weights.length !== rows) throw new RangeError(`weights has ${weights.length} values; expected one per row (${rows})`);
     const loss = this.forwardLossBackward(x, y, rows, training, weights);
-    this.zeroFrozenGradients();
+    this.updater.zeroFrozenGradients();
     return loss;
   }
 
@@ -278,70 +215,6 @@ export class PlanExecutor implements TrainPlan {
 
   private checkAlive(): void {
     if (this.disposed) throw new Error("This training plan was disposed; create a new one");
-  }
-
-  private checkRun(run: StepRun): void {
-    const { spec } = this;
-    const { steps, start, batchSize, order } = run;
-    if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`run.steps must be a non-negative integer, got ${steps}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > spec.batchSize) {
-      throw new RangeError(`run.batchSize ${batchSize} must be an integer in [1, ${spec.batchSize}] (the plan's batch size)`);
-    }
-    if (!Number.isInteger(start) || start < 0 || (steps > 0 && start + (steps - 1) * batchSize >= order.length)) {
-      throw new RangeError(`run.start ${start} with ${steps} steps of ${batchSize} runs past the ${order.length} rows of run.order`);
-    }
-    if (run.lr.length < steps || run.losses.length < steps) {
-      throw new RangeError(`run.lr and run.losses need ${steps} values; received ${run.lr.length} and ${run.losses.length}`);
-    }
-    if (run.x.length < run.rows * spec.inFeatures) {
-      throw new RangeError(`run.x has ${run.x.length} values; ${run.rows} rows of ${spec.inFeatures} need ${run.rows * spec.inFeatures}`);
-    }
-    const classLabels = spec.loss.kind === "crossEntropy";
-    if (classLabels !== run.y instanceof Int32Array) {
-      throw new TypeError(classLabels ? "run.y must be an Int32Array of class indices for crossEntropy" : "run.y must be a Float32Array of targets");
-    }
-    const yWidth = classLabels ? 1 : spec.outFeatures;
-    if (run.y.length < run.rows * yWidth) throw new RangeError(`run.y has ${run.y.length} values; needs ${run.rows * yWidth}`);
-    const end = Math.min(order.length, start + steps * batchSize);
-    for (let i = start; i < end; i++) {
-      const r = order[i]!;
-      if (r < 0 || r >= run.rows) throw new RangeError(`run.order[${i}] = ${r} is outside [0, ${run.rows})`);
-    }
-    if (!Number.isInteger(run.firstStep) || run.firstStep < 1) throw new RangeError(`run.firstStep must be >= 1, got ${run.firstStep}`);
-    if (run.weights != null && (!(run.weights instanceof Float32Array) || run.weights.length < run.rows)) {
-      throw new RangeError(`run.weights must be a Float32Array of ${run.rows} row weights; received ${run.weights.length ?? typeof run.weights} values`);
-    }
-  }
-
-  /** Copy the batch's rows (by order) into the contiguous batch buffers. */
-  private gather(run: StepRun, first: number, rows: number, classLabels: boolean): void {
-    const inF = this.spec.inFeatures;
-    const outF = this.spec.outFeatures;
-    const { x, y, order } = run;
-    const xb = this.xBatch;
-    for (let r = 0; r < rows; r++) {
-      const src = order[first + r]! * inF;
-      const dst = r * inF;
-      for (let j = 0; j < inF; j++) xb[dst + j] = x[src + j]!;
-    }
-    if (classLabels) {
-      const lb = this.labelBatch;
-      for (let r = 0; r < rows; r++) lb[r] = y[order[first + r]!]!;
-    } else {
-      const yb = this.yBatch;
-      for (let r = 0; r < rows; r++) {
-        const src = order[first + r]! * outF;
-        const dst = r * outF;
-        for (let j = 0; j < outF; j++) yb[dst + j] = y[src + j]!;
-      }
-    }
-  }
-
-  /** The weights of the batch's rows (by order), as a view of `rows` values. */
-  private gatherWeights(w: Float32Array, order: Int32Array, first: number, rows: number): Float32Array {
-    const wb = this.weightBatch;
-    for (let r = 0; r < rows; r++) wb[r] = w[order[first + r]!]!;
-    return (this.weightViews[rows] ??= wb.subarray(0, rows));
   }
 
   /** Forward pass; returns the last layer's output buffer (only the first rows*outFeatures count). */
@@ -406,56 +279,5 @@ export class PlanExecutor implements TrainPlan {
     // The input of layer 0 is the data: its gradient is never needed.
     const dIn = l === 0 ? null : this.deltas[l - 1]!;
     this.ops[l]!.backward(this.kernels, this.spec.layers[l]!, this.work[l], input, this.outputs[l]!, this.deltas[l]!, dIn, rows, inWidth, this.widths[l]!);
-  }
-
-  /** Clip by value, then by global L2 norm (as torch.nn.utils.clip_grad_norm_). */
-  private clipGradients(): void {
-    const { clipValue, clipNorm, paramCount: P } = this.spec;
-    const g = this.buffers.grads;
-    if (clipValue > 0) this.kernels.clip(g, P, -clipValue, clipValue);
-    if (clipNorm > 0) {
-      const norm = Math.sqrt(this.kernels.sumSquares(g, P));
-      const coef = clipNorm / (norm + 1e-6);
-      if (coef < 1) this.kernels.scale(g, P, coef);
-    }
-  }
-
-  /** Frozen parameters get no gradient (so they do not count in clipNorm either). */
-  private zeroFrozenGradients(): void {
-    const g = this.buffers.grads;
-    for (const [b, e] of this.frozen) g.fill(0, b, e);
-  }
-
-  /**
-   * One optimizer step over the whole flat parameter buffer: θ ← θ − η g (or the optimizer's rule);
-   * frozen ranges and their optimizer state are put back as they were (weight decay or momentum
-   * would move them even with a zero gradient).
-   */
-  private update(lr: number, step: number): void {
-    const { params, grads, state } = this.buffers;
-    const P = this.spec.paramCount;
-    this.copyFrozen(true);
-    this.kernels.optimizerStep(this.spec.optimizer.kind as OptimizerName, params, grads, state, P, lr, step, this.hyper);
-    this.copyFrozen(false);
-  }
-
-  /** Save (keep = true) or restore the frozen parameters and their optimizer state (slot s at s·P). */
-  private copyFrozen(keep: boolean): void {
-    if (this.frozen.length === 0) return;
-    const { params, state } = this.buffers;
-    const P = this.spec.paramCount;
-    const slots = this.slots;
-    const kept = this.frozenKeep;
-    let k = 0;
-    for (let s = -1; s < slots; s++) {
-      const buf = s < 0 ? params : state;
-      const base = s < 0 ? 0 : s * P;
-      for (const [b, e] of this.frozen) {
-        for (let i = base + b; i < base + e; i++, k++) {
-          if (keep) kept[k] = buf[i]!;
-          else buf[i] = kept[k]!;
-        }
-      }
-    }
   }
 }

@@ -1,0 +1,96 @@
+/**
+ * The checks a TypeScript training plan (lib/nn/plan-executor.ts) makes on what it is handed: its
+ * spec (layer kinds, the chain of widths, frozen ranges), its buffers, and each run of steps. Each
+ * throws before anything is touched, with what was expected and what arrived.
+ */
+import type { PlanBuffers, PlanLayer, PlanSpec, StepRun } from "../backend/plan.js";
+import { PLAN_OPS } from "./layers.js";
+import type { PlanOp } from "./layers/layer.js";
+import { optimizerDef } from "../optim/index.js";
+
+/** The op of a plan step (an unknown kind is an error, never a default). */
+export function opOf(layer: PlanLayer, i: number): PlanOp {
+  const op = (PLAN_OPS as Record<string, PlanOp | undefined>)[layer.kind];
+  if (!op || !Object.hasOwn(PLAN_OPS, layer.kind)) throw new TypeError(`Plan layer ${i} has unknown kind ${JSON.stringify(layer.kind)}`);
+  return op;
+}
+
+/** spec.frozen, checked: ascending, non-overlapping ranges [begin, end) within [0, P). */
+export function frozenRanges(spec: PlanSpec): Array<[number, number]> {
+  const frozen = spec.frozen ?? [];
+  if (!Array.isArray(frozen)) throw new TypeError(`Plan frozen must be an array of [begin, end) ranges but is ${typeof frozen}`);
+  let last = 0;
+  frozen.forEach((r, i) => {
+    const ok = Array.isArray(r) && r.length === 2 && Number.isInteger(r[0]) && Number.isInteger(r[1]) && r[0] >= last && r[0] < r[1] && r[1] <= spec.paramCount;
+    if (!ok) throw new RangeError(`Plan frozen[${i}] = ${JSON.stringify(r)}: expected ascending, non-overlapping ranges [begin, end) within [0, ${spec.paramCount})`);
+    last = r[1];
+  });
+  return frozen;
+}
+
+/** Width of each layer's output, and checks that the layer chain fits together. */
+export function layerWidths(spec: PlanSpec): number[] {
+  const widths: number[] = [];
+  let width = spec.inFeatures;
+  spec.layers.forEach((layer, i) => {
+    width = opOf(layer, i).outFeatures(layer, width, spec.paramCount, `Plan layer ${i}`);
+    widths.push(width);
+  });
+  if (width !== spec.outFeatures) {
+    throw new RangeError(`Plan produces ${width} outputs but spec.outFeatures is ${spec.outFeatures}`);
+  }
+  return widths;
+}
+
+/**
+ * The batch size and the buffers a plan is made with: P parameters and gradients, the optimizer's
+ * state slots (blocks of P values), 4 words of random state. Returns the number of state slots.
+ */
+export function checkPlanBuffers(spec: PlanSpec, buffers: PlanBuffers): number {
+  const P = spec.paramCount;
+  if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1) {
+    throw new RangeError(`Invalid plan batchSize: ${spec.batchSize}; expected a positive integer`);
+  }
+  if (buffers.params.length < P || buffers.grads.length < P) {
+    throw new RangeError(`Plan needs ${P} parameters and gradients; received ${buffers.params.length} and ${buffers.grads.length}`);
+  }
+  const slots = optimizerDef(spec.optimizer.kind).slots(spec.optimizer.hyper).length;
+  if (buffers.state.length < slots * P) {
+    throw new RangeError(`Plan optimizer ${spec.optimizer.kind} needs ${slots * P} state values; received ${buffers.state.length}`);
+  }
+  if (buffers.rngState.length !== 4) throw new RangeError("Plan rngState must hold 4 uint32 words");
+  return slots;
+}
+
+/** A run of steps (runSteps), checked against the plan's spec before its first step. */
+export function checkRun(spec: PlanSpec, run: StepRun): void {
+  const { steps, start, batchSize, order } = run;
+  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`run.steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > spec.batchSize) {
+    throw new RangeError(`run.batchSize ${batchSize} must be an integer in [1, ${spec.batchSize}] (the plan's batch size)`);
+  }
+  if (!Number.isInteger(start) || start < 0 || (steps > 0 && start + (steps - 1) * batchSize >= order.length)) {
+    throw new RangeError(`run.start ${start} with ${steps} steps of ${batchSize} runs past the ${order.length} rows of run.order`);
+  }
+  if (run.lr.length < steps || run.losses.length < steps) {
+    throw new RangeError(`run.lr and run.losses need ${steps} values; received ${run.lr.length} and ${run.losses.length}`);
+  }
+  if (run.x.length < run.rows * spec.inFeatures) {
+    throw new RangeError(`run.x has ${run.x.length} values; ${run.rows} rows of ${spec.inFeatures} need ${run.rows * spec.inFeatures}`);
+  }
+  const classLabels = spec.loss.kind === "crossEntropy";
+  if (classLabels !== run.y instanceof Int32Array) {
+    throw new TypeError(classLabels ? "run.y must be an Int32Array of class indices for crossEntropy" : "run.y must be a Float32Array of targets");
+  }
+  const yWidth = classLabels ? 1 : spec.outFeatures;
+  if (run.y.length < run.rows * yWidth) throw new RangeError(`run.y has ${run.y.length} values; needs ${run.rows * yWidth}`);
+  const end = Math.min(order.length, start + steps * batchSize);
+  for (let i = start; i < end; i++) {
+    const r = order[i]!;
+    if (r < 0 || r >= run.rows) throw new RangeError(`run.order[${i}] = ${r} is outside [0, ${run.rows})`);
+  }
+  if (!Number.isInteger(run.firstStep) || run.firstStep < 1) throw new RangeError(`run.firstStep must be >= 1, got ${run.firstStep}`);
+  if (run.weights != null && (!(run.weights instanceof Float32Array) || run.weights.length < run.rows)) {
+    throw new RangeError(`run.weights must be a Float32Array of ${run.rows} row weights; received ${run.weights.length ?? typeof run.weights} values`);
+  }
+}
