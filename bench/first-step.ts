@@ -1,0 +1,212 @@
+/**
+ * How long the first training step, the first prediction and the first evaluation of a fresh model
+ * block the event loop on the TypeScript backend, against a warm step or batch: cold (before V8 has
+ * compiled the kernels), the first call of a kernel runs far slower than later ones.
+ *
+ *   npx tsx bench/first-step.ts [--models mlp,cnn,t3] [--ops fit,predict,evaluate] [--no-warm-up]
+ *
+ * Models: mlp (784-128-10, batch 64, crossEntropy, Adam), cnn (the Fashion-MNIST CNN of
+ * examples/fashion-mnist-cnn.ts, batch 64) and t3 (the T3 network of bench/workloads.ts,
+ * 1024-4096-4096-1024, batch 256, mse, SGD), on seeded random data of their shapes. Every (model,
+ * op) runs in a fresh process, so every measurement starts cold. For each it reports:
+ * - block: the longest turn of the event loop from the call until its first real step (fit) or
+ *   first batch (predictAsync, evaluate) is done, as seen by a setImmediate chain;
+ * - first: that first real step's (or batch forward's) own time;
+ * - median: the median step (or batch forward) after it;
+ * - block / median, and the whole call's wall time.
+ * Steps and forwards are timed by wrapping PlanExecutor's runStepsSync and forward (the real
+ * batch size only: the warm-up's small calls are not steps). --no-warm-up measures the same without
+ * the plan's warm-up (as the library was before it had one), for comparison.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Matrix } from "../lib/core/matrix.js";
+import { Rng } from "../lib/core/rng.js";
+import { conv2d, dense, flatten, maxPool2d } from "../lib/nn/layers.js";
+import { PlanExecutor } from "../lib/nn/plan-executor.js";
+import { Sequential } from "../lib/nn/sequential.js";
+import type { StepRun } from "../lib/backend/plan.js";
+import { fmt, median, table } from "./util.js";
+
+type ModelId = "mlp" | "cnn" | "t3";
+type Op = "fit" | "predict" | "evaluate";
+
+interface Case {
+  make(): Sequential;
+  batchSize: number;
+  classes: number | null;
+  /** Rows for fit (a few real steps) and for predict / evaluate (a few batches of 256). */
+  fitRows: number;
+  inferRows: number;
+}
+
+const INFER_BATCH = 256;
+
+const CASES: Record<ModelId, Case> = {
+  mlp: {
+    make: () => {
+      const m = new Sequential([dense(128, { activation: "relu" }), dense(10)], { inputSize: 784, seed: 0, backend: "js" });
+      m.compile({ loss: "crossEntropy", optimizer: "adam" });
+      return m;
+    },
+    batchSize: 64,
+    classes: 10,
+    fitRows: 64 * 40,
+    inferRows: INFER_BATCH * 8,
+  },
+  cnn: {
+    make: () => {
+      const m = new Sequential(
+        [
+          conv2d(32, 3, { padding: 1, activation: "relu" }),
+          maxPool2d(2),
+          conv2d(64, 3, { padding: 1, activation: "relu" }),
+          maxPool2d(2),
+          flatten(),
+          dense(128, { activation: "relu" }),
+          dense(10),
+        ],
+        { inputShape: [1, 28, 28], seed: 0, backend: "js" },
+      );
+      m.compile({ loss: "crossEntropy", optimizer: "adam" });
+      return m;
+    },
+    batchSize: 64,
+    classes: 10,
+    fitRows: 64 * 8,
+    inferRows: INFER_BATCH * 3,
+  },
+  t3: {
+    make: () => {
+      const m = new Sequential([dense(4096, { activation: "relu" }), dense(4096, { activation: "relu" }), dense(1024)], { inputSize: 1024, seed: 0, backend: "js" });
+      m.compile({ loss: "mse", optimizer: "sgd" });
+      return m;
+    },
+    batchSize: 256,
+    classes: null,
+    fitRows: 256 * 3,
+    inferRows: INFER_BATCH * 3,
+  },
+};
+
+interface Measure {
+  model: ModelId;
+  op: Op;
+  /** Longest event-loop turn until the first real step / batch was done (ms). */
+  block: number;
+  /** Longest event-loop turn over the whole call (ms). */
+  blockAll: number;
+  first: number;
+  median: number;
+  wall: number;
+}
+
+/** The longest gap between turns of the event loop, recorded as [start, end] pairs. */
+function gapTracker(): { stop(): Array<[number, number]> } {
+  const gaps: Array<[number, number]> = [];
+  let last = performance.now();
+  let on = true;
+  const tick = (): void => {
+    const now = performance.now();
+    gaps.push([last, now]);
+    last = now;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop: () => {
+      on = false;
+      gaps.push([last, performance.now()]);
+      return gaps;
+    },
+  };
+}
+
+/** Times of PlanExecutor calls at `rows` rows: [end time, ms per step]. */
+function timeCalls(method: "runStepsSync" | "forward", rows: number): Array<[number, number]> {
+  const calls: Array<[number, number]> = [];
+  const proto = PlanExecutor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const original = proto[method]!;
+  proto[method] = function (this: unknown, ...args: unknown[]): unknown {
+    const t0 = performance.now();
+    const r = original.apply(this, args);
+    const t1 = performance.now();
+    if (method === "runStepsSync") {
+      const run = args[0] as StepRun;
+      if (run.batchSize === rows && (r as number) > 0) calls.push([t1, (t1 - t0) / (r as number)]);
+    } else if ((args[2] as number) === rows) calls.push([t1, t1 - t0]);
+    return r;
+  };
+  return calls;
+}
+
+async function child(id: ModelId, op: Op, warmUp: boolean): Promise<Measure> {
+  // --no-warm-up: as before any warm-up (for comparison): fit sees a plan without warmUpSync.
+  if (!warmUp) delete (PlanExecutor.prototype as unknown as Record<string, unknown>)["warmUpSync"];
+  const c = CASES[id];
+  const model = c.make();
+  const rows = op === "fit" ? c.fitRows : c.inferRows;
+  const x = Matrix.randomNormal(rows, model.inputSize, new Rng(1));
+  const yc = c.classes !== null ? Int32Array.from({ length: rows }, (_, i) => i % c.classes!) : null;
+  const yr = c.classes === null ? Matrix.randomNormal(rows, model.outputSize, new Rng(2)) : null;
+  const y = yc ?? yr!;
+  const calls = op === "fit" ? timeCalls("runStepsSync", c.batchSize) : timeCalls("forward", INFER_BATCH);
+  const xin = id === "cnn" ? { data: x.data, shape: [rows, 1, 28, 28] } : x;
+  const tracker = gapTracker();
+  const t0 = performance.now();
+  if (op === "fit") await model.fit(xin, y, { epochs: 1, batchSize: c.batchSize, verbose: 0, shuffle: false });
+  else if (op === "predict") await model.predictAsync(xin, { batchSize: INFER_BATCH });
+  else await model.evaluate(xin, y, { batchSize: INFER_BATCH, metrics: c.classes !== null ? ["accuracy"] : [] });
+  const wall = performance.now() - t0;
+  const gaps = tracker.stop();
+  if (calls.length === 0) throw new Error(`${id} ${op}: no call at the real batch size was seen`);
+  const firstEnd = calls[0]![0];
+  const before = gaps.filter(([s]) => s <= firstEnd);
+  const longest = (g: Array<[number, number]>): number => Math.max(0, ...g.map(([s, e]) => e - s));
+  return {
+    model: id,
+    op,
+    block: longest(before),
+    blockAll: longest(gaps),
+    first: calls[0]![1],
+    median: median(calls.slice(1).map((c) => c[1])),
+    wall,
+  };
+}
+
+function parseList<T extends string>(flag: string, all: readonly T[]): T[] {
+  const i = process.argv.indexOf(flag);
+  if (i < 0) return [...all];
+  const list = (process.argv[i + 1] ?? "").split(",").filter(Boolean);
+  for (const v of list) {
+    if (!all.includes(v as T)) throw new Error(`${flag}: unknown value ${JSON.stringify(v)}; expected some of ${all.join(", ")}`);
+  }
+  return list as T[];
+}
+
+async function main(): Promise<void> {
+  const ci = process.argv.indexOf("--child");
+  if (ci >= 0) {
+    const m = await child(process.argv[ci + 1] as ModelId, process.argv[ci + 2] as Op, !process.argv.includes("--no-warm-up"));
+    process.stdout.write(JSON.stringify(m) + "\n");
+    return;
+  }
+  const models = parseList<ModelId>("--models", ["mlp", "cnn", "t3"]);
+  const ops = parseList<Op>("--ops", ["fit", "predict", "evaluate"]);
+  const warmUp = !process.argv.includes("--no-warm-up");
+  const rows: string[][] = [];
+  for (const id of models) {
+    for (const op of ops) {
+      const p = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", id, op, ...(warmUp ? [] : ["--no-warm-up"])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      if (p.status !== 0) throw new Error(`${id} ${op}: the child process exited with ${p.status}`);
+      const m = JSON.parse(p.stdout.trim().split("\n").at(-1)!) as Measure;
+      const what = op === "fit" ? `fit (batch ${CASES[id].batchSize})` : `${op === "predict" ? "predictAsync" : "evaluate"} (batch ${INFER_BATCH})`;
+      rows.push([id, what, fmt(m.block), fmt(m.blockAll), fmt(m.first), fmt(m.median), `${(m.block / m.median).toFixed(2)}x`, fmt(m.wall)]);
+      process.stderr.write(`${id} ${op}: done\n`);
+    }
+  }
+  console.log("TypeScript backend, each row a fresh process; times in ms (step = one training step, batch = one forward).");
+  console.log(table(["model", "call", "longest block to 1st", "longest block", "1st step/batch", "median", "block / median", "wall"], rows));
+}
+
+await main();
