@@ -6,7 +6,8 @@
  */
 import type { Kernels } from "../backend/backend.js";
 import type { TrainPlan } from "../backend/plan.js";
-import { featuresWork, finiteCheckOf, runAsync, sliceTargets, targetsWork } from "./data.js";
+import { featuresWork, finiteCheckOf, runAsync } from "./data.js";
+import { sliceTargets, targetsWork } from "./targets.js";
 import { evaluateArrays, type EvalContext } from "./evaluate.js";
 import type { FitOptions } from "./fit-options.js";
 import type { MetricName, Targets } from "./metrics.js";
