@@ -94,6 +94,25 @@ export interface SequentialConfig {
 
 export const CONFIG_VERSION = 1;
 
+/** A model's config (Sequential.config()), with its compile settings and normalization when it has them. */
+export function sequentialConfig(
+  model: { readonly inputSize: number; readonly inputShape: Shape; readonly seed: number; readonly layers: readonly Layer[] },
+  compile: SequentialConfig["compile"],
+  normalization: SequentialConfig["normalization"],
+): SequentialConfig {
+  const c: SequentialConfig = {
+    format: "blasnet.sequential",
+    version: CONFIG_VERSION,
+    inputSize: model.inputSize,
+    ...(model.inputShape.length > 1 ? { inputShape: [...model.inputShape] } : {}),
+    seed: model.seed,
+    layers: model.layers.map((l) => l.savedConfig() as LayerConfig),
+  };
+  if (compile) c.compile = compile;
+  if (normalization) c.normalization = normalization;
+  return c;
+}
+
 /** Options of model.evaluate. */
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */

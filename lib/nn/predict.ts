@@ -8,17 +8,45 @@ import type { TrainPlan } from "../backend/plan.js";
 import { Matrix } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import { toPredictions } from "../train/evaluate.js";
-import type { Work } from "../train/data.js";
+import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type Work } from "../train/data.js";
+import { makeSlicer } from "../train/yield.js";
 import type { Normalization } from "../train/normalization.js";
 
 /** What the prediction pass reads of a model. */
 export interface PredictingModel {
+  readonly inputShape: readonly number[];
   readonly inputSize: number;
+  /** Optimizer updates applied (predictAsync checks that none is made while it runs). */
+  readonly step: number;
   readonly outputSize: number;
   readonly normalization: Normalization | null;
   readonly loss: Loss | null;
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan;
   _kernels(): Backend;
+}
+
+/** predict: the inputs x checked (the model's input shape, finite) and the pass run straight through. */
+export function predictRows(model: PredictingModel, x: unknown, batchSize: number): Matrix {
+  const { data, rows } = toFeatures(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels()));
+  return runSync(predictPass(model, data, rows, batchSize, null));
+}
+
+/**
+ * predictAsync: predictRows with a yield to the event loop whenever a slice has passed. Before each
+ * batch, `notStepping` throws if training steps run off the main thread, and the pass rejects if
+ * the model trained since the inputs were read (its rows would mix two sets of weights).
+ */
+export async function predictRowsAsync(model: PredictingModel, x: unknown, batchSize: number, notStepping: () => void): Promise<Matrix> {
+  const slicer = makeSlicer();
+  const { data, rows } = await runAsync(featuresWork(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels())), slicer);
+  const step = model.step;
+  const guard = (): void => {
+    notStepping();
+    if (model.step !== step) {
+      throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
+    }
+  };
+  return runAsync(predictPass(model, data, rows, batchSize, guard), slicer);
 }
 
 /**

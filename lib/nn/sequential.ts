@@ -2,7 +2,8 @@
  * A `Sequential` model: a stack of layers, compiled into a training plan (lib/backend/plan.ts).
  *
  * This file is the model's front: construction, compile, fit / evaluate / predict, and the state a
- * user reads and sets. The parts live beside it: the flat parameter store (weights.ts), stored
+ * user reads and sets. The parts live beside it: its arguments checked and its layers chained
+ * (model-build.ts), the flat parameter store (weights.ts), stored
  * standardization (normalization.ts), the plan cache (plans.ts), the layer kinds (layers.ts), and
  * the training loop (lib/train/fit.ts).
  *
@@ -15,22 +16,20 @@ import type { Backend } from "../backend/backend.js";
 import { backendFor, type BackendName } from "../backend/index.js";
 import type { PlanSpec, TrainPlan } from "../backend/plan.js";
 import { Matrix, describe } from "../core/matrix.js";
-import { checkOptionKeys, checkOptions } from "../core/options.js";
+import { checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { sharedUint32 } from "../core/shared.js";
 import type { Loss } from "../losses/index.js";
 import { resolveOptimizer, type Optimizer } from "../optim/index.js";
-import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type FeaturesInput, type TargetsInput } from "../train/data.js";
-import { evaluatePrepared, fitModel, prepareData, type FitOptions, type History } from "../train/fit.js";
-import { checkMetrics } from "../train/metrics.js";
-import { metricTask } from "../train/evaluate.js";
-import { makeSlicer } from "../train/yield.js";
-import { rowWeights } from "../train/sample-weights.js";
-import { Layer, layerFromConfig, sizeOf, type LayerConfig, type Shape } from "./layers.js";
+import type { FeaturesInput, TargetsInput } from "../train/data.js";
+import { fitModel, type FitOptions, type History } from "../train/fit.js";
+import { sizeOf, type Layer, type Shape } from "./layers.js";
 import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
-import { classesOf, predictPass } from "./predict.js";
-import { checkCompile, checkInputShape, checkTrainingState, CONFIG_VERSION, inferenceBatch, outputFunction, planSteps, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
+import { evaluateModel } from "./evaluate-model.js";
+import { classesOf, predictRows, predictRowsAsync } from "./predict.js";
+import { chainLayers, checkModelArgs, layersOfConfig } from "./model-build.js";
+import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSteps, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { summaryText } from "./summary.js";
 import { allocateParameters, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
@@ -49,7 +48,6 @@ let modelSaver: ModelSaver | undefined;
 export function provideModelSaver(save: ModelSaver): void {
   modelSaver = save;
 }
-
 
 /**
  * A feed-forward model: layers applied in order (Keras' Sequential, PyTorch's nn.Sequential).
@@ -98,50 +96,14 @@ export class Sequential {
   private readonly plans = new PlanCache();
 
   constructor(layers: Layer[], options: SequentialOptions) {
-    if (!Array.isArray(layers) || layers.length === 0) {
-      throw new TypeError(`Sequential needs a non-empty array of layers, e.g. [dense(3, { activation: "sigmoid" }), dense(1)], but received ${describe(layers)}`);
-    }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Sequential needs options { inputSize } but received ${describe(options)}`);
-    }
-    checkOptionKeys(options, ["inputSize", "inputShape", "seed", "backend"], "Sequential");
-    const { seed = 0, backend } = options;
-    const inputShape = checkInputShape(options.inputSize, options.inputShape);
-    if (typeof seed !== "number" || !Number.isInteger(seed)) {
-      throw new TypeError(`Invalid seed: expected an integer but received ${describe(seed)}`);
-    }
-    if (backend !== undefined && backend !== "native" && backend !== "js" && !(typeof backend === "object" && backend !== null && typeof backend.gemm === "function")) {
-      throw new TypeError(`Invalid backend: expected "native", "js" or a Backend object but received ${describe(backend)}`);
-    }
-    layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw new TypeError(`Layer ${i} is ${describe(l)}; expected a layer such as dense(4) or relu()`);
-      if (l.owned) throw new Error(`Layer ${i} (${l.name || l.kind()}) already belongs to another model: create a new layer for each model`);
-    });
-
+    const { inputShape, seed, backend } = checkModelArgs(layers, options);
     this.layers = [...layers];
     this.inputShape = inputShape;
     this.inputSize = sizeOf(inputShape);
     this.seed = seed;
     this.backend = backendFor(backend);
-
-    let shape = inputShape;
-    this.layers.forEach((l, i) => {
-      l.owned = true;
-      l.name = `${l.kind()}_${i}`;
-      l.index = i;
-      l.path = `layers.${i}`;
-      try {
-        shape = l.build(shape);
-      } catch (e) {
-        if (e instanceof RangeError) throw new RangeError(`Layer ${i} (${l.name}): ${e.message}`);
-        throw e;
-      }
-    });
-    this.outputShape = shape;
-    this.outputSize = sizeOf(shape);
-    if (!this.layers.some((l) => l.paramCount() > 0)) {
-      throw new TypeError("Sequential needs at least one layer with parameters, such as a dense layer (a model without parameters cannot be trained)");
-    }
+    this.outputShape = chainLayers(this.layers, inputShape);
+    this.outputSize = sizeOf(this.outputShape);
     ({ params: this.params, grads: this.grads } = allocateParameters(this.layers, seed));
     // A separate stream for dropout, so adding dropout does not change the initial weights.
     this.rngState = sharedUint32(new Rng(seed ^ 0x2545f491).getState());
@@ -238,13 +200,7 @@ export class Sequential {
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     this.assertNotStepping("evaluate");
     checkOptions(options, ["batchSize", "metrics", "sampleWeight"], "evaluate");
-    const batchSize = inferenceBatch(options.batchSize);
-    const metrics = checkMetrics(options.metrics, metricTask(loss), this.outputSize);
-    const slicer = makeSlicer();
-    const data = await prepareData(this, x, y, "x", "y", slicer);
-    data.weights = rowWeights(options.sampleWeight, undefined, data.y, data.rows, this.outputSize, loss, "evaluate");
-    const guard = (): void => this.assertNotStepping("evaluate");
-    return (await evaluatePrepared(this, data, batchSize, metrics, this._kernels(), slicer, guard)) as Record<string, number> & { loss: number };
+    return evaluateModel(this, loss, x, y, inferenceBatch(options.batchSize), options, () => this.assertNotStepping("evaluate"));
   }
 
   /**
@@ -255,9 +211,7 @@ export class Sequential {
   predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
     this.assertNotStepping("predict");
     checkOptions(options, ["batchSize"], "predict");
-    const batchSize = inferenceBatch(options.batchSize);
-    const { data, rows } = toFeatures(x, "x", this.inputShape, null, null, finiteCheckOf(this._kernels()));
-    return runSync(predictPass(this, data, rows, batchSize, null));
+    return predictRows(this, x, inferenceBatch(options.batchSize));
   }
 
   /**
@@ -269,17 +223,7 @@ export class Sequential {
   async predictAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Matrix> {
     this.assertNotStepping("predict");
     checkOptions(options, ["batchSize"], "predictAsync");
-    const batchSize = inferenceBatch(options.batchSize);
-    const slicer = makeSlicer();
-    const { data, rows } = await runAsync(featuresWork(x, "x", this.inputShape, null, null, finiteCheckOf(this._kernels())), slicer);
-    const step = this.steps;
-    const guard = (): void => {
-      this.assertNotStepping("predict");
-      if (this.steps !== step) {
-        throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
-      }
-    };
-    return runAsync(predictPass(this, data, rows, batchSize, guard), slicer);
+    return predictRowsAsync(this, x, inferenceBatch(options.batchSize), () => this.assertNotStepping("predict"));
   }
 
   /**
@@ -296,8 +240,6 @@ export class Sequential {
     checkOptions(options, ["batchSize"], "predictClassesAsync");
     return classesOf(this, await this.predictAsync(x, options));
   }
-
-
 
   // --- Weights, normalization, state, config ------------------------------------------------------------
 
@@ -347,31 +289,14 @@ export class Sequential {
 
   /** A JSON-able description: layers, input size, seed, compile settings and normalization. */
   config(): SequentialConfig {
-    const c: SequentialConfig = {
-      format: "blasnet.sequential",
-      version: CONFIG_VERSION,
-      inputSize: this.inputSize,
-      ...(this.inputShape.length > 1 ? { inputShape: [...this.inputShape] } : {}),
-      seed: this.seed,
-      layers: this.layers.map((l) => l.savedConfig() as LayerConfig),
-    };
-    if (this.lossFn && this.opt) {
-      c.compile = { loss: this.lossFn.config(), optimizer: this.opt.config(), clipNorm: this.clipNorm, clipValue: this.clipValue, trainingPath: this.trainingPath };
-    }
-    if (this.norm) c.normalization = normalizationConfig(this.norm);
-    return c;
+    const compile = this.lossFn && this.opt ? { loss: this.lossFn.config(), optimizer: this.opt.config(), clipNorm: this.clipNorm, clipValue: this.clipValue, trainingPath: this.trainingPath } : undefined;
+    return sequentialConfig(this, compile, this.norm ? normalizationConfig(this.norm) : undefined);
   }
 
   /** A new model from config() (freshly initialized weights; compiled if the config has compile settings). */
   static fromConfig(config: SequentialConfig, options: { backend?: Backend | BackendName } = {}): Sequential {
     checkOptions(options, ["backend"], "fromConfig");
-    if (config === null || typeof config !== "object") throw new TypeError(`Expected a model config object but received ${describe(config)}`);
-    if (config.format !== "blasnet.sequential") throw new TypeError(`Not a blasnet model config: format is ${describe(config.format)}, expected "blasnet.sequential"`);
-    if (typeof config.version !== "number" || config.version > CONFIG_VERSION) {
-      throw new RangeError(`Model config version ${describe(config.version)} is newer than this blasnet supports (${CONFIG_VERSION}): upgrade blasnet`);
-    }
-    if (!Array.isArray(config.layers)) throw new TypeError(`Model config layers: expected an array but received ${describe(config.layers)}`);
-    const layers = config.layers.map((l, i) => layerFromConfig(l, i));
+    const layers = layersOfConfig(config);
     const shape = config.inputShape !== undefined ? { inputShape: config.inputShape } : { inputSize: config.inputSize };
     const model = new Sequential(layers, { ...shape, seed: config.seed ?? 0, ...(options.backend ? { backend: options.backend } : {}) });
     if (config.compile) model.compile(config.compile);
