@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include "ops/kinds.h"
+#include "steps/steps.h"  // kLayerKinds
 
 namespace blasnet {
 namespace {

@@ -5,8 +5,10 @@
 //   plan_compile.cc      the Plan constructor: the spec compiled to ops, every workspace allocated
 //   plan_workspace.h     what it compiles to (Op per step, Workspace)
 //   plan_steps.cc        the step loop (forward, loss, backward, update), compiled per ISA
-//   plan_layers.h        each dense-network step kind's forward and backward, one function each
-//   plan_conv.h          the same for the image and normalization steps (conv2d in chunks of samples)
+//   steps/<kind>.h       everything the plan knows about one step kind: its spec fields, their
+//                        validation, its compiled fields and workspaces, its forward and backward
+//                        (steps/step.h says how; steps/steps.h lists the kinds)
+//   plan_conv.h          the conv2d step's forward and backward (in chunks of samples)
 //   plan_gemm.h, plan_activations.h, plan_isa.h: the GEMM dispatch, activation passes, ISA clones
 // Its N-API surface: plan_binding.cc (the FusedPlan class, the run's worker), plan_spec.cc (spec
 // parsing), plan_napi.h (shared argument helpers), registered into the addon's exports by addon.cc
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "ops/kinds.h"
+#include "steps/steps.h"  // the step kinds; Window2d, ParamRange, PlanError (steps/step.h)
 
 namespace Napi {
 class Env;
@@ -34,49 +37,23 @@ void RegisterPlan(Napi::Env env, Napi::Object exports);
 
 namespace plan {
 
-/// A 2-D window (a convolution kernel or a pooling window) sliding over (channels, height, width)
-/// samples, as lib/ops/window.ts's Window2d: output (oh, ow), tap (i, j) reads input position
-/// h = oh*strideH - padTop + i*dilationH, w = ow*strideW - padLeft + j*dilationW.
-struct Window2d {
-  int64_t channels = 0, height = 0, width = 0;
-  int64_t kernelH = 1, kernelW = 1;
-  int64_t strideH = 1, strideW = 1;
-  int64_t padTop = 0, padLeft = 0;
-  int64_t dilationH = 1, dilationW = 1;
-  int64_t outH = 0, outW = 0;
-};
-
-/// A range [begin, end) of the flat parameter buffer.
-struct ParamRange {
-  int64_t begin = 0;
-  int64_t end = 0;
-};
-
-// Kinds and codes: ops/kinds.h.
-struct LayerDesc {
+/// A step of the spec: the fields several kinds share, then each kind's own (the Desc of its step
+/// file, steps/<kind>.h; the list of kinds is steps/steps.h).
+struct LayerCommon {
   LayerKind kind = LayerKind::dense;
-  // dense
-  int64_t inFeatures = 0;
-  int64_t outFeatures = 0;
+  // The step's parameters: a weight at weightOffset, a bias at biasOffset (-1: none)
   int64_t weightOffset = 0;
-  int64_t biasOffset = -1;  // -1: no bias
-  // activation
+  int64_t biasOffset = -1;
+  // activation (and the dense and conv2d steps, which fuse the activation after them)
   Activation activation = Activation::linear;
   double alpha = 0;  // leakyRelu negative slope
-  // dropout
-  double rate = 0;
-  // conv2d (weight (outChannels, C, kH, kW) at weightOffset, bias (outChannels) or -1), maxPool2d,
-  // avgPool2d: the window over the (C, H, W) input sample
+  // conv2d, maxPool2d, avgPool2d: the window over the (C, H, W) input sample
   Window2d window;
-  int64_t outChannels = 0;
-  // batchNorm over (C = channels, S = spatial) samples: gamma at weightOffset, beta at biasOffset,
-  // running statistics at their offsets (C each)
-  int64_t channels = 0, spatial = 0;
-  double momentum = 0, eps = 0;
-  int64_t runningMeanOffset = -1, runningVarOffset = -1;
-  // layerNorm over groups of `size` consecutive values: gamma, beta (size) at weightOffset, biasOffset
-  int64_t size = 0;
+  // batchNorm, layerNorm
+  double eps = 0;
 };
+
+struct LayerDesc : LayerCommon BN_LAYERS(BN_STEP_DESC) {};
 
 struct SpecDesc {
   int64_t inFeatures = 0;
@@ -92,13 +69,6 @@ struct SpecDesc {
   // Parameters the optimizer never touches (ascending, non-overlapping, within [0, paramCount)):
   // their values and optimizer state stay as they are; their gradients are zeroed before clipping.
   std::vector<ParamRange> frozen;
-};
-
-/// A validation failure: which JS error to throw and its message (naming the field).
-struct PlanError {
-  bool range = false;  // RangeError if true, else TypeError
-  std::string message;
-  bool ok() const { return message.empty(); }
 };
 
 /// Checks the whole spec against the buffer lengths (in elements).

@@ -1,8 +1,7 @@
-// The fused plan's image and normalization steps: conv2d, maxPool2d, avgPool2d, batchNorm,
-// layerNorm, residualStart / residualEnd, one forward and one backward function each (as
-// plan_layers.h for the dense steps; same conventions). The math of every op is ops/conv.h,
-// ops/pool.h, ops/norm.h (one definition, shared with the per-kernel entry points); these
-// functions arrange it for the step loop. Inlined into plan_steps.cc, so compiled per ISA with it.
+// The fused plan's conv2d step's forward and backward passes (the rest of the step, and ConvChunk,
+// is its step file, steps/conv2d.h, whose Forward and Backward call these). The math is ops/conv.h
+// (one definition, shared with the per-kernel entry points); these functions arrange it for the
+// step loop. Inlined into plan_steps.cc, so compiled per ISA with it.
 //
 // conv2d, x (rows, C, H, W), W (outC, K = C*kH*kW), y (rows, outC, outH*outW), in chunks of
 // op.chunk samples (ConvChunk) through two workspaces every conv step shares:
@@ -22,28 +21,12 @@
 
 #include "ops/activations.h"
 #include "ops/conv.h"
-#include "ops/norm.h"
-#include "ops/pool.h"
 #include "plan_activations.h"
 #include "plan_isa.h"
 #include "plan_workspace.h"
 
 namespace blasnet {
 namespace plan {
-
-// Samples per conv chunk: the unrolled input of a chunk, K x chunk*outH*outW floats, is kept to
-// about BLASNET_CONV_CHUNK_KB so that im2col writes it into the cache the GEMM then reads it from.
-// Measured with test/native/plan_step_timing.cc (T5, batch 64, 1 OpenBLAS thread, process CPU time
-// per step, two rounds, on a loaded machine): 256 KB 23.0 / 25.8 ms, 1024 KB 22.8 / 26.1 ms,
-// 4096 KB 24.7 / 26.2 ms, the whole batch at once (64 MB) 31.9 / 29.6 ms.
-#ifndef BLASNET_CONV_CHUNK_KB
-#define BLASNET_CONV_CHUNK_KB 1024
-#endif
-inline int64_t ConvChunk(int64_t k, int64_t outHW, int64_t batch) {
-  const int64_t perSample = k * outHW * int64_t(sizeof(float));
-  const int64_t n = (int64_t(BLASNET_CONV_CHUNK_KB) * 1024) / std::max<int64_t>(perSample, 1);
-  return std::clamp<int64_t>(n, 1, batch);
-}
 
 // --- conv2d (with the activation after it fused in) -------------------------------------------
 
@@ -100,96 +83,6 @@ BN_INLINE float* ConvBackward(Op& op, Workspace& ws, float* d, float* other, int
     }
   }
   return op.needDx ? other : d;
-}
-
-// --- pooling ---------------------------------------------------------------------------------------
-
-BN_INLINE void MaxPoolForward(Op& op, int64_t rows) {
-  ops::MaxPool2dForward(op.a, op.argmax, op.inPtr, int(rows), op.win);
-  op.outPtr = op.a;
-}
-
-BN_INLINE float* MaxPoolBackward(Op& op, float* d, float* other, int64_t rows) {
-  ops::MaxPool2dBackward(other, d, op.argmax, int(rows), op.win);
-  return other;
-}
-
-BN_INLINE void AvgPoolForward(Op& op, int64_t rows) {
-  ops::AvgPool2dForward(op.a, op.inPtr, int(rows), op.win);
-  op.outPtr = op.a;
-}
-
-BN_INLINE float* AvgPoolBackward(Op& op, float* d, float* other, int64_t rows) {
-  ops::AvgPool2dBackward(other, d, int(rows), op.win);
-  return other;
-}
-
-// --- batchNorm -----------------------------------------------------------------------------------
-// Training: the batch's statistics, then the running ones move towards them (PyTorch's rule, in
-// double as the TypeScript reference: running_var takes the unbiased variance, m/(m-1), m = rows*S;
-// the variance itself when m = 1). Inference: the running statistics.
-
-BN_INLINE void BatchNormStepForward(Op& op, int64_t rows, bool training) {
-  const int C = int(op.channels);
-  op.batchStats = training;
-  if (!training) {
-    ops::BatchNormForward(op.a, op.inPtr, op.runningMean, op.runningVar, op.w, op.b, int(rows), C, op.spatial, op.eps);
-  } else {
-    ops::BatchNormStats(op.mean, op.variance, op.inPtr, int(rows), C, op.spatial);
-    ops::BatchNormForward(op.a, op.inPtr, op.mean, op.variance, op.w, op.b, int(rows), C, op.spatial, op.eps);
-    const double m = double(rows) * double(op.spatial);
-    const double unbias = m > 1 ? m / (m - 1) : 1;
-    const double mo = op.momentum;
-    for (int c = 0; c < C; c++) {
-      op.runningMean[c] = float((1 - mo) * double(op.runningMean[c]) + mo * double(op.mean[c]));
-      op.runningVar[c] = float((1 - mo) * double(op.runningVar[c]) + mo * double(op.variance[c]) * unbias);
-    }
-  }
-  op.outPtr = op.a;
-}
-
-BN_INLINE float* BatchNormStepBackward(Op& op, float* d, int64_t rows) {
-  const float* mean = op.batchStats ? op.mean : op.runningMean;
-  const float* variance = op.batchStats ? op.variance : op.runningVar;
-  ops::BatchNormBackward(op.needDx ? d : nullptr, op.dw, op.db, d, op.inPtr, mean, variance, op.w, int(rows),
-                         int(op.channels), op.spatial, op.eps, op.batchStats);
-  return d;
-}
-
-// --- layerNorm (groups of op.size values; mean and 1/std per group kept for backward) ----------
-
-BN_INLINE void LayerNormStepForward(Op& op, int64_t rows) {
-  const int groups = int(rows * (op.out / op.size));
-  ops::LayerNormForward(op.a, op.mean, op.variance, op.inPtr, op.w, op.b, groups, op.size, op.eps);
-  op.outPtr = op.a;
-}
-
-BN_INLINE float* LayerNormStepBackward(Op& op, float* d, int64_t rows) {
-  const int groups = int(rows * (op.out / op.size));
-  ops::LayerNormBackward(op.needDx ? d : nullptr, op.dw, op.db, d, op.inPtr, op.mean, op.variance, op.w, groups, op.size);
-  return d;
-}
-
-// --- residual blocks: y = x + f(x) ----------------------------------------------------------------
-// residualStart is the identity (its input stays where it is: the end reads it there);
-// residualEnd adds it. Backward: the end keeps dy (the gradient around the body) and passes it into
-// the body; the start adds the kept dy to what came through the body.
-
-BN_INLINE void ResidualStartForward(Op& op) { op.outPtr = op.inPtr; }
-
-BN_INLINE float* ResidualStartBackward(Op& op, float* d, int64_t rows) {
-  ops::Add(d, d, op.kept, rows * op.out);
-  return d;
-}
-
-BN_INLINE void ResidualEndForward(Op& op, const Workspace& ws, int64_t rows) {
-  ops::Add(op.a, op.inPtr, ws.ops[op.partner].inPtr, rows * op.out);
-  op.outPtr = op.a;
-}
-
-BN_INLINE float* ResidualEndBackward(Op& op, float* d, int64_t rows) {
-  std::memcpy(op.kept, d, size_t(rows * op.out) * sizeof(float));
-  return d;
 }
 
 }  // namespace plan

@@ -1,5 +1,6 @@
 // The fused plan's spec, from JavaScript (lib/backend/plan.ts's PlanSpec) into a SpecDesc: every
-// property read with its type checked and named in the error; values, geometry and sizes are
+// property read with its type checked and named in the error (each step's by its step file's Parse,
+// steps/<kind>.h, through LayerReader); values, geometry and sizes are
 // plan::ValidateSpec's to check (plan_validate.cc).
 #include <napi.h>
 
@@ -36,6 +37,21 @@ plan::Window2d GetWindow(Napi::Object layer, const std::string& at) {
   return g;
 }
 
+// What a step file's Parse reads its fields with (steps/step.h): each property of the step's
+// object, its type checked and named in the error.
+struct LayerReader {
+  Napi::Env env;
+  Napi::Object layer;
+  std::string at;  // "spec.layers[i]"
+  int64_t Int(const char* name) { return GetInt(layer, name, at + "." + name); }
+  double Number(const char* name) { return GetNumber(layer, name, at + "." + name); }
+  plan::Window2d Window() { return GetWindow(layer, at); }
+  Activation ActivationKind(const char* name) {
+    const std::string act = GetString(layer, name, at + "." + name);
+    return Activation(KindByName(env, act, kActivationKinds, at + "." + name));
+  }
+};
+
 SpecDesc ParseSpec(Napi::Value specValue) {
   Napi::Env env = specValue.Env();
   Napi::Object spec = GetObject(specValue, "spec");
@@ -57,53 +73,14 @@ SpecDesc ParseSpec(Napi::Value specValue) {
     LayerDesc d;
     const std::string kind = GetString(l, "kind", at + ".kind");
     d.kind = LayerKind(KindByName(env, kind, kLayerKinds, at + ".kind"));
+    LayerReader r{env, l, at};
     switch (d.kind) {
-      case LayerKind::dense:
-        d.inFeatures = GetInt(l, "inFeatures", at + ".inFeatures");
-        d.outFeatures = GetInt(l, "outFeatures", at + ".outFeatures");
-        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
-        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
-        break;
-      case LayerKind::activation: {
-        const std::string act = GetString(l, "activation", at + ".activation");
-        d.activation = Activation(KindByName(env, act, kActivationKinds, at + ".activation"));
-        d.alpha = GetNumber(l, "alpha", at + ".alpha");
-        break;
-      }
-      case LayerKind::softmax:
-        break;
-      case LayerKind::dropout:
-        d.rate = GetNumber(l, "rate", at + ".rate");
-        break;
-      case LayerKind::conv2d:
-        d.window = GetWindow(l, at);
-        d.outChannels = GetInt(l, "outChannels", at + ".outChannels");
-        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
-        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
-        break;
-      case LayerKind::maxPool2d:
-      case LayerKind::avgPool2d:
-        d.window = GetWindow(l, at);
-        break;
-      case LayerKind::batchNorm:
-        d.channels = GetInt(l, "channels", at + ".channels");
-        d.spatial = GetInt(l, "spatial", at + ".spatial");
-        d.momentum = GetNumber(l, "momentum", at + ".momentum");
-        d.eps = GetNumber(l, "eps", at + ".eps");
-        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
-        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
-        d.runningMeanOffset = GetInt(l, "runningMeanOffset", at + ".runningMeanOffset");
-        d.runningVarOffset = GetInt(l, "runningVarOffset", at + ".runningVarOffset");
-        break;
-      case LayerKind::layerNorm:
-        d.size = GetInt(l, "size", at + ".size");
-        d.eps = GetNumber(l, "eps", at + ".eps");
-        d.weightOffset = GetInt(l, "weightOffset", at + ".weightOffset");
-        d.biasOffset = GetInt(l, "biasOffset", at + ".biasOffset");
-        break;
-      case LayerKind::residualStart:
-      case LayerKind::residualEnd:
-        break;
+#define BN_PARSE_CASE(name, code, Step) \
+  case LayerKind::name:                 \
+    plan::Step::Parse(d, r);            \
+    break;
+      BN_LAYERS(BN_PARSE_CASE)
+#undef BN_PARSE_CASE
     }
     s.layers.push_back(d);
   }

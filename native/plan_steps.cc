@@ -1,7 +1,7 @@
 // The fused plan's step loop (see plan.h and lib/backend/plan.ts). The math of each op
 // (activations, softmax, losses, clipping, optimizer updates) is in native/ops/*.h, shared with
-// the per-kernel entry points (kernels.cc); each step kind's passes are in plan_layers.h; this file
-// runs them: the batch gather, forward, loss, backward and update of each step of a run.
+// the per-kernel entry points (kernels.cc); each step kind's passes are in its step file
+// (steps/<kind>.h, listed in steps/steps.h); this file runs them: the batch gather, forward, loss, backward and update of each step of a run.
 //
 // One step, for a batch X (B, in) gathered by index into a reused buffer:
 //   forward   dense: Z = b + X W^T (GEMM accumulating onto the bias rows), then A = f(Z) in one
@@ -33,7 +33,6 @@
 #include "plan_activations.h"
 #include "plan_conv.h"
 #include "plan_isa.h"
-#include "plan_layers.h"
 #include "plan_workspace.h"
 #include "rng.h"
 
@@ -41,23 +40,19 @@ namespace blasnet {
 namespace plan {
 namespace {
 
-// One switch over the step kinds (no default: -Werror=switch makes a kind without a case an error).
+// One switch over the step kinds, generated from their list (steps/steps.h; no default:
+// -Werror=switch makes a kind without a case an error); each case inlines its step file's Forward.
 BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, bool training, Rng& rng) {
   const float* cur = x;
   for (Op& op : ws.ops) {
     op.inPtr = cur;
     switch (op.kind) {
-      case LayerKind::dense: DenseForward(op, rows); break;
-      case LayerKind::activation: ActivationStepForward(op, rows); break;
-      case LayerKind::softmax: SoftmaxStepForward(op, rows); break;
-      case LayerKind::dropout: DropoutForward(op, rows, training, rng); break;
-      case LayerKind::conv2d: ConvForward(op, ws, rows); break;
-      case LayerKind::maxPool2d: MaxPoolForward(op, rows); break;
-      case LayerKind::avgPool2d: AvgPoolForward(op, rows); break;
-      case LayerKind::batchNorm: BatchNormStepForward(op, rows, training); break;
-      case LayerKind::layerNorm: LayerNormStepForward(op, rows); break;
-      case LayerKind::residualStart: ResidualStartForward(op); break;
-      case LayerKind::residualEnd: ResidualEndForward(op, ws, rows); break;
+#define BN_FORWARD_CASE(name, code, Step)         \
+  case LayerKind::name:                           \
+    Step::Forward(op, ws, rows, training, rng);   \
+    break;
+      BN_LAYERS(BN_FORWARD_CASE)
+#undef BN_FORWARD_CASE
     }
     cur = op.outPtr;
   }
@@ -94,17 +89,12 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
     if (!op.backward) break;
     float* dIn = d;
     switch (op.kind) {
-      case LayerKind::dense: dIn = DenseBackward(op, d, other, rows); break;
-      case LayerKind::activation: dIn = ActivationStepBackward(op, d, rows); break;
-      case LayerKind::softmax: dIn = SoftmaxStepBackward(op, d, rows); break;
-      case LayerKind::dropout: dIn = DropoutBackward(op, d, rows); break;
-      case LayerKind::conv2d: dIn = ConvBackward(op, ws, d, other, rows); break;
-      case LayerKind::maxPool2d: dIn = MaxPoolBackward(op, d, other, rows); break;
-      case LayerKind::avgPool2d: dIn = AvgPoolBackward(op, d, other, rows); break;
-      case LayerKind::batchNorm: dIn = BatchNormStepBackward(op, d, rows); break;
-      case LayerKind::layerNorm: dIn = LayerNormStepBackward(op, d, rows); break;
-      case LayerKind::residualStart: dIn = ResidualStartBackward(op, d, rows); break;
-      case LayerKind::residualEnd: dIn = ResidualEndBackward(op, d, rows); break;
+#define BN_BACKWARD_CASE(name, code, Step)          \
+  case LayerKind::name:                             \
+    dIn = Step::Backward(op, ws, d, other, rows);   \
+    break;
+      BN_LAYERS(BN_BACKWARD_CASE)
+#undef BN_BACKWARD_CASE
     }
     if (dIn == other) std::swap(d, other);
     if (ws.fuseUpdate) {

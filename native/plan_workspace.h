@@ -32,42 +32,31 @@ struct AlignedFloats {
   AlignedFloats& operator=(const AlignedFloats&) = delete;
 };
 
-/// One step of the plan. `in` and `out` are the values per sample the step reads and writes (its
-/// flat widths); the kinds with a spatial structure keep their geometry beside them.
-struct Op {
+/// One step of the plan: the fields several kinds share (here), then each kind's own (the Fields of
+/// its step file, steps/<kind>.h). `in` and `out` are the values per sample the step reads and
+/// writes (its flat widths); the kinds with a spatial structure keep their geometry beside them.
+struct OpCommon {
   LayerKind kind = LayerKind::dense;
   int64_t in = 0, out = 0;
-  // dense (with the activation that follows it fused in)
+  // The step's parameters (dense, conv2d; batchNorm and layerNorm: gamma = w, beta = b) and their
+  // gradients
   float* w = nullptr;
-  const float* b = nullptr;  // bias, or the shared zeros
+  const float* b = nullptr;  // bias (dense: or the shared zeros)
   float* dw = nullptr;
-  float* db = nullptr;  // bias grad, or a scratch row
-  float* wt = nullptr;  // (in, out) transpose scratch for the loop path, or null
+  float* db = nullptr;  // bias grad (dense: or a scratch row)
+  // activation, and the dense and conv2d steps with the activation after them fused in
   Activation act = Activation::linear;
   float alpha = 0;
   bool needDx = true;    // produce the input gradient (false for the first layer with parameters)
   bool backward = true;  // take part in backward (false for steps before the first with parameters)
-  float* z = nullptr;    // GEMM output (+ bias), (B, out)
-  float* a = nullptr;    // output, (B, out); == z when act is linear
-  // dropout
-  double rate = 0;
-  double keepScale = 1;
-  float* mask = nullptr;  // kept-and-scaled mask (B, out)
-  // conv2d (with the activation after it fused in, as dense), maxPool2d, avgPool2d: the window over
-  // the (C, H, W) input sample. conv2d: k = C*kH*kW, outChannels, outHW = outH*outW; it runs in
-  // chunks of `chunk` samples through the workspace's shared cols and gemmOut scratch (see
-  // plan_conv.h).
+  float* z = nullptr;    // dense, conv2d: GEMM output (+ bias), (B, out)
+  float* a = nullptr;    // output, (B, out); dense: == z when act is linear
+  // conv2d, maxPool2d, avgPool2d: the window over the (C, H, W) input sample
   ops::Window2d win;
-  int64_t outChannels = 0, k = 0, outHW = 0, chunk = 0;
-  int32_t* argmax = nullptr;  // maxPool2d: (B, out) index within the channel plane
-  // batchNorm (gamma = w, beta = b, their gradients dw, db) and layerNorm
-  int64_t channels = 0, spatial = 0, size = 0;
-  double momentum = 0, eps = 0;
-  float* runningMean = nullptr;
-  float* runningVar = nullptr;
+  // batchNorm, layerNorm
+  double eps = 0;
   float* mean = nullptr;      // batchNorm: the batch's (C); layerNorm: per group (B * out / size)
   float* variance = nullptr;  // batchNorm: the batch's biased variance (C); layerNorm: 1/std per group
-  bool batchStats = false;    // batchNorm: the last forward pass normalized with the batch's statistics
   // residualStart / residualEnd: the partner step's index; `kept` (B, out) holds the end's dy
   size_t partner = 0;
   float* kept = nullptr;
@@ -78,6 +67,8 @@ struct Op {
   const float* inPtr = nullptr;
   const float* outPtr = nullptr;
 };
+
+struct Op : OpCommon BN_LAYERS(BN_STEP_FIELDS) {};
 
 struct Workspace {
   std::vector<Op> ops;

@@ -1,12 +1,13 @@
-// Every kind the addon knows, listed once: activations, losses, optimizers and plan layers, each
-// with its integer code (the contract with the TypeScript registry, lib/ops/; the loader compares
-// the two through the addon's kinds() export when it loads).
+// Every kind the addon knows, listed once: activations, losses and optimizers, each with its
+// integer code (the contract with the TypeScript registry, lib/ops/; the loader compares the two
+// through the addon's kinds() export when it loads). The fused plan's layer kinds are listed the
+// same way beside their step files, in steps/steps.h.
 //
 // Each list is an X-macro: X(name, code[, ...]). The activation, loss and optimizer lists sit at
 // the top of their ops header, beside their math (activations.h, losses.h, optimizers.h), so that
-// adding one is a line and its math in one file; the plan layer list is below. They are expanded
+// adding one is a line and its math in one file. They are expanded
 // into the enums (in those headers) and the name tables (here), in the bindings into the argument
-// checks, error messages and the kinds() table, and in kernels.cc / plan.cc into the dispatch
+// checks, error messages and the kinds() table, and in kernels.cc / the fused plan into the dispatch
 // switches (one case per kind, no default: -Wswitch reports a kind without a case).
 #pragma once
 #include <cstddef>
@@ -17,25 +18,7 @@
 #include "losses.h"
 #include "optimizers.h"
 
-// Layer kinds of the fused training plan (plan.h).
-#define BN_LAYERS(X)  \
-  X(dense, 0)         \
-  X(activation, 1)    \
-  X(softmax, 2)       \
-  X(dropout, 3)       \
-  X(conv2d, 4)        \
-  X(maxPool2d, 5)     \
-  X(avgPool2d, 6)     \
-  X(batchNorm, 7)     \
-  X(layerNorm, 8)     \
-  X(residualStart, 9) \
-  X(residualEnd, 10)
-
 namespace blasnet {
-
-#define BN_ENUMERATOR(name, code, ...) name = code,
-enum class LayerKind : int { BN_LAYERS(BN_ENUMERATOR) };
-#undef BN_ENUMERATOR
 
 /// One entry of a kind list: its name and code.
 struct KindEntry {
@@ -48,7 +31,6 @@ constexpr KindEntry kActivationKinds[] = {BN_ACTIVATIONS(BN_KIND_ENTRY)};
 constexpr KindEntry kRegressionLossKinds[] = {BN_REGRESSION_LOSSES(BN_KIND_ENTRY)};
 constexpr KindEntry kLossKinds[] = {BN_LOSSES(BN_KIND_ENTRY)};
 constexpr KindEntry kOptimizerKinds[] = {BN_OPTIMIZERS(BN_KIND_ENTRY)};
-constexpr KindEntry kLayerKinds[] = {BN_LAYERS(BN_KIND_ENTRY)};
 #undef BN_KIND_ENTRY
 
 /// The entry with this code, or null.

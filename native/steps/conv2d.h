@@ -1,0 +1,100 @@
+// The fused plan's conv2d step (with the activation step right after it fused in):
+// x (rows, C, H, W), W (outC, K = C*kH*kW), y (rows, outC, outH*outW), in chunks of op.chunk samples
+// (ConvChunk) through two workspaces every conv step shares (ws.cols, ws.gemmOut). Its forward and
+// backward passes are ConvForward / ConvBackward (plan_conv.h), over ops/conv.h.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "../ops/activations.h"
+#include "../plan_isa.h"
+#include "../rng.h"
+#include "step.h"
+
+namespace blasnet {
+namespace plan {
+
+// Samples per conv chunk: the unrolled input of a chunk, K x chunk*outH*outW floats, is kept to
+// about BLASNET_CONV_CHUNK_KB so that im2col writes it into the cache the GEMM then reads it from.
+// Measured with test/native/plan_step_timing.cc (T5, batch 64, 1 OpenBLAS thread, process CPU time
+// per step, two rounds, on a loaded machine): 256 KB 23.0 / 25.8 ms, 1024 KB 22.8 / 26.1 ms,
+// 4096 KB 24.7 / 26.2 ms, the whole batch at once (64 MB) 31.9 / 29.6 ms.
+#ifndef BLASNET_CONV_CHUNK_KB
+#define BLASNET_CONV_CHUNK_KB 1024
+#endif
+inline int64_t ConvChunk(int64_t k, int64_t outHW, int64_t batch) {
+  const int64_t perSample = k * outHW * int64_t(sizeof(float));
+  const int64_t n = (int64_t(BLASNET_CONV_CHUNK_KB) * 1024) / std::max<int64_t>(perSample, 1);
+  return std::clamp<int64_t>(n, 1, batch);
+}
+
+struct Conv2dStep {
+  struct Desc {
+    int64_t outChannels = 0;
+  };
+  struct Fields {
+    // k = C*kH*kW, outChannels, outHW = outH*outW; runs in chunks of `chunk` samples
+    int64_t outChannels = 0, k = 0, outHW = 0, chunk = 0;
+  };
+
+  template <class D, class R>
+  static void Parse(D& d, R& r) {
+    d.window = r.Window();
+    d.outChannels = r.Int("outChannels");
+    d.weightOffset = r.Int("weightOffset");
+    d.biasOffset = r.Int("biasOffset");
+  }
+
+  template <class L>
+  static PlanError Validate(const L& l, ValidateContext& c) {
+    const std::string& at = c.at;
+    if (auto e = CheckWindow(l.window, at, c.width, false, false); !e.ok()) return e;
+    if (auto e = Dim(at + ".outChannels", l.outChannels); !e.ok()) return e;
+    const Window2d& g = l.window;
+    const int64_t k = g.channels * g.kernelH * g.kernelW;  // < 2^31 (CheckWindow)
+    const int64_t out = Product({l.outChannels, g.outH, g.outW});
+    const int64_t wn = Product({l.outChannels, k});
+    if (out > kMax31 || wn > kMax31 || Product({c.batchSize, out}) > kMax31 || Product({k, c.batchSize, g.outH, g.outW}) > kMax31) {
+      return Range("Invalid " + at + ": the output (" + Num(double(l.outChannels)) + ", " + Num(double(g.outH)) + ", " + Num(double(g.outW)) + ") of batchSize samples, the weight and the unrolled input (C*kH*kW x batchSize*outH*outW) must each hold fewer than 2^31 values");
+    }
+    if (auto e = ParamRangeIn(c.ranges, at + ".weightOffset", l.weightOffset, wn, c.paramCount, false); !e.ok()) return e;
+    if (auto e = ParamRangeIn(c.ranges, at + ".biasOffset", l.biasOffset, l.outChannels, c.paramCount, true); !e.ok()) return e;
+    c.width = out;
+    return {};
+  }
+
+  template <class Op, class L, class C>
+  static void Compile(Op& op, const L& l, C& c) {
+    op.win = OpsWindow(l.window);
+    op.outChannels = l.outChannels;
+    op.k = l.window.channels * l.window.kernelH * l.window.kernelW;
+    op.outHW = l.window.outH * l.window.outW;
+    op.out = op.outChannels * op.outHW;
+    op.w = c.params + l.weightOffset;
+    op.dw = c.grads + l.weightOffset;
+    op.b = l.biasOffset >= 0 ? c.params + l.biasOffset : nullptr;
+    op.db = l.biasOffset >= 0 ? c.grads + l.biasOffset : nullptr;
+    c.own.push_back({l.weightOffset, l.weightOffset + op.outChannels * op.k});
+    if (l.biasOffset >= 0) c.own.push_back({l.biasOffset, l.biasOffset + op.outChannels});
+    op.chunk = ConvChunk(op.k, op.outHW, c.B);
+    c.colsSize = std::max(c.colsSize, op.k * op.chunk * op.outHW);
+    c.gemmOutSize = std::max(c.gemmOutSize, op.outChannels * op.chunk * op.outHW);
+    c.FuseActivation(op);
+    op.z = ops::ActivationBackwardReadsInput(op.act) ? c.ws.Alloc(c.B * op.out) : nullptr;
+    op.a = c.ws.Alloc(c.B * op.out);
+  }
+
+  // ConvForward / ConvBackward are found at instantiation (in plan_steps.cc, which includes plan_conv.h).
+  template <class Op, class W>
+  BN_INLINE static void Forward(Op& op, W& ws, int64_t rows, bool, Rng&) {
+    ConvForward(op, ws, rows);
+  }
+
+  template <class Op, class W>
+  BN_INLINE static float* Backward(Op& op, W& ws, float* d, float* other, int64_t rows) {
+    return ConvBackward(op, ws, d, other, rows);
+  }
+};
+
+}  // namespace plan
+}  // namespace blasnet

@@ -1,0 +1,57 @@
+// The fused plan's max pooling step over (C, H, W) samples (ops/pool.h): output (C, outH, outW);
+// the forward pass keeps each output's argmax for the backward pass.
+#pragma once
+#include <cstdint>
+
+#include "../ops/pool.h"
+#include "../plan_isa.h"
+#include "../rng.h"
+#include "step.h"
+
+namespace blasnet {
+namespace plan {
+
+struct MaxPool2dStep {
+  struct Desc {};
+  struct Fields {
+    int32_t* argmax = nullptr;  // (B, out) index within the channel plane
+  };
+
+  template <class D, class R>
+  static void Parse(D& d, R& r) {
+    d.window = r.Window();
+  }
+
+  template <class L>
+  static PlanError Validate(const L& l, ValidateContext& c) {
+    if (auto e = CheckWindow(l.window, c.at, c.width, true, false); !e.ok()) return e;
+    const Window2d& g = l.window;
+    const int64_t out = Product({g.channels, g.outH, g.outW});
+    if (Product({c.batchSize, out}) > kMax31) return Range("Invalid " + c.at + ": batchSize x the output (" + Num(double(g.channels)) + ", " + Num(double(g.outH)) + ", " + Num(double(g.outW)) + ") must be below 2^31");
+    c.width = out;
+    return {};
+  }
+
+  template <class Op, class L, class C>
+  static void Compile(Op& op, const L& l, C& c) {
+    op.win = OpsWindow(l.window);
+    op.out = l.window.channels * l.window.outH * l.window.outW;
+    op.a = c.ws.Alloc(c.B * op.out);
+    op.argmax = c.ws.AllocInt(c.B * op.out);
+  }
+
+  template <class Op, class W>
+  BN_INLINE static void Forward(Op& op, W&, int64_t rows, bool, Rng&) {
+    ops::MaxPool2dForward(op.a, op.argmax, op.inPtr, int(rows), op.win);
+    op.outPtr = op.a;
+  }
+
+  template <class Op, class W>
+  BN_INLINE static float* Backward(Op& op, W&, float* d, float* other, int64_t rows) {
+    ops::MaxPool2dBackward(other, d, op.argmax, int(rows), op.win);
+    return other;
+  }
+};
+
+}  // namespace plan
+}  // namespace blasnet
