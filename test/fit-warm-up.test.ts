@@ -1,20 +1,24 @@
 /**
- * The TypeScript backend's warm-up before fit's first step (PlanExecutor.warmUpSync): small steps
- * on private copies, one slice per turn of the event loop, so that V8 has compiled the kernels
- * before the first real step (cold, that step blocked the event loop 4-9x as long as a warm one).
- * Times are not asserted (measure them with bench/); the turns, and that no number changes, are.
+ * The TypeScript backend's warm-up before fit's first step and before predict's and evaluate's first
+ * forward pass (PlanExecutor.warmUpSync / warmUpForwardSync): many cheap steps of a miniature of the
+ * plan (plan-miniature.ts), then one small real-shaped step a layer at a time, each slice in its own
+ * turn of the event loop, so that V8 has compiled the kernels before the first real-sized call (cold,
+ * fit's first step blocked the event loop up to ~10x as long as a warm one).
+ * Times are not asserted (measure them with bench/first-step.ts); what is asserted is the structure
+ * that bounds them: which layer calls (miniature or real) run in which turn, and that no number changes.
  */
-import { describe, expect, it } from "vitest";
-import type { StepRun } from "../lib/backend/plan.js";
+import { afterEach, describe, expect, it } from "vitest";
+import type { PlanLayer, PlanSpec, StepRun } from "../lib/backend/plan.js";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
-import { batchNorm, conv2d, dense, dropout, flatten, maxPool2d } from "../lib/nn/layers.js";
+import { avgPool2d, batchNorm, conv2d, dense, dropout, flatten, globalAvgPool2d, layerNorm, maxPool2d, PLAN_OPS, relu, residual, softmax, tanh } from "../lib/nn/layers.js";
+import type { PlanOp } from "../lib/nn/layers/layer.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
+import { miniature } from "../lib/nn/plan-miniature.js";
 import { Sequential } from "../lib/nn/sequential.js";
-import type { Callback } from "../lib/train/callbacks.js";
 import { tsBackend } from "./helpers.js";
 
-/** A small CNN with every kind of step the warm-up cuts in phases: conv, pool, batch norm (frozen statistics), dropout, dense. */
+/** A small CNN with every kind of step the warm-up meets: conv, pool, batch norm (frozen statistics), dropout, dense. */
 function cnn(): Sequential {
   const m = new Sequential([conv2d(3, 3, { padding: 1, activation: "relu" }), batchNorm(), maxPool2d(2), flatten(), dropout(0.2), dense(5)], {
     inputShape: [1, 6, 6],
@@ -25,47 +29,231 @@ function cnn(): Sequential {
   return m;
 }
 
-function data(rows: number): { x: { data: Float32Array; shape: number[] }; y: Int32Array } {
-  const x = Matrix.randomNormal(rows, 36, new Rng(5), 0, 1).data;
-  return { x: { data: x, shape: [rows, 1, 6, 6] }, y: Int32Array.from({ length: rows }, (_, i) => i % 5) };
+/** A CNN wider than its miniature (12 channels, 12 x 12 images, a 40-wide dense layer). */
+function widerCnn(): Sequential {
+  const m = new Sequential(
+    [conv2d(12, 3, { padding: 1, activation: "relu" }), batchNorm(), maxPool2d(2), flatten(), dropout(0.1), dense(40, { activation: "relu" }), dense(5)],
+    { inputShape: [2, 12, 12], seed: 4, backend: "js" },
+  );
+  m.compile({ loss: "crossEntropy", optimizer: "adam" });
+  return m;
+}
+
+function data(rows: number, shape: number[]): { x: { data: Float32Array; shape: number[] }; y: Int32Array } {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const x = Matrix.randomNormal(rows, per, new Rng(5), 0, 1).data;
+  return { x: { data: x, shape: [rows, ...shape] }, y: Int32Array.from({ length: rows }, (_, i) => i % 5) };
+}
+
+/** One layer call of any plan: its turn, whether it has a layer's real widths (else a miniature's), forward or backward, rows. */
+interface LayerCall {
+  turn: number;
+  real: boolean;
+  /** kind, input and output widths (the layer's index in the real plan when real). */
+  what: string;
+  dir: "forward" | "backward";
+  rows: number;
+}
+
+/** `${kind} ${inF} ${outF}` of each step of `spec`. */
+function signatures(spec: PlanSpec): string[] {
+  let inF = spec.inFeatures;
+  return spec.layers.map((l) => {
+    const outF = (PLAN_OPS[l.kind] as PlanOp).outFeatures(l, inF, spec.paramCount, "");
+    const sig = `${l.kind} ${inF} ${outF}`;
+    inF = outF;
+    return sig;
+  });
+}
+
+const originals: Array<[PlanOp, PlanOp["forward"], PlanOp["backward"]]> = [];
+afterEach(() => {
+  for (const [op, f, b] of originals.splice(0)) {
+    op.forward = f;
+    op.backward = b;
+  }
+});
+
+/**
+ * Records every layer forward and backward of every plan (through PLAN_OPS, which every PlanExecutor
+ * calls) with the turn `turn()` gives; a call is "real" when its kind and widths are those of a step
+ * of `real` (every step of the models here is wider than its miniature's).
+ */
+function recordLayerCalls(turn: () => number, real: PlanSpec): LayerCall[] {
+  const sigs = signatures(real);
+  const calls: LayerCall[] = [];
+  for (const op of Object.values(PLAN_OPS) as PlanOp[]) {
+    const { forward, backward } = op;
+    originals.push([op, forward, backward]);
+    const note = (layer: PlanLayer, inF: number, outF: number, dir: LayerCall["dir"], rows: number): void => {
+      const what = `${layer.kind} ${inF} ${outF}`;
+      calls.push({ turn: turn(), real: sigs.includes(what), what, dir, rows });
+    };
+    op.forward = function (k, layer, w, x, y, rows, inF, outF, ...rest) {
+      note(layer, inF, outF, "forward", rows);
+      return forward.call(this, k, layer, w, x, y, rows, inF, outF, ...rest);
+    };
+    op.backward = function (k, layer, w, x, y, dy, dx, rows, inF, outF) {
+      note(layer, inF, outF, "backward", rows);
+      return backward.call(this, k, layer, w, x, y, dy, dx, rows, inF, outF);
+    };
+  }
+  return calls;
+}
+
+/** Turns of the event loop, counted by a setImmediate chain from start() to stop(). */
+function turnCounter(): { turns: number; start(): void; stop(): void } {
+  const c = {
+    turns: 0,
+    on: false,
+    start() {
+      c.turns = 0;
+      c.on = true;
+      setImmediate(tick);
+    },
+    stop() {
+      c.on = false;
+    },
+  };
+  const tick = (): void => {
+    c.turns++;
+    if (c.on) setImmediate(tick);
+  };
+  return c;
+}
+
+/**
+ * What keeps the first real-sized calls short: before the first of them, at least `miniPasses`
+ * miniature forward passes (counted by their first layer's calls) in at least `miniTurns` turns.
+ */
+function expectMiniatureFirst(calls: LayerCall[], spec: PlanSpec, miniPasses: number, miniTurns: number): number {
+  const firstReal = calls.findIndex((c) => c.real);
+  expect(firstReal).toBeGreaterThan(0);
+  const before = calls.slice(0, firstReal);
+  const first = signatures(spec)[0]!.split(" ")[0];
+  expect(before.filter((c) => c.dir === "forward" && c.what.startsWith(`${first} `) && c.what !== signatures(spec)[0]).length).toBeGreaterThanOrEqual(miniPasses);
+  expect(new Set(before.map((c) => c.turn)).size).toBeGreaterThanOrEqual(miniTurns);
+  return firstReal;
 }
 
 describe("fit's warm-up on the TypeScript backend", () => {
-  it("runs in many turns of the event loop before the first training step", async () => {
-    const { x, y } = data(32);
-    let turns = 0;
-    let ticking = true;
-    const tick = (): void => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    let turnsBeforeFirstStep = -1;
-    const cb: Callback = {
-      onTrainBegin: () => {
-        turns = 0;
-        setImmediate(tick);
-      },
-      onBatchEnd: () => {
-        if (turnsBeforeFirstStep < 0) turnsBeforeFirstStep = turns;
-      },
-    };
-    await cnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [cb] });
-    ticking = false;
-    // 16 warm-up steps, the first one cut into phases (2 per layer + 3), each in its own turn.
-    expect(turnsBeforeFirstStep).toBeGreaterThanOrEqual(16);
+  it("runs many miniature steps, then a small real-shaped step one layer call per turn, before the first training step", () => {
+    const m = widerCnn();
+    const spec = m.buildSpec(8, false);
+    const { x, y } = data(24, [2, 12, 12]);
+    const exec = new PlanExecutor(tsBackend, spec, { params: m.params.slice(), grads: new Float32Array(spec.paramCount), state: new Float32Array(2 * spec.paramCount), rngState: m.rngState.slice() });
+    let turn = 0;
+    const calls = recordLayerCalls(() => turn, spec);
+    const run: StepRun = { x: x.data, y, rows: 24, order: Int32Array.from({ length: 24 }, (_, i) => i), start: 0, steps: 3, batchSize: 8, lr: new Float32Array(3).fill(0.01), firstStep: 1, training: true, losses: new Float32Array(3) };
+    // Each slice in its own turn, as fit runs them.
+    while (exec.warmUpSync(run)) turn++;
+    turn++;
+    expect(exec.runStepsSync(run)).toBe(3);
+
+    const L = spec.layers.length;
+    const firstReal = expectMiniatureFirst(calls, spec, 256, 16);
+    // The miniature's first step a layer call per turn (its first calls are the coldest), then whole
+    // steps: every layer forward, every backward, as many per turn as fit in a millisecond.
+    const mini = calls.slice(0, firstReal);
+    const miniTurns = [...new Set(mini.map((c) => c.turn))];
+    miniTurns.slice(0, 2 * L).forEach((t) => expect(mini.filter((c) => c.turn === t).length).toBe(1));
+    for (const t of miniTurns.slice(2 * L)) expect(mini.filter((c) => c.turn === t).length % (2 * L)).toBe(0);
+    // Then the real-shaped step on 4 rows: one layer call per turn, every forward, then every backward.
+    const sigs = signatures(spec);
+    const warm = calls.slice(firstReal).filter((c) => c.turn < turn);
+    expect(warm.every((c) => c.real && c.rows === 4)).toBe(true);
+    expect(new Set(warm.map((c) => c.turn)).size).toBe(warm.length);
+    expect(warm.map((c) => `${c.dir} ${c.what}`)).toEqual([...sigs.map((s) => `forward ${s}`), ...[...sigs].reverse().map((s) => `backward ${s}`)]);
+    // The real steps come after, in their own turn: 3 steps of 8 rows.
+    const steps = calls.filter((c) => c.turn === turn);
+    expect(steps.length).toBe(3 * 2 * L);
+    expect(steps.every((c) => c.real && c.rows === 8)).toBe(true);
   });
 
-  it("changes no number: parameters, optimizer state, random state and losses (row weights too) are those of steps without it", () => {
+  it("in fit: every turn before the first training step makes at most one real-sized layer call, after many turns of miniature steps", async () => {
+    const m = widerCnn();
+    const spec = m.buildSpec(8, false);
+    const { x, y } = data(32, [2, 12, 12]);
+    const counter = turnCounter();
+    const calls = recordLayerCalls(() => counter.turns, spec);
+    await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [{ onTrainBegin: () => counter.start() }] });
+    counter.stop();
+    expectMiniatureFirst(calls, spec, 256, 16);
+    const firstStep = calls.findIndex((c) => c.real && c.rows === 8);
+    const before = calls.slice(0, firstStep);
+    for (const t of new Set(before.map((c) => c.turn))) expect(before.filter((c) => c.turn === t && c.real).length).toBeLessThanOrEqual(1);
+    expect(new Set(calls.slice(firstStep).map((c) => c.turn)).has(calls[firstStep - 1]!.turn)).toBe(false);
+  });
+
+  it("predictAsync's and evaluate's first batch comes after the warm-up of the forward pass", async () => {
+    const m = widerCnn();
+    const spec = m.buildSpec(8, false);
+    const { x, y } = data(19, [2, 12, 12]);
+    const counter = turnCounter();
+    const calls = recordLayerCalls(() => counter.turns, spec);
+    counter.start();
+    await m.evaluate(x, y, { batchSize: 8, metrics: ["accuracy"] });
+    counter.stop();
+    const L = spec.layers.length;
+    // A turn per slice: the miniature's forward passes, then the real-shaped forward a layer per turn.
+    const firstReal = expectMiniatureFirst(calls, spec, 256, 16);
+    const warm = calls.slice(firstReal, firstReal + L);
+    expect(warm.every((c) => c.real && c.rows === 4 && c.dir === "forward")).toBe(true);
+    expect(new Set(warm.map((c) => c.turn)).size).toBe(L);
+    expect(calls.slice(firstReal + L).every((c) => c.real && c.rows !== 4)).toBe(true);
+    expect(calls.every((c) => c.dir === "forward")).toBe(true);
+
+    // predict (a fresh model, the same plan batch size): the warm-up runs before its first batch too.
+    const fresh = widerCnn();
+    calls.length = 0;
+    const p = await fresh.predictAsync(x, { batchSize: 8 });
+    expect(p.rows).toBe(19);
+    const first = expectMiniatureFirst(calls, spec, 256, 1);
+    expect(calls.slice(first, first + L).every((c) => c.rows === 4)).toBe(true);
+    // The prediction is what a plan without warm-up computes.
+    const plain = new PlanExecutor(tsBackend, fresh.buildSpec(8, false), { params: fresh.params, grads: new Float32Array(fresh.params.length), state: new Float32Array(2 * fresh.params.length), rngState: fresh.rngState });
+    const out = new Float32Array(8 * 5);
+    plain.forward(out, x.data.subarray(0, 8 * 288), 8);
+    tsBackend.softmaxForward(out, out, 8, 5);
+    expect(Array.from(p.data.subarray(0, 40))).toEqual(Array.from(out));
+  });
+
+  it("has a miniature for every kind of plan step, narrower than the plan and training to finite losses", () => {
+    const models: Array<[string, Sequential]> = [
+      ["dense, activations, dropout, layer norm", new Sequential([dense(50, { activation: "tanh" }), dropout(0.2), layerNorm(), dense(45), relu(), dense(3)], { inputSize: 60, seed: 1, backend: "js" })],
+      ["residual dense", new Sequential([dense(40), residual([dense(40, { activation: "relu" }), dense(40)]), tanh(), dense(2)], { inputSize: 10, seed: 1, backend: "js" })],
+      ["conv, pools, batch norm, residual", new Sequential([conv2d(10, 3, { padding: 1 }), batchNorm(), residual([conv2d(10, 3, { padding: 1 }), relu()]), avgPool2d(2), conv2d(16, 3, { stride: 2 }), globalAvgPool2d(), flatten(), dense(4)], { inputShape: [3, 20, 20], seed: 1, backend: "js" })],
+      ["conv without padding, layer norm over the image, softmax", new Sequential([conv2d(9, 5), maxPool2d(3, { stride: 2 }), layerNorm({ dims: 3 }), flatten(), dense(6), softmax()], { inputShape: [1, 30, 26], seed: 1, backend: "js" })],
+    ];
+    for (const [name, model] of models) {
+      model.compile({ loss: name.includes("softmax") ? "mse" : "crossEntropy", optimizer: "adam", clipNorm: 1 });
+      const spec = model.buildSpec(16, false);
+      const mini = miniature(spec);
+      expect(mini, name).not.toBeNull();
+      expect(mini!.spec.layers.map((l) => l.kind), name).toEqual(spec.layers.map((l) => l.kind));
+      expect(mini!.spec.paramCount, name).toBeLessThan(spec.paramCount);
+      expect(mini!.spec.inFeatures, name).toBeLessThanOrEqual(spec.inFeatures);
+      const exec = new PlanExecutor(tsBackend, mini!.spec, mini!.buffers);
+      for (let s = 0; s < 3; s++) {
+        mini!.run.firstStep = s + 1;
+        expect(exec.runStepsSync(mini!.run), name).toBe(1);
+        expect(Number.isFinite(mini!.run.losses[0]!), name).toBe(true);
+      }
+    }
+  });
+
+  it("changes no number: parameters, gradients, optimizer state, random state and losses (row weights too) are those of steps without it", () => {
     const m = cnn();
     const spec = m.buildSpec(8, false);
     const P = spec.paramCount;
     expect(spec.frozen?.length).toBeGreaterThan(0);
-    const { x, y } = data(24);
-    const make = (): { exec: PlanExecutor; params: Float32Array; state: Float32Array; rngState: Uint32Array } => {
+    const { x, y } = data(24, [1, 6, 6]);
+    const make = (): { exec: PlanExecutor; params: Float32Array; grads: Float32Array; state: Float32Array; rngState: Uint32Array } => {
       const params = m.params.slice();
+      const grads = new Float32Array(P);
       const state = new Float32Array(2 * P);
       const rngState = m.rngState.slice();
-      return { exec: new PlanExecutor(tsBackend, spec, { params, grads: new Float32Array(P), state, rngState }), params, state, rngState };
+      return { exec: new PlanExecutor(tsBackend, spec, { params, grads, state, rngState }), params, grads, state, rngState };
     };
     const runOf = (): StepRun => ({
       x: x.data,
@@ -91,14 +279,16 @@ describe("fit's warm-up on the TypeScript backend", () => {
     let slices = 1;
     while (warmed.exec.warmUpSync(run)) slices++;
     expect(warmed.exec.warmUpSync(run)).toBe(false);
-    // 15 whole steps and the first one in 2 * 6 layers + 3 phases.
-    expect(slices).toBe(15 + 15);
+    // The miniature's steps, then the real-shaped step: the batch, 6 forwards, the loss, 6 backwards.
+    expect(slices).toBeGreaterThanOrEqual(16 + 2 * 6 + 2);
     expect(run).toEqual(before);
+    // Batch norm's running statistics (moved by the real-shaped step's forward pass) are back.
     expect(warmed.params).toEqual(m.params);
     expect(warmed.exec.runStepsSync(run)).toBe(3);
 
     expect(run.losses).toEqual(plainRun.losses);
     expect(warmed.params).toEqual(plain.params);
+    expect(warmed.grads).toEqual(plain.grads);
     expect(warmed.state).toEqual(plain.state);
     expect(warmed.rngState).toEqual(plain.rngState);
   });

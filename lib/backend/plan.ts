@@ -188,10 +188,12 @@ export interface TrainPlan {
   runStepsSync?(run: StepRun): number;
   /**
    * One short slice of warm-up before the first step, on the calling thread, changing nothing the
-   * steps compute (the TypeScript PlanExecutor: small steps on private copies, so V8 compiles the
+   * steps compute (the TypeScript PlanExecutor: a step of a miniature of the plan, so V8 compiles the
    * kernels before the first real step). Returns whether more slices are due.
    */
   warmUpSync?(run: StepRun): boolean;
+  /** The same before the first inference forward pass (predict, evaluate). */
+  warmUpForwardSync?(): boolean;
   /**
    * Forward pass in inference mode (dropout off, no loss): out (rows, outFeatures) from
    * x (rows, inFeatures), rows <= batchSize. The output is what the last layer produces (logits for

@@ -26,11 +26,20 @@ import { Rng } from "../core/rng.js";
 import { checkPlanBuffers, checkRun, frozenRanges, layerWidths, opOf } from "./plan-checks.js";
 import { PlanBatch } from "./plan-batch.js";
 import { PlanUpdate } from "./plan-update.js";
+import { MINI_ROWS, miniature, type Miniature } from "./plan-miniature.js";
 
-/** Rows of a warm-up step (see warmUpSync): cold, a step of 4 rows takes a fraction of one of 64. */
+/**
+ * Miniature steps (and forward passes) of the warm-up: enough for V8 to have compiled the kernels,
+ * even those whose miniature calls are short loops (see warmUpSync); ~10-20 ms in all.
+ */
+const WARM_STEPS = 256;
+/** A warm-up slice runs miniature steps for up to this long (ms). */
+const WARM_SLICE_MS = 1;
+/** Rows of the warm-up's real-shaped step (see warmUpSync). */
 const WARM_ROWS = 4;
-/** Warm-up steps: enough for V8 to have compiled the kernels a real step calls (see the test). */
-const WARM_STEPS = 16;
+
+/** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights and an output buffer. */
+type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array };
 
 export class PlanExecutor implements TrainPlan {
   private readonly kernels: Kernels;
@@ -54,12 +63,16 @@ export class PlanExecutor implements TrainPlan {
   private readonly hasDropout: boolean;
   private readonly rng = new Rng(0);
   private disposed = false;
-  /** warmUpSync's executor over private copies of the buffers (null before it starts and after it ends). */
-  private warm: PlanExecutor | null = null;
-  /** Warm-up slices still to run. */
-  private warmLeft = WARM_STEPS;
-  /** The next phase of warm-up's first step (see phase), or -1 once it is done. */
+  /** The warm-up's miniature (see warmUpSync): undefined until its first slice, null when there is none or the warm-ups are past it. */
+  private mini: WarmMiniature | null | undefined = undefined;
+  /** Miniature steps and forward passes the warm-ups still run (warmUpSync, warmUpForwardSync). */
+  private warmMiniSteps = WARM_STEPS;
+  private warmMiniForwards = WARM_STEPS;
+  /** The next phase of warmUpSync's real-shaped step (-1: done), and of warmUpForwardSync's (a layer). */
   private warmPhase = 0;
+  private warmLayer = 0;
+  /** The frozen values kept during the real-shaped warm-up step. */
+  private warmFrozen: Float32Array[] = [];
 
   constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
     const slots = checkPlanBuffers(spec, buffers);
@@ -114,69 +127,137 @@ export class PlanExecutor implements TrainPlan {
   }
 
   /**
-   * One slice of warm-up for V8's compilers, before the first step: training on the first
-   * WARM_ROWS rows of `run`'s order through an executor over private copies of the parameters,
-   * gradients, optimizer state and random state, so that the model and every number of the real
-   * steps stay as they are. The first warm-up step runs one phase (a layer's forward or backward,
-   * the loss, the update) per slice, the next WARM_STEPS - 1 one step per slice. Returns whether
-   * more slices are due.
+   * One slice of warm-up for V8's compilers before the first training step; returns whether more
+   * slices are due. First the training steps of this plan's miniature (plan-miniature.ts: the same
+   * steps on narrow layers, small images and a few rows, with its own buffers and data): the first
+   * a phase per slice (the batch, each layer's forward, the loss, each layer's backward), then
+   * WARM_STEPS whole steps, as many per slice as fit in WARM_SLICE_MS. Then one step of WARM_ROWS
+   * rows of `run` on this plan, a phase per slice, with no update: batch norms' running statistics
+   * are put back after it and the gradients it leaves are overwritten by the first real step, so
+   * nothing of the model or of the real steps changes.
    *
-   * Why: run cold (interpreted, before V8 has compiled them), the kernels made fit's first step
-   * 4-9x as long as a warm one, one block of the event loop; these slices, each in its own turn,
-   * are short even cold. The same `run` object is used (its batchSize and steps put back after),
-   * so the kernels see the objects and array kinds of the real steps.
+   * Why: run cold (interpreted, before V8 has compiled them), the kernels made fit's first step up
+   * to ~10x as long as a warm one, one block of the event loop. V8 compiles functions, not shapes:
+   * after many cheap miniature calls the real-sized calls run optimized code, and the few branches
+   * only real sizes take (a scratch buffer growing, the run's own objects) are met by the small
+   * real-shaped step, one layer per slice, instead of by the first real step. The cost does not
+   * grow with the model beyond WARM_ROWS rows of one forward and backward pass.
    */
   warmUpSync(run: StepRun): boolean {
     this.checkAlive();
-    if (this.warmLeft <= 0) return false;
-    const { params, grads, state, rngState } = this.buffers;
-    this.warm ??= new PlanExecutor(this.kernels, this.spec, { params: params.slice(), grads: new Float32Array(grads.length), state: state.slice(), rngState: rngState.slice() });
+    const m = this.warmMiniSteps > 0 ? this.miniature() : null;
+    if (m) {
+      m.run.training = run.training;
+      m.run.weights = run.weights ? m.weights : null;
+      if (m.exec.warmPhase >= 0) {
+        m.exec.phaseSlice(m.run);
+        return true;
+      }
+      const t0 = performance.now();
+      do {
+        m.run.firstStep = WARM_STEPS - this.warmMiniSteps + 1;
+        m.exec.runStepsSync(m.run);
+      } while (--this.warmMiniSteps > 0 && performance.now() - t0 < WARM_SLICE_MS);
+      this.dropMiniature();
+      return true;
+    }
+    return this.warmPhase >= 0 && this.phaseSlice(run);
+  }
+
+  /**
+   * warmUpSync for the inference forward pass (predict, evaluate): the miniature's forward passes
+   * (the first a layer per slice), then one of WARM_ROWS rows on this plan, a layer per slice.
+   * Returns whether more slices are due.
+   */
+  warmUpForwardSync(): boolean {
+    this.checkAlive();
+    const m = this.warmMiniForwards > 0 ? this.miniature() : null;
+    if (m) {
+      if (m.exec.warmLayer < m.exec.ops.length) {
+        m.exec.layerSlice();
+        return true;
+      }
+      const t0 = performance.now();
+      do m.exec.forward(m.out, m.run.x, MINI_ROWS);
+      while (--this.warmMiniForwards > 0 && performance.now() - t0 < WARM_SLICE_MS);
+      this.dropMiniature();
+      return true;
+    }
+    return this.layerSlice();
+  }
+
+  /** The next phase of the warm-up step on the first WARM_ROWS rows of `run` (see warmPhaseOf); whether more are due. */
+  private phaseSlice(run: StepRun): boolean {
     const { start, steps, batchSize, losses } = run;
     const loss0 = losses[0]!;
     try {
       run.start = 0;
       run.steps = 1;
       run.batchSize = Math.min(WARM_ROWS, this.spec.batchSize, run.order.length);
-      if (this.warmPhase < 0) this.warm.runStepsSync(run);
-      else this.warmPhase = this.warm.phase(this.warmPhase, run) ? -1 : this.warmPhase + 1;
+      this.warmPhase = this.warmPhaseOf(this.warmPhase, run) ? -1 : this.warmPhase + 1;
     } finally {
       run.start = start;
       run.steps = steps;
       run.batchSize = batchSize;
       losses[0] = loss0;
     }
-    if (this.warmPhase < 0 && --this.warmLeft === 0) this.warm = null;
-    return this.warmLeft > 0;
+    return this.warmPhase >= 0;
+  }
+
+  /** The next layer of the warm-up forward pass on WARM_ROWS rows (whatever the batch buffer holds); whether more are due. */
+  private layerSlice(): boolean {
+    const l = this.warmLayer;
+    if (l >= this.ops.length) return false;
+    this.forwardLayer(l, l === 0 ? this.batch.x : this.outputs[l - 1]!, Math.min(WARM_ROWS, this.spec.batchSize), false);
+    return ++this.warmLayer < this.ops.length;
+  }
+
+  /** The miniature and its executor, made at the first warm-up slice (null: this plan has none). */
+  private miniature(): WarmMiniature | null {
+    if (this.mini === undefined) {
+      const m = miniature(this.spec);
+      this.mini = m && { ...m, exec: new PlanExecutor(this.kernels, m.spec, m.buffers), weights: m.run.weights!, out: new Float32Array(MINI_ROWS * m.spec.outFeatures) };
+    }
+    if (!this.mini) this.warmMiniSteps = this.warmMiniForwards = 0;
+    return this.mini;
+  }
+
+  /** The miniature is dropped once both warm-ups are past it. */
+  private dropMiniature(): void {
+    if (this.warmMiniSteps <= 0 && this.warmMiniForwards <= 0) this.mini = null;
   }
 
   /**
-   * Phase `p` of one training step on the first run.batchSize rows of run.order (what runStepsSync
-   * does, cut in pieces): 0 gathers the batch, 1..L run layer p-1 forward, L+1 the loss, L+2..2L+1
-   * layer 2L+1-p backward, 2L+2 the update. Returns whether the step is done (after the update, or
-   * after a loss that is not finite).
+   * Phase `p` of the real-shaped warm-up step on the first run.batchSize rows of run.order: 0 gathers
+   * the batch (and keeps the frozen values: batch norms' running statistics), 1..L run layer p-1
+   * forward, L+1 the loss, L+2..2L+1 layer 2L+1-p backward. Returns whether the step is done (after
+   * the last backward, or after a loss that is not finite), the frozen values then put back.
    */
-  private phase(p: number, run: StepRun): boolean {
+  private warmPhaseOf(p: number, run: StepRun): boolean {
     const L = this.spec.layers.length;
     const classLabels = this.spec.loss.kind === "crossEntropy";
     const rows = Math.min(run.batchSize, run.order.length);
     const { batch } = this;
+    let done = false;
     if (p === 0) {
       checkRun(this.spec, run);
       this.allocateDeltas();
       batch.gather(run, 0, rows, classLabels);
+      this.warmFrozen = frozenRanges(this.spec).map(([b, e]) => this.buffers.params.slice(b, e));
     } else if (p <= L) {
       this.forwardLayer(p - 1, p === 1 ? batch.x : this.outputs[p - 2]!, rows, run.training);
     } else if (p === L + 1) {
       const weights = run.weights ? batch.gatherWeights(run.weights, run.order, 0, rows) : null;
-      run.losses[0] = this.lossAndOutputDelta(this.outputs[L - 1]!, classLabels ? batch.labels : batch.y, rows, weights);
-      if (!Number.isFinite(run.losses[0]!)) return true;
-    } else if (p <= 2 * L + 1) {
-      this.backwardLayer(2 * L + 1 - p, batch.x, rows);
+      done = !Number.isFinite(this.lossAndOutputDelta(this.outputs[L - 1]!, classLabels ? batch.labels : batch.y, rows, weights));
     } else {
-      this.updater.apply(run.lr[0]!, run.firstStep);
-      return true;
+      this.backwardLayer(2 * L + 1 - p, batch.x, rows);
+      done = p === 2 * L + 1;
     }
-    return false;
+    if (done) {
+      frozenRanges(this.spec).forEach(([b], i) => this.buffers.params.set(this.warmFrozen[i]!, b));
+      this.warmFrozen = [];
+    }
+    return done;
   }
 
   forward(out: Float32Array, x: Float32Array, rows: number): void {

@@ -7,7 +7,7 @@ import type { Kernels } from "../backend/backend.js";
 import type { PlanLoss, TrainPlan } from "../backend/plan.js";
 import type { Loss } from "../losses/index.js";
 import { MetricAccumulator, type MetricName, type MetricTask, type Targets } from "./metrics.js";
-import { yieldIfDue, type Slicer } from "./yield.js";
+import { yieldIfDue, yieldNow, type Slicer } from "./yield.js";
 
 export interface EvalContext {
   plan: TrainPlan;
@@ -87,6 +87,9 @@ export async function evaluateArrays(
   const out = new Float32Array(batchSize * cols);
   const acc = new MetricAccumulator(metrics, metricTask(ctx.loss), cols, ctx.targetMean, ctx.targetStd);
   let lossSum = 0;
+  // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice:
+  // the first batch then runs warm.
+  if (slicer && plan.warmUpForwardSync) while (plan.warmUpForwardSync()) await yieldNow(slicer);
   for (let start = 0; start < rows; start += batchSize) {
     const b = Math.min(batchSize, rows - start);
     ctx.guard?.();
