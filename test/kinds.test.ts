@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { nativeKindTable } from "../lib/backend/native/kind-table.js";
+import { PLAN_OPS } from "../lib/nn/layers.js";
 
 describe("the kind table shared with the native addon", () => {
   it("holds every registered kind once, with distinct codes per list", () => {
@@ -13,5 +14,11 @@ describe("the kind table shared with the native addon", () => {
     expect(t.optimizers.sgd).toEqual({ code: 0, hyper: ["momentum", "dampening", "nesterov", "weightDecay"] });
     expect(t.losses.bce).toBe(5);
     expect(t.layers.dropout).toBe(3);
+  });
+
+  it("takes each plan step kind's code from its op, declared in the kind's layer file (lib/nn/layers/)", () => {
+    const fromOps = Object.fromEntries(Object.entries(PLAN_OPS).map(([kind, op]) => [kind, op.code]));
+    expect(Object.keys(fromOps)).toHaveLength(11);
+    expect(nativeKindTable().layers).toEqual(fromOps);
   });
 });

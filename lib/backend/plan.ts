@@ -6,7 +6,7 @@
  * - `lib/nn/plan-executor.ts` runs it in TypeScript over any `Kernels` (with the TypeScript kernels
  *   it is the TypeScript backend's training path; with the native kernels it is the "per-kernel"
  *   native path, one N-API crossing per kernel);
- * - the native backend's fused plan (`native/plan.cc`) runs it in C++, one N-API crossing per run
+ * - the native backend's fused plan (`native/plan.h`; its step kinds in `native/steps/`) runs it in C++, one N-API crossing per run
  *   of steps, on a libuv worker thread.
  * Parity tests hold the two to the same numbers.
  *
@@ -19,66 +19,26 @@
  *   exp_avg_sq], ...).
  * - `rngState` (4 x uint32): the xoshiro128** state used for dropout masks (see core/rng.ts).
  */
-import type { ActivationName } from "../ops/activations.js";
-import type { Window2d } from "../ops/window.js";
 import type { RegressionLoss } from "../ops/losses.js";
 import type { PlanOptimizer } from "../optim/optimizer.js";
 
 export type { PlanOptimizer } from "../optim/optimizer.js";
 
-/** The plan's layer kinds, with the integer codes the native addon uses (native/ops/kinds.h). */
-export const PLAN_LAYERS = {
-  dense: 0,
-  activation: 1,
-  softmax: 2,
-  dropout: 3,
-  conv2d: 4,
-  maxPool2d: 5,
-  avgPool2d: 6,
-  batchNorm: 7,
-  layerNorm: 8,
-  residualStart: 9,
-  residualEnd: 10,
-} as const;
+/**
+ * The plan's step kinds and each one's fields (besides `kind`), by kind. Each kind's layer file
+ * under lib/nn/layers/ adds its own entry, where its math is (TypeScript declaration merging:
+ * `declare module "../../backend/plan.js" { interface PlanSteps { dropout: { rate: number } } }`),
+ * so a new kind does not touch this file; lib/nn/layers.ts lists the kinds (PLAN_OPS, with their
+ * native codes).
+ */
+export interface PlanSteps {}
 
 /**
- * One step of the plan. A step sees flat per-sample widths; the geometry of image steps (NCHW, a
- * sample contiguous) is in their window (lib/ops/window.ts).
- *
- * - conv2d: weight (outChannels, C, kH, kW) at weightOffset, bias (outChannels) or -1; output
- *   (outChannels, outH, outW).
- * - maxPool2d / avgPool2d: output (C, outH, outW); average pooling counts padding as zeros and
- *   divides by kH·kW (global average pooling is a window over the whole plane).
- * - batchNorm: channels C = the sample's first dimension, spatial S = the product of the rest;
- *   weight (gamma), bias (beta), running_mean and running_var (C each; the running statistics are
- *   frozen ranges, changed only by the training forward pass, with PyTorch's momentum rule).
- * - layerNorm: over groups of `size` consecutive values (the sample's last dimensions); weight and
- *   bias (size).
- * - residualStart / residualEnd pair like parentheses: the start is the identity; the end adds the
- *   start's input to its own input (the same width).
+ * One step of the plan: `{ kind, ...fields }` for one of the kinds of PlanSteps. A step sees flat
+ * per-sample widths; the geometry of image steps (NCHW, a sample contiguous) is in their window
+ * (lib/ops/window.ts). Each kind's fields are described in its layer file.
  */
-export type PlanLayer =
-  | { kind: "dense"; inFeatures: number; outFeatures: number; weightOffset: number; biasOffset: number /* -1: no bias */ }
-  | { kind: "activation"; activation: ActivationName; alpha: number }
-  | { kind: "softmax" }
-  | { kind: "dropout"; rate: number }
-  | { kind: "conv2d"; window: Window2d; outChannels: number; weightOffset: number; biasOffset: number /* -1: none */ }
-  | { kind: "maxPool2d"; window: Window2d }
-  | { kind: "avgPool2d"; window: Window2d }
-  | {
-      kind: "batchNorm";
-      channels: number;
-      spatial: number;
-      momentum: number;
-      eps: number;
-      weightOffset: number;
-      biasOffset: number;
-      runningMeanOffset: number;
-      runningVarOffset: number;
-    }
-  | { kind: "layerNorm"; size: number; eps: number; weightOffset: number; biasOffset: number }
-  | { kind: "residualStart" }
-  | { kind: "residualEnd" };
+export type PlanLayer = { [K in keyof PlanSteps]: { kind: K } & PlanSteps[K] }[keyof PlanSteps];
 
 /**
  * The loss the plan minimises. Targets: regression losses, `crossEntropyDense` and `bce` take a

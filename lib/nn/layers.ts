@@ -4,9 +4,9 @@
  * (see layers/layer.ts for what a description holds); saving, loading, summaries, ONNX and PyTorch
  * export, and the training plans all go through these lists.
  *
- * Adding a layer kind: its file under layers/, its entries here, and its native plan op
- * (native/plan.cc and the kind list in native/ops/kinds.h); its PyTorch row in
- * lib/io/torch-layers.ts.
+ * Adding a layer kind: its file under layers/ (its plan step's fields, code and math among the
+ * rest), its entries here, and its native step (its file under native/steps/ and its line in the
+ * kind list, native/steps/steps.h); its PyTorch row in lib/io/torch-layers.ts.
  */
 import type { PlanLayer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
@@ -64,7 +64,10 @@ export type LayerConfig =
   | LayerNormConfig
   | ResidualConfig;
 
-/** The math of every plan step kind (the TypeScript reference the training plans run). */
+/**
+ * Every plan step kind (PlanSteps in lib/backend/plan.ts, which each layer file extends with its
+ * own) and its math: the TypeScript reference the training plans run, and the kind's native code.
+ */
 export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { kind: K }>, any> } = {
   dense: denseOp,
   activation: activationOp,
@@ -78,6 +81,11 @@ export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { k
   residualStart: residualStartOp,
   residualEnd: residualEndOp,
 };
+
+/** The plan step kinds' native codes, by kind (what the addon's kinds() must list: lib/backend/native/kind-table.ts). */
+export const PLAN_LAYER_CODES: Readonly<Record<PlanLayer["kind"], number>> = Object.fromEntries(
+  Object.entries(PLAN_OPS).map(([kind, op]) => [kind, op.code]),
+) as Record<PlanLayer["kind"], number>;
 
 /**
  * How deeply residual blocks may nest in a config. Rebuilding recurses once per level, so without a

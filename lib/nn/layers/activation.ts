@@ -99,9 +99,17 @@ export function activationStep(name: DenseActivation, alpha: number | undefined)
   return { kind: "activation", activation: name, alpha: name === "leakyRelu" ? (alpha ?? LEAKY_RELU_ALPHA) : 0 };
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** An activation step (alpha: leakyRelu's negative slope, 0 for the others). */
+    activation: { activation: ActivationName; alpha: number };
+  }
+}
+
 type ActivationStep = Extract<PlanLayer, { kind: "activation" }>;
 
 export const activationOp: PlanOp<ActivationStep, null> = {
+  code: 1,
   outFeatures: (_l, inF) => inF,
   prepare: () => null,
   forward(k, l, _w, x, y, rows, _inF, outF) {

@@ -151,9 +151,30 @@ interface BatchNormWork {
   batchStats: boolean;
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /**
+     * A batchNorm step: channels C = the sample's first dimension, spatial S = the product of the
+     * rest; weight (gamma), bias (beta), running_mean and running_var (C each; the running statistics
+     * are frozen ranges, changed only by the training forward pass, with PyTorch's momentum rule).
+     */
+    batchNorm: {
+      channels: number;
+      spatial: number;
+      momentum: number;
+      eps: number;
+      weightOffset: number;
+      biasOffset: number;
+      runningMeanOffset: number;
+      runningVarOffset: number;
+    };
+  }
+}
+
 type BatchNormStep = Extract<PlanLayer, { kind: "batchNorm" }>;
 
 export const batchNormOp: PlanOp<BatchNormStep, BatchNormWork> = {
+  code: 7,
   outFeatures(l, inF, P, at) {
     if (!(Number.isInteger(l.channels) && l.channels >= 1 && Number.isInteger(l.spatial) && l.spatial >= 1) || l.channels * l.spatial !== inF) {
       throw new RangeError(`${at} (batchNorm) expects ${l.channels} channels x ${l.spatial} positions but receives ${inF} values`);

@@ -259,9 +259,17 @@ interface ConvWork {
   gemmOut: Float32Array;
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** A conv2d step: weight (outChannels, C, kH, kW) at weightOffset, bias (outChannels) or -1; output (outChannels, outH, outW). */
+    conv2d: { window: Window2d; outChannels: number; weightOffset: number; biasOffset: number };
+  }
+}
+
 type ConvStep = Extract<PlanLayer, { kind: "conv2d" }>;
 
 export const conv2dOp: PlanOp<ConvStep, ConvWork> = {
+  code: 4,
   outFeatures(l, inF, P, at) {
     checkWindow(l.window, `${at} (conv2d)`);
     const g = l.window;

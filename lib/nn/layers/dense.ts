@@ -176,9 +176,17 @@ interface DenseViews {
   biasGrad: Float32Array | null;
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** A dense step: weight (outFeatures, inFeatures) at weightOffset, bias (outFeatures) at biasOffset (-1: none). */
+    dense: { inFeatures: number; outFeatures: number; weightOffset: number; biasOffset: number };
+  }
+}
+
 type DenseStep = Extract<PlanLayer, { kind: "dense" }>;
 
 export const denseOp: PlanOp<DenseStep, DenseViews> = {
+  code: 0,
   outFeatures(l, inF, P, at) {
     if (l.inFeatures !== inF) throw new RangeError(`${at} (dense) expects ${l.inFeatures} inputs but receives ${inF}`);
     const wEnd = l.weightOffset + l.inFeatures * l.outFeatures;

@@ -60,10 +60,18 @@ export class Dropout extends Layer {
 
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** Inverted dropout with drop probability `rate`. */
+    dropout: { rate: number };
+  }
+}
+
 type DropoutStep = Extract<PlanLayer, { kind: "dropout" }>;
 
 /** The mask, already scaled by 1 / (1 - rate): y = x · mask, dx = dy · mask. */
 export const dropoutOp: PlanOp<DropoutStep, Float32Array> = {
+  code: 3,
   outFeatures: (_l, inF) => inF,
   prepare: (_l, _buffers, batchSize, inF) => new Float32Array(batchSize * inF),
   forward(_k, l, mask, x, y, rows, _inF, outF, training, rng) {

@@ -123,9 +123,17 @@ interface LayerNormWork {
   invStd: Float32Array;
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** A layerNorm step over groups of `size` consecutive values (the sample's last dimensions); weight and bias (size). */
+    layerNorm: { size: number; eps: number; weightOffset: number; biasOffset: number };
+  }
+}
+
 type LayerNormStep = Extract<PlanLayer, { kind: "layerNorm" }>;
 
 export const layerNormOp: PlanOp<LayerNormStep, LayerNormWork> = {
+  code: 8,
   outFeatures(l, inF, P, at) {
     if (!Number.isInteger(l.size) || l.size < 1 || inF % l.size !== 0) throw new RangeError(`${at} (layerNorm) normalizes groups of ${l.size} values but receives ${inF} per sample`);
     if (!(l.eps > 0 && Number.isFinite(l.eps))) throw new RangeError(`${at} (layerNorm) has eps ${l.eps}; expected a finite number > 0`);

@@ -9,7 +9,7 @@
  *   initialization;
  * - its steps in the training plan (`planLayers`), whose math is defined once per plan op: the
  *   TypeScript reference forward and backward in `planOp` below (run by lib/nn/plan-executor.ts
- *   over any backend's kernels) and its native twin in native/plan.cc;
+ *   over any backend's kernels) and its native twin in native/steps/<kind>.h;
  * - its ONNX export. (Its PyTorch module is its row in lib/io/torch-layers.ts, keyed by the same
  *   config type; the activations' torch spellings come from lib/ops/activations.ts.)
  *
@@ -231,10 +231,15 @@ export interface PlanContext {
 
 /**
  * A plan step's math, over any backend's kernels: the TypeScript reference of the training plan
- * (its native twin is in native/plan.cc). `W` is what the step prepares once per plan (views into
+ * (its native twin is its step file, native/steps/<kind>.h). `W` is what the step prepares once per plan (views into
  * the model's buffers, masks); a step allocates nothing.
  */
 export interface PlanOp<L extends PlanLayer = PlanLayer, W = unknown> {
+  /**
+   * The step kind's integer code: the native addon's for the same kind (BN_LAYERS in
+   * native/steps/steps.h); the loader refuses an addon whose codes differ.
+   */
+  code: number;
   /** Output features per sample; throws a RangeError naming `at` when the layer does not fit the plan. */
   outFeatures(layer: L, inFeatures: number, paramCount: number, at: string): number;
   /** The step's views and workspaces, for batches of up to `batchSize` rows. */

@@ -258,6 +258,18 @@ export class GlobalAvgPool2d extends Layer {
   }
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** Max pooling: output (C, outH, outW). */
+    maxPool2d: { window: Window2d };
+    /**
+     * Average pooling: output (C, outH, outW); padding counts as zeros and each window divides by
+     * kH·kW (global average pooling is a window over the whole plane).
+     */
+    avgPool2d: { window: Window2d };
+  }
+}
+
 type PoolStep = Extract<PlanLayer, { kind: "maxPool2d" | "avgPool2d" }>;
 
 /** Output width of a pooling step (it keeps the channels). */
@@ -274,6 +286,7 @@ function poolOutFeatures(l: PoolStep, inF: number, at: string): number {
 
 /** Where each output's maximum came from (h·W + w in its channel plane), for the batch. */
 export const maxPool2dOp: PlanOp<Extract<PlanLayer, { kind: "maxPool2d" }>, Int32Array> = {
+  code: 5,
   outFeatures: (l, inF, _P, at) => poolOutFeatures(l, inF, at),
   prepare: (_l, _buffers, batchSize, _inF, outF) => new Int32Array(batchSize * outF),
   forward(k, l, argmax, x, y, rows) {
@@ -285,6 +298,7 @@ export const maxPool2dOp: PlanOp<Extract<PlanLayer, { kind: "maxPool2d" }>, Int3
 };
 
 export const avgPool2dOp: PlanOp<Extract<PlanLayer, { kind: "avgPool2d" }>, null> = {
+  code: 6,
   outFeatures: (l, inF, _P, at) => poolOutFeatures(l, inF, at),
   prepare: () => null,
   forward(k, l, _w, x, y, rows) {

@@ -144,7 +144,17 @@ function matchingStart(layers: readonly PlanLayer[], end: number): number {
 /** residualStart: the identity; in backward it adds the gradient that skipped the body (the end's dy). */
 // The end's delta is read from ctx.deltas at backward time: the executor makes the deltas only
 // when a backward pass first runs (an inference plan never does).
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** The start of a residual block (the identity); residualStart and residualEnd pair like parentheses. */
+    residualStart: {};
+    /** The end of a residual block: adds the matching residualStart's input to its own input (the same width). */
+    residualEnd: {};
+  }
+}
+
 export const residualStartOp: PlanOp<Extract<PlanLayer, { kind: "residualStart" }>, { deltas: readonly Float32Array[]; end: number }> = {
+  code: 9,
   outFeatures: (_l, inF) => inF,
   prepare(_l, _buffers, _batchSize, _inF, _outF, ctx) {
     const end = matchingEnd(ctx.layers, ctx.index);
@@ -162,6 +172,7 @@ export const residualStartOp: PlanOp<Extract<PlanLayer, { kind: "residualStart" 
 
 /** residualEnd: y = x + the input of the matching residualStart (kept as that step's output). */
 export const residualEndOp: PlanOp<Extract<PlanLayer, { kind: "residualEnd" }>, { skip: Float32Array }> = {
+  code: 10,
   outFeatures: (_l, inF) => inF,
   prepare(_l, _buffers, batchSize, inF, _outF, ctx) {
     const start = matchingStart(ctx.layers, ctx.index);

@@ -55,7 +55,15 @@ export class Softmax extends Layer {
 
 }
 
+declare module "../../backend/plan.js" {
+  interface PlanSteps {
+    /** Softmax over each sample's features. */
+    softmax: {};
+  }
+}
+
 export const softmaxOp: PlanOp<Extract<PlanLayer, { kind: "softmax" }>, null> = {
+  code: 2,
   outFeatures: (_l, inF) => inF,
   prepare: () => null,
   forward(k, _l, _w, x, y, rows, _inF, outF) {
