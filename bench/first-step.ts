@@ -13,7 +13,7 @@
  *   first batch (predictAsync, evaluate) is done, as seen by a setImmediate chain;
  * - first: that first real step's (or batch forward's) own time;
  * - median: the median step (or batch forward) after it;
- * - block / median, and the whole call's wall time.
+ * - block / median; the time spent in the plan's warm-up slices; the whole call's wall time.
  * With --repeat N (default 1) each (model, op) runs in N fresh processes and every column is the
  * smallest of the N: on a busy machine the other jobs only ever add time, so the minimum is the
  * closest to what the call itself costs.
@@ -101,6 +101,8 @@ interface Measure {
   blockAll: number;
   first: number;
   median: number;
+  /** Time spent in the plan's warm-up slices (ms). */
+  warmUp: number;
   wall: number;
 }
 
@@ -123,6 +125,25 @@ function gapTracker(): { stop(): Array<[number, number]> } {
       return gaps;
     },
   };
+}
+
+/** Total time spent in PlanExecutor's warm-up slices (those it has), as a running sum in `total.ms`. */
+function timeWarmUp(): { ms: number } {
+  const total = { ms: 0 };
+  const proto = PlanExecutor.prototype as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>;
+  for (const method of ["warmUpSync", "warmUpForwardSync"]) {
+    const original = proto[method];
+    if (!original) continue;
+    proto[method] = function (this: unknown, ...args: unknown[]): unknown {
+      const t0 = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        total.ms += performance.now() - t0;
+      }
+    };
+  }
+  return total;
 }
 
 /** Times of PlanExecutor calls at `rows` rows: [end time, ms per step]. */
@@ -153,6 +174,7 @@ async function child(id: ModelId, op: Op, warmUp: boolean): Promise<Measure> {
   const yc = c.classes !== null ? Int32Array.from({ length: rows }, (_, i) => i % c.classes!) : null;
   const yr = c.classes === null ? Matrix.randomNormal(rows, model.outputSize, new Rng(2)) : null;
   const y = yc ?? yr!;
+  const warmTime = timeWarmUp();
   const calls = op === "fit" ? timeCalls("runStepsSync", c.batchSize) : timeCalls("forward", INFER_BATCH);
   const xin = id === "cnn" ? { data: x.data, shape: [rows, 1, 28, 28] } : x;
   const tracker = gapTracker();
@@ -173,6 +195,7 @@ async function child(id: ModelId, op: Op, warmUp: boolean): Promise<Measure> {
     blockAll: longest(gaps),
     first: calls[0]![1],
     median: median(calls.slice(1).map((c) => c[1])),
+    warmUp: warmTime.ms,
     wall,
   };
 }
@@ -210,16 +233,16 @@ async function main(): Promise<void> {
         runs.push(JSON.parse(p.stdout.trim().split("\n").at(-1)!) as Measure);
       }
       const least = (k: keyof Measure): number => Math.min(...runs.map((m) => m[k] as number));
-      const m = { block: least("block"), blockAll: least("blockAll"), first: least("first"), median: least("median"), wall: least("wall") };
+      const m = { block: least("block"), blockAll: least("blockAll"), first: least("first"), median: least("median"), warmUp: least("warmUp"), wall: least("wall") };
       const what = op === "fit" ? `fit (batch ${CASES[id].batchSize})` : `${op === "predict" ? "predictAsync" : "evaluate"} (batch ${INFER_BATCH})`;
-      rows.push([id, what, fmt(m.block), fmt(m.blockAll), fmt(m.first), fmt(m.median), `${(m.block / m.median).toFixed(2)}x`, fmt(m.wall)]);
+      rows.push([id, what, fmt(m.block), fmt(m.blockAll), fmt(m.first), fmt(m.median), `${(m.block / m.median).toFixed(2)}x`, fmt(m.warmUp), fmt(m.wall)]);
       process.stderr.write(`${id} ${op}: done\n`);
     }
   }
   console.log(
     `TypeScript backend${warmUp ? "" : " without the warm-up"}, each row ${repeat === 1 ? "a fresh process" : `the least of ${repeat} fresh processes`}; times in ms (step = one training step, batch = one forward).`,
   );
-  console.log(table(["model", "call", "longest block to 1st", "longest block", "1st step/batch", "median", "block / median", "wall"], rows));
+  console.log(table(["model", "call", "longest block to 1st", "longest block", "1st step/batch", "median", "block / median", "warm-up", "wall"], rows));
 }
 
 await main();
