@@ -15,7 +15,8 @@
         "native/plan_compile.cc",
         "native/plan_spec.cc",
         "native/plan_steps.cc",
-        "native/plan_validate.cc"
+        "native/plan_validate.cc",
+        "native/runtime_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -8,9 +8,14 @@
 //   "Argument 'c' of gemm has 10 values but m*n = 12"
 // The passing path makes no allocation: typed arrays are read with one napi_get_typedarray_info
 // call, strings are built only when throwing.
+//
+// Also here: the range predicates the checks take (Positive, NonNegative, ...), the overlap check
+// of an output and an input buffer, and Register, which puts a table of entry points on the
+// addon's exports (each binding file declares its table once, name beside function).
 #pragma once
 #include <napi.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -30,6 +35,15 @@ struct View {
   size_t length;
   const char* name;
 };
+
+// Byte ranges of the first `na` values of a and the first `nb` values of b overlap.
+template <typename T, typename U>
+bool Overlap(const View<T>& a, int64_t na, const View<U>& b, int64_t nb) {
+  if (na == 0 || nb == 0) return false;
+  const char* a0 = reinterpret_cast<const char*>(a.data);
+  const char* b0 = reinterpret_cast<const char*>(b.data);
+  return a0 < b0 + nb * int64_t(sizeof(U)) && b0 < a0 + na * int64_t(sizeof(T));
+}
 
 // A JavaScript rendering of a value for error messages: "a string (\"x\")", "a Float64Array of
 // length 3", "an Array of length 2", "undefined", "a number (NaN)" ...
@@ -91,6 +105,11 @@ inline std::string FormatNumber(napi_env env, double x) {
   napi_get_value_string_utf8(env, s, &out[0], len + 1, &len);
   return out;
 }
+
+// Ranges for FiniteIn / ScalarIn.
+inline bool Positive(double x) { return x > 0; }
+inline bool NonNegative(double x) { return x >= 0; }
+inline bool ZeroOrOne(double x) { return x == 0 || x == 1; }
 
 // The arguments of one call of native function `fn`, with the checks that read them.
 class Args {
@@ -177,6 +196,21 @@ class Args {
     return x;
   }
 
+  // A scalar: finite, and finite once rounded to float32. Returned as the double it is; kernels
+  // that work in float round it themselves.
+  double Scalar(size_t i, const char* name) const {
+    const double x = Finite(i, name);
+    if (std::fabs(x) > double(FLT_MAX)) RangeError(ArgCap(name) + " is " + Fmt(x) + ", outside the float32 range");
+    return x;
+  }
+
+  // A scalar (as Scalar) in a range; `range` describes it for the message.
+  double ScalarIn(size_t i, const char* name, bool ok_fn(double), const char* range) const {
+    const double x = Scalar(i, name);
+    if (!ok_fn(x)) RangeError(ArgCap(name) + " must be " + range + " but received " + Fmt(x));
+    return x;
+  }
+
   // A dimension: an integer in [0, 2^31-1].
   int64_t Dim(size_t i, const char* name) const {
     const double x = Number(i, name);
@@ -221,6 +255,37 @@ class Args {
     }
   }
 
+  // Length for each of `views` in turn: all must hold at least `need` values (`expr`).
+  template <typename... V>
+  void Lengths(int64_t need, const char* expr, const V&... views) const {
+    (Length(views, need, expr), ...);
+  }
+
+  // A position in buffer `v`: an integer in [lo, v.length] (`lo_expr` names lo in the message: "0",
+  // "start"). Not capped at 2^31-1 as a dimension is: positions index whole datasets.
+  template <typename T>
+  int64_t Position(size_t i, const char* name, int64_t lo, const char* lo_expr, const View<T>& v) const {
+    const double x = Number(i, name);
+    if (!(std::isfinite(x) && std::trunc(x) == x && x >= double(lo))) {
+      std::string bound = lo_expr;
+      if (bound != std::to_string(lo)) bound += " (" + std::to_string(lo) + ")";
+      RangeError(ArgCap(name) + " must be an integer >= " + bound + " but received " + Fmt(x));
+    }
+    if (x > double(v.length)) {
+      RangeError(ArgCap(name) + " is " + Fmt(x) + ", past the end of argument '" + v.name + "' (" +
+                 std::to_string(v.length) + " values)");
+    }
+    return int64_t(x);
+  }
+
+  // The first `n_out` values of `out` must not share memory with the first `n_in` of `in`.
+  template <typename T, typename U>
+  void NoOverlap(const View<T>& out, int64_t n_out, const View<U>& in, int64_t n_in) const {
+    if (Overlap(out, n_out, in, n_in)) {
+      RangeError(ArgCap(out.name) + " shares memory with argument '" + in.name + "'; expected separate buffers");
+    }
+  }
+
   std::string Fmt(double x) const { return FormatNumber(env_, x); }
 
  private:
@@ -228,6 +293,18 @@ class Args {
   Napi::Env env_;
   const char* fn_;
 };
+
+// One entry point: the name it has on the addon's exports, and its function.
+struct Entry {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+
+// Put every entry of `entries` on `exports` under its name.
+template <size_t N>
+void Register(Napi::Env env, Napi::Object exports, const Entry (&entries)[N]) {
+  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+}
 
 }  // namespace check
 }  // namespace blasnet

@@ -4,50 +4,20 @@
 // kernels.cc on the caller's buffers, zero-copy (typed-array data pointers include byteOffset, so
 // subarray views work). Argument order and meaning follow `Kernels` in lib/backend/backend.ts;
 // activation and loss kinds arrive as the integer codes of ACTIVATIONS / REGRESSION_LOSSES.
-#include <cblas.h>
-
-#include <cfloat>
 #include <cstring>
 #include <string>
 
 #include "check.h"
 #include "kernels.h"
 #include "ops/optimizers.h"
-#include "rng.h"
 
 namespace blasnet {
 namespace {
 
 using check::Args;
+using check::Positive;
 using check::View;
-
-bool Positive(double x) { return x > 0; }
-bool ZeroOrOne(double x) { return x == 0 || x == 1; }
-
-// A scalar: finite, and finite once rounded to float32. Returned as the double it is; kernels
-// that work in float round it themselves.
-double Scalar(const Args& args, size_t i, const char* name) {
-  const double x = args.Finite(i, name);
-  if (std::fabs(x) > double(FLT_MAX)) {
-    args.RangeError(args.ArgCap(name) + " is " + args.Fmt(x) + ", outside the float32 range");
-  }
-  return x;
-}
-
-double ScalarIn(const Args& args, size_t i, const char* name, bool ok_fn(double), const char* range) {
-  const double x = Scalar(args, i, name);
-  if (!ok_fn(x)) args.RangeError(args.ArgCap(name) + " must be " + range + " but received " + args.Fmt(x));
-  return x;
-}
-
-// Byte ranges of the first `count` values of two views overlap.
-template <typename T, typename U>
-bool Overlap(const View<T>& a, int64_t na, const View<U>& b, int64_t nb) {
-  if (na == 0 || nb == 0) return false;
-  const char* a0 = reinterpret_cast<const char*>(a.data);
-  const char* b0 = reinterpret_cast<const char*>(b.data);
-  return a0 < b0 + nb * int64_t(sizeof(U)) && b0 < a0 + na * int64_t(sizeof(T));
-}
+using check::ZeroOrOne;
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args args(info, "gemm", 10);
@@ -56,10 +26,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const int64_t m = args.Dim(2, "m");
   const int64_t n = args.Dim(3, "n");
   const int64_t k = args.Dim(4, "k");
-  const float alpha = Scalar(args, 5, "alpha");
+  const float alpha = args.Scalar(5, "alpha");
   const View<float> a = args.F32(6, "a");
   const View<float> b = args.F32(7, "b");
-  const float beta = Scalar(args, 8, "beta");
+  const float beta = args.Scalar(8, "beta");
   const View<float> c = args.F32(9, "c");
   const int64_t mk = args.Product(m, k, "m*k");
   const int64_t kn = args.Product(k, n, "k*n");
@@ -67,8 +37,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   args.Length(a, mk, "m*k");
   args.Length(b, kn, "k*n");
   args.Length(c, mn, "m*n");
-  if (Overlap(c, mn, a, mk)) args.RangeError("Argument 'c' of gemm shares memory with argument 'a'");
-  if (Overlap(c, mn, b, kn)) args.RangeError("Argument 'c' of gemm shares memory with argument 'b'");
+  args.NoOverlap(c, mn, a, mk);
+  args.NoOverlap(c, mn, b, kn);
   gemm(trans_a, trans_b, int(m), int(n), int(k), alpha, a.data, b.data, beta, c.data);
   return info.Env().Undefined();
 }
@@ -91,7 +61,7 @@ Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   const View<float> dy = args.F32(1, "dy");
   const int64_t rows = args.Dim(2, "rows");
   const int64_t cols = args.Dim(3, "cols");
-  const float beta = ScalarIn(args, 4, "beta", ZeroOrOne, "0 (overwrite) or 1 (accumulate)");
+  const float beta = args.ScalarIn(4, "beta", ZeroOrOne, "0 (overwrite) or 1 (accumulate)");
   const int64_t count = args.Product(rows, cols, "rows*cols");
   args.Length(db, cols, "cols");
   args.Length(dy, count, "rows*cols");
@@ -105,9 +75,8 @@ Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
   const View<float> y = args.F32(1, "y");
   const View<float> x = args.F32(2, "x");
   const int64_t n = args.Dim(3, "n");
-  const float alpha = Scalar(args, 4, "alpha");
-  args.Length(y, n, "n");
-  args.Length(x, n, "n");
+  const float alpha = args.Scalar(4, "alpha");
+  args.Lengths(n, "n", y, x);
   if (n > 0) activation_forward(Activation(act), y.data, x.data, n, alpha);
   return info.Env().Undefined();
 }
@@ -120,11 +89,8 @@ Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   const View<float> x = args.F32(3, "x");
   const View<float> y = args.F32(4, "y");
   const int64_t n = args.Dim(5, "n");
-  const float alpha = Scalar(args, 6, "alpha");
-  args.Length(dx, n, "n");
-  args.Length(dy, n, "n");
-  args.Length(x, n, "n");
-  args.Length(y, n, "n");
+  const float alpha = args.Scalar(6, "alpha");
+  args.Lengths(n, "n", dx, dy, x, y);
   if (n > 0) activation_backward(Activation(act), dx.data, dy.data, x.data, y.data, n, alpha);
   return info.Env().Undefined();
 }
@@ -136,8 +102,7 @@ Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
   const int64_t rows = args.Dim(2, "rows");
   const int64_t cols = args.Dim(3, "cols");
   const int64_t count = args.Product(rows, cols, "rows*cols");
-  args.Length(y, count, "rows*cols");
-  args.Length(x, count, "rows*cols");
+  args.Lengths(count, "rows*cols", y, x);
   softmax_forward(y.data, x.data, int(rows), int(cols));
   return info.Env().Undefined();
 }
@@ -150,9 +115,7 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   const int64_t rows = args.Dim(3, "rows");
   const int64_t cols = args.Dim(4, "cols");
   const int64_t count = args.Product(rows, cols, "rows*cols");
-  args.Length(dx, count, "rows*cols");
-  args.Length(dy, count, "rows*cols");
-  args.Length(y, count, "rows*cols");
+  args.Lengths(count, "rows*cols", dx, dy, y);
   softmax_backward(dx.data, dy.data, y.data, int(rows), int(cols));
   return info.Env().Undefined();
 }
@@ -178,11 +141,10 @@ Napi::Value RegressionLossFn(const Napi::CallbackInfo& info) {
   const int64_t n = args.Dim(4, "n");
   // delta stays a double (the loss is summed in double).
   const double delta = RegressionLoss(kind) == RegressionLoss::huber
-                           ? ScalarIn(args, 5, "delta", Positive, "> 0 for the Huber loss")
-                           : Scalar(args, 5, "delta");
+                           ? args.ScalarIn(5, "delta", Positive, "> 0 for the Huber loss")
+                           : args.Scalar(5, "delta");
   if (grad.data) args.Length(grad, n, "n");
-  args.Length(pred, n, "n");
-  args.Length(target, n, "n");
+  args.Lengths(n, "n", pred, target);
   const View<float> w = args.F32OrNull(6, "weights");
   const int64_t cols = RowWidth(args, w, n);
   const double loss = regression_loss(RegressionLoss(kind), grad.data, pred.data, target.data, n, delta, w.data, cols);
@@ -222,8 +184,7 @@ Napi::Value SoftmaxCrossEntropyDense(const Napi::CallbackInfo& info) {
   const int64_t cols = args.Dim(4, "cols");
   const int64_t count = args.Product(rows, cols, "rows*cols");
   if (grad.data) args.Length(grad, count, "rows*cols");
-  args.Length(logits, count, "rows*cols");
-  args.Length(targets, count, "rows*cols");
+  args.Lengths(count, "rows*cols", logits, targets);
   const View<float> w = args.F32OrNull(5, "weights");
   if (w.data) args.Length(w, rows, "rows");
   const double loss = softmax_cross_entropy_dense(grad.data, logits.data, targets.data, int(rows), int(cols), w.data);
@@ -237,8 +198,7 @@ Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
   const View<float> targets = args.F32(2, "targets");
   const int64_t n = args.Dim(3, "n");
   if (grad.data) args.Length(grad, n, "n");
-  args.Length(logits, n, "n");
-  args.Length(targets, n, "n");
+  args.Lengths(n, "n", logits, targets);
   const View<float> w = args.F32OrNull(4, "weights");
   const int64_t cols = RowWidth(args, w, n);
   const double loss = bce_with_logits(grad.data, logits.data, targets.data, n, w.data, cols);
@@ -256,7 +216,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   const View<float> grad = args.F32(2, "grad");
   const View<float> state = args.F32(3, "state");
   const int64_t n = args.Dim(4, "n");
-  const double lr = Scalar(args, 5, "lr");
+  const double lr = args.Scalar(5, "lr");
   const double step = args.Number(6, "step");
   if (!(std::trunc(step) == step && step >= 1 && step <= 9007199254740991.0)) {
     args.RangeError("Argument 'step' of optimizerStep must be an integer >= 1 (the 1-based step number) but received " +
@@ -278,8 +238,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     }
   }
   const int slots = ops::OptimizerSlots(kind, hyper.data);
-  args.Length(param, n, "n");
-  args.Length(grad, n, "n");
+  args.Lengths(n, "n", param, grad);
   const std::string need = std::to_string(slots) + "*n (" + FindKind(kOptimizerKinds, int(kind))->name + " keeps " +
                            std::to_string(slots) + " state slots with these hyperparameters)";
   args.Length(state, int64_t(slots) * n, need.c_str());
@@ -317,30 +276,12 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), sum_squares(x.data, n));
 }
 
-// A position in buffer `v`: an integer in [lo, v.length] (`lo_expr` names lo in the message: "0",
-// "start"). Not capped at 2^31-1 as a dimension is: firstNonFinite takes absolute indices into
-// whole datasets.
-template <typename T>
-int64_t Position(const Args& args, size_t i, const char* name, int64_t lo, const char* lo_expr, const View<T>& v) {
-  const double x = args.Number(i, name);
-  if (!(std::isfinite(x) && std::trunc(x) == x && x >= double(lo))) {
-    std::string bound = lo_expr;
-    if (bound != std::to_string(lo)) bound += " (" + std::to_string(lo) + ")";
-    args.RangeError(args.ArgCap(name) + " must be an integer >= " + bound + " but received " + args.Fmt(x));
-  }
-  if (x > double(v.length)) {
-    args.RangeError(args.ArgCap(name) + " is " + args.Fmt(x) + ", past the end of argument '" + v.name + "' (" +
-                    std::to_string(v.length) + " values)");
-  }
-  return int64_t(x);
-}
-
 // firstNonFinite(x, start, end): the index in x of the first NaN or +-inf in x[start, end), or -1.
 Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
   Args args(info, "firstNonFinite", 3);
   const View<float> x = args.F32(0, "x");
-  const int64_t start = Position(args, 1, "start", 0, "0", x);
-  const int64_t end = Position(args, 2, "end", start, "start", x);
+  const int64_t start = args.Position(1, "start", 0, "0", x);
+  const int64_t end = args.Position(2, "end", start, "start", x);
   const int64_t i = first_non_finite(x.data + start, end - start);
   return Napi::Number::New(info.Env(), i < 0 ? -1.0 : double(start + i));
 }
@@ -349,7 +290,7 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args args(info, "scale", 3);
   const View<float> x = args.F32(0, "x");
   const int64_t n = args.Dim(1, "n");
-  const double s = Scalar(args, 2, "s");
+  const double s = args.Scalar(2, "s");
   args.Length(x, n, "n");
   scale(x.data, n, s);
   return info.Env().Undefined();
@@ -372,81 +313,13 @@ Napi::Value Clip(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// --- Threads and build information -----------------------------------------------------------
-
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  Args args(info, "setThreads", 1);
-  const double n = args.Number(0, "n");
-  if (!(std::trunc(n) == n && n >= 1 && n <= 1024)) {
-    args.RangeError("Argument 'n' of setThreads must be an integer in [1, 1024] but received " + args.Fmt(n));
-  }
-  openblas_set_num_threads(int(n));
-  return info.Env().Undefined();
-}
-
-Napi::Value GetThreads(const Napi::CallbackInfo& info) {
-  Args args(info, "getThreads", 0);
-  return Napi::Number::New(info.Env(), openblas_get_num_threads());
-}
-
-// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (core: SkylakeX)"
-Napi::Value BlasConfig(const Napi::CallbackInfo& info) {
-  Args args(info, "blasConfig", 0);
-  std::string s = openblas_get_config();
-  // The config string ends with a space in some builds.
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  const char* core = openblas_get_corename();
-  if (core && *core) s += std::string(" (core: ") + core + ")";
-  return Napi::String::New(info.Env(), s);
-}
-
-Napi::Value SimdLevelFn(const Napi::CallbackInfo& info) {
-  Args args(info, "simdLevel", 0);
-  return Napi::String::New(info.Env(), SimdLevel());
-}
-
-// --- RNG (the C++ twin of lib/core/rng.ts; used by the fused plan for dropout) ----------------
-
-// rngFill(seed, out: Uint32Array): out[i] = the i-th nextUint32() of new Rng(seed).
-Napi::Value RngFill(const Napi::CallbackInfo& info) {
-  Args args(info, "rngFill", 2);
-  const double seed = args.Finite(0, "seed");
-  const View<uint32_t> out = args.U32(1, "out");
-  Rng rng(Rng::SeedFromNumber(seed));
-  for (size_t i = 0; i < out.length; i++) out.data[i] = rng.NextUint32();
-  return info.Env().Undefined();
-}
-
-// rngUniform(state: Uint32Array(4), out: Float32Array): out[i] = uniform() drawn from `state`,
-// which is advanced in place (Rng.getState()/setState() layout).
-Napi::Value RngUniform(const Napi::CallbackInfo& info) {
-  Args args(info, "rngUniform", 2);
-  const View<uint32_t> state = args.U32(0, "state");
-  const View<float> out = args.F32(1, "out");
-  if (state.length != 4) {
-    args.RangeError("Argument 'state' of rngUniform has " + std::to_string(state.length) +
-                    " values but the generator state is 4 words");
-  }
-  if ((state.data[0] | state.data[1] | state.data[2] | state.data[3]) == 0) {
-    args.RangeError("Argument 'state' of rngUniform is all zero, which is not a valid xoshiro128** state");
-  }
-  Rng rng;
-  rng.SetState(state.data);
-  for (size_t i = 0; i < out.length; i++) out.data[i] = rng.Uniform();
-  rng.GetState(state.data);
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void RegisterConvKernels(Napi::Env env, Napi::Object exports);  // conv_binding.cc
+void RegisterRuntime(Napi::Env env, Napi::Object exports);      // runtime_binding.cc
 
 void RegisterKernels(Napi::Env env, Napi::Object exports) {
-  struct Entry {
-    const char* name;
-    Napi::Value (*fn)(const Napi::CallbackInfo&);
-  };
-  const Entry entries[] = {
+  const check::Entry entries[] = {
       {"gemm", Gemm},
       {"biasAdd", BiasAdd},
       {"biasGrad", BiasGrad},
@@ -465,15 +338,10 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
       {"firstNonFinite", FirstNonFinite},
       {"scale", Scale},
       {"clip", Clip},
-      {"setThreads", SetThreads},
-      {"getThreads", GetThreads},
-      {"blasConfig", BlasConfig},
-      {"simdLevel", SimdLevelFn},
-      {"rngFill", RngFill},
-      {"rngUniform", RngUniform},
   };
-  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  check::Register(env, exports, entries);
   RegisterConvKernels(env, exports);
+  RegisterRuntime(env, exports);
 }
 
 }  // namespace blasnet
