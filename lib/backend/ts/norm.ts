@@ -2,8 +2,11 @@
  * Batch normalization over (rows, C, S) and layer normalization over (groups, size), PyTorch's
  * BatchNorm / LayerNorm (biased variance in the normalization), in the style of llm.c's
  * layernorm_forward / layernorm_backward. Sums in double; variances by two passes (the mean first),
- * never as E[x^2] - E[x]^2.
+ * never as E[x^2] - E[x]^2. Each kernel's signature and contract (shapes, formulas, which outputs
+ * may alias which inputs) are those of its entry in `Kernels` (lib/backend/backend.ts), whose types
+ * they take; the comments here say only how they compute it.
  */
+import type { Kernels } from "../backend.js";
 import { checkLength, checkSize } from "./check.js";
 
 /** Checks sizes and lengths of a (rows, C, S) tensor call; returns rows*C*S. */
@@ -18,11 +21,8 @@ function checkEps(what: string, eps: number): void {
   if (!(Number.isFinite(eps) && eps >= 0)) throw new RangeError(`Invalid eps for ${what}: ${eps}; expected a finite number >= 0`);
 }
 
-/**
- * mean (C), variance (C) = per channel, the mean and the biased variance of x (rows, C, S) over
- * its m = rows*S values (m = 0 gives NaN).
- */
-export function batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, rows: number, channels: number, spatial: number): void {
+/** Kernels.batchNormStats: per channel, the sum, then the squared deviations from the mean. */
+export const batchNormStats: Kernels["batchNormStats"] = (mean, variance, x, rows, channels, spatial) => {
   const count = checkRCS(rows, channels, spatial);
   checkLength("x (rows, channels, spatial)", x.length, count);
   checkLength("mean (channels)", mean.length, channels);
@@ -46,25 +46,10 @@ export function batchNormStats(mean: Float32Array, variance: Float32Array, x: Fl
     mean[c] = mu;
     variance[c] = q / m;
   }
-}
+};
 
-/**
- * y (rows, C, S) = gamma[c] * (x - mean[c]) / sqrt(variance[c] + eps) + beta[c], from x (rows, C, S)
- * and mean, variance, gamma, beta (C): batch statistics (training) or running statistics
- * (inference). y may be x.
- */
-export function batchNormForward(
-  y: Float32Array,
-  x: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-  rows: number,
-  channels: number,
-  spatial: number,
-  eps: number,
-): void {
+/** Kernels.batchNormForward: one scale and shift per channel. */
+export const batchNormForward: Kernels["batchNormForward"] = (y, x, mean, variance, gamma, beta, rows, channels, spatial, eps) => {
   const count = checkRCS(rows, channels, spatial);
   checkEps("batchNormForward", eps);
   checkLength("x (rows, channels, spatial)", x.length, count);
@@ -81,31 +66,10 @@ export function batchNormForward(
       for (let k = 0; k < spatial; k++) y[o + k] = (x[o + k] - mu) * scale + shift;
     }
   }
-}
+};
 
-/**
- * The gradients of batchNormForward, with xhat = (x - mean) * invStd, invStd = 1/sqrt(variance + eps),
- * m = rows*S, from dy and x (rows, C, S) and mean, variance, gamma (C):
- *   dgamma[c] = sum dy*xhat, dbeta[c] = sum dy (C, overwritten);
- *   batchStats (mean and variance are x's own): dx = gamma*invStd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat));
- *   otherwise (fixed running statistics): dx = dy*gamma*invStd.
- * dx (rows, C, S) may be null (not needed) or dy.
- */
-export function batchNormBackward(
-  dx: Float32Array | null,
-  dgamma: Float32Array,
-  dbeta: Float32Array,
-  dy: Float32Array,
-  x: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  gamma: Float32Array,
-  rows: number,
-  channels: number,
-  spatial: number,
-  eps: number,
-  batchStats: boolean,
-): void {
+/** Kernels.batchNormBackward: per channel, sum(dy) and sum(dy*xhat) in double, then dx from them. */
+export const batchNormBackward: Kernels["batchNormBackward"] = (dx, dgamma, dbeta, dy, x, mean, variance, gamma, rows, channels, spatial, eps, batchStats) => {
   const count = checkRCS(rows, channels, spatial);
   checkEps("batchNormBackward", eps);
   checkLength("dy (rows, channels, spatial)", dy.length, count);
@@ -143,24 +107,10 @@ export function batchNormBackward(
       }
     }
   }
-}
+};
 
-/**
- * Layer normalization of x (groups, size) over each group's `size` values:
- * mean, invStd (groups) = the group's mean and 1/sqrt(biased variance + eps);
- * y (groups, size) = gamma[j] * (x - mean) * invStd + beta[j], with gamma, beta (size). y may be x.
- */
-export function layerNormForward(
-  y: Float32Array,
-  mean: Float32Array,
-  invStd: Float32Array,
-  x: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-  groups: number,
-  size: number,
-  eps: number,
-): void {
+/** Kernels.layerNormForward: per group, the mean, then the squared deviations from it. */
+export const layerNormForward: Kernels["layerNormForward"] = (y, mean, invStd, x, gamma, beta, groups, size, eps) => {
   checkSize("groups", groups);
   checkSize("size", size);
   checkEps("layerNormForward", eps);
@@ -185,26 +135,13 @@ export function layerNormForward(
     mean[r] = mu;
     invStd[r] = rstd;
   }
-}
+};
 
 /**
- * The gradients of layerNormForward from dy, x (groups, size) and the saved mean, invStd (groups):
- * dgamma[j] = sum over groups of dy*xhat, dbeta[j] = sum of dy (size, overwritten); with g = dy*gamma,
- * dx = invStd/size * (size*g - sum(g) - xhat*sum(g*xhat)) (groups, size), skipped when dx is null.
- * dx may be dy.
+ * Kernels.layerNormBackward: per group, sum(g) and sum(g*xhat) for dx; dgamma and dbeta summed over
+ * the groups in double (columnSums).
  */
-export function layerNormBackward(
-  dx: Float32Array | null,
-  dgamma: Float32Array,
-  dbeta: Float32Array,
-  dy: Float32Array,
-  x: Float32Array,
-  mean: Float32Array,
-  invStd: Float32Array,
-  gamma: Float32Array,
-  groups: number,
-  size: number,
-): void {
+export const layerNormBackward: Kernels["layerNormBackward"] = (dx, dgamma, dbeta, dy, x, mean, invStd, gamma, groups, size) => {
   checkSize("groups", groups);
   checkSize("size", size);
   checkLength("dy (groups, size)", dy.length, groups * size);
@@ -245,7 +182,7 @@ export function layerNormBackward(
     dgamma[j] = sums[j];
     dbeta[j] = sums[size + j];
   }
-}
+};
 
 /** Per-column sums of layerNormBackward (dgamma, dbeta) in double, grown to the widest layer seen and reused. */
 let columnSums = new Float64Array(512);
