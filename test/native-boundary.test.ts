@@ -4,7 +4,9 @@
  * gemm, info(), the C++ RNG against lib/core/rng.ts, and the loader's explanations.
  *
  * Bad-argument cases are generated from one table: for each function, the valid arguments and the
- * kind of each argument (buffer, dimension, scalar, flag, code); each kind has its list of bad values.
+ * kind of each argument (buffer, dimension, scalar, flag, code); each kind has its list of bad values,
+ * and the cases (bad values, argument counts, overflowing products, detached buffers) are run by
+ * test/native-boundary-cases.ts, as for the convolution entry points.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -16,27 +18,10 @@ import { classifyLoadError, explainLoadFailure, findPackageRoot, kindTableDiffer
 import { nativeKindTable } from "../lib/backend/native/kind-table.js";
 import { Rng } from "../lib/core/rng.js";
 import { nativeOrSkip, refGemm, tempDir, thrown } from "./helpers.js";
+import { rejectsHostileArguments, type Fn, type FnSpec } from "./native-boundary-cases.js";
 
 const native = nativeOrSkip();
 const describeNative = native ? describe : describe.skip;
-
-type Fn = (...args: unknown[]) => unknown;
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-/** Kinds of argument, each with its own bad values. `need`: values the valid shape needs. */
-type ArgSpec =
-  | { name: string; kind: "f32" | "f32|null" | "i32" | "u32" | "f64"; need: number }
-  | { name: string; kind: "bool" | "dim" | "finite" | "bound" }
-  | { name: string; kind: "code"; count: number }
-  | { name: string; kind: "range"; bad: number[] };
-
-interface FnSpec {
-  fn: string;
-  args: ArgSpec[];
-  valid: () => unknown[];
-  /** Pairs of dimensions whose product is an element count (each pair set to 2^16 must overflow). */
-  products?: [string, string][];
-}
 
 const f32 = (n: number, fill = 0.5): Float32Array => new Float32Array(n).fill(fill);
 
@@ -280,132 +265,10 @@ const SPECS: FnSpec[] = [
   },
 ];
 
-interface BadCase {
-  label: string;
-  value: unknown;
-  error: ErrorClass;
-}
-
-/** Bad values for one argument kind. */
-function badValues(spec: ArgSpec): BadCase[] {
-  const type = (label: string, value: unknown): BadCase => ({ label, value, error: TypeError });
-  const range = (label: string, value: unknown): BadCase => ({ label, value, error: RangeError });
-  switch (spec.kind) {
-    case "f32":
-    case "f32|null": {
-      const cases = [
-        type("a string", "abc"),
-        type("a plain array", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
-        type("a Float64Array", new Float64Array(Math.max(spec.need, 1))),
-        type("an Int32Array", new Int32Array(Math.max(spec.need, 1))),
-        type("undefined", undefined),
-        type("an object", { length: spec.need }),
-      ];
-      if (spec.kind === "f32") cases.push(type("null", null));
-      if (spec.need > 0) cases.push(range("a short buffer", new Float32Array(spec.need - 1)));
-      return cases;
-    }
-    case "f64":
-      return [
-        type("a Float32Array", new Float32Array(spec.need)),
-        type("a plain array", [0.9, 0.999, 1e-8, 0]),
-        type("undefined", undefined),
-        range("a short array", new Float64Array(spec.need - 1)),
-        range("a long array", new Float64Array(spec.need + 1)),
-        range("NaN in it", new Float64Array(spec.need).fill(NaN)),
-        range("Infinity in it", new Float64Array(spec.need).fill(Infinity)),
-      ];
-    case "i32":
-    case "u32": {
-      const cases = [
-        type("a Float32Array", new Float32Array(Math.max(spec.need, 1))),
-        type("a plain array", [0, 1, 2, 3]),
-        type("undefined", undefined),
-        type(spec.kind === "i32" ? "a Uint32Array" : "an Int32Array", spec.kind === "i32" ? new Uint32Array(4) : new Int32Array(4)),
-      ];
-      if (spec.need > 0) {
-        const Ctor = spec.kind === "i32" ? Int32Array : Uint32Array;
-        cases.push(range("a short buffer", new Ctor(spec.need - 1)));
-      }
-      return cases;
-    }
-    case "bool":
-      return [type("a number", 1), type("a string", "true"), type("undefined", undefined), type("null", null)];
-    case "dim":
-      return [
-        type("a string", "2"),
-        type("undefined", undefined),
-        type("a bigint", 2n),
-        range("negative", -1),
-        range("fractional", 1.5),
-        range("NaN", NaN),
-        range("Infinity", Infinity),
-        range("2^31", 2 ** 31),
-        range("huge", 1e300),
-      ];
-    case "finite":
-      return [range("NaN", NaN), range("Infinity", Infinity), range("-Infinity", -Infinity), range("beyond float32", 1e39), type("a string", "0.5"), type("undefined", undefined)];
-    case "bound":
-      return [range("NaN", NaN), type("a string", "1"), type("undefined", undefined)];
-    case "code":
-      return [
-        range("the count", spec.count),
-        range("negative", -1),
-        range("fractional", 1.5),
-        range("NaN", NaN),
-        range("large", 1e9),
-        type("a name", "relu"),
-        type("undefined", undefined),
-      ];
-    case "range":
-      return [...spec.bad.map((v) => range(String(v), v)), type("a string", "1"), type("undefined", undefined)];
-  }
-}
-
 describeNative("native addon: every entry point rejects bad arguments", () => {
   const addon = (native ? loadAddon() : undefined) as unknown as Record<string, Fn>;
 
-  for (const spec of SPECS) {
-    describe(spec.fn, () => {
-      it("accepts its valid arguments", () => {
-        expect(() => addon[spec.fn]!(...spec.valid())).not.toThrow();
-      });
-
-      it("rejects a wrong argument count with a TypeError naming the function", () => {
-        const args = spec.valid();
-        for (const bad of [args.slice(0, -1), [...args, 0], []]) {
-          const e = thrown(() => addon[spec.fn]!(...bad));
-          expect(e).toBeInstanceOf(TypeError);
-          expect(e.message).toContain(spec.fn);
-        }
-      });
-
-      spec.args.forEach((arg, index) => {
-        for (const bad of badValues(arg)) {
-          it(`rejects ${bad.label} for '${arg.name}' with a ${bad.error.name}`, () => {
-            const args = spec.valid();
-            args[index] = bad.value;
-            const e = thrown(() => addon[spec.fn]!(...args));
-            expect(e, e.message).toBeInstanceOf(bad.error);
-            expect(e.message).toContain(`'${arg.name}'`);
-            expect(e.message).toContain(spec.fn);
-          });
-        }
-      });
-
-      for (const [p, q] of spec.products ?? []) {
-        it(`rejects ${p}*${q} beyond 2^31-1 elements`, () => {
-          const args = spec.valid();
-          args[spec.args.findIndex((a) => a.name === p)] = 2 ** 16;
-          args[spec.args.findIndex((a) => a.name === q)] = 2 ** 16;
-          const e = thrown(() => addon[spec.fn]!(...args));
-          expect(e).toBeInstanceOf(RangeError);
-          expect(e.message).toContain(`${p}*${q}`);
-          expect(e.message).toContain("4294967296");
-        });
-      }
-    });
-  }
+  rejectsHostileArguments(SPECS, () => addon);
 
   it("rejects out-of-range labels naming the row and the label, before writing anything", () => {
     for (const [labels, row, label] of [

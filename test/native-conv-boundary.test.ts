@@ -5,36 +5,49 @@
  * products), and each call must throw a TypeError or RangeError naming the function and the argument,
  * before touching memory; then detached buffers, a getter that detaches a buffer while the geometry
  * is read, overlapping outputs, out-of-range argmax values, and a last check that the process still
- * computes correctly.
+ * computes correctly. The generated cases are run by test/native-boundary-cases.ts, as for the
+ * per-kernel entry points.
  */
 import { describe, expect, it } from "vitest";
 import { loadAddon } from "../lib/backend/native/loader.js";
 import type { Window2d } from "../lib/ops/window.js";
 import { nativeOrSkip, thrown } from "./helpers.js";
+import { rejectsHostileArguments, type ArgSpec, type BadCase, type Fn, type FnSpec } from "./native-boundary-cases.js";
 
 const native = nativeOrSkip();
 const describeNative = native ? describe : describe.skip;
-
-type Fn = (...args: unknown[]) => unknown;
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-type ArgSpec =
-  | { name: string; kind: "f32" | "f32|null" | "i32"; need: number }
-  | { name: string; kind: "dim" | "bool" | "eps" | "window" };
-
-interface FnSpec {
-  fn: string;
-  args: ArgSpec[];
-  valid: () => unknown[];
-  /** Pairs of dimensions whose product is an element count (both set to 2^16 must overflow). */
-  products?: [string, string][];
-}
 
 const f32 = (n: number, fill = 0.5): Float32Array => new Float32Array(n).fill(fill);
 
 /** 2 channels of 4x4, a 3x3 kernel with padding 1: out 4x4. With rows = 2: 64 inputs, 64 outputs, 576 cols. */
 const G: Window2d = { channels: 2, height: 4, width: 4, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, dilationH: 1, dilationW: 1, outH: 4, outW: 4 };
 const g = (): Window2d => ({ ...G });
+
+const type = (label: string, value: unknown): BadCase => ({ label, value, error: TypeError });
+const range = (label: string, value: unknown): BadCase => ({ label, value, error: RangeError });
+
+/** Bad geometries for the argument `g`: wrong types, bad fields, output sizes G's input cannot give. */
+const BAD_WINDOWS: BadCase[] = [
+  type("undefined", undefined),
+  type("null", null),
+  type("a number", 3),
+  type("an array", [2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4]),
+  type("a Float64Array", new Float64Array(13)),
+  type("kernelH missing", { ...G, kernelH: undefined }),
+  type("strideW a string", { ...G, strideW: "1" }),
+  range("channels 0", { ...G, channels: 0 }),
+  range("kernelW 0", { ...G, kernelW: 0 }),
+  range("strideH fractional", { ...G, strideH: 1.5 }),
+  range("padTop negative", { ...G, padTop: -1 }),
+  range("dilationW NaN", { ...G, dilationW: NaN }),
+  range("height 2^31", { ...G, height: 2 ** 31 }),
+  range("outH beyond the largest end padding", { ...G, outH: 6 }),
+  range("outW below no end padding", { ...G, outW: 2 }),
+  range("outH 0", { ...G, outH: 0 }),
+  range("outH of stride 1 with stride 2", { ...G, strideH: 2 }),
+  range("a window reaching past 2^31", { ...G, dilationH: 2 ** 30, padTop: 2 ** 30, outH: 4 }),
+];
+const geometry: ArgSpec = { name: "g", kind: "cases", bad: BAD_WINDOWS };
 
 const SPECS: FnSpec[] = [
   {
@@ -43,7 +56,7 @@ const SPECS: FnSpec[] = [
       { name: "cols", kind: "f32", need: 576 },
       { name: "x", kind: "f32", need: 64 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(576), f32(64), 2, g()],
   },
@@ -53,7 +66,7 @@ const SPECS: FnSpec[] = [
       { name: "dx", kind: "f32", need: 64 },
       { name: "cols", kind: "f32", need: 576 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(64), f32(576), 2, g()],
   },
@@ -110,7 +123,7 @@ const SPECS: FnSpec[] = [
       { name: "argmax", kind: "i32", need: 64 },
       { name: "x", kind: "f32", need: 64 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(64), new Int32Array(64), f32(64), 2, g()],
   },
@@ -121,7 +134,7 @@ const SPECS: FnSpec[] = [
       { name: "dy", kind: "f32", need: 64 },
       { name: "argmax", kind: "i32", need: 64 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(64), f32(64), new Int32Array(64).fill(3), 2, g()],
   },
@@ -131,7 +144,7 @@ const SPECS: FnSpec[] = [
       { name: "y", kind: "f32", need: 64 },
       { name: "x", kind: "f32", need: 64 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(64), f32(64), 2, g()],
   },
@@ -141,7 +154,7 @@ const SPECS: FnSpec[] = [
       { name: "dx", kind: "f32", need: 64 },
       { name: "dy", kind: "f32", need: 64 },
       { name: "rows", kind: "dim" },
-      { name: "g", kind: "window" },
+      geometry,
     ],
     valid: () => [f32(64), f32(64), 2, g()],
   },
@@ -230,121 +243,10 @@ const SPECS: FnSpec[] = [
   },
 ];
 
-interface BadCase {
-  label: string;
-  value: unknown;
-  error: ErrorClass;
-}
-
-function badValues(spec: ArgSpec): BadCase[] {
-  const type = (label: string, value: unknown): BadCase => ({ label, value, error: TypeError });
-  const range = (label: string, value: unknown): BadCase => ({ label, value, error: RangeError });
-  switch (spec.kind) {
-    case "f32":
-    case "f32|null": {
-      const cases = [
-        type("a string", "abc"),
-        type("a plain array", Array.from({ length: spec.need }, () => 1)),
-        type("a Float64Array", new Float64Array(spec.need)),
-        type("an Int32Array", new Int32Array(spec.need)),
-        type("undefined", undefined),
-        type("an object", { length: spec.need }),
-        range("a short buffer", new Float32Array(spec.need - 1)),
-      ];
-      if (spec.kind === "f32") cases.push(type("null", null));
-      return cases;
-    }
-    case "i32":
-      return [
-        type("a Float32Array", new Float32Array(spec.need)),
-        type("a Uint32Array", new Uint32Array(spec.need)),
-        type("a plain array", Array.from({ length: spec.need }, () => 0)),
-        type("undefined", undefined),
-        range("a short buffer", new Int32Array(spec.need - 1)),
-      ];
-    case "dim":
-      return [
-        type("a string", "2"),
-        type("undefined", undefined),
-        type("a bigint", 2n),
-        range("negative", -1),
-        range("fractional", 1.5),
-        range("NaN", NaN),
-        range("Infinity", Infinity),
-        range("2^31", 2 ** 31),
-      ];
-    case "bool":
-      return [type("a number", 1), type("a string", "true"), type("undefined", undefined), type("null", null)];
-    case "eps":
-      return [range("negative", -1e-5), range("NaN", NaN), range("Infinity", Infinity), type("a string", "1e-5"), type("undefined", undefined)];
-    case "window":
-      return [
-        type("undefined", undefined),
-        type("null", null),
-        type("a number", 3),
-        type("an array", [2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4]),
-        type("a Float64Array", new Float64Array(13)),
-        type("kernelH missing", { ...G, kernelH: undefined }),
-        type("strideW a string", { ...G, strideW: "1" }),
-        range("channels 0", { ...G, channels: 0 }),
-        range("kernelW 0", { ...G, kernelW: 0 }),
-        range("strideH fractional", { ...G, strideH: 1.5 }),
-        range("padTop negative", { ...G, padTop: -1 }),
-        range("dilationW NaN", { ...G, dilationW: NaN }),
-        range("height 2^31", { ...G, height: 2 ** 31 }),
-        range("outH beyond the largest end padding", { ...G, outH: 6 }),
-        range("outW below no end padding", { ...G, outW: 2 }),
-        range("outH 0", { ...G, outH: 0 }),
-        range("outH of stride 1 with stride 2", { ...G, strideH: 2 }),
-        range("a window reaching past 2^31", { ...G, dilationH: 2 ** 30, padTop: 2 ** 30, outH: 4 }),
-      ];
-  }
-}
-
 describeNative("native convolution, pooling and normalization kernels reject bad arguments", () => {
   const addon = (native ? loadAddon() : undefined) as unknown as Record<string, Fn>;
 
-  for (const spec of SPECS) {
-    describe(spec.fn, () => {
-      it("accepts its valid arguments", () => {
-        expect(() => addon[spec.fn]!(...spec.valid())).not.toThrow();
-      });
-
-      it("rejects a wrong argument count with a TypeError naming the function", () => {
-        const args = spec.valid();
-        for (const bad of [args.slice(0, -1), [...args, 0], []]) {
-          const e = thrown(() => addon[spec.fn]!(...bad));
-          expect(e).toBeInstanceOf(TypeError);
-          expect(e.message).toContain(spec.fn);
-        }
-      });
-
-      spec.args.forEach((arg, index) => {
-        for (const bad of badValues(arg)) {
-          it(`rejects ${bad.label} for '${arg.name}' with a ${bad.error.name}`, () => {
-            const args = spec.valid();
-            args[index] = bad.value;
-            const e = thrown(() => addon[spec.fn]!(...args));
-            expect(e, e.message).toBeInstanceOf(bad.error);
-            expect(e.message).toContain(`'${arg.name}'`);
-            expect(e.message).toContain(spec.fn);
-          });
-        }
-      });
-
-      for (const [p, q] of spec.products ?? []) {
-        it(`rejects ${p}*${q} beyond 2^31-1 elements`, () => {
-          const args = spec.valid();
-          args[spec.args.findIndex((a) => a.name === p)] = 2 ** 16;
-          args[spec.args.findIndex((a) => a.name === q)] = 2 ** 16;
-          const e = thrown(() => addon[spec.fn]!(...args));
-          expect(e).toBeInstanceOf(RangeError);
-          expect(e.message).toContain(`${p}*${q}`);
-          expect(e.message).toContain("4294967296");
-        });
-      }
-    });
-  }
+  rejectsHostileArguments(SPECS, () => addon);
 
   it("names the field and the expected output sizes when outH / outW disagree with the geometry", () => {
     // Height 4, kernel 3, padding 1 before: end padding 0, 1 or 2 gives 3, 4 or 5 rows.
@@ -397,15 +299,6 @@ describeNative("native convolution, pooling and normalization kernels reject bad
     const x = f32(24, 2);
     expect(() => addon["batchNormForward"]!(x, x, f32(3), f32(3, 1), f32(3, 1), f32(3, 0), 2, 3, 4, 0)).not.toThrow();
     expect(x[0]).toBeCloseTo(1.5, 6);
-  });
-
-  it("treats detached buffers as empty: a RangeError, not a crash", () => {
-    const buffer = new ArrayBuffer(64 * 4);
-    const x = new Float32Array(buffer);
-    structuredClone(buffer, { transfer: [buffer] });
-    const e = thrown(() => addon["avgPool2dForward"]!(f32(64), x, 2, g()));
-    expect(e).toBeInstanceOf(RangeError);
-    expect(e.message).toContain("Argument 'x' of avgPool2dForward has 0 values but rows*C*H*W = 64");
   });
 
   it("reads the geometry before the buffers: a getter that detaches x gives a RangeError, not a read of freed memory", () => {
