@@ -5,8 +5,9 @@
  * export, and the training plans all go through these lists.
  *
  * Adding a layer kind: its file under layers/ (its plan step's fields, code and math among the
- * rest), its entries here, and its native step (its file under native/steps/ and its line in the
- * kind list, native/steps/steps.h); its PyTorch row in lib/io/torch-layers.ts.
+ * rest, and its PyTorch module, a static `torch` that lib/io/torch-layers.ts finds through LAYERS),
+ * its entries here, and its native step (its file under native/steps/ and its line in the kind
+ * list, native/steps/steps.h).
  */
 import type { PlanLayer } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";

@@ -9,6 +9,7 @@ import { ACTIVATION_NAMES, activationDef, type ActivationName } from "../../ops/
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, type PlanOp } from "./layer.js";
 import { Softmax } from "./softmax.js";
+import { torchActivation, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Default negative slope of leakyRelu (as PyTorch's LeakyReLU). */
 export const LEAKY_RELU_ALPHA = 0.01;
@@ -83,6 +84,14 @@ export class Activation extends Layer {
 
   onnx(g: OnnxGraph, x: string): string {
     return activationDef(this.activation).onnx(g, x, this.alpha);
+  }
+
+  /** Its PyTorch module: the activation's torch spelling (nn.Identity() when the loss applies it). */
+  static torch(c: ActivationConfig, at: TorchLayerContext): TorchLayer {
+    const alpha = c.activation === "leakyRelu" ? (c.alpha ?? LEAKY_RELU_ALPHA) : 0;
+    const module = at.fusedOutput ? "nn.Identity()" : torchActivation(c.activation, alpha, `layer ${at.index} (activation)`);
+    const label = c.activation === "leakyRelu" ? `leakyRelu (alpha=${alpha})` : c.activation;
+    return { module, comment: at.fusedOutput ? `${label}: applied by forward() and, while training, inside the loss` : label, init: [] };
   }
 
 }

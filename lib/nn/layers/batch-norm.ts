@@ -18,6 +18,7 @@ import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
+import { pyFloat, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Options of batchNorm(options); names and defaults are PyTorch's BatchNorm1d / BatchNorm2d. */
 export interface BatchNormOptions extends TrainableOption {
@@ -133,6 +134,18 @@ export class BatchNorm extends Layer {
     const c = [this.channels];
     const [w, b, mean, variance] = this.params.map((p) => g.tensor(`${this.path}.${p.name}`, c, p.value));
     return g.node("BatchNormalization", [x, w!, b!, mean!, variance!], [{ name: "epsilon", float: this.eps }], this.name);
+  }
+
+  /** Its PyTorch module: nn.BatchNorm1d, 2d or 3d by the rank of a sample. */
+  static torch(c: BatchNormConfig, at: TorchLayerContext): TorchLayer {
+    const rank = at.layer.inShape.length;
+    if (rank > 4) throw new TypeError(`PyTorch export: layer ${at.index} (batchNorm) takes samples of ${rank} dimensions; PyTorch's BatchNorm1d/2d/3d take 1 to 4`);
+    const cls = rank <= 2 ? "BatchNorm1d" : rank === 3 ? "BatchNorm2d" : "BatchNorm3d";
+    return {
+      module: `nn.${cls}(${at.layer.inShape[0]}, eps=${pyFloat(c.eps)}, momentum=${pyFloat(c.momentum)})`,
+      comment: `batch norm over ${at.layer.inShape[0]} channels (running statistics in eval mode)`,
+      init: [],
+    };
   }
 }
 

@@ -18,8 +18,9 @@ import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { checkWindow, makeWindow, pairOf, samePadding, type Padding2d, type Pair, type Window2d } from "../../ops/window.js";
 import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
-import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
+import { activationLayer, activationStep, checkActivationName, LEAKY_RELU_ALPHA, type DenseActivation } from "./activation.js";
 import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
+import { activationAfter, pyPair, torchActivation, torchInit, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Options of conv2d(outChannels, kernelSize, options); names and defaults are PyTorch's Conv2d. */
 export interface Conv2dOptions extends TrainableOption {
@@ -244,6 +245,25 @@ export class Conv2d extends Layer {
       this.name,
     );
     return this.activation === null ? y : activationLayer(this.activation).onnx(g, y);
+  }
+
+  /** Its PyTorch module: nn.Conv2d, or the exported module's Conv2d with the activation applied after it. */
+  static torch(c: Conv2dConfig, at: TorchLayerContext): TorchLayer {
+    const where = `layer ${at.index} (conv2d)`;
+    const inC = at.layer.inShape[0]!;
+    const args = [`${inC}`, `${c.outChannels}`, pyPair(c.kernelSize)];
+    if (c.stride[0] !== 1 || c.stride[1] !== 1) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding === "same") args.push('padding="same"');
+    else if (c.padding !== "valid" && (c.padding[0] !== 0 || c.padding[1] !== 0)) args.push(`padding=${pyPair(c.padding)}`);
+    if (c.dilation[0] !== 1 || c.dilation[1] !== 1) args.push(`dilation=${pyPair(c.dilation)}`);
+    if (c.useBias === false) args.push("bias=False");
+    const act = c.activation ?? "linear";
+    const applied = act === "linear" ? null : torchActivation(act, act === "leakyRelu" ? LEAKY_RELU_ALPHA : 0, where);
+    const module = applied ? `Conv2d(${args.join(", ")}, activation=${applied})` : `nn.Conv2d(${args.join(", ")})`;
+    const following = c.activation ?? activationAfter(at.next);
+    const init = torchInit(c.init ?? defaultInitializer(following), c.useBias !== false);
+    const [, h, w] = at.layer.outShape;
+    return { module, comment: `conv2d ${c.kernelSize.join("x")}, ${inC} -> ${c.outChannels} channels (${c.outChannels}, ${h}, ${w})${c.activation ? `, ${c.activation}` : ""}`, init };
   }
 }
 

@@ -10,9 +10,10 @@ import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { Rng } from "../../core/rng.js";
 import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
-import { activationLayer, activationStep, checkActivationName, type DenseActivation } from "./activation.js";
+import { activationLayer, activationStep, checkActivationName, LEAKY_RELU_ALPHA, type DenseActivation } from "./activation.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
+import { activationAfter, torchActivation, torchInit, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Options of dense(units, options). */
 export interface DenseOptions extends TrainableOption {
@@ -164,6 +165,20 @@ export class Dense extends Layer {
     if (this.bias) inputs.push(g.tensor(`${this.path}.bias`, [this.units], this.bias));
     const y = g.node("Gemm", inputs, [{ name: "transB", int: 1 }], this.name);
     return this.activation === null ? y : activationLayer(this.activation).onnx(g, y);
+  }
+
+  /** Its PyTorch module: nn.Linear, or the exported module's Dense with the activation applied after it. */
+  static torch(c: DenseConfig, at: TorchLayerContext): TorchLayer {
+    const where = `layer ${at.index} (dense)`;
+    const act = c.activation ?? "linear";
+    const applied = at.fusedOutput || act === "linear" ? null : torchActivation(act, act === "leakyRelu" ? LEAKY_RELU_ALPHA : 0, where);
+    const bias = c.useBias === false ? ", bias=False" : "";
+    const module = applied ? `Dense(${at.inFeatures}, ${at.outFeatures}${bias}, activation=${applied})` : `nn.Linear(${at.inFeatures}, ${at.outFeatures}${bias})`;
+    const fused = at.fusedOutput ? `; its ${act} is applied by forward() and, while training, inside the loss` : "";
+    // As Sequential picks it: the layer's own activation, else an activation layer right after it.
+    const following = c.activation ?? activationAfter(at.next) ?? (at.next?.type === "softmax" ? "softmax" : null);
+    const init = torchInit(c.init ?? defaultInitializer(following), c.useBias !== false);
+    return { module, comment: `dense ${at.inFeatures} -> ${at.outFeatures}${c.activation ? `, ${c.activation}` : ""}${fused}`, init };
   }
 
 }

@@ -7,6 +7,7 @@ import type { PlanLayer } from "../../backend/plan.js";
 import { describe } from "../../core/matrix.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, type PlanOp } from "./layer.js";
+import { pyFloat, type TorchLayer } from "./torch.js";
 
 /** A dropout layer as JSON (config(), model.json). */
 export interface DropoutConfig {
@@ -56,6 +57,11 @@ export class Dropout extends Layer {
 
   onnx(_g: OnnxGraph, x: string): string {
     return x; // the identity at inference
+  }
+
+  /** Its PyTorch module: nn.Dropout, inverted dropout as blasnet's (the identity in eval mode). */
+  static torch(c: DropoutConfig): TorchLayer {
+    return { module: `nn.Dropout(${pyFloat(c.rate)})`, comment: `dropout (rate=${c.rate}); the identity in eval mode`, init: [] };
   }
 
 }

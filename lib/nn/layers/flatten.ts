@@ -5,6 +5,7 @@
 import type { PlanLayer } from "../../backend/plan.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, sizeOf, type Shape } from "./layer.js";
+import type { TorchLayer } from "./torch.js";
 
 /** A flatten layer as JSON (config(), model.json). */
 export interface FlattenConfig {
@@ -46,6 +47,11 @@ export class Flatten extends Layer {
 
   onnx(g: OnnxGraph, x: string): string {
     return this.inShape.length === 1 ? x : g.node("Flatten", [x], [{ name: "axis", int: 1 }]);
+  }
+
+  /** Its PyTorch module: nn.Flatten (samples are stored row-major (C, H, W), as PyTorch's: a reshape). */
+  static torch(): TorchLayer {
+    return { module: "nn.Flatten()", comment: "flatten each sample to one dimension", init: [] };
   }
 
 }

@@ -12,6 +12,7 @@ import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
+import { pyFloat, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /**
  * Options of layerNorm(options); PyTorch's LayerNorm with normalized_shape the sample's last `dims`
@@ -110,6 +111,12 @@ export class LayerNorm extends Layer {
     const w = g.tensor(`${this.path}.weight`, shape, this.params[0]!.value);
     const b = g.tensor(`${this.path}.bias`, shape, this.params[1]!.value);
     return g.node("LayerNormalization", [x, w, b], [{ name: "axis", int: -this.dims }, { name: "epsilon", float: this.eps }], this.name);
+  }
+
+  /** Its PyTorch module: nn.LayerNorm over the last `dims` dimensions of a sample. */
+  static torch(c: LayerNormConfig, at: TorchLayerContext): TorchLayer {
+    const shape = at.layer.inShape.slice(-c.dims);
+    return { module: `nn.LayerNorm([${shape.join(", ")}], eps=${pyFloat(c.eps)})`, comment: `layer norm over the last ${c.dims} dimension${c.dims === 1 ? "" : "s"}`, init: [] };
   }
 }
 

@@ -10,8 +10,9 @@
  * - its steps in the training plan (`planLayers`), whose math is defined once per plan op: the
  *   TypeScript reference forward and backward in `planOp` below (run by lib/nn/plan-executor.ts
  *   over any backend's kernels) and its native twin in native/steps/<kind>.h;
- * - its ONNX export. (Its PyTorch module is its row in lib/io/torch-layers.ts, keyed by the same
- *   config type; the activations' torch spellings come from lib/ops/activations.ts.)
+ * - its ONNX export, and beside it its PyTorch module: a static `torch(config, at)` (the types and
+ *   helpers in torch.ts; lib/io/torch-layers.ts finds it through the registry; the activations'
+ *   torch spellings come from lib/ops/activations.ts).
  *
  * A layer holds no arrays of its own: the model owns one flat parameter buffer and one flat
  * gradient buffer, and hands each layer views of its parameters (`bind`).

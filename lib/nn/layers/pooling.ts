@@ -15,6 +15,7 @@ import { checkOptions } from "../../core/options.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { checkWindow, makeWindow, pairOf, type Pair, type Window2d } from "../../ops/window.js";
 import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+import { pyPair, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Options of maxPool2d(kernelSize, options); names and defaults are PyTorch's MaxPool2d. */
 export interface MaxPool2dOptions {
@@ -173,6 +174,15 @@ export class MaxPool2d extends WindowPool {
   onnx(g: OnnxGraph, x: string): string {
     return g.node("MaxPool", [x], [...this.onnxAttributes(), { name: "dilations", ints: [...this.dilation] }], this.name);
   }
+
+  /** Its PyTorch module: nn.MaxPool2d. */
+  static torch(c: MaxPool2dConfig, at: TorchLayerContext): TorchLayer {
+    const args = [pyPair(c.kernelSize)];
+    if (c.stride[0] !== c.kernelSize[0] || c.stride[1] !== c.kernelSize[1]) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding[0] !== 0 || c.padding[1] !== 0) args.push(`padding=${pyPair(c.padding)}`);
+    if (c.dilation[0] !== 1 || c.dilation[1] !== 1) args.push(`dilation=${pyPair(c.dilation)}`);
+    return { module: `nn.MaxPool2d(${args.join(", ")})`, comment: `max pooling -> (${at.layer.outShape.join(", ")})`, init: [] };
+  }
 }
 
 /**
@@ -210,6 +220,14 @@ export class AvgPool2d extends WindowPool {
 
   onnx(g: OnnxGraph, x: string): string {
     return g.node("AveragePool", [x], [...this.onnxAttributes(), { name: "count_include_pad", int: 1 }], this.name);
+  }
+
+  /** Its PyTorch module: nn.AvgPool2d (padding counted as zeros, PyTorch's default). */
+  static torch(c: AvgPool2dConfig, at: TorchLayerContext): TorchLayer {
+    const args = [pyPair(c.kernelSize)];
+    if (c.stride[0] !== c.kernelSize[0] || c.stride[1] !== c.kernelSize[1]) args.push(`stride=${pyPair(c.stride)}`);
+    if (c.padding[0] !== 0 || c.padding[1] !== 0) args.push(`padding=${pyPair(c.padding)}`);
+    return { module: `nn.AvgPool2d(${args.join(", ")})`, comment: `average pooling (padding counted as zeros) -> (${at.layer.outShape.join(", ")})`, init: [] };
   }
 }
 
@@ -255,6 +273,11 @@ export class GlobalAvgPool2d extends Layer {
   onnx(g: OnnxGraph, x: string): string {
     const pooled = g.node("GlobalAveragePool", [x], [], this.name);
     return g.node("Flatten", [pooled], [{ name: "axis", int: 1 }]);
+  }
+
+  /** Its PyTorch module: adaptive average pooling to 1x1, then flatten. */
+  static torch(_c: GlobalAvgPool2dConfig, at: TorchLayerContext): TorchLayer {
+    return { module: "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())", comment: `global average pooling -> (${at.layer.outShape.join(", ")})`, init: [] };
   }
 }
 

@@ -17,6 +17,7 @@ import { describe } from "../../core/matrix.js";
 import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type LayerConfigBase, type Param, type PlanOp, type Shape } from "./layer.js";
+import type { TorchLayer, TorchLayerContext, TorchWriter } from "./torch.js";
 
 /** A residual block as JSON (config(), model.json): its body's configs, nested at most 64 deep. */
 export interface ResidualConfig {
@@ -118,6 +119,22 @@ export class Residual extends Layer {
     let y = x;
     for (const l of this.body) y = l.onnx(g, y);
     return g.node("Add", [x, y], [], this.name);
+  }
+
+  /** Its PyTorch module: the export's Residual around an nn.Sequential of its body, each written by `write`. */
+  static torch(c: ResidualConfig, at: TorchLayerContext, write: TorchWriter): TorchLayer {
+    const body = at.layer.children();
+    const rows = c.layers.map((sub, j) =>
+      write(sub, { index: j, inFeatures: body[j]!.inFeatures, outFeatures: body[j]!.outFeatures, fusedOutput: false, next: c.layers[j + 1], layer: body[j]! }),
+    );
+    // The body's initializers, each with `layer` bound to its module (a name per block, for nesting).
+    const block = `block_${at.layer.path.replace(/\D+/g, "_").replace(/^_|_$/g, "")}`;
+    const init = rows.some((r) => r.init.length) ? [`${block} = layer`, ...rows.flatMap((r, j) => (r.init.length ? [`layer = ${block}.body[${j}]`, ...r.init] : []))] : [];
+    return {
+      module: `Residual(nn.Sequential(${rows.map((r) => r.module).join(", ")}))`,
+      comment: `residual block x + f(x), f: ${rows.map((r) => r.comment).join("; ")}`,
+      init,
+    };
   }
 }
 

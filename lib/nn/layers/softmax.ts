@@ -5,6 +5,7 @@
 import type { PlanLayer } from "../../backend/plan.js";
 import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type PlanOp, type Shape } from "./layer.js";
+import { torchActivation, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** A softmax layer as JSON (config(), model.json). */
 export interface SoftmaxConfig {
@@ -51,6 +52,15 @@ export class Softmax extends Layer {
 
   onnx(g: OnnxGraph, x: string): string {
     return g.node("Softmax", [x], [{ name: "axis", int: -1 }]);
+  }
+
+  /** Its PyTorch module: nn.Softmax over the last dimension (nn.Identity() when the loss applies it). */
+  static torch(_c: SoftmaxConfig, at: TorchLayerContext): TorchLayer {
+    return {
+      module: at.fusedOutput ? "nn.Identity()" : torchActivation("softmax", 0, `layer ${at.index} (softmax)`),
+      comment: at.fusedOutput ? "softmax: applied by forward() and, while training, inside the loss" : "softmax over each row",
+      init: [],
+    };
   }
 
 }
