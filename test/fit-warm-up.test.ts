@@ -7,14 +7,14 @@
  * Times are not asserted (measure them with bench/first-step.ts); what is asserted is the structure
  * that bounds them: which layer calls (miniature or real) run in which turn, and that no number changes.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PlanLayer, PlanSpec, StepRun } from "../lib/backend/plan.js";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
 import { avgPool2d, batchNorm, conv2d, dense, dropout, flatten, globalAvgPool2d, layerNorm, maxPool2d, PLAN_OPS, relu, residual, softmax, tanh } from "../lib/nn/layers.js";
 import type { PlanOp } from "../lib/nn/layers/layer.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
-import { miniature } from "../lib/nn/plan-miniature.js";
+import { miniature, resetWarmUps } from "../lib/nn/plan-miniature.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { tsBackend } from "./helpers.js";
 
@@ -67,6 +67,8 @@ function signatures(spec: PlanSpec): string[] {
 }
 
 const originals: Array<[PlanOp, PlanOp["forward"], PlanOp["backward"]]> = [];
+// Each test starts as a fresh process would: no miniature warmed yet (plan-miniature.ts isWarmed).
+beforeEach(() => resetWarmUps());
 afterEach(() => {
   for (const [op, f, b] of originals.splice(0)) {
     op.forward = f;
@@ -203,8 +205,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(calls.slice(firstReal + L).every((c) => c.real && c.rows !== 4)).toBe(true);
     expect(calls.every((c) => c.dir === "forward")).toBe(true);
 
-    // predict (a fresh model, the same plan batch size): the warm-up runs before its first batch too.
+    // predict (a fresh model, the same plan batch size, in a process that has not warmed up yet):
+    // the warm-up runs before its first batch too.
     const fresh = widerCnn();
+    resetWarmUps();
     calls.length = 0;
     const p = await fresh.predictAsync(x, { batchSize: 8 });
     expect(p.rows).toBe(19);
@@ -216,6 +220,44 @@ describe("fit's warm-up on the TypeScript backend", () => {
     plain.forward(out, x.data.subarray(0, 8 * 288), 8);
     tsBackend.softmaxForward(out, out, 8, 5);
     expect(Array.from(p.data.subarray(0, 40))).toEqual(Array.from(out));
+  });
+
+  it("skips the miniature for a plan whose miniature this process already ran (same step kinds): a second fresh model's fit and evaluate run none, only the small real-shaped pass first", async () => {
+    const spec = widerCnn().buildSpec(8, false);
+    const L = spec.layers.length;
+    const { x, y } = data(32, [2, 12, 12]);
+    const calls = recordLayerCalls(() => 0, spec);
+    const miniCalls = (): number => calls.filter((c) => !c.real).length;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
+
+    // A fresh model (a new plan) of the same kinds: no miniature step; the real-shaped step on 4
+    // rows (every forward, then every backward) still comes before the first real step.
+    calls.length = 0;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    expect(miniCalls()).toBe(0);
+    expect(calls.slice(0, 2 * L).every((c) => c.rows === 4)).toBe(true);
+    expect(calls.slice(2 * L).every((c) => c.rows === 8)).toBe(true);
+
+    // The forward warm-up likewise: the first evaluate runs the miniature's forward passes, the next model's does not.
+    calls.length = 0;
+    await widerCnn().evaluate(x, y, { batchSize: 8 });
+    expect(miniCalls()).toBeGreaterThanOrEqual(256 * L);
+    calls.length = 0;
+    await widerCnn().evaluate(x, y, { batchSize: 8 });
+    expect(miniCalls()).toBe(0);
+    expect(calls.slice(0, L).every((c) => c.rows === 4 && c.dir === "forward")).toBe(true);
+
+    // Another training configuration (row weights) is another miniature run: it warms up again.
+    calls.length = 0;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, sampleWeight: Float32Array.from({ length: 32 }, (_, i) => 1 + (i % 3)) });
+    expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
+
+    // After resetWarmUps (a fresh process), the miniature runs again.
+    resetWarmUps();
+    calls.length = 0;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
   });
 
   it("has a miniature for every kind of plan step, narrower than the plan and training to finite losses", () => {

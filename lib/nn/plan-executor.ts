@@ -26,7 +26,7 @@ import { Rng } from "../core/rng.js";
 import { checkPlanBuffers, checkRun, frozenRanges, layerWidths, opOf } from "./plan-checks.js";
 import { PlanBatch } from "./plan-batch.js";
 import { PlanUpdate } from "./plan-update.js";
-import { MINI_ROWS, miniature, type Miniature } from "./plan-miniature.js";
+import { isWarmed, markWarmed, MINI_ROWS, miniature, type Miniature } from "./plan-miniature.js";
 
 /**
  * Miniature steps (and forward passes) of the warm-up: enough for V8 to have compiled the kernels,
@@ -38,8 +38,8 @@ const WARM_SLICE_MS = 1;
 /** Rows of the warm-up's real-shaped step (see warmUpSync). */
 const WARM_ROWS = 4;
 
-/** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights and an output buffer. */
-type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array };
+/** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights, an output buffer and its spec as JSON (what isWarmed knows it by). */
+type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array; key: string };
 
 export class PlanExecutor implements TrainPlan {
   private readonly kernels: Kernels;
@@ -141,12 +141,19 @@ export class PlanExecutor implements TrainPlan {
    * after many cheap miniature calls the real-sized calls run optimized code, and the few branches
    * only real sizes take (a scratch buffer growing, the run's own objects) are met by the small
    * real-shaped step, one layer per slice, instead of by the first real step. The cost does not
-   * grow with the model beyond WARM_ROWS rows of one forward and backward pass.
+   * grow with the model beyond WARM_ROWS rows of one forward and backward pass. A plan whose
+   * miniature an earlier plan of this process already ran to its end over the same kernels (the
+   * same step kinds, loss, optimizer: plan-miniature.ts isWarmed) skips it and runs only that step.
    */
   warmUpSync(run: StepRun): boolean {
     this.checkAlive();
     const m = this.warmMiniSteps > 0 ? this.miniature() : null;
-    if (m) {
+    const key = m && `steps|${run.training}|${run.weights !== null && run.weights !== undefined}|${m.key}`;
+    if (m && isWarmed(this.kernels, key!)) {
+      // An earlier plan of this process ran the same miniature's steps: their code is compiled.
+      this.warmMiniSteps = 0;
+      this.dropMiniature();
+    } else if (m) {
       m.run.training = run.training;
       m.run.weights = run.weights ? m.weights : null;
       if (m.exec.warmPhase >= 0) {
@@ -158,6 +165,7 @@ export class PlanExecutor implements TrainPlan {
         m.run.firstStep = WARM_STEPS - this.warmMiniSteps + 1;
         m.exec.runStepsSync(m.run);
       } while (--this.warmMiniSteps > 0 && performance.now() - t0 < WARM_SLICE_MS);
+      if (this.warmMiniSteps <= 0) markWarmed(this.kernels, key!);
       this.dropMiniature();
       return true;
     }
@@ -172,7 +180,10 @@ export class PlanExecutor implements TrainPlan {
   warmUpForwardSync(): boolean {
     this.checkAlive();
     const m = this.warmMiniForwards > 0 ? this.miniature() : null;
-    if (m) {
+    if (m && isWarmed(this.kernels, `forward|${m.key}`)) {
+      this.warmMiniForwards = 0;
+      this.dropMiniature();
+    } else if (m) {
       if (m.exec.warmLayer < m.exec.ops.length) {
         m.exec.layerSlice();
         return true;
@@ -180,6 +191,7 @@ export class PlanExecutor implements TrainPlan {
       const t0 = performance.now();
       do m.exec.forward(m.out, m.run.x, MINI_ROWS);
       while (--this.warmMiniForwards > 0 && performance.now() - t0 < WARM_SLICE_MS);
+      if (this.warmMiniForwards <= 0) markWarmed(this.kernels, `forward|${m.key}`);
       this.dropMiniature();
       return true;
     }
@@ -216,7 +228,13 @@ export class PlanExecutor implements TrainPlan {
   private miniature(): WarmMiniature | null {
     if (this.mini === undefined) {
       const m = miniature(this.spec);
-      this.mini = m && { ...m, exec: new PlanExecutor(this.kernels, m.spec, m.buffers), weights: m.run.weights!, out: new Float32Array(MINI_ROWS * m.spec.outFeatures) };
+      this.mini = m && {
+        ...m,
+        exec: new PlanExecutor(this.kernels, m.spec, m.buffers),
+        weights: m.run.weights!,
+        out: new Float32Array(MINI_ROWS * m.spec.outFeatures),
+        key: JSON.stringify(m.spec),
+      };
     }
     if (!this.mini) this.warmMiniSteps = this.warmMiniForwards = 0;
     return this.mini;

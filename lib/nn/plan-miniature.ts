@@ -13,6 +13,7 @@
  * is a block of 4 GEMM rows and a leftover row; a 36-wide dense layer makes GEMMs above the TypeScript
  * GEMM's small-product cutoff (m·n·k > 4096, lib/backend/ts/gemm.ts) with a leftover of k mod 8.
  */
+import type { Kernels } from "../backend/backend.js";
 import type { PlanBuffers, PlanLayer, PlanSpec, StepRun } from "../backend/plan.js";
 import type { Window2d } from "../ops/window.js";
 import { outSize } from "../ops/window.js";
@@ -27,6 +28,34 @@ const MINI_FEATURES = 36;
 const MINI_CHANNELS = 8;
 /** Smallest side of a miniature image (when the real one is larger). */
 const MINI_SIDE = 8;
+
+/**
+ * Warm-ups that ran to their end in this process, per kernels (known by their gemm function: the
+ * TypeScript backend objects of all models share the same kernel functions): "steps|training|weights|spec"
+ * or "forward|spec" of the miniature they ran. V8 compiles functions, not plans, so a later plan
+ * with the same miniature (the same step kinds, activations, windows, loss, optimizer, clipping and
+ * frozen ranges, over the same kernels) would only repeat them: its warm-up skips the miniature and
+ * keeps the small real-shaped step (PlanExecutor.warmUpSync). Short fits of fresh models (a
+ * benchmark's, a hyperparameter search's) pay the miniature once, not at every fit.
+ */
+let warmed = new WeakMap<object, Set<string>>();
+
+/** Whether this warm-up (see `warmed`) already ran to its end over `kernels`. */
+export function isWarmed(kernels: Kernels, key: string): boolean {
+  return warmed.get(kernels.gemm)?.has(key) ?? false;
+}
+
+/** Record a warm-up that ran to its end over `kernels`. */
+export function markWarmed(kernels: Kernels, key: string): void {
+  let keys = warmed.get(kernels.gemm);
+  if (!keys) warmed.set(kernels.gemm, (keys = new Set()));
+  keys.add(key);
+}
+
+/** Forget every warm-up run so far: the next plans warm up on their miniature again (for tests). */
+export function resetWarmUps(): void {
+  warmed = new WeakMap();
+}
 
 /** A sample's shape as the plan steps see it: [features] or [channels, height, width]. */
 type Shape = number[];
