@@ -8,7 +8,6 @@
 //   steps/<kind>.h       everything the plan knows about one step kind: its spec fields, their
 //                        validation, its compiled fields and workspaces, its forward and backward
 //                        (steps/step.h says how; steps/steps.h lists the kinds)
-//   plan_conv.h          the conv2d step's forward and backward (in chunks of samples)
 //   plan_gemm.h, plan_activations.h, plan_isa.h: the GEMM dispatch, activation passes, ISA clones
 // Its N-API surface: plan_binding.cc (the FusedPlan class, the run's worker), plan_spec.cc (spec
 // parsing), plan_napi.h (shared argument helpers), registered into the addon's exports by addon.cc

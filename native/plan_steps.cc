@@ -31,7 +31,6 @@
 #include "ops/optimizers.h"
 #include "plan.h"
 #include "plan_activations.h"
-#include "plan_conv.h"
 #include "plan_isa.h"
 #include "plan_workspace.h"
 #include "rng.h"

@@ -5,7 +5,7 @@
  * step, the parameters (batch norm's running statistics included) and optimizer state, and an
  * inference forward pass compared.
  *
- * The first model's convolution runs in several chunks of samples (plan_conv.h: its unrolled input
+ * The first model's convolution runs in several chunks of samples (native/steps/conv2d.h: its unrolled input
  * is over 100 KB a sample), with a partial last chunk; the second has every image step: strided and
  * padded convolutions, batch norm in training mode, max and average pooling, a residual block with
  * layer norm inside, dropout, global average pooling.

@@ -6,7 +6,7 @@
 //     test/native/plan_step_timing.cc native/plan_compile.cc native/plan_steps.cc native/plan_validate.cc \
 //     $(pkg-config --cflags --libs openblas) -o /tmp/plan_step_timing && /tmp/plan_step_timing [threads] [steps]
 //
-// (-DBLASNET_CONV_CHUNK_KB=n sets the conv chunk size to try; see plan_conv.h.)
+// (-DBLASNET_CONV_CHUNK_KB=n sets the conv chunk size to try; see native/steps/conv2d.h.)
 #include <cblas.h>
 
 #include <algorithm>
@@ -19,7 +19,7 @@
 #include "cnn_specs.h"
 #include "ops/optimizers.h"
 #include "plan.h"
-#include "plan_conv.h"  // BLASNET_CONV_CHUNK_KB
+#include "steps/conv2d.h"  // BLASNET_CONV_CHUNK_KB
 
 using namespace blasnet;
 using namespace blasnet::plan;
