@@ -70,6 +70,11 @@ const GEOMETRIES: { rows: number; g: Window2d }[] = [
   { rows: 1, g: window2d(1, 6, 6, [3, 3], { stride: [2, 1], pad: [1, 0] }) }, // batch 1, channel 1
   { rows: 64, g: window2d(32, 14, 14, [3, 3], { pad: [1, 1] }) }, // the Fashion-MNIST CNN's second conv
   { rows: 16, g: window2d(16, 64, 64, [3, 3], { pad: [1, 1] }) }, // 2^20 input values
+  // Stride 1 with rows as wide as the input's: the native im2col / col2im copy each tap's rows in one
+  // run. Taller than wide (outH = H + 2), and wide padding on a tall image (more edge pixels than
+  // col2im's run saves: its row-by-row path).
+  { rows: 2, g: window2d(2, 5, 6, [3, 3], { pad: [2, 1], padEnd: [2, 1] }) },
+  { rows: 2, g: window2d(2, 90, 9, [7, 7], { pad: [3, 3] }) },
 ];
 // Seeded random geometries: padding at most half the effective kernel (what the pooling layers allow).
 const SHAPES = new SeededRng(4242);

@@ -36,6 +36,32 @@ BN_OP_INLINE void Im2col(float* __restrict__ cols, int64_t ld, const float* __re
         TapRange(W, sW, offW, outW, &owLo, &owHi);
         if (owHi < owLo) owHi = owLo;
         float* row = cols + (int64_t(c * kH + i) * kW + j) * ld;
+        if (sH == 1 && sW == 1 && outW == W && ohLo < ohHi && owLo < owHi) {
+          // Stride 1 with rows as wide as the input's ("same" padding): the tap's output plane is
+          // the input plane shifted by offH*W + offW, so the rows it lands in are one contiguous
+          // copy; the copy also wrote the neighbouring row's edge values where a row's ends fall
+          // in the padding, which are zeroed after it. (Row by row, the 14-wide rows of T5's
+          // second conv cost about 20 cycles each.)
+          const int64_t begin = int64_t(ohLo) * W + owLo, end = int64_t(ohHi - 1) * W + owHi;
+          const int64_t shift = int64_t(offH) * W + offW;
+          for (int n = 0; n < rows; n++) {
+            const float* __restrict__ src = x + (int64_t(n) * C + c) * plane + shift + begin;
+            float* __restrict__ dst = row + int64_t(n) * outHW;
+            for (int64_t k = 0; k < begin; k++) dst[k] = 0.0f;
+            for (int64_t k = 0; k < end - begin; k++) dst[begin + k] = src[k];
+            for (int64_t k = end; k < outHW; k++) dst[k] = 0.0f;
+            for (int oh = ohLo; oh < ohHi; oh++) {
+              float* o = dst + int64_t(oh) * W;
+              if (oh > ohLo) {
+                for (int ow = 0; ow < owLo; ow++) o[ow] = 0.0f;
+              }
+              if (oh < ohHi - 1) {
+                for (int ow = owHi; ow < W; ow++) o[ow] = 0.0f;
+              }
+            }
+          }
+          continue;
+        }
         for (int n = 0; n < rows; n++) {
           const float* src = x + (int64_t(n) * C + c) * plane;
           float* dst = row + int64_t(n) * outHW;
@@ -62,6 +88,10 @@ BN_OP_INLINE void Im2col(float* __restrict__ cols, int64_t ld, const float* __re
   }
 }
 
+// Col2im's contiguous path saves the edge pixels a tap's add must not touch: up to this many per
+// sample and tap (27 for a 28-row image with one column of padding each side).
+constexpr int kCol2imSaved = 256;
+
 // The adjoint of Im2col: cols is (C*kH*kW, ld), dx is (rows, C, H, W); each input position gets the
 // sum of the cols entries Im2col copies from it. Overwrites dx.
 BN_OP_INLINE void Col2im(float* __restrict__ dx, const float* __restrict__ cols, int64_t ld, int rows,
@@ -82,6 +112,33 @@ BN_OP_INLINE void Col2im(float* __restrict__ dx, const float* __restrict__ cols,
         int owLo, owHi;
         TapRange(W, sW, offW, outW, &owLo, &owHi);
         const float* row = cols + (int64_t(c * kH + i) * kW + j) * ld;
+        const int edge = W - (owHi - owLo);  // outputs in the padding between two landing rows
+        if (sH == 1 && sW == 1 && outW == W && ohLo < ohHi && owLo < owHi &&
+            int64_t(ohHi - ohLo - 1) * edge <= kCol2imSaved) {
+          // As in Im2col: one contiguous add over the rows the tap lands in. Where a row's ends
+          // fall in the padding, that add also puts padding entries onto the neighbouring row's
+          // edge pixels; those pixels are saved before and put back after (exact: a tap reads
+          // each input position at most once).
+          const int64_t begin = int64_t(ohLo) * W + owLo, end = int64_t(ohHi - 1) * W + owHi;
+          const int64_t shift = int64_t(offH) * W + offW;
+          for (int n = 0; n < rows; n++) {
+            float* __restrict__ to = dx + (int64_t(n) * C + c) * plane + shift + begin;
+            const float* __restrict__ from = row + int64_t(n) * outHW + begin;
+            float saved[kCol2imSaved];
+            int m = 0;
+            for (int oh = ohLo + 1; oh < ohHi; oh++) {
+              const int64_t at = int64_t(oh - 1) * W + owHi - begin;
+              for (int e = 0; e < edge; e++) saved[m++] = to[at + e];
+            }
+            for (int64_t k = 0; k < end - begin; k++) to[k] += from[k];
+            m = 0;
+            for (int oh = ohLo + 1; oh < ohHi; oh++) {
+              const int64_t at = int64_t(oh - 1) * W + owHi - begin;
+              for (int e = 0; e < edge; e++) to[at + e] = saved[m++];
+            }
+          }
+          continue;
+        }
         for (int n = 0; n < rows; n++) {
           float* dst = dx + (int64_t(n) * C + c) * plane;
           const float* src = row + int64_t(n) * outHW;

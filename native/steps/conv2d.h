@@ -4,13 +4,13 @@
 //
 // conv2d, x (rows, C, H, W), W (outC, K = C*kH*kW), y (rows, outC, outH*outW), in chunks of
 // op.chunk samples (ConvChunk) through two workspaces every conv step shares:
-//   forward   cols (K, n) = im2col(chunk); Y' (outC, n) = bias rows + W cols (a GEMM accumulating
-//             onto the bias, as the dense step does); then one pass moves Y' to NCHW and applies
-//             the activation fused into the step (for relu, y = max(Y', 0) as it is moved)
-//   backward  dy *= f'(.) and db = per-channel sums over the whole batch; then per chunk:
-//             dY' (outC, n) = dy moved back; cols = im2col(chunk) again (recomputing it costs less
-//             than keeping the whole batch's, which would not stay in cache); dW += dY' cols^T;
-//             dcols = W^T dY' into the cols buffer, dx = col2im(dcols) (not for the first layer)
+//   forward   cols (K, n) = im2col(chunk); Y' (outC, n) = W cols; then one pass moves Y' to NCHW,
+//             adding the bias and applying the activation fused into the step
+//   backward  per chunk: one pass over dy makes dY' (outC, n) = dy * f'(.) moved to channel-major
+//             order and adds each channel's sum to db (in double); cols = im2col(chunk) again
+//             (recomputing it costs less than keeping the whole batch's, which would not stay in
+//             cache); dW (+)= dY' cols^T; dcols = W^T dY' into the cols buffer (beta 0: no clearing
+//             pass), dx = col2im(dcols) (not for the first layer)
 #pragma once
 #include <cblas.h>
 
@@ -52,51 +52,93 @@ BN_INLINE void ConvForward(Op& op, Workspace& ws, int64_t rows) {
     const int64_t n = nc * HW;
     ops::Im2col(ws.cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
     float* y = ws.gemmOut;
-    for (int64_t c = 0; c < C; c++) {
-      float* yc = y + c * n;
-      const float bias = op.b ? op.b[c] : 0.0f;
-      for (int64_t j = 0; j < n; j++) yc[j] = bias;
-    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(C), int(n), int(K), 1.0f, op.w, int(K), ws.cols, int(n),
-                1.0f, y, int(n));
-    // (outC, nc, HW) -> (nc, outC, HW), the activation applied on the way.
+                0.0f, y, int(n));
+    // (outC, nc, HW) -> (nc, outC, HW), the bias added and the activation applied on the way (on
+    // the destination row, still in L1).
     for (int64_t s = 0; s < nc; s++) {
       float* a = op.a + (n0 + s) * op.out;
       for (int64_t c = 0; c < C; c++) {
         const float* src = y + c * n + s * HW;
-        if (op.z) {
-          float* z = op.z + (n0 + s) * op.out + c * HW;
-          std::memcpy(z, src, size_t(HW) * sizeof(float));
-          ActForward(op.act, a + c * HW, z, HW, op.alpha);
-        } else {
-          ActForward(op.act, a + c * HW, src, HW, op.alpha);
-        }
+        const float bias = op.b ? op.b[c] : 0.0f;
+        float* z = op.z ? op.z + (n0 + s) * op.out + c * HW : a + c * HW;
+        for (int64_t j = 0; j < HW; j++) z[j] = src[j] + bias;
+        ActForward(op.act, a + c * HW, z, HW, op.alpha);
       }
     }
   }
   op.outPtr = op.a;
 }
 
+// One chunk's dY' (outC, nc*HW) from d (rows, outC, HW) in one pass: dy = d * f'(.) moved to
+// channel-major order, with each channel's sum over the chunk added to sums (double).
+template <Activation A>
+BN_INLINE void ConvDeltaChunkT(float* __restrict__ dy, double* __restrict__ sums, const float* d, const float* x,
+                               const float* y, int64_t nc, int64_t C, int64_t HW, float alpha) {
+  const int64_t n = nc * HW;
+  for (int64_t c = 0; c < C; c++) {
+    double sum = 0.0;
+    for (int64_t s = 0; s < nc; s++) {
+      const int64_t at = (s * C + c) * HW;
+      const float* di = d + at;
+      const float* xi = x + at;
+      const float* yi = y + at;
+      float* o = dy + c * n + s * HW;
+      for (int64_t j = 0; j < HW; j++) {
+        float g = di[j];
+        if constexpr (A != Activation::linear) g = ops::ActivationBackward<A>(g, xi[j], yi[j], alpha);
+        o[j] = g;
+      }
+      if (sums) sum += ops::SumDouble(o, HW);
+    }
+    if (sums) sums[c] += sum;
+  }
+}
+
+BN_INLINE void ConvDeltaChunk(Activation act, float* dy, double* sums, const float* d, const float* x, const float* y,
+                              int64_t nc, int64_t C, int64_t HW, float alpha) {
+  switch (act) {
+#define BN_CASE(name, code) \
+  case Activation::name: ConvDeltaChunkT<Activation::name>(dy, sums, d, x, y, nc, C, HW, alpha); return;
+    BN_ACTIVATIONS(BN_CASE)
+#undef BN_CASE
+  }
+}
+
 template <class Op, class Workspace>
 BN_INLINE float* ConvBackward(Op& op, Workspace& ws, float* d, float* other, int64_t rows) {
   const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
-  if (op.act != Activation::linear) ActBackward(op.act, d, op.z ? op.z : op.a, op.a, rows * op.out, op.alpha);
-  if (op.db) ops::ChannelBiasGrad(op.db, d, int(rows), int(C), HW);
-  std::memset(op.dw, 0, size_t(C * K) * sizeof(float));
+  // The bias sums, in double over the whole batch, on the stack for up to kConvBiasSums channels
+  // (more: each chunk's sums, in double, added to db in float).
+  constexpr int64_t kConvBiasSums = 1024;
+  double sums[kConvBiasSums];
+  const bool wholeSums = C <= kConvBiasSums;
+  if (op.db) {
+    for (int64_t c = 0; c < std::min(C, kConvBiasSums); c++) sums[c] = 0.0;
+    for (int64_t c = 0; c < C; c++) op.db[c] = 0.0f;
+  }
   for (int64_t n0 = 0; n0 < rows; n0 += op.chunk) {
     const int64_t nc = std::min(op.chunk, rows - n0);
     const int64_t n = nc * HW;
     float* dy = ws.gemmOut;
-    ops::SwapAxes01(dy, d + n0 * op.out, nc, C, HW);
+    const float* dAt = d + n0 * op.out;
+    const float* aAt = op.a + n0 * op.out;
+    const float* zAt = op.z ? op.z + n0 * op.out : aAt;
+    ConvDeltaChunk(op.act, dy, op.db && wholeSums ? sums : nullptr, dAt, zAt, aAt, nc, C, HW, op.alpha);
+    if (op.db && !wholeSums) {
+      for (int64_t c = 0; c < C; c++) op.db[c] += float(ops::SumDouble(dy + c * n, n));
+    }
     ops::Im2col(ws.cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), ws.cols, int(n), 1.0f,
-                op.dw, int(K));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), ws.cols, int(n),
+                n0 == 0 ? 0.0f : 1.0f, op.dw, int(K));
     if (op.needDx) {
-      std::memset(ws.cols, 0, size_t(K * n) * sizeof(float));
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(K), int(n), int(C), 1.0f, op.w, int(K), dy, int(n), 1.0f,
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(K), int(n), int(C), 1.0f, op.w, int(K), dy, int(n), 0.0f,
                   ws.cols, int(n));
       ops::Col2im(other + n0 * op.in, ws.cols, n, int(nc), op.win);
     }
+  }
+  if (op.db && wholeSums) {
+    for (int64_t c = 0; c < C; c++) op.db[c] = float(sums[c]);
   }
   return op.needDx ? other : d;
 }
