@@ -10,9 +10,6 @@
  *
  * What changes for users: `structuredClone(model.params)` and `postMessage(model.params)` share
  * the memory instead of copying it; copy with `model.params.slice()`.
- *
- * fit's training rows go there too when the plan trains off the main thread (lib/train/fit.ts):
- * the native fused plan then reads them in place instead of copying each run's rows first.
  */
 
 /** A zero-filled Float32Array of `length` values over a SharedArrayBuffer. */
@@ -25,20 +22,4 @@ export function sharedUint32(values: ArrayLike<number>): Uint32Array {
   const a = new Uint32Array(new SharedArrayBuffer(values.length * Uint32Array.BYTES_PER_ELEMENT));
   a.set(values);
   return a;
-}
-
-/** Makes a zero-filled Float32Array of `length` values: sharedFloat32, or plainFloat32 (an ordinary ArrayBuffer). */
-export type Float32Alloc = (length: number) => Float32Array;
-
-/** A zero-filled Float32Array of `length` values over an ordinary ArrayBuffer. */
-export function plainFloat32(length: number): Float32Array {
-  return new Float32Array(length);
-}
-
-/**
- * Whether `a`'s memory is a SharedArrayBuffer. (The native plan asks the engine itself before it
- * reads anything in place; this only saves fit a copy.)
- */
-export function isShared(a: ArrayBufferView): boolean {
-  return typeof SharedArrayBuffer === "function" && a.buffer instanceof SharedArrayBuffer;
 }

@@ -19,7 +19,6 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { Matrix, describe } from "../core/matrix.js";
-import { plainFloat32, type Float32Alloc } from "../core/shared.js";
 import { yieldIfDue, type Slicer } from "./yield.js";
 
 /** Values processed between pauses (about 0.1-0.3 ms of checking). */
@@ -117,10 +116,10 @@ function isShaped(v: unknown): v is ShapedArray {
 
 /**
  * Samples of shape `sample` from { data, shape: [N, ...sample] } (not copied) or nested arrays
- * (copied into `alloc`'s memory), as rows of their flat size; null for another form. A shape that
- * does not match is an error naming the expected and the given shape.
+ * (copied), as rows of their flat size; null for another form. A shape that does not match is an
+ * error naming the expected and the given shape.
  */
-function* asSamples(v: unknown, name: string, sample: readonly number[], alloc: Float32Alloc): Work<Dense2D | null> {
+function* asSamples(v: unknown, name: string, sample: readonly number[]): Work<Dense2D | null> {
   const size = sample.reduce((a, b) => a * b, 1);
   const expected = `[N, ${sample.join(", ")}]`;
   if (v instanceof Matrix) {
@@ -141,7 +140,7 @@ function* asSamples(v: unknown, name: string, sample: readonly number[], alloc: 
   }
   if (!Array.isArray(v)) return null;
   const rows = v.length;
-  const data = alloc(rows * size);
+  const data = new Float32Array(rows * size);
   let at = 0;
   // Depth-first over each sample, checking every level's length against the sample shape.
   const fill = (a: unknown, depth: number, path: string): void => {
@@ -166,11 +165,8 @@ function* asSamples(v: unknown, name: string, sample: readonly number[], alloc: 
   return { data, rows, cols: size };
 }
 
-/**
- * A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array;
- * nested arrays are copied into `alloc`'s memory.
- */
-export function* as2D(v: unknown, name: string, alloc: Float32Alloc = plainFloat32): Work<Dense2D | null> {
+/** A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array. */
+export function* as2D(v: unknown, name: string): Work<Dense2D | null> {
   if (v instanceof Matrix) return { data: v.data, rows: v.rows, cols: v.cols };
   if (isShaped(v)) {
     const { data, shape } = v;
@@ -190,7 +186,7 @@ export function* as2D(v: unknown, name: string, alloc: Float32Alloc = plainFloat
     if (v.length === 0) return { data: new Float32Array(0), rows: 0, cols: 0 };
     if (!Array.isArray(v[0])) return null;
     const cols = (v[0] as unknown[]).length;
-    const data = alloc(v.length * cols);
+    const data = new Float32Array(v.length * cols);
     const chunkRows = rowsPerChunk(cols);
     for (let i = 0; i < v.length; i++) {
       const row = v[i] as unknown;
@@ -233,8 +229,7 @@ function checkNonEmpty(rows: number, name: string): void {
 /**
  * Inputs as one contiguous (rows, inputSize) Float32Array, standardized by (x - mean) / std when
  * `mean` and `std` are given (always a copy then; otherwise a Matrix or shaped array is used as is).
- * `check` scans for NaN / Infinity (pass the model's backend's: finiteCheckOf). Copies go into
- * `alloc`'s memory (fit: SharedArrayBuffers on the native backend).
+ * `check` scans for NaN / Infinity (pass the model's backend's: finiteCheckOf).
  */
 export function toFeatures(...args: Parameters<typeof featuresWork>): Dense2D {
   return runSync(featuresWork(...args));
@@ -248,9 +243,8 @@ export function* featuresWork(
   mean: Float32Array | null,
   std: Float32Array | null,
   check: FiniteCheck,
-  alloc: Float32Alloc = plainFloat32,
 ): Work<Dense2D> {
-  const m = sampleShape.length === 1 ? yield* as2D(x, name, alloc) : yield* asSamples(x, name, sampleShape, alloc);
+  const m = sampleShape.length === 1 ? yield* as2D(x, name) : yield* asSamples(x, name, sampleShape);
   const expected = `[N, ${sampleShape.join(", ")}]`;
   if (m === null) {
     throw new TypeError(
@@ -267,20 +261,13 @@ export function* featuresWork(
     );
   }
   yield* checkFinite(m.data, m.cols, name, check);
-  if (mean && std) return { data: yield* standardize(m.data, m.rows, m.cols, mean, std, alloc), rows: m.rows, cols: m.cols };
+  if (mean && std) return { data: yield* standardize(m.data, m.rows, m.cols, mean, std), rows: m.rows, cols: m.cols };
   return m;
 }
 
-/** (x - mean) / std per column, into a new array from `alloc`. */
-export function* standardize(
-  data: Float32Array,
-  rows: number,
-  cols: number,
-  mean: Float32Array,
-  std: Float32Array,
-  alloc: Float32Alloc = plainFloat32,
-): Work<Float32Array> {
-  const out = alloc(rows * cols);
+/** (x - mean) / std per column, into a new array. */
+export function* standardize(data: Float32Array, rows: number, cols: number, mean: Float32Array, std: Float32Array): Work<Float32Array> {
+  const out = new Float32Array(rows * cols);
   const chunkRows = rowsPerChunk(cols);
   for (let i = 0; i < rows; i++) {
     const off = i * cols;

@@ -6,9 +6,7 @@
  * ceil(N / batchSize) steps through the model's training plan; the last, partial batch is used.
  * The order, learning-rate and loss arrays are allocated once per fit; a step allocates nothing.
  * With the native fused plan the next epoch's shuffle is computed while the worker runs the current
- * epoch's last chunk (two order buffers), so for small networks it costs no training time, and the
- * training rows are over SharedArrayBuffers (fit-data.ts sharedTrainingData), which its worker reads
- * in place: a run hands it only its part of the order (and the class labels and row weights it uses).
+ * epoch's last chunk (two order buffers), so for small networks it costs no training time.
  *
  * Steps run in chunks:
  * - plans that run on the calling thread (PlanExecutor: the TypeScript backend and the per-kernel
@@ -24,11 +22,10 @@
 import type { Kernels } from "../backend/backend.js";
 import type { StepRun, TrainPlan } from "../backend/plan.js";
 import type { Optimizer } from "../optim/index.js";
-import { plainFloat32, sharedFloat32 } from "../core/shared.js";
 import type { BatchLogs, Callback, EpochLogs } from "./callbacks.js";
 import { runAsync } from "./data.js";
 import { evaluateArrays, type EvalContext } from "./evaluate.js";
-import { evalContext, fitData, SharedPool, sharedTrainingData, type PreparedData } from "./fit-data.js";
+import { evalContext, fitData, type PreparedData } from "./fit-data.js";
 import { fitSettings, type FitOptions, type FitSettings, type History } from "./fit-options.js";
 import { withKerasHistory } from "./keras-names.js";
 import type { TrainableModel } from "./model.js";
@@ -38,9 +35,6 @@ import { makeSlicer, SLICE_MS, yieldIfDue, yieldNow, type Slicer } from "./yield
 
 export type { FitOptions, History } from "./fit-options.js";
 export { evaluatePrepared, prepareData, type PreparedData } from "./fit-data.js";
-
-/** Shared copies of training rows, reused from fit to fit (fit-data.ts SharedPool). */
-const sharedPool = new SharedPool();
 
 /** Chunks of the asynchronous (fused native) plan aim at this much work. */
 const ASYNC_CHUNK_MS = 100;
@@ -62,21 +56,16 @@ export async function fitModel(model: TrainableModel, x: unknown, y: unknown, op
   // or weight change may slip in meanwhile.
   const release = model._beginFit();
   let progress: Progress | null = null;
-  let loop: FitLoop | null = null;
   try {
     const slicer = makeSlicer();
-    // The copies fit makes anyway go where a plan that trains off the main thread reads them in place.
-    const alloc = model._kernels().createFusedPlan ? sharedFloat32 : plainFloat32;
-    const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer, options, alloc);
-    loop = new FitLoop(model, settings, train, val, slicer, options.progressStream ?? process.stderr);
+    const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer, options);
+    const loop = new FitLoop(model, settings, train, val, slicer, options.progressStream ?? process.stderr);
     progress = loop.progress;
-    await loop.shareData();
     return await loop.run();
   } catch (e) {
     progress?.abort();
     throw e;
   } finally {
-    loop?.releaseShared();
     release();
   }
 }
@@ -103,11 +92,7 @@ class FitLoop {
   private readonly constantLr: boolean;
   private readonly losses: Float32Array;
   private readonly run_: StepRun;
-  /** The x and y fit was given (or made), and their lengths then: checkDataKept watches them. */
-  private readonly given: { x: Float32Array; y: Float32Array | Int32Array };
   private readonly dataLengths: { x: number; y: number };
-  /** Buffers of sharedPool this fit's copies are in (shareData), given back when it ends. */
-  private readonly leased: SharedArrayBuffer[] = [];
   private readonly history: History;
   private readonly batchCallbacks: Callback[];
   private readonly batchLogs: BatchLogs = { loss: 0, size: 0, lr: 0 };
@@ -119,7 +104,7 @@ class FitLoop {
   constructor(
     private readonly model: TrainableModel,
     private readonly s: FitSettings & { optimizer: Optimizer },
-    private train: PreparedData,
+    private readonly train: PreparedData,
     private readonly val: PreparedData | null,
     private readonly slicer: Slicer,
     progressStream: NodeJS.WritableStream,
@@ -155,8 +140,7 @@ class FitLoop {
       losses: this.losses,
       weights: train.weights,
     };
-    this.given = { x: train.x, y: train.y.data };
-    this.dataLengths = { x: train.x.length, y: train.y.data.length };
+    this.dataLengths = { x: this.run_.x.length, y: this.run_.y.length };
     this.history = withKerasHistory({ epochs: [], loss: [], metrics: {}, stepsPerEpoch: this.stepsPerEpoch });
     for (const m of s.metrics) this.history.metrics[m] = [];
     if (val) {
@@ -167,25 +151,6 @@ class FitLoop {
     this.batchCallbacks = s.callbacks.filter((c) => typeof c.onBatchEnd === "function");
     this.chunkMs = this.sync ? SLICE_MS : ASYNC_CHUNK_MS;
     this.chunkGrowth = this.sync ? 2 : 4;
-  }
-
-  /**
-   * For a plan that trains off the main thread: the training rows over SharedArrayBuffers, which it
-   * reads in place (copied once here unless they are already; fit-data.ts sharedTrainingData).
-   */
-  async shareData(): Promise<void> {
-    if (this.sync) return;
-    const given = this.train;
-    this.train = await sharedTrainingData(given, this.slicer, sharedPool);
-    this.run_.x = this.train.x;
-    this.run_.y = this.train.y.data;
-    if (this.train.x !== given.x) this.leased.push(this.train.x.buffer as SharedArrayBuffer);
-    if (this.train.y.data !== given.y.data) this.leased.push(this.train.y.data.buffer as SharedArrayBuffer);
-  }
-
-  /** Once no run is in flight: the shared copies back to the pool, for the next fit. */
-  releaseShared(): void {
-    for (const b of this.leased.splice(0)) sharedPool.give(b);
   }
 
   /** Every epoch from initialEpoch, until the last or until a callback stops training. */
@@ -276,7 +241,7 @@ class FitLoop {
     run.start = step * this.batchSize;
     run.steps = c;
     run.firstStep = first + 1;
-    checkDataKept(this.given, this.dataLengths, epoch, step, stepsPerEpoch);
+    checkDataKept(run, this.dataLengths, epoch, step, stepsPerEpoch);
     if (this.sync) {
       try {
         return this.sync.runStepsSync(run);
@@ -361,13 +326,12 @@ const KEEP_DATA = "fit reads x and y until it settles: do not change, transfer (
 
 /**
  * x and y still hold what fit checked: an array whose ArrayBuffer was transferred (detached) or
- * resized while fit ran fails here, naming it, before the plan is handed the next run (also when
- * the plan trains on fit's shared copy of it: what fit promises does not depend on the plan).
+ * resized while fit ran fails here, naming it, before the plan is handed the next run.
  */
-function checkDataKept(given: { x: Float32Array; y: Float32Array | Int32Array }, lengths: { x: number; y: number }, epoch: number, step: number, stepsPerEpoch: number): void {
-  const changed = given.x.length !== lengths.x ? "x" : given.y.length !== lengths.y ? "y" : null;
+function checkDataKept(run: StepRun, lengths: { x: number; y: number }, epoch: number, step: number, stepsPerEpoch: number): void {
+  const changed = run.x.length !== lengths.x ? "x" : run.y.length !== lengths.y ? "y" : null;
   if (!changed) return;
-  const [now, then] = changed === "x" ? [given.x.length, lengths.x] : [given.y.length, lengths.y];
+  const [now, then] = changed === "x" ? [run.x.length, lengths.x] : [run.y.length, lengths.y];
   throw new Error(
     `Training stopped at epoch ${epoch + 1}, step ${step + 1} of ${stepsPerEpoch}: the training data ${changed} holds ${now} values, but ${then} when fit started (its ArrayBuffer was transferred, detached or resized); ${KEEP_DATA}`,
   );

@@ -5,7 +5,6 @@
  * training starts.
  */
 import { describe } from "../core/matrix.js";
-import { plainFloat32, type Float32Alloc } from "../core/shared.js";
 import type { Loss } from "../losses/index.js";
 import { as2D, checkFinite, rowsPerChunk, standardize, WORK_CHUNK, type FiniteCheck, type Work } from "./data.js";
 import type { Targets } from "./metrics.js";
@@ -15,8 +14,7 @@ const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, 
 /**
  * Targets for `loss` as the plan reads them, as a pausable pass: float rows (rows, outFeatures) —
  * standardized when `mean`/`std` are given — or class indices (rows) for crossEntropy with label
- * targets. `check` scans float targets for NaN / Infinity, as in toFeatures; float copies go into
- * `alloc`'s memory, as there.
+ * targets. `check` scans float targets for NaN / Infinity, as in toFeatures.
  */
 export function* targetsWork(
   y: unknown,
@@ -27,7 +25,6 @@ export function* targetsWork(
   mean: Float32Array | null,
   std: Float32Array | null,
   check: FiniteCheck,
-  alloc: Float32Alloc = plainFloat32,
 ): Work<Targets> {
   if (loss.name === "crossEntropy") {
     if (outFeatures < 2) {
@@ -36,7 +33,7 @@ export function* targetsWork(
     const isIntArray = INT_ARRAYS.some((T) => y instanceof T);
     const flatNumbers = Array.isArray(y) && (y.length === 0 || !Array.isArray(y[0]));
     // A one-column matrix holds class indices (as a CSV label column would).
-    const m1 = isIntArray || flatNumbers ? null : yield* as2D(y, name, alloc);
+    const m1 = isIntArray || flatNumbers ? null : yield* as2D(y, name);
     if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array || m1?.cols === 1) {
       const src = (m1?.cols === 1 ? m1.data : y) as ArrayLike<unknown>;
       checkRows(src.length, rows, name);
@@ -76,7 +73,7 @@ export function* targetsWork(
     return { kind: "float", data: m.data };
   }
 
-  let m = yield* as2D(y, name, alloc);
+  let m = yield* as2D(y, name);
   if (m === null) {
     const flat = y instanceof Float32Array || y instanceof Float64Array || INT_ARRAYS.some((T) => y instanceof T) || Array.isArray(y);
     if (!flat) throw targetsTypeError(name, y, loss);
@@ -86,7 +83,7 @@ export function* targetsWork(
         `${name} is a flat array but the model has ${outFeatures} outputs: pass targets as a Matrix, number[][] or { data, shape: [rows, ${outFeatures}] }`,
       );
     }
-    const data = alloc(src.length);
+    const data = new Float32Array(src.length);
     for (let i = 0; i < src.length; i++) {
       const v = src[i];
       if (typeof v !== "number") throw new TypeError(`${name}[${i}] is ${describe(v)}; expected a number`);
@@ -108,7 +105,7 @@ export function* targetsWork(
       if ((i + 1) % WORK_CHUNK === 0) yield;
     }
   }
-  if (mean && std) return { kind: "float", data: yield* standardize(m.data, m.rows, m.cols, mean, std, alloc) };
+  if (mean && std) return { kind: "float", data: yield* standardize(m.data, m.rows, m.cols, mean, std) };
   return { kind: "float", data: m.data };
 }
 
