@@ -1,9 +1,9 @@
-// Fast, vectorizable float32 exp / sigmoid / tanh for the fused training plan (plan.cc) and the
+// Fast, vectorizable float32 exp / sigmoid / tanh for the fused training plan (plan_steps.cc) and the
 // element-wise kernels (kernels.cc).
 //
 // Everything here is branch-free straight-line arithmetic on floats and 32-bit integers (selects
 // instead of branches, bit casts instead of float->int conversions), so GCC vectorizes loops that
-// call these functions (AVX2 / AVX-512 in the target_clones versions of plan.cc's hot loops).
+// call these functions (AVX2 / AVX-512 in the target_clones versions of plan_steps.cc's hot loops).
 //
 // Accuracy, measured against double-precision references over EVERY float32 input of each range
 // (2.2e9 values per function), for the FMA versions (x86-64-v3 / v4 clones: identical results) and

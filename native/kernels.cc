@@ -25,7 +25,7 @@
 #include "ops/losses.h"
 #include "ops/optimizers.h"
 
-// -DBLASNET_NO_CLONES builds the baseline version only (as plan.cc): scripts/check-baseline-build.sh
+// -DBLASNET_NO_CLONES builds the baseline version only (as plan_steps.cc): scripts/check-baseline-build.sh
 // uses it to test the code a CPU without AVX2 runs.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__) && \
     !defined(BLASNET_NO_CLONES)
@@ -87,7 +87,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     // The BLAS standard lets beta = 0 skip reading C; zero it ourselves so NaN never survives,
     // whatever the BLAS build does, and then accumulate onto the zeros (beta = 1): OpenBLAS's
     // threaded driver would otherwise run its own beta = 0 pass over C again, which costs more than
-    // this one (see GemmWeightGrad in plan.cc for the measurement).
+    // this one (see GemmWeightGrad in plan_gemm.h for the measurement).
     scale_or_zero(c, int64_t(m) * n, 0.0f);
     beta = 1.0f;
   }

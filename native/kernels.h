@@ -1,5 +1,5 @@
 // The native kernels: plain C++ over raw float buffers, no N-API, so they can be tested and timed
-// alone and called directly by the fused plan (native/plan.cc).
+// alone and called directly by the fused plan (native/plan_steps.cc).
 //
 // Same semantics and argument order as `Kernels` in lib/backend/backend.ts: outputs first, then
 // inputs, then sizes, then scalars. Matrices are row-major and packed. Every kernel trusts its

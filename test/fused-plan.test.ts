@@ -1,5 +1,5 @@
 /**
- * The native fused training plan (native/plan.cc) against the reference: PlanExecutor over the
+ * The native fused training plan (native/plan_steps.cc) against the reference: PlanExecutor over the
  * TypeScript kernels, run on the same spec, data, initial parameters and RNG state.
  *
  * Tolerances (max |difference| of parameters after every step of the runs): 2e-5 for SGD-family

@@ -1,5 +1,5 @@
 // The element-wise activations, one definition each: y = f(x) and dx = dy f'(x) for one value.
-// The per-kernel entry points (kernels.cc) and the fused plan (plan.cc) both run their loops over
+// The per-kernel entry points (kernels.cc) and the fused plan (plan_steps.cc) both run their loops over
 // these, so the two native paths give the same values on the same CPU.
 //
 // NaN and infinities follow the TypeScript reference (lib/backend/ts/activations.ts) comparison

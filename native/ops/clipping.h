@@ -1,6 +1,6 @@
 // Gradient clipping, one definition: by value (Clip) and by global L2 norm (SumSquares, then
 // Scale), used by the per-kernel entry points (kernels.cc: clip, sumSquares, scale) and by the
-// fused plan's update (plan.cc).
+// fused plan's update (plan_steps.cc).
 //
 // Plain C++ (no N-API), always inlined into each caller's per-ISA clone.
 #pragma once

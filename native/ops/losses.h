@@ -1,5 +1,5 @@
 // The losses, one definition each: mean over the batch and (when grad is not null) the gradient
-// of that mean. The per-kernel entry points (kernels.cc) and the fused plan (plan.cc) both call
+// of that mean. The per-kernel entry points (kernels.cc) and the fused plan (plan_steps.cc) both call
 // these. Sums in double; the gradients in float.
 //
 // Optional per-row weights w (rows; nullptr: all 1), Keras' sample weights: the loss is

@@ -1,5 +1,5 @@
 // The optimizer update rules (PyTorch semantics), one definition each, over a range of n
-// parameters: the per-kernel entry point optimizerStep (kernels.cc) and the fused plan (plan.cc,
+// parameters: the per-kernel entry point optimizerStep (kernels.cc) and the fused plan (plan_steps.cc,
 // over all parameters or one layer's range at a time) both call OptimizerStep.
 //
 // hyper: the optimizer's kOptimizerHyperCount hyperparameters in the order BN_OPTIMIZERS lists them.

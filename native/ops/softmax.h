@@ -1,5 +1,5 @@
 // Softmax over rows, one definition: the per-kernel entry points (kernels.cc) and the fused plan
-// (plan.cc: softmax layers) both call SoftmaxForward / SoftmaxBackward, and the cross-entropy
+// (plan_steps.cc: softmax layers) both call SoftmaxForward / SoftmaxBackward, and the cross-entropy
 // losses (losses.h) use the same row helpers. Sums in double; exp is fast_math.h's; a row's max
 // skips NaN (std::max keeps its first argument when the second is NaN).
 //

@@ -1,6 +1,6 @@
 /**
  * The native backend's fused training plan: the whole plan (lib/backend/plan.ts) runs in C++
- * (native/plan.cc), one N-API crossing per run of steps, on a libuv worker thread.
+ * (native/plan_steps.cc), one N-API crossing per run of steps, on a libuv worker thread.
  *
  * The native object validates the spec and every run itself (TypeError / RangeError naming the
  * field), keeps references to the plan's four buffers and allocates its workspaces once. While a run
