@@ -25,11 +25,13 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
-import { conv2d, dense, flatten, maxPool2d } from "../lib/nn/layers.js";
+import { dense } from "../lib/nn/layers.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import type { StepRun } from "../lib/backend/plan.js";
 import { fmt, median, table } from "./util.js";
+import { createTsBackend } from "../lib/backend/ts/index.js";
+import { fashionMnistCnn } from "../examples/fashion-mnist-cnn.js";
 
 type ModelId = "mlp" | "cnn" | "t3";
 type Op = "fit" | "predict" | "evaluate";
@@ -59,18 +61,7 @@ const CASES: Record<ModelId, Case> = {
   },
   cnn: {
     make: () => {
-      const m = new Sequential(
-        [
-          conv2d(32, 3, { padding: 1, activation: "relu" }),
-          maxPool2d(2),
-          conv2d(64, 3, { padding: 1, activation: "relu" }),
-          maxPool2d(2),
-          flatten(),
-          dense(128, { activation: "relu" }),
-          dense(10),
-        ],
-        { inputShape: [1, 28, 28], seed: 0, backend: "js" },
-      );
+      const m = fashionMnistCnn({ seed: 0, backend: createTsBackend() });
       m.compile({ loss: "crossEntropy", optimizer: "adam" });
       return m;
     },
