@@ -4,6 +4,7 @@
  * running statistics (PyTorch's momentum rule; never touched by the optimizer; used by predict),
  * frozen plan ranges, dropout on images, getWeights/setWeights, save/load with PyTorch names, and
  * training on the native backend (the per-kernel path while the fused plan refuses these steps).
+ * The Fashion-MNIST CNN is the example's own (examples/fashion-mnist-cnn.ts `fashionMnistCnn`), not a copy.
  */
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -28,26 +29,11 @@ import {
   sgd,
 } from "../lib/index.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
+import { fashionMnistCnn } from "../examples/fashion-mnist-cnn.js";
 import { maxAbsDiff, nativeOrSkip, tempDir, thrown, tsBackend } from "./helpers.js";
 
 const native = nativeOrSkip();
 const root = tempDir("blasnet-conv-layers-");
-
-/** The Fashion-MNIST CNN of examples/fashion-mnist-cnn.ts. */
-function fashionCnn(): Sequential {
-  return new Sequential(
-    [
-      conv2d(32, 3, { padding: 1, activation: "relu" }),
-      maxPool2d(2),
-      conv2d(64, 3, { padding: 1, activation: "relu" }),
-      maxPool2d(2),
-      flatten(),
-      dense(128, { activation: "relu" }),
-      dense(10),
-    ],
-    { inputShape: [1, 28, 28], seed: 0 },
-  );
-}
 
 /** A small image model with every new layer kind. */
 function everyKind(backend: "js" | "native" = "js", seed = 1): Sequential {
@@ -80,7 +66,7 @@ function images(n: number, seed: number): { x: { data: Float32Array; shape: numb
 
 describe("convolution layers: factories, validation, shapes", () => {
   it("the Fashion-MNIST CNN: output shapes, parameter counts and summary", () => {
-    const m = fashionCnn();
+    const m = fashionMnistCnn({ seed: 0 });
     expect(m.layers.map((l) => l.outShape)).toEqual([[32, 28, 28], [32, 14, 14], [64, 14, 14], [64, 7, 7], [3136], [128], [10]]);
     expect(m.parameterCount()).toBe(32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 128 * 10 + 10);
     const text = m.summary({ print: false });
