@@ -51,7 +51,7 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
     }
     if (!e.ok()) return e;
   }
-  if (!c.open.empty()) return Range("Invalid spec.layers[" + std::to_string(c.open.back().first) + "]: a residualStart without its residualEnd");
+  if (auto e = CheckResidualPartner(c, true); !e.ok()) return e;
   if (c.width != spec.outFeatures) return Range("Invalid spec.outFeatures: " + Num(double(spec.outFeatures)) + "; the last layer produces " + Num(double(c.width)));
   std::vector<std::pair<int64_t, int64_t>>& ranges = c.ranges;
   if (spec.batchSize * std::max(spec.inFeatures, spec.outFeatures) > (int64_t(1) << 31) - 1) return Range("Invalid spec.batchSize: batchSize x features must be below 2^31");

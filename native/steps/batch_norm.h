@@ -11,6 +11,7 @@
 #include "../ops/norm.h"
 #include "../plan_isa.h"
 #include "../rng.h"
+#include "norm_affine.h"
 #include "step.h"
 
 namespace blasnet {
@@ -35,9 +36,7 @@ struct BatchNormStep {
     d.channels = r.Int("channels");
     d.spatial = r.Int("spatial");
     d.momentum = r.Number("momentum");
-    d.eps = r.Number("eps");
-    d.weightOffset = r.Int("weightOffset");
-    d.biasOffset = r.Int("biasOffset");
+    NormAffine::Parse(d, r);
     d.runningMeanOffset = r.Int("runningMeanOffset");
     d.runningVarOffset = r.Int("runningVarOffset");
   }
@@ -49,10 +48,8 @@ struct BatchNormStep {
     if (auto e = Dim(at + ".channels", l.channels); !e.ok()) return e;
     if (auto e = Dim(at + ".spatial", l.spatial); !e.ok()) return e;
     if (Product({l.channels, l.spatial}) != c.width) return Range("Invalid " + at + ": channels x spatial = " + Num(double(l.channels)) + " x " + Num(double(l.spatial)) + "; the previous layer produces " + Num(double(c.width)) + " values per sample");
-    if (!(l.momentum >= 0 && l.momentum <= 1)) return Range("Invalid " + at + ".momentum: " + Num(l.momentum) + "; expected a number in [0, 1]");
-    if (!(IsFinite(l.eps) && l.eps > 0)) return Range("Invalid " + at + ".eps: " + Num(l.eps) + "; expected a finite number > 0");
-    if (auto e = ParamRangeIn(c.ranges, at + ".weightOffset", l.weightOffset, l.channels, P, false); !e.ok()) return e;
-    if (auto e = ParamRangeIn(c.ranges, at + ".biasOffset", l.biasOffset, l.channels, P, false); !e.ok()) return e;
+    if (auto e = NormHyper(at + ".momentum", l.momentum, l.momentum >= 0 && l.momentum <= 1, "a number in [0, 1]"); !e.ok()) return e;
+    if (auto e = NormAffine::Validate(l, c, l.channels); !e.ok()) return e;
     if (auto e = ParamRangeIn(c.ranges, at + ".runningMeanOffset", l.runningMeanOffset, l.channels, P, false); !e.ok()) return e;
     if (auto e = ParamRangeIn(c.ranges, at + ".runningVarOffset", l.runningVarOffset, l.channels, P, false); !e.ok()) return e;
     return {};
@@ -64,14 +61,10 @@ struct BatchNormStep {
     op.channels = l.channels;
     op.spatial = l.spatial;
     op.momentum = l.momentum;
-    op.eps = l.eps;
-    op.w = c.params + l.weightOffset;
-    op.dw = c.grads + l.weightOffset;
-    op.b = c.params + l.biasOffset;
-    op.db = c.grads + l.biasOffset;
+    NormAffine::Compile(op, l, c, l.channels);
     op.runningMean = c.params + l.runningMeanOffset;
     op.runningVar = c.params + l.runningVarOffset;
-    for (int64_t off : {l.weightOffset, l.biasOffset, l.runningMeanOffset, l.runningVarOffset}) c.own.push_back({off, off + l.channels});
+    for (int64_t off : {l.runningMeanOffset, l.runningVarOffset}) c.own.push_back({off, off + l.channels});
     op.mean = c.ws.Alloc(op.channels);
     op.variance = c.ws.Alloc(op.channels);
     op.a = c.ws.Alloc(c.B * op.out);

@@ -7,6 +7,7 @@
 #include "../ops/norm.h"
 #include "../plan_isa.h"
 #include "../rng.h"
+#include "norm_affine.h"
 #include "step.h"
 
 namespace blasnet {
@@ -23,9 +24,7 @@ struct LayerNormStep {
   template <class D, class R>
   static void Parse(D& d, R& r) {
     d.size = r.Int("size");
-    d.eps = r.Number("eps");
-    d.weightOffset = r.Int("weightOffset");
-    d.biasOffset = r.Int("biasOffset");
+    NormAffine::Parse(d, r);
   }
 
   template <class L>
@@ -33,23 +32,14 @@ struct LayerNormStep {
     const std::string& at = c.at;
     if (auto e = Dim(at + ".size", l.size); !e.ok()) return e;
     if (c.width % l.size != 0) return Range("Invalid " + at + ".size: " + Num(double(l.size)) + "; expected a divisor of the " + Num(double(c.width)) + " values per sample the previous layer produces");
-    if (!(IsFinite(l.eps) && l.eps > 0)) return Range("Invalid " + at + ".eps: " + Num(l.eps) + "; expected a finite number > 0");
-    if (auto e = ParamRangeIn(c.ranges, at + ".weightOffset", l.weightOffset, l.size, c.paramCount, false); !e.ok()) return e;
-    if (auto e = ParamRangeIn(c.ranges, at + ".biasOffset", l.biasOffset, l.size, c.paramCount, false); !e.ok()) return e;
-    return {};
+    return NormAffine::Validate(l, c, l.size);
   }
 
   template <class Op, class L, class C>
   static void Compile(Op& op, const L& l, C& c) {
     op.out = c.width;
     op.size = l.size;
-    op.eps = l.eps;
-    op.w = c.params + l.weightOffset;
-    op.dw = c.grads + l.weightOffset;
-    op.b = c.params + l.biasOffset;
-    op.db = c.grads + l.biasOffset;
-    c.own.push_back({l.weightOffset, l.weightOffset + l.size});
-    c.own.push_back({l.biasOffset, l.biasOffset + l.size});
+    NormAffine::Compile(op, l, c, l.size);
     op.mean = c.ws.Alloc(c.B * (c.width / l.size));
     op.variance = c.ws.Alloc(c.B * (c.width / l.size));
     op.a = c.ws.Alloc(c.B * op.out);

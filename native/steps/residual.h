@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "../ops/conv.h"  // Add
 #include "../plan_isa.h"
@@ -15,6 +16,22 @@
 
 namespace blasnet {
 namespace plan {
+
+// The pairing of the two kinds, checked in one place. Within the spec (afterLast false, from a
+// residualEnd's Validate): the end closes the innermost open residualStart, whose width the body must
+// keep. After the last step (afterLast true, from plan_validate.cc): no residualStart is left open.
+inline PlanError CheckResidualPartner(ValidateContext& c, bool afterLast) {
+  if (c.open.empty()) return afterLast ? PlanError{} : Range("Invalid " + c.at + ": a residualEnd without a residualStart before it");
+  const auto [start, width] = c.open.back();
+  const std::string startAt = "spec.layers[" + std::to_string(start) + "]";
+  if (afterLast) return Range("Invalid " + startAt + ": a residualStart without its residualEnd");
+  if (width != c.width) {
+    return Range("Invalid " + c.at + ": the residual body ends with " + Num(double(c.width)) + " values per sample but its residualStart (" + startAt + ") passed on " +
+                 Num(double(width)) + "; a residual body must keep the width");
+  }
+  c.open.pop_back();
+  return {};
+}
 
 struct ResidualStartStep {
   struct Desc {};
@@ -56,12 +73,7 @@ struct ResidualEndStep {
 
   template <class L>
   static PlanError Validate(const L&, ValidateContext& c) {
-    if (c.open.empty()) return Range("Invalid " + c.at + ": a residualEnd without a residualStart before it");
-    if (c.open.back().second != c.width) {
-      return Range("Invalid " + c.at + ": the residual body ends with " + Num(double(c.width)) + " values per sample but its residualStart (spec.layers[" + std::to_string(c.open.back().first) + "]) passed on " + Num(double(c.open.back().second)) + "; a residual body must keep the width");
-    }
-    c.open.pop_back();
-    return {};
+    return CheckResidualPartner(c, false);
   }
 
   template <class Op, class L, class C>
