@@ -31,18 +31,35 @@ inline int WindowField(const Args& args, const Napi::Object& o, const char* fiel
   return int(x);
 }
 
-// One axis of the window: out must be PyTorch's output size for some end padding in
+// The fields of one axis in the Window2d object (also what the messages call them).
+struct AxisNames {
+  const char* size;  // "height" / "width"
+  const char* kernel;
+  const char* stride;
+  const char* pad;  // "padTop" / "padLeft"
+  const char* dilation;
+  const char* out;
+};
+constexpr AxisNames kAxisH{"height", "kernelH", "strideH", "padTop", "dilationH", "outH"};
+constexpr AxisNames kAxisW{"width", "kernelW", "strideW", "padLeft", "dilationW", "outW"};
+
+// One axis of the window, read and checked: size, kernel, stride, dilation and out positive integers,
+// pad a non-negative one; out must be PyTorch's output size for some end padding in
 // [0, max(pad, reach)] (ops::OutputSizeRange), and the farthest position a window reaches,
 // (out-1)*stride + reach, must fit in an int (so that no index computation can overflow).
-inline void CheckAxis(const Args& args, bool h, int64_t size, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-               int64_t out) {
-  const std::string out_name = h ? "outH" : "outW";
-  const int64_t reach = dilation * (kernel - 1);
-  const int64_t extent = (out - 1) * stride + reach;
+inline void ReadAxis(const Args& args, const Napi::Object& o, const AxisNames& a, int& size, int& kernel, int& stride, int& pad,
+                     int& dilation, int& out) {
+  size = WindowField(args, o, a.size, 1);
+  kernel = WindowField(args, o, a.kernel, 1);
+  stride = WindowField(args, o, a.stride, 1);
+  pad = WindowField(args, o, a.pad, 0);
+  dilation = WindowField(args, o, a.dilation, 1);
+  out = WindowField(args, o, a.out, 1);
+  const int64_t reach = int64_t(dilation) * (kernel - 1);
+  const int64_t extent = int64_t(out - 1) * stride + reach;
   if (extent > kMaxElements) {
-    args.RangeError(args.ArgCap("g") + " reaches too far: (" + out_name + "-1)*" + (h ? "strideH" : "strideW") + " + " +
-                    (h ? "dilationH*(kernelH-1)" : "dilationW*(kernelW-1)") + " = " + std::to_string(extent) +
-                    " exceeds 2147483647");
+    args.RangeError(args.ArgCap("g") + " reaches too far: (" + a.out + "-1)*" + a.stride + " + " + a.dilation + "*(" + a.kernel +
+                    "-1) = " + std::to_string(extent) + " exceeds 2147483647");
   }
   int64_t lo = 0, hi = 0;
   ops::OutputSizeRange(size, kernel, stride, pad, dilation, &lo, &hi);
@@ -50,16 +67,14 @@ inline void CheckAxis(const Args& args, bool h, int64_t size, int64_t kernel, in
     const std::string range = hi < 1 ? std::string("none (the window does not fit)")
                               : lo >= hi ? std::to_string(hi)
                                          : std::to_string(lo < 1 ? 1 : lo) + ".." + std::to_string(hi);
-    args.RangeError(args.ArgCap("g") + " has " + out_name + " = " + std::to_string(out) + " but " +
-                    (h ? "height " : "width ") + std::to_string(size) + ", kernel " + std::to_string(kernel) +
-                    ", stride " + std::to_string(stride) + ", padding " + std::to_string(pad) + " and dilation " +
-                    std::to_string(dilation) + " give " + range + " (for end padding 0.." +
+    args.RangeError(args.ArgCap("g") + " has " + a.out + " = " + std::to_string(out) + " but " + a.size + " " + std::to_string(size) +
+                    ", kernel " + std::to_string(kernel) + ", stride " + std::to_string(stride) + ", padding " + std::to_string(pad) +
+                    " and dilation " + std::to_string(dilation) + " give " + range + " (for end padding 0.." +
                     std::to_string(pad > reach ? pad : reach) + ")");
   }
 }
 
-// The Window2d object at argument i, checked: channels, height, width, kernel, stride, dilation
-// and output sizes positive integers, padding non-negative integers, output sizes consistent.
+// The Window2d object at argument i, checked: channels a positive integer, then each axis (ReadAxis).
 inline ops::Window2d WindowFrom(const Args& args, const Napi::CallbackInfo& info, size_t i) {
   const Napi::Value v = info[i];
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) {
@@ -69,20 +84,8 @@ inline ops::Window2d WindowFrom(const Args& args, const Napi::CallbackInfo& info
   const Napi::Object o = v.As<Napi::Object>();
   ops::Window2d g;
   g.channels = WindowField(args, o, "channels", 1);
-  g.height = WindowField(args, o, "height", 1);
-  g.width = WindowField(args, o, "width", 1);
-  g.kernelH = WindowField(args, o, "kernelH", 1);
-  g.kernelW = WindowField(args, o, "kernelW", 1);
-  g.strideH = WindowField(args, o, "strideH", 1);
-  g.strideW = WindowField(args, o, "strideW", 1);
-  g.padTop = WindowField(args, o, "padTop", 0);
-  g.padLeft = WindowField(args, o, "padLeft", 0);
-  g.dilationH = WindowField(args, o, "dilationH", 1);
-  g.dilationW = WindowField(args, o, "dilationW", 1);
-  g.outH = WindowField(args, o, "outH", 1);
-  g.outW = WindowField(args, o, "outW", 1);
-  CheckAxis(args, true, g.height, g.kernelH, g.strideH, g.padTop, g.dilationH, g.outH);
-  CheckAxis(args, false, g.width, g.kernelW, g.strideW, g.padLeft, g.dilationW, g.outW);
+  ReadAxis(args, o, kAxisH, g.height, g.kernelH, g.strideH, g.padTop, g.dilationH, g.outH);
+  ReadAxis(args, o, kAxisW, g.width, g.kernelW, g.strideW, g.padLeft, g.dilationW, g.outW);
   return g;
 }
 
@@ -95,10 +98,10 @@ struct WindowCounts {
 
 inline WindowCounts Counts(const Args& args, int64_t rows, const ops::Window2d& g, bool with_cols) {
   WindowCounts n{};
-  const int64_t plane = args.Product(g.height, g.width, "g.height*g.width");
-  n.in = args.Product(args.Product(rows, g.channels, "rows*g.channels"), plane, "rows*C*H*W");
+  const int64_t rows_c = args.Product(rows, g.channels, "rows*g.channels");
+  n.in = args.Product(rows_c, args.Product(g.height, g.width, "g.height*g.width"), "rows*C*H*W");
   const int64_t out_plane = args.Product(g.outH, g.outW, "g.outH*g.outW");
-  n.out = args.Product(args.Product(rows, g.channels, "rows*g.channels"), out_plane, "rows*C*outH*outW");
+  n.out = args.Product(rows_c, out_plane, "rows*C*outH*outW");
   if (with_cols) {
     const int64_t k = args.Product(args.Product(g.channels, g.kernelH, "C*kH"), g.kernelW, "C*kH*kW");
     n.cols = args.Product(k, args.Product(rows, out_plane, "rows*outH*outW"), "C*kH*kW*rows*outH*outW");

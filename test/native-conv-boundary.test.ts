@@ -256,6 +256,22 @@ describeNative("native convolution, pooling and normalization kernels reject bad
     expect(() => addon["im2col"]!(f32(720), f32(64), 2, { ...G, outH: 5 })).not.toThrow();
   });
 
+  it("reads and checks both axes by one rule, each message naming its own axis's fields", () => {
+    const w = thrown(() => addon["im2col"]!(f32(576), f32(64), 2, { ...G, width: 5, outW: 7 }));
+    expect(w).toBeInstanceOf(RangeError);
+    expect(w.message).toBe("Argument 'g' of im2col has outW = 7 but width 5, kernel 3, stride 1, padding 1 and dilation 1 give 4..6 (for end padding 0..2)");
+    for (const [axis, fields, names] of [
+      ["H", { strideH: 2 ** 30, outH: 3 }, "(outH-1)*strideH + dilationH*(kernelH-1)"],
+      ["W", { strideW: 2 ** 30, outW: 3 }, "(outW-1)*strideW + dilationW*(kernelW-1)"],
+    ] as const) {
+      const e = thrown(() => addon["im2col"]!(f32(1), f32(64), 2, { ...G, ...fields }));
+      expect(e, axis).toBeInstanceOf(RangeError);
+      expect(e.message, axis).toBe(`Argument 'g' of im2col reaches too far: ${names} = 2147483650 exceeds 2147483647`);
+    }
+    const pad = thrown(() => addon["im2col"]!(f32(576), f32(64), 2, { ...G, padLeft: -1 }));
+    expect(pad.message).toBe("Argument 'g' of im2col has padLeft = -1; expected an integer in [0, 2147483647]");
+  });
+
   it("rejects element counts beyond 2^31-1 for windowed kernels (rows*C*H*W, the cols matrix)", () => {
     const big: Window2d = { ...G, channels: 1024, height: 1024, width: 1024, outH: 1024, outW: 1024 };
     const e = thrown(() => addon["avgPool2dForward"]!(f32(1), f32(1), 4, big));
