@@ -3,7 +3,7 @@
  * block the event loop on the TypeScript backend, against a warm step or batch: cold (before V8 has
  * compiled the kernels), the first call of a kernel runs far slower than later ones.
  *
- *   npx tsx bench/first-step.ts [--models mlp,cnn,t3] [--ops fit,predict,evaluate] [--repeat N] [--no-warm-up]
+ *   npx tsx bench/first-step.ts [--models mlp,cnn,t3] [--ops fit,predict,evaluate] [--repeat N] [--no-warm-up] [--clock wall|cpu]
  *
  * Models: mlp (784-128-10, batch 64, crossEntropy, Adam), cnn (the Fashion-MNIST CNN of
  * examples/fashion-mnist-cnn.ts, batch 64) and t3 (the T3 network of bench/workloads.ts,
@@ -19,7 +19,11 @@
  * closest to what the call itself costs.
  * Steps and forwards are timed by wrapping PlanExecutor's runStepsSync and forward (the real
  * batch size only: the warm-up's small calls are not steps). --no-warm-up measures the same without
- * the plan's warm-up (as the library was before it had one), for comparison.
+ * the plan's warm-up (as the library was before it had one), for comparison. --clock cpu times
+ * everything (steps, warm-up, wall) in the process's CPU time (process.cpuUsage, user + system)
+ * instead of wall time, and each turn of the event loop as the lesser of its wall and CPU time: on a
+ * machine shared with other jobs, wall time counts their time too, and process CPU time counts V8's
+ * compiler and GC threads beside the main one; each is an upper bound of the main thread's time.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -35,6 +39,7 @@ import { fashionMnistCnn } from "../examples/fashion-mnist-cnn.js";
 
 type ModelId = "mlp" | "cnn" | "t3";
 type Op = "fit" | "predict" | "evaluate";
+type Clock = "wall" | "cpu";
 
 interface Case {
   make(): Sequential;
@@ -83,6 +88,13 @@ const CASES: Record<ModelId, Case> = {
   },
 };
 
+/** The clock every column is read from (see --clock): wall time, or this process's CPU time. */
+let now = (): number => performance.now();
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 interface Measure {
   model: ModelId;
   op: Op;
@@ -97,22 +109,31 @@ interface Measure {
   wall: number;
 }
 
-/** The longest gap between turns of the event loop, recorded as [start, end] pairs. */
+/**
+ * The gaps between turns of the event loop, recorded as [start, end] pairs on the clock `now`;
+ * with --clock cpu a gap lasts the lesser of its CPU and wall time (see the file comment).
+ */
 function gapTracker(): { stop(): Array<[number, number]> } {
   const gaps: Array<[number, number]> = [];
-  let last = performance.now();
+  let last = now();
+  let lastWall = performance.now();
   let on = true;
+  const close = (): void => {
+    const t = now();
+    const wall = performance.now();
+    gaps.push([last, last + Math.min(t - last, wall - lastWall)]);
+    last = t;
+    lastWall = wall;
+  };
   const tick = (): void => {
-    const now = performance.now();
-    gaps.push([last, now]);
-    last = now;
+    close();
     if (on) setImmediate(tick);
   };
   setImmediate(tick);
   return {
     stop: () => {
       on = false;
-      gaps.push([last, performance.now()]);
+      close();
       return gaps;
     },
   };
@@ -126,11 +147,11 @@ function timeWarmUp(): { ms: number } {
     const original = proto[method];
     if (!original) continue;
     proto[method] = function (this: unknown, ...args: unknown[]): unknown {
-      const t0 = performance.now();
+      const t0 = now();
       try {
         return original.apply(this, args);
       } finally {
-        total.ms += performance.now() - t0;
+        total.ms += now() - t0;
       }
     };
   }
@@ -143,9 +164,9 @@ function timeCalls(method: "runStepsSync" | "forward", rows: number): Array<[num
   const proto = PlanExecutor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const original = proto[method]!;
   proto[method] = function (this: unknown, ...args: unknown[]): unknown {
-    const t0 = performance.now();
+    const t0 = now();
     const r = original.apply(this, args);
-    const t1 = performance.now();
+    const t1 = now();
     if (method === "runStepsSync") {
       const run = args[0] as StepRun;
       if (run.batchSize === rows && (r as number) > 0) calls.push([t1, (t1 - t0) / (r as number)]);
@@ -155,7 +176,8 @@ function timeCalls(method: "runStepsSync" | "forward", rows: number): Array<[num
   return calls;
 }
 
-async function child(id: ModelId, op: Op, warmUp: boolean): Promise<Measure> {
+async function child(id: ModelId, op: Op, warmUp: boolean, clock: Clock): Promise<Measure> {
+  if (clock === "cpu") now = cpuNow;
   // --no-warm-up: as before any warm-up (for comparison): plans without warmUpSync / warmUpForwardSync.
   if (!warmUp) for (const k of ["warmUpSync", "warmUpForwardSync"]) delete (PlanExecutor.prototype as unknown as Record<string, unknown>)[k];
   const c = CASES[id];
@@ -169,11 +191,11 @@ async function child(id: ModelId, op: Op, warmUp: boolean): Promise<Measure> {
   const calls = op === "fit" ? timeCalls("runStepsSync", c.batchSize) : timeCalls("forward", INFER_BATCH);
   const xin = id === "cnn" ? { data: x.data, shape: [rows, 1, 28, 28] } : x;
   const tracker = gapTracker();
-  const t0 = performance.now();
+  const t0 = now();
   if (op === "fit") await model.fit(xin, y, { epochs: 1, batchSize: c.batchSize, verbose: 0, shuffle: false });
   else if (op === "predict") await model.predictAsync(xin, { batchSize: INFER_BATCH });
   else await model.evaluate(xin, y, { batchSize: INFER_BATCH, metrics: c.classes !== null ? ["accuracy"] : [] });
-  const wall = performance.now() - t0;
+  const wall = now() - t0;
   const gaps = tracker.stop();
   if (calls.length === 0) throw new Error(`${id} ${op}: no call at the real batch size was seen`);
   const firstEnd = calls[0]![0];
@@ -204,13 +226,15 @@ function parseList<T extends string>(flag: string, all: readonly T[]): T[] {
 async function main(): Promise<void> {
   const ci = process.argv.indexOf("--child");
   if (ci >= 0) {
-    const m = await child(process.argv[ci + 1] as ModelId, process.argv[ci + 2] as Op, !process.argv.includes("--no-warm-up"));
+    const m = await child(process.argv[ci + 1] as ModelId, process.argv[ci + 2] as Op, !process.argv.includes("--no-warm-up"), process.argv[ci + 3] as Clock);
     process.stdout.write(JSON.stringify(m) + "\n");
     return;
   }
   const models = parseList<ModelId>("--models", ["mlp", "cnn", "t3"]);
   const ops = parseList<Op>("--ops", ["fit", "predict", "evaluate"]);
   const warmUp = !process.argv.includes("--no-warm-up");
+  const clock = process.argv.includes("--clock") ? parseList<Clock>("--clock", ["wall", "cpu"]) : ["wall"];
+  if (clock.length !== 1) throw new Error(`--clock: expected one of wall, cpu but received ${clock.join(",") || "nothing"}`);
   const ri = process.argv.indexOf("--repeat");
   const repeat = ri < 0 ? 1 : Number(process.argv[ri + 1]);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: expected a positive integer but received ${process.argv[ri + 1]}`);
@@ -219,7 +243,7 @@ async function main(): Promise<void> {
     for (const op of ops) {
       const runs: Measure[] = [];
       for (let r = 0; r < repeat; r++) {
-        const p = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", id, op, ...(warmUp ? [] : ["--no-warm-up"])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        const p = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", id, op, clock[0]!, ...(warmUp ? [] : ["--no-warm-up"])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
         if (p.status !== 0) throw new Error(`${id} ${op}: the child process exited with ${p.status}`);
         runs.push(JSON.parse(p.stdout.trim().split("\n").at(-1)!) as Measure);
       }
@@ -231,7 +255,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `TypeScript backend${warmUp ? "" : " without the warm-up"}, each row ${repeat === 1 ? "a fresh process" : `the least of ${repeat} fresh processes`}; times in ms (step = one training step, batch = one forward).`,
+    `TypeScript backend${warmUp ? "" : " without the warm-up"}, each row ${repeat === 1 ? "a fresh process" : `the least of ${repeat} fresh processes`}; ${clock[0] === "cpu" ? "process CPU " : ""}times in ms (step = one training step, batch = one forward).`,
   );
   console.log(table(["model", "call", "longest block to 1st", "longest block", "1st step/batch", "median", "block / median", "warm-up", "wall"], rows));
 }
