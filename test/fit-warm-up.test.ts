@@ -267,8 +267,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
       ["conv, pools, batch norm, residual", new Sequential([conv2d(10, 3, { padding: 1 }), batchNorm(), residual([conv2d(10, 3, { padding: 1 }), relu()]), avgPool2d(2), conv2d(16, 3, { stride: 2 }), globalAvgPool2d(), flatten(), dense(4)], { inputShape: [3, 20, 20], seed: 1, backend: "js" })],
       ["conv without padding, layer norm over the image, softmax", new Sequential([conv2d(9, 5), maxPool2d(3, { stride: 2 }), layerNorm({ dims: 3 }), flatten(), dense(6), softmax()], { inputShape: [1, 30, 26], seed: 1, backend: "js" })],
     ];
+    const kinds = new Set<string>();
     for (const [name, model] of models) {
       model.compile({ loss: name.includes("softmax") ? "mse" : "crossEntropy", optimizer: "adam", clipNorm: 1 });
+      for (const l of model.buildSpec(16, false).layers) kinds.add(l.kind);
       const spec = model.buildSpec(16, false);
       const mini = miniature(spec);
       expect(mini, name).not.toBeNull();
@@ -281,6 +283,31 @@ describe("fit's warm-up on the TypeScript backend", () => {
         expect(exec.runStepsSync(mini!.run), name).toBe(1);
         expect(Number.isFinite(mini!.run.losses[0]!), name).toBe(true);
       }
+    }
+    // Every kind of plan step is among them (a new kind: add it to a model above).
+    expect([...kinds].sort()).toEqual(Object.keys(PLAN_OPS).sort());
+  });
+
+  it("copies a step kind without parameters that keeps its input's shape, and refuses loudly a kind without a shrink rule that changes it", () => {
+    const model = new Sequential([dense(50, { activation: "tanh" }), dense(3)], { inputSize: 60, seed: 1, backend: "js" });
+    model.compile({ loss: "crossEntropy", optimizer: "adam" });
+    const spec = model.buildSpec(16, false);
+    // Two kinds no miniature rule knows (as a new layer file would add them): one keeps the width, one halves it.
+    const ops = PLAN_OPS as unknown as Record<string, PlanOp>;
+    const base = ops["activation"]!;
+    ops["testKeep"] = { ...base, outFeatures: (_l, inF) => inF, forward: (_k, _l, _w, x, y, rows, inF) => y.set(x.subarray(0, rows * inF)), backward: (_k, _l, _w, _x, _y, dy, dx, rows, _inF, outF) => dx?.set(dy.subarray(0, rows * outF)) };
+    ops["testHalve"] = { ...base, outFeatures: (_l, inF) => inF / 2 };
+    try {
+      const withKind = (kind: string): PlanSpec => ({ ...spec, layers: [spec.layers[0]!, { kind } as unknown as PlanLayer, ...spec.layers.slice(1)] });
+      const kept = miniature(withKind("testKeep"));
+      expect(kept).not.toBeNull();
+      expect(kept!.spec.layers.map((l) => l.kind)).toEqual(["dense", "testKeep", "activation", "dense"]);
+      expect(kept!.spec.layers[1]).toEqual({ kind: "testKeep" });
+      expect(kept!.spec.layers[2]!.kind === "activation" && kept!.spec.layers[3]!.kind === "dense" && kept!.spec.layers[3]!.inFeatures).toBe(36);
+      expect(() => miniature(withKind("testHalve"))).toThrow(/cannot copy plan step 1 of kind "testHalve".*Add a SHRINK entry for "testHalve"/);
+    } finally {
+      delete ops["testKeep"];
+      delete ops["testHalve"];
     }
   });
 

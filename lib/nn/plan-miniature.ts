@@ -19,6 +19,7 @@ import type { Window2d } from "../ops/window.js";
 import { outSize } from "../ops/window.js";
 import { optimizerDef } from "../optim/index.js";
 import { Rng } from "../core/rng.js";
+import { opOf } from "./plan-checks.js";
 
 /** Rows of a miniature step. */
 export const MINI_ROWS = 5;
@@ -128,60 +129,93 @@ class ParamLayout {
   }
 }
 
-/** The miniature step of `l` on input shape `s` (real shape `real`); its output shapes; null if it does not shrink cleanly. */
-function miniLayer(l: PlanLayer, s: Shape, real: Shape, p: ParamLayout): { layer: PlanLayer; out: Shape; realOut: Shape } | null {
-  switch (l.kind) {
-    case "dense": {
-      const inF = prod(s);
-      const outF = Math.min(l.outFeatures, MINI_FEATURES);
-      const weightOffset = p.take(l.weightOffset, l.inFeatures * l.outFeatures, inF * outF);
-      const biasOffset = p.take(l.biasOffset, l.outFeatures, outF);
-      return { layer: { ...l, inFeatures: inF, outFeatures: outF, weightOffset, biasOffset }, out: [outF], realOut: [l.outFeatures] };
+/** A miniature step, its output shape and the real step's output shape; null when it does not shrink cleanly. */
+type MiniStep = { layer: PlanLayer; out: Shape; realOut: Shape } | null;
+type Shrink<K extends PlanLayer["kind"]> = (l: Extract<PlanLayer, { kind: K }>, s: Shape, real: Shape, p: ParamLayout) => MiniStep;
+
+function shrinkPool(l: Extract<PlanLayer, { kind: "maxPool2d" | "avgPool2d" }>, s: Shape, real: Shape): MiniStep {
+  if (s.length !== 3) return null;
+  const window = miniWindow(l.window, s);
+  if (!window) return null;
+  return { layer: { ...l, window }, out: [s[0]!, window.outH, window.outW], realOut: [real[0]!, l.window.outH, l.window.outW] };
+}
+
+/**
+ * How the kinds with parameters or a shape of their own narrow to the miniature input shape `s`
+ * (real shape `real`). Every other kind must keep its input's shape and have no parameters: its
+ * miniature step is a copy of the real one (keepShape checks that, so a new kind of that sort needs
+ * no entry here, and one that does need an entry fails loudly instead of warming up at full size).
+ */
+const SHRINK: { [K in PlanLayer["kind"]]?: Shrink<K> } = {
+  dense(l, s, _real, p) {
+    const inF = prod(s);
+    const outF = Math.min(l.outFeatures, MINI_FEATURES);
+    const weightOffset = p.take(l.weightOffset, l.inFeatures * l.outFeatures, inF * outF);
+    const biasOffset = p.take(l.biasOffset, l.outFeatures, outF);
+    return { layer: { ...l, inFeatures: inF, outFeatures: outF, weightOffset, biasOffset }, out: [outF], realOut: [l.outFeatures] };
+  },
+  conv2d(l, s, _real, p) {
+    if (s.length !== 3) return null;
+    const window = miniWindow(l.window, s);
+    if (!window) return null;
+    const outC = Math.min(l.outChannels, MINI_CHANNELS);
+    const g = l.window;
+    const weightOffset = p.take(l.weightOffset, l.outChannels * g.channels * g.kernelH * g.kernelW, outC * window.channels * window.kernelH * window.kernelW);
+    const biasOffset = p.take(l.biasOffset, l.outChannels, outC);
+    return { layer: { ...l, window, outChannels: outC, weightOffset, biasOffset }, out: [outC, window.outH, window.outW], realOut: [l.outChannels, g.outH, g.outW] };
+  },
+  maxPool2d: shrinkPool,
+  avgPool2d: shrinkPool,
+  batchNorm(l, s, real, p) {
+    // channels: the sample's first dimension; spatial: the product of the rest.
+    if (real[0] !== l.channels || prod(real.slice(1)) !== l.spatial) return null;
+    const C = s[0]!;
+    const at = (o: number): number => p.take(o, l.channels, C);
+    const [weightOffset, biasOffset, runningMeanOffset, runningVarOffset] = [at(l.weightOffset), at(l.biasOffset), at(l.runningMeanOffset), at(l.runningVarOffset)];
+    p.ones.push([weightOffset, weightOffset + C], [runningVarOffset, runningVarOffset + C]);
+    return { layer: { ...l, channels: C, spatial: prod(s.slice(1)), weightOffset, biasOffset, runningMeanOffset, runningVarOffset }, out: s, realOut: real };
+  },
+  layerNorm(l, s, real, p) {
+    // Groups of the sample's last k dimensions.
+    let k = 1;
+    while (k <= real.length && prod(real.slice(real.length - k)) !== l.size) k++;
+    if (k > real.length) return null;
+    const size = prod(s.slice(s.length - k));
+    const weightOffset = p.take(l.weightOffset, l.size, size);
+    const biasOffset = p.take(l.biasOffset, l.size, size);
+    if (weightOffset >= 0) p.ones.push([weightOffset, weightOffset + size]);
+    return { layer: { ...l, size, weightOffset, biasOffset }, out: s, realOut: real };
+  },
+};
+
+/**
+ * The miniature of step `i`, a kind without a SHRINK entry: a copy of the real step, which must keep
+ * its input's width on both the real and the miniature input, with no parameters (its own check of
+ * the plan, run with a plan of 0 parameters, refuses any parameter range). Otherwise an Error: the
+ * kind needs its own entry in SHRINK.
+ */
+function keepShape(l: PlanLayer, i: number, s: Shape, real: Shape): MiniStep {
+  const op = opOf(l, i);
+  const keeps = (inF: number): boolean => {
+    try {
+      return op.outFeatures(l, inF, 0, `Plan layer ${i}`) === inF;
+    } catch {
+      return false;
     }
-    case "conv2d": {
-      if (s.length !== 3) return null;
-      const window = miniWindow(l.window, s);
-      if (!window) return null;
-      const outC = Math.min(l.outChannels, MINI_CHANNELS);
-      const g = l.window;
-      const weightOffset = p.take(l.weightOffset, l.outChannels * g.channels * g.kernelH * g.kernelW, outC * window.channels * window.kernelH * window.kernelW);
-      const biasOffset = p.take(l.biasOffset, l.outChannels, outC);
-      return { layer: { ...l, window, outChannels: outC, weightOffset, biasOffset }, out: [outC, window.outH, window.outW], realOut: [l.outChannels, g.outH, g.outW] };
-    }
-    case "maxPool2d":
-    case "avgPool2d": {
-      if (s.length !== 3) return null;
-      const window = miniWindow(l.window, s);
-      if (!window) return null;
-      return { layer: { ...l, window }, out: [s[0]!, window.outH, window.outW], realOut: [real[0]!, l.window.outH, l.window.outW] };
-    }
-    case "batchNorm": {
-      // channels: the sample's first dimension; spatial: the product of the rest.
-      if (real[0] !== l.channels || prod(real.slice(1)) !== l.spatial) return null;
-      const C = s[0]!;
-      const at = (o: number): number => p.take(o, l.channels, C);
-      const [weightOffset, biasOffset, runningMeanOffset, runningVarOffset] = [at(l.weightOffset), at(l.biasOffset), at(l.runningMeanOffset), at(l.runningVarOffset)];
-      p.ones.push([weightOffset, weightOffset + C], [runningVarOffset, runningVarOffset + C]);
-      return { layer: { ...l, channels: C, spatial: prod(s.slice(1)), weightOffset, biasOffset, runningMeanOffset, runningVarOffset }, out: s, realOut: real };
-    }
-    case "layerNorm": {
-      // Groups of the sample's last k dimensions.
-      let k = 1;
-      while (k <= real.length && prod(real.slice(real.length - k)) !== l.size) k++;
-      if (k > real.length) return null;
-      const size = prod(s.slice(s.length - k));
-      const weightOffset = p.take(l.weightOffset, l.size, size);
-      const biasOffset = p.take(l.biasOffset, l.size, size);
-      if (weightOffset >= 0) p.ones.push([weightOffset, weightOffset + size]);
-      return { layer: { ...l, size, weightOffset, biasOffset }, out: s, realOut: real };
-    }
-    case "activation":
-    case "softmax":
-    case "dropout":
-    case "residualStart":
-    case "residualEnd":
-      return { layer: { ...l }, out: s, realOut: real };
+  };
+  if (!keeps(prod(real)) || !keeps(prod(s))) {
+    throw new Error(
+      `The warm-up's miniature (lib/nn/plan-miniature.ts) cannot copy plan step ${i} of kind ${JSON.stringify(l.kind)}: a copy must keep its input's shape ` +
+        `(${prod(real)} values per sample in the real plan, ${prod(s)} in the miniature) and have no parameters. Add a SHRINK entry for ${JSON.stringify(l.kind)} that narrows it.`,
+    );
   }
+  return { layer: { ...l }, out: s, realOut: real };
+}
+
+/** The miniature of step `i` (`l`) on input shape `s` (real shape `real`). */
+function miniLayer(l: PlanLayer, i: number, s: Shape, real: Shape, p: ParamLayout): MiniStep {
+  const shrink = SHRINK[l.kind] as Shrink<PlanLayer["kind"]> | undefined;
+  return shrink ? shrink(l, s, real, p) : keepShape(l, i, s, real);
 }
 
 /** The miniature's steps for an input side cut to `side`, or null when a window does not fit or a residual body changes the width. */
@@ -192,10 +226,10 @@ function miniLayers(spec: PlanSpec, side: number): { layers: PlanLayer[]; inFeat
   const layout = new ParamLayout(spec.frozen ?? []);
   const layers: PlanLayer[] = [];
   const open: number[] = [];
-  for (const l of spec.layers) {
+  for (const [i, l] of spec.layers.entries()) {
     if (l.kind === "residualStart") open.push(prod(s));
     if (l.kind === "residualEnd" && open.pop() !== prod(s)) return null;
-    const m = miniLayer(l, s, real, layout);
+    const m = miniLayer(l, i, s, real, layout);
     if (!m) return null;
     layers.push(m.layer);
     s = m.out;
