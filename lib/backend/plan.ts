@@ -152,8 +152,8 @@ export interface TrainPlan {
    * kernels before the first real step). Returns whether more slices are due.
    */
   warmUpSync?(run: StepRun): boolean;
-  /** The same before the first inference forward pass (predict, evaluate). */
-  warmUpForwardSync?(): boolean;
+  /** The same before the first inference forward pass (predict, evaluate) of `rows` rows (default: the batch size). */
+  warmUpForwardSync?(rows?: number): boolean;
   /**
    * Forward pass in inference mode (dropout off, no loss): out (rows, outFeatures) from
    * x (rows, inFeatures), rows <= batchSize. The output is what the last layer produces (logits for

@@ -62,7 +62,7 @@ export function* predictPass(model: PredictingModel, data: Float32Array, rows: n
     const result = Matrix.zeros(rows, outF);
     // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a pause after each slice: the first
     // batch then runs warm.
-    while (rows > 0 && model._plan(batchSize, false, false).warmUpForwardSync?.()) yield;
+    while (rows > 0 && model._plan(batchSize, false, false).warmUpForwardSync?.(Math.min(rows, batchSize))) yield;
     for (let start = 0; start < rows; start += batchSize) {
       guard?.();
       const b = Math.min(batchSize, rows - start);

@@ -89,7 +89,7 @@ export async function evaluateArrays(
   let lossSum = 0;
   // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice:
   // the first batch then runs warm.
-  if (slicer && plan.warmUpForwardSync) while (plan.warmUpForwardSync()) await yieldNow(slicer);
+  if (slicer && plan.warmUpForwardSync) while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
   for (let start = 0; start < rows; start += batchSize) {
     const b = Math.min(batchSize, rows - start);
     ctx.guard?.();
