@@ -194,7 +194,35 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(new Set(calls.slice(firstStep).map((c) => c.turn)).has(calls[firstStep - 1]!.turn)).toBe(false);
   });
 
-  it("predictAsync's and evaluate's first batch comes after the warm-up of the forward pass", async () => {
+  it("in fit: the data checks, the plan's construction and the warm-up run in separate turns", async () => {
+    const m = widerCnn();
+    const { x, y } = data(32, [2, 12, 12]);
+    const counter = turnCounter();
+    const spec = m.buildSpec(8, false);
+    const calls = recordLayerCalls(() => counter.turns, spec);
+    const kernels = m._kernels();
+    const scan = kernels.firstNonFinite;
+    const checks: number[] = [];
+    const builds: number[] = [];
+    kernels.firstNonFinite = (...a) => (checks.push(counter.turns), scan.apply(kernels, a));
+    const build = m.buildSpec.bind(m);
+    m.buildSpec = (...a) => (builds.push(counter.turns), build(...a));
+    try {
+      counter.start();
+      await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+      counter.stop();
+    } finally {
+      kernels.firstNonFinite = scan;
+    }
+    // x's 9,216 values are checked in one slice; the plan is built in a later turn, and its warm-up
+    // starts in a turn after that.
+    expect(checks.length).toBeGreaterThan(0);
+    expect(builds.length).toBe(1);
+    expect(Math.max(...checks)).toBeLessThan(builds[0]!);
+    expect(calls[0]!.turn).toBeGreaterThan(builds[0]!);
+  });
+
+  it("predictAsync's and evaluate's first batch comes after the warm-up of the forward pass, each slice in its own turn; synchronous predict has none", async () => {
     const m = widerCnn();
     const spec = m.buildSpec(8, false);
     const { x, y } = data(19, [2, 12, 12]);
@@ -210,6 +238,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     const warm = calls.slice(firstReal, firstReal + L);
     expect(warm.every((c) => c.real && c.rows === 8 && c.dir === "forward")).toBe(true);
     expect(new Set(warm.map((c) => c.turn)).size).toBe(L);
+    expect(calls[firstReal + L]!.turn).toBeGreaterThan(warm.at(-1)!.turn);
     expect(calls.slice(firstReal + L).map((c) => c.real && c.rows)).toEqual([...Array(L).fill(8), ...Array(L).fill(8), ...Array(L).fill(3)]);
     expect(calls.every((c) => c.dir === "forward")).toBe(true);
 
@@ -218,10 +247,16 @@ describe("fit's warm-up on the TypeScript backend", () => {
     const fresh = widerCnn();
     resetWarmUps();
     calls.length = 0;
+    // Each slice in its own turn (not as many as fit in 4 ms), the first batch in the turn after the last.
+    counter.start();
     const p = await fresh.predictAsync(x, { batchSize: 8 });
+    counter.stop();
     expect(p.rows).toBe(19);
-    const first = expectMiniatureFirst(calls, spec, 256, 1);
-    expect(calls.slice(first, first + L).every((c) => c.rows === 8)).toBe(true);
+    const first = expectMiniatureFirst(calls, spec, 256, 16);
+    const warmP = calls.slice(first, first + L);
+    expect(warmP.every((c) => c.real && c.rows === 8)).toBe(true);
+    expect(new Set(warmP.map((c) => c.turn)).size).toBe(L);
+    expect(calls[first + L]!.turn).toBeGreaterThan(warmP.at(-1)!.turn);
     // The prediction is what a plan without warm-up computes.
     const plain = new PlanExecutor(tsBackend, fresh.buildSpec(8, false), { params: fresh.params, grads: new Float32Array(fresh.params.length), state: new Float32Array(2 * fresh.params.length), rngState: fresh.rngState });
     const out = new Float32Array(8 * 5);
@@ -234,6 +269,12 @@ describe("fit's warm-up on the TypeScript backend", () => {
     const few = { data: x.data.subarray(0, 3 * 288), shape: [3, 2, 12, 12] };
     expect((await widerCnn().predictAsync(few, { batchSize: 8 })).rows).toBe(3);
     expect(calls.map((c) => `${c.real} ${c.rows}`)).toEqual(Array(2 * L).fill("true 3"));
+
+    // Synchronous predict blocks for the whole call anyway: no warm-up, only its batches.
+    resetWarmUps();
+    calls.length = 0;
+    expect(widerCnn().predict(x, { batchSize: 8 }).rows).toBe(19);
+    expect(calls.map((c) => `${c.real} ${c.rows}`)).toEqual([...Array(2 * L).fill("true 8"), ...Array(L).fill("true 3")]);
   });
 
   it("skips the miniature for a plan whose miniature this process already ran (same step kinds): a second fresh model's fit and evaluate run none, only the full-sized pass first", async () => {

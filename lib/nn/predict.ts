@@ -9,7 +9,7 @@ import { Matrix } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import { toPredictions } from "../train/evaluate.js";
 import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type Work } from "../train/data.js";
-import { makeSlicer } from "../train/yield.js";
+import { makeSlicer, yieldNow } from "../train/yield.js";
 import type { Normalization } from "../train/normalization.js";
 
 /** What the prediction pass reads of a model. */
@@ -25,14 +25,21 @@ export interface PredictingModel {
   _kernels(): Backend;
 }
 
-/** predict: the inputs x checked (the model's input shape, finite) and the pass run straight through. */
+/**
+ * predict: the inputs x checked (the model's input shape, finite) and the pass run straight through,
+ * with no warm-up: the whole call blocks anyway, and a warm-up would only add to it.
+ */
 export function predictRows(model: PredictingModel, x: unknown, batchSize: number): Matrix {
   const { data, rows } = toFeatures(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels()));
   return runSync(predictPass(model, data, rows, batchSize, null));
 }
 
 /**
- * predictAsync: predictRows with a yield to the event loop whenever a slice has passed. Before each
+ * predictAsync: predictRows with a yield to the event loop whenever a slice has passed, after the
+ * plan's warm-up (PlanExecutor.warmUpForwardSync), each of its slices in its own turn and the first
+ * batch in the turn after the last: the first batch then runs warm, and no turn blocks for much
+ * longer than a batch (slices run together until 4 ms had passed made a turn of the last miniature
+ * slices and the first full-sized layer, ~1.5x an MLP's batch). Before each
  * batch, `notStepping` throws if training steps run off the main thread, and the pass rejects if
  * the model trained since the inputs were read (its rows would mix two sets of weights).
  */
@@ -46,6 +53,12 @@ export async function predictRowsAsync(model: PredictingModel, x: unknown, batch
       throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
     }
   };
+  const plan = model._plan(batchSize, false, false);
+  if (rows > 0 && plan.warmUpForwardSync) {
+    guard();
+    while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
+    await yieldNow(slicer);
+  }
   return runAsync(predictPass(model, data, rows, batchSize, guard), slicer);
 }
 
@@ -60,9 +73,6 @@ export function* predictPass(model: PredictingModel, data: Float32Array, rows: n
     const norm = model.normalization;
     const xb = norm ? new Float32Array(batchSize * inF) : null;
     const result = Matrix.zeros(rows, outF);
-    // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a pause after each slice: the first
-    // batch then runs warm.
-    while (rows > 0 && model._plan(batchSize, false, false).warmUpForwardSync?.(Math.min(rows, batchSize))) yield;
     for (let start = 0; start < rows; start += batchSize) {
       guard?.();
       const b = Math.min(batchSize, rows - start);

@@ -87,9 +87,12 @@ export async function evaluateArrays(
   const out = new Float32Array(batchSize * cols);
   const acc = new MetricAccumulator(metrics, metricTask(ctx.loss), cols, ctx.targetMean, ctx.targetStd);
   let lossSum = 0;
-  // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice:
-  // the first batch then runs warm.
-  if (slicer && plan.warmUpForwardSync) while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
+  // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice
+  // and the first batch in the turn after the last: the first batch then runs warm.
+  if (slicer && plan.warmUpForwardSync) {
+    while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
+    await yieldNow(slicer);
+  }
   for (let start = 0; start < rows; start += batchSize) {
     const b = Math.min(batchSize, rows - start);
     ctx.guard?.();

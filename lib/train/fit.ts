@@ -59,6 +59,10 @@ export async function fitModel(model: TrainableModel, x: unknown, y: unknown, op
   try {
     const slicer = makeSlicer();
     const { train, val } = await fitData(model, x, y, options.validationData, settings.validationSplit, slicer, options);
+    // The data checks' last slice and the plan's construction (a few ms for a CNN: its spec, its
+    // checks, its workspaces) in separate turns of the event loop: each of fit's first turns blocks
+    // for less than a step.
+    await yieldNow(slicer);
     const loop = new FitLoop(model, settings, train, val, slicer, options.progressStream ?? process.stderr);
     progress = loop.progress;
     return await loop.run();
