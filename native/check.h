@@ -151,11 +151,23 @@ class Args {
     return Typed<float>(i, name, napi_float32_array, "a Float32Array");
   }
 
-  // A Float32Array or null (then data is nullptr).
+  // A Float32Array or null (then data is nullptr). A detached array (its buffer transferred) reads
+  // as no memory, which would pass for null and silently drop an optional output or the weights:
+  // it is a RangeError instead.
   View<float> F32OrNull(size_t i, const char* name) const {
     napi_valuetype t;
     if (napi_typeof(env_, info_[i], &t) == napi_ok && t == napi_null) return View<float>{nullptr, 0, name};
-    return Typed<float>(i, name, napi_float32_array, "a Float32Array or null");
+    const View<float> v = Typed<float>(i, name, napi_float32_array, "a Float32Array or null");
+    if (Detached(i)) RangeError(ArgCap(name) + " was detached (transferred); pass a live Float32Array or null");
+    return v;
+  }
+
+  // Whether the typed array at argument i has had its buffer detached (transferred).
+  bool Detached(size_t i) const {
+    napi_value buffer = nullptr;
+    bool detached = false;
+    if (napi_get_typedarray_info(env_, info_[i], nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok || buffer == nullptr) return false;
+    return napi_is_detached_arraybuffer(env_, buffer, &detached) == napi_ok && detached;
   }
 
   View<double> F64(size_t i, const char* name) const {

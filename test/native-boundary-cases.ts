@@ -6,7 +6,8 @@
  * bad value of its kind (wrong type: TypeError; bad value or short buffer: RangeError) is rejected
  * with a message naming the function and the argument; each pair of dimensions whose product is an
  * element count overflows 2^31-1 with a RangeError; and each buffer argument, detached (its memory
- * given away, so it reads as empty), is a RangeError rather than a read of freed memory.
+ * given away, so it reads as empty), is a RangeError rather than a read of freed memory (an optional
+ * one, a Float32Array or null, with a message saying it was detached rather than taken for null).
  */
 import { describe, expect, it } from "vitest";
 import { thrown } from "./helpers.js";
@@ -179,6 +180,16 @@ export function rejectsHostileArguments(specs: readonly FnSpec[], addon: () => R
             expect(e.message).toContain(`'${arg.name}'`);
             expect(e.message).toContain(spec.fn);
             expect(e.message).toContain("0 values");
+          });
+        }
+        // An optional buffer (a Float32Array or null), detached: an error naming it, not taken for null.
+        if (arg.kind === "f32|null") {
+          it(`rejects a detached buffer for the optional '${arg.name}' instead of taking it for null`, () => {
+            const args = spec.valid();
+            args[index] = detached(args[index] as ArrayBufferView);
+            const e = thrown(() => call(args));
+            expect(e, e.message).toBeInstanceOf(RangeError);
+            expect(e.message).toBe(`Argument '${arg.name}' of ${spec.fn} was detached (transferred); pass a live Float32Array or null`);
           });
         }
       });
