@@ -10,6 +10,7 @@
  * list, native/steps/steps.h).
  */
 import type { PlanLayer } from "../backend/plan.js";
+import { registerPlanLayerCodes } from "../backend/native/kind-table.js";
 import { describe } from "../core/matrix.js";
 import { Activation, activationOp, LEAKY_RELU_ALPHA, type ActivationConfig } from "./layers/activation.js";
 import { BatchNorm, batchNormOp, type BatchNormConfig, type BatchNormOptions } from "./layers/batch-norm.js";
@@ -83,10 +84,15 @@ export const PLAN_OPS: { [K in PlanLayer["kind"]]: PlanOp<Extract<PlanLayer, { k
   residualEnd: residualEndOp,
 };
 
-/** The plan step kinds' native codes, by kind (what the addon's kinds() must list: lib/backend/native/kind-table.ts). */
+/**
+ * The plan step kinds' native codes, by kind (what the addon's kinds() must list), handed down to the
+ * native loader's kind table (lib/backend/native/kind-table.ts) here, so that the backend, a floor
+ * below, never imports this registry.
+ */
 export const PLAN_LAYER_CODES: Readonly<Record<PlanLayer["kind"], number>> = Object.fromEntries(
   Object.entries(PLAN_OPS).map(([kind, op]) => [kind, op.code]),
 ) as Record<PlanLayer["kind"], number>;
+registerPlanLayerCodes(PLAN_LAYER_CODES);
 
 /**
  * How deeply residual blocks may nest in a config. Rebuilding recurses once per level, so without a

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { nativeKindTable } from "./kind-table.js";
+import { checkAddonKinds } from "./kind-table.js";
 import { REQUIRED_EXPORTS, type NativeAddon } from "./binding.js";
 
 /** One place the addon was looked for, and what happened there. */
@@ -90,7 +90,7 @@ export function loadFrom(candidates: readonly string[]): NativeAddon {
       if (missing.length > 0) {
         throw new Error(`the addon does not export ${missing.join(", ")} (built from older sources?)`);
       }
-      const difference = kindTableDifference(addon.kinds(), nativeKindTable());
+      const difference = checkAddonKinds(addon.kinds());
       if (difference !== undefined) {
         throw new Error(`the addon's kind codes differ from this blasnet's registry: ${difference} (built from older sources?)`);
       }
@@ -113,32 +113,6 @@ export function installFailureSummary(log: string): string {
   const output = lines.slice(lines.indexOf("output (last lines):") + 1).filter((l) => l.trim() !== "");
   const errors = [...new Set(output.filter((l) => /error|not found|could not|cannot|missing|not available/i.test(l)))];
   return [cause, ...(errors.length > 0 ? errors : output).slice(-6)].join("\n");
-}
-
-/**
- * The first entry where the addon's kind table (`kinds()`) differs from the TypeScript registry's
- * (`nativeKindTable()`), described for the load error, or undefined when they are equal.
- */
-export function kindTableDifference(addonTable: unknown, tsTable: unknown): string | undefined {
-  return differ(addonTable, tsTable, "kinds()");
-}
-
-function differ(a: unknown, t: unknown, at: string): string | undefined {
-  const show = (v: unknown): string => (v === undefined ? "missing" : JSON.stringify(v));
-  if (Array.isArray(t) || typeof t !== "object" || t === null) {
-    return JSON.stringify(a) === JSON.stringify(t) ? undefined : `${at} is ${show(a)} in the addon but ${show(t)} in TypeScript`;
-  }
-  if (typeof a !== "object" || a === null || Array.isArray(a)) return `${at} is ${show(a)} in the addon but an object in TypeScript`;
-  const ao = a as Record<string, unknown>;
-  const to = t as Record<string, unknown>;
-  for (const key of Object.keys(to)) {
-    const d = differ(Object.hasOwn(ao, key) ? ao[key] : undefined, to[key], `${at}.${key}`);
-    if (d !== undefined) return d;
-  }
-  for (const key of Object.keys(ao)) {
-    if (!Object.hasOwn(to, key)) return `${at}.${key} is ${show(ao[key])} in the addon but missing in TypeScript`;
-  }
-  return undefined;
 }
 
 /**
