@@ -309,6 +309,11 @@ describe("activations", () => {
   it("rejects an unknown activation and short buffers", () => {
     const f = new Float32Array(4);
     expect(() => ts.activationForward("swish" as ElementwiseActivation, f, f, 4, 0)).toThrow(/Unknown activation "swish"/);
+    // Names an object inherits are not activations (the kernels look names up on every call).
+    for (const name of ["toString", "__proto__", "constructor", "hasOwnProperty"]) {
+      expect(() => ts.activationForward(name as ElementwiseActivation, f, f, 4, 0)).toThrow(`Unknown activation "${name}"`);
+      expect(() => ts.activationBackward(name as ElementwiseActivation, f, f, f, f, 4, 0)).toThrow(`Unknown activation "${name}"`);
+    }
     expect(() => ts.activationForward("relu", f, new Float32Array(3), 4, 0)).toThrow(/x \(n\).*at least 4.*received 3/);
     expect(() => ts.activationBackward("sigmoid", f, f, f, new Float32Array(2), 4, 0)).toThrow(/y \(n\)/);
   });
@@ -756,6 +761,9 @@ describe("optimizers", () => {
     expect(() => ts.optimizerStep("rmsprop", f(4), f(3), f(8), 4, 0.1, 1, h(0.9, 1e-8, 0, 0))).toThrow(/grad \(n\)/);
     expect(() => ts.optimizerStep("adam", f(4), f(4), f(8), 4, 0.1, 1, h(0.9, 0.99))).toThrow(/Expected 4 hyperparameters for adam/);
     expect(() => ts.optimizerStep("adam", f(4), f(4), f(8), 4, 0.1, 0, h(0.9, 0.99, 1e-8, 0))).toThrow(/Invalid step: 0/);
+    for (const name of ["toString", "__proto__", "constructor"]) {
+      expect(() => ts.optimizerStep(name as never, f(4), f(4), f(8), 4, 0.1, 1, h(0, 0, 0, 0))).toThrow(/Unknown optimizer name/);
+    }
   });
 
   it("sgd without momentum accepts an empty velocity", () => {

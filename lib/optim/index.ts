@@ -23,12 +23,19 @@ export type OptimizerName = keyof typeof OPTIMIZERS;
 /** Every built-in optimizer's name: sgd, adam, adamw, rmsprop, adagrad. */
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
 
+/**
+ * The definitions by name, in a Map: the TypeScript optimizer kernel looks one up on every step, and a
+ * Map lookup needs no own-property check (Object.hasOwn, about 20 ns a call) to refuse "toString".
+ */
+const BY_NAME: ReadonlyMap<string, OptimizerDef> = new Map(Object.entries(OPTIMIZERS));
+
 /** The definition of `name`, or a TypeError listing the known names. */
 export function optimizerDef(name: string): OptimizerDef {
-  if (!Object.hasOwn(OPTIMIZERS, name)) {
+  const def = BY_NAME.get(name);
+  if (def === undefined) {
     throw new TypeError(`Unknown optimizer name: ${describe(name)}; expected one of ${OPTIMIZER_NAMES.map((s) => `"${s}"`).join(", ")}`);
   }
-  return OPTIMIZERS[name as OptimizerName];
+  return def;
 }
 
 /** An optimizer from a name (defaults), an object, or a config. */
