@@ -217,7 +217,8 @@ class FitLoop {
     while (step < stepsPerEpoch && !model.stopTraining) {
       const c = this.batchCallbacks.length > 0 && this.sync ? 1 : Math.min(this.chunk, stepsPerEpoch - step);
       const t0 = performance.now();
-      const done = await this.runChunk(epoch, step, c);
+      // On the calling thread a chunk is a plain call: no promise, no turn of the microtask queue.
+      const done = this.sync ? this.runChunkSync(this.sync, epoch, step, c) : await this.runChunk(epoch, step, c);
       const elapsed = performance.now() - t0;
       model._addSteps(done);
       for (let s = 0; s < done; s++) {
@@ -226,7 +227,7 @@ class FitLoop {
         rowsDone += rows;
       }
       if (done < c) this.throwNonFinite(epoch, step, done);
-      await this.reportBatches(step, done);
+      if (this.batchCallbacks.length > 0) await this.reportBatches(step, done);
       step += done;
       this.progress.update(step, lossSum / rowsDone);
       this.chunk = Math.max(1, Math.min(this.chunkGrowth * c, Math.floor((c * this.chunkMs) / Math.max(elapsed, 1e-3))));
@@ -237,22 +238,32 @@ class FitLoop {
     return { lossSum, rowsDone };
   }
 
-  /** Run `c` steps from `step` through the plan; the steps done (fewer when a loss was not finite). */
-  private async runChunk(epoch: number, step: number, c: number): Promise<number> {
-    const { model, run_: run, lr, stepsPerEpoch } = this;
+  /** The run of `c` steps from `step`: its learning rates, start and first step number, after checking the data are as fit found them. */
+  private setUpRun(epoch: number, step: number, c: number): StepRun {
+    const { model, run_: run, lr } = this;
     const first = model.step; // updates applied so far
     if (!this.constantLr) for (let s = 0; s < c; s++) lr[s] = this.optimizer.lrAt(first + s, epoch);
     run.start = step * this.batchSize;
     run.steps = c;
     run.firstStep = first + 1;
-    checkDataKept(run, this.dataLengths, epoch, step, stepsPerEpoch);
-    if (this.sync) {
-      try {
-        return this.sync.runStepsSync(run);
-      } catch (e) {
-        throw stoppedAt(e, epoch, step, stepsPerEpoch);
-      }
+    checkDataKept(run, this.dataLengths, epoch, step, this.stepsPerEpoch);
+    return run;
+  }
+
+  /** runChunk for a plan that runs on the calling thread. */
+  private runChunkSync(sync: Required<Pick<TrainPlan, "runStepsSync">>, epoch: number, step: number, c: number): number {
+    const run = this.setUpRun(epoch, step, c);
+    try {
+      return sync.runStepsSync(run);
+    } catch (e) {
+      throw stoppedAt(e, epoch, step, this.stepsPerEpoch);
     }
+  }
+
+  /** Run `c` steps from `step` through the plan off the main thread; the steps done (fewer when a loss was not finite). */
+  private async runChunk(epoch: number, step: number, c: number): Promise<number> {
+    const { model, stepsPerEpoch } = this;
+    const run = this.setUpRun(epoch, step, c);
     model._stepsRunning = true;
     try {
       const pending = this.plan.runSteps(run);
