@@ -32,11 +32,17 @@ export class PlanUpdate {
     this.hyper = Float64Array.from(spec.optimizer.hyper);
   }
 
-  /** The whole update after a backward pass: zero the frozen gradients, clip, one optimizer step. */
+  /**
+   * The whole update after a backward pass: zero the frozen gradients, clip, one optimizer step.
+   * Runs every step (about a microsecond for T1's 1-3-1 network), so what a plan without frozen
+   * ranges or clipping does not need is skipped here, not called: each call that V8 does not inline
+   * costs a few nanoseconds, and this chain was measured at 5-7% of T1's step.
+   */
   apply(lr: number, step: number): void {
-    this.zeroFrozenGradients();
-    this.clipGradients();
-    this.optimizerStep(lr, step);
+    const frozen = this.frozen.length > 0;
+    if (frozen) this.zeroFrozenGradients();
+    if (this.spec.clipValue > 0 || this.spec.clipNorm > 0) this.clipGradients();
+    this.optimizerStep(lr, step, frozen);
   }
 
   /** Frozen parameters get no gradient (so they do not count in clipNorm either). */
@@ -62,17 +68,16 @@ export class PlanUpdate {
    * frozen ranges and their optimizer state are put back as they were (weight decay or momentum
    * would move them even with a zero gradient).
    */
-  private optimizerStep(lr: number, step: number): void {
+  private optimizerStep(lr: number, step: number, frozen: boolean): void {
     const { params, grads, state } = this.buffers;
     const P = this.spec.paramCount;
-    this.copyFrozen(true);
+    if (frozen) this.copyFrozen(true);
     this.kernels.optimizerStep(this.spec.optimizer.kind as OptimizerName, params, grads, state, P, lr, step, this.hyper);
-    this.copyFrozen(false);
+    if (frozen) this.copyFrozen(false);
   }
 
   /** Save (keep = true) or restore the frozen parameters and their optimizer state (slot s at s·P). */
   private copyFrozen(keep: boolean): void {
-    if (this.frozen.length === 0) return;
     const { params, state } = this.buffers;
     const P = this.spec.paramCount;
     const slots = this.slots;
