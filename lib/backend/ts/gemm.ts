@@ -19,6 +19,12 @@
  * - op(B) is packed into a module-level scratch buffer (grown once, reused) when B is stored
  *   transposed, because the inner loop over j must be contiguous. op(A) never needs packing: the
  *   inner loop does not touch A, which is read through a (row, column) stride pair instead.
+ * - except for at most 4 rows of A (a dense layer's forward pass on a few rows: predict on one
+ *   sample, a last partial batch, fit's warm-up step): then packing B costs more than the product
+ *   (T3's 4096 x 4096 weight: a transposed copy of 64 MB for 4 rows), and rowsTimesBt takes each
+ *   C[i,j] as a dot product of row i of A with row j of B as stored, both contiguous, B read once.
+ *   It adds the products in the blocked kernel's order (see rowsTimesBt), so C is the same to the
+ *   bit whichever path computes it.
  */
 import { checkLength, checkSize } from "./check.js";
 
@@ -29,8 +35,13 @@ const KC = 128;
 /** Up to this many multiply-adds (m n k), a plain dot-product loop beats the blocked kernel. */
 const SMALL = 4096;
 
+/** Up to this many rows of C, a B stored transposed is not packed (rowsTimesBt). */
+const FEW_ROWS = 4;
+
 /** op(B) as a row-major (k,n) copy when B is stored (n,k). Grows to the largest size seen. */
 let packedB = new Float32Array(4096);
+/** alpha * A for rowsTimesBt, FEW_ROWS rows of k (float64: the products are exact as in fourRows). Grows to the largest size seen. */
+let scaledA = new Float64Array(FEW_ROWS * 1024);
 
 /**
  * C (m,n) = alpha * op(A) (m,k) * op(B) (k,n) + beta * C.
@@ -63,6 +74,10 @@ export function gemm(
   }
   scaleC(c, m * n, beta);
   if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  if (transB && m <= FEW_ROWS) {
+    rowsTimesBt(c, a, transA ? 1 : k, transA ? m : 1, b, m, n, k, alpha);
+    return;
+  }
 
   const bKN = transB ? packTransposed(b, n, k) : b;
   // A[i,p] is a[i * rowStride + p * colStride].
@@ -126,6 +141,65 @@ function packTransposed(b: Float32Array, n: number, k: number): Float32Array {
     }
   }
   return out;
+}
+
+/**
+ * C (m,n) += alpha * A (m,k) * Bᵀ for B stored (n,k) row-major, m <= FEW_ROWS; A[i,p] = a[i * ars + p * acs].
+ * Each C[i,j] is a dot product of row i of alpha * A with row j of B, taken in the order the blocked
+ * kernel (fourRows, oneRow) takes it, so the result is the same to the bit: C[i,j] plus the sum of
+ * each group of 8 products (p = 8g .. 8g + 7, summed in double from the left, then rounded to float32
+ * with C), then each remaining product alone. (The blocked kernel's KC blocks start at multiples of
+ * 8, so its groups are these.)
+ */
+function rowsTimesBt(c: Float32Array, a: Float32Array, ars: number, acs: number, b: Float32Array, m: number, n: number, k: number, alpha: number): void {
+  if (scaledA.length < m * k) scaledA = new Float64Array(m * k);
+  const sa = scaledA;
+  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) sa[i * k + p] = alpha * a[i * ars + p * acs];
+  const k8 = k - (k % 8);
+  for (let j = 0; j < n; j++) {
+    const bj = j * k;
+    let i = 0;
+    if (m === 4) {
+      const o1 = k, o2 = 2 * k, o3 = 3 * k;
+      let s0 = c[j], s1 = c[n + j], s2 = c[2 * n + j], s3 = c[3 * n + j];
+      let p = 0;
+      for (; p < k8; p += 8) {
+        const q = bj + p;
+        const x0 = b[q], x1 = b[q + 1], x2 = b[q + 2], x3 = b[q + 3];
+        const x4 = b[q + 4], x5 = b[q + 5], x6 = b[q + 6], x7 = b[q + 7];
+        s0 = Math.fround(s0 + (sa[p] * x0 + sa[p + 1] * x1 + sa[p + 2] * x2 + sa[p + 3] * x3 + sa[p + 4] * x4 + sa[p + 5] * x5 + sa[p + 6] * x6 + sa[p + 7] * x7));
+        const r1 = o1 + p;
+        s1 = Math.fround(s1 + (sa[r1] * x0 + sa[r1 + 1] * x1 + sa[r1 + 2] * x2 + sa[r1 + 3] * x3 + sa[r1 + 4] * x4 + sa[r1 + 5] * x5 + sa[r1 + 6] * x6 + sa[r1 + 7] * x7));
+        const r2 = o2 + p;
+        s2 = Math.fround(s2 + (sa[r2] * x0 + sa[r2 + 1] * x1 + sa[r2 + 2] * x2 + sa[r2 + 3] * x3 + sa[r2 + 4] * x4 + sa[r2 + 5] * x5 + sa[r2 + 6] * x6 + sa[r2 + 7] * x7));
+        const r3 = o3 + p;
+        s3 = Math.fround(s3 + (sa[r3] * x0 + sa[r3 + 1] * x1 + sa[r3 + 2] * x2 + sa[r3 + 3] * x3 + sa[r3 + 4] * x4 + sa[r3 + 5] * x5 + sa[r3 + 6] * x6 + sa[r3 + 7] * x7));
+      }
+      for (; p < k; p++) {
+        const x = b[bj + p];
+        s0 = Math.fround(s0 + sa[p] * x);
+        s1 = Math.fround(s1 + sa[o1 + p] * x);
+        s2 = Math.fround(s2 + sa[o2 + p] * x);
+        s3 = Math.fround(s3 + sa[o3 + p] * x);
+      }
+      c[j] = s0;
+      c[n + j] = s1;
+      c[2 * n + j] = s2;
+      c[3 * n + j] = s3;
+      i = 4;
+    }
+    for (; i < m; i++) {
+      const r = i * k;
+      let s = c[i * n + j];
+      let p = 0;
+      for (; p < k8; p += 8) {
+        const q = bj + p, t = r + p;
+        s = Math.fround(s + (sa[t] * b[q] + sa[t + 1] * b[q + 1] + sa[t + 2] * b[q + 2] + sa[t + 3] * b[q + 3] + sa[t + 4] * b[q + 4] + sa[t + 5] * b[q + 5] + sa[t + 6] * b[q + 6] + sa[t + 7] * b[q + 7]));
+      }
+      for (; p < k; p++) s = Math.fround(s + sa[r + p] * b[bj + p]);
+      c[i * n + j] = s;
+    }
+  }
 }
 
 /**
