@@ -13,8 +13,10 @@
         "native/kinds_binding.cc",
         "native/plan_binding.cc",
         "native/plan_compile.cc",
+        "native/plan_regions.cc",
         "native/plan_spec.cc",
         "native/plan_steps.cc",
+        "native/plan_threads.cc",
         "native/plan_validate.cc",
         "native/runtime_binding.cc"
       ],

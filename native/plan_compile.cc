@@ -95,6 +95,7 @@ Plan::Plan(const SpecDesc& spec, float* params, float* grads, float* state, uint
     ws.cols = ws.Alloc(c.colsSize);
     ws.gemmOut = ws.Alloc(c.gemmOutSize);
   }
+  ws.SetUpThreads(B, c.colsSize, c.gemmOutSize);
   ws.fuseUpdate = spec.clipNorm == 0 && P >= 65536;
   // Gaps: trainable parameters no step owns (the optimizer still updates them, as the TypeScript
   // PlanExecutor does over all P).

@@ -236,11 +236,13 @@ BN_CLONES void FastMathImpl(int fn, float* out, const float* x, int64_t n) {
 int64_t Plan::RunSteps(const StepArgs& run) {
   if (run.steps <= 0) return 0;
   const ScopedFlushDenormals flush;  // decaying optimizer state must not go subnormal (see header)
+  const RunThreads own(*ws_);  // OpenBLAS on one thread while the plan runs on its own threads (plan_workspace.h)
   return RunStepsImpl(spec_, *ws_, run);
 }
 
 void Plan::Forward(float* out, const float* x, int64_t rows) {
   if (rows <= 0) return;
+  const RunThreads own(*ws_);
   ForwardImpl(*ws_, spec_, out, x, rows);
 }
 

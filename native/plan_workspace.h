@@ -3,17 +3,21 @@
 // Workspace holding them all. Everything here is allocated once, in the Plan constructor; the step
 // loop (plan_steps.cc) only reads and writes it.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "ops/kinds.h"
 #include "ops/window.h"
 #include "plan.h"
+#include "plan_region.h"
+#include "plan_threads.h"
 
 namespace blasnet {
 namespace plan {
@@ -94,12 +98,79 @@ struct Workspace {
   std::vector<ParamRange> trainable;  // [0, P) minus frozen: what the optimizer updates
   std::vector<ParamRange> gaps;       // trainable parameters no step owns (updated after backward when fused)
 
+  // Sample-parallel conv and pooling steps (plan_region.h): the team, started once by
+  // SetUpThreads, and each thread's own workspaces (thread 0's: cols, gemmOut and the step's own dW).
+  std::vector<float*> threadCols;     // (threads) of (k, chunk*outHW)
+  std::vector<float*> threadGemmOut;  // (threads) of (outChannels, chunk*outHW)
+  std::vector<float*> threadDw;       // (threads) of (outChannels, k): a thread's part of dW ([0] unused)
+  std::vector<double*> threadSums;    // (threads) of (outChannels): a thread's bias sums
+
   float* Alloc(int64_t n) {
     owned.push_back(std::make_unique<AlignedFloats>(n));
     return owned.back()->data;
   }
   // int32 storage (same size and alignment as floats).
   int32_t* AllocInt(int64_t n) { return reinterpret_cast<int32_t*>(Alloc(n)); }
+
+  /// Starts the team and allocates each thread's workspaces, for a plan with conv or pooling steps
+  /// and a thread count (threads::Count() when the plan is built, at most batchSize) above 1; otherwise
+  /// nothing (every step runs on the calling thread, as without threads). colsSize and gemmOutSize
+  /// are the conv steps' shared workspace sizes (thread 0 uses cols and gemmOut).
+  void SetUpThreads(int64_t batchSize, int64_t colsSize, int64_t gemmOutSize) {
+    int64_t maxDw = 0, maxChannels = 0;
+    bool regions = false;
+    for (const Op& op : ops) {
+      if (op.kind == LayerKind::conv2d) {
+        maxDw = std::max(maxDw, op.outChannels * op.k);
+        maxChannels = std::max(maxChannels, op.outChannels);
+      }
+      regions = regions || op.kind == LayerKind::conv2d || op.kind == LayerKind::maxPool2d || op.kind == LayerKind::avgPool2d;
+    }
+    int64_t n = std::min<int64_t>(threads::Count(), batchSize);
+    if (!regions || n <= 1) return;
+    team = std::make_unique<threads::Team>(int(n));
+    n = team->size();
+    for (int64_t t = 0; t < n; t++) {
+      threadCols.push_back(t == 0 ? cols : (colsSize > 0 ? Alloc(colsSize) : nullptr));
+      threadGemmOut.push_back(t == 0 ? gemmOut : (gemmOutSize > 0 ? Alloc(gemmOutSize) : nullptr));
+      threadDw.push_back(t == 0 || maxDw == 0 ? nullptr : Alloc(maxDw));
+      threadSums.push_back(maxChannels > 0 ? reinterpret_cast<double*>(Alloc(2 * maxChannels)) : nullptr);
+    }
+  }
+
+  /// The threads a region over `rows` samples runs on: the team's, at most the thread count now set
+  /// (setThreads(1) after the plan was built runs it on one) and `rows`.
+  int RegionThreads(int64_t rows) const {
+    if (!team || rows < 2) return 1;
+    const int64_t n = std::min<int64_t>({int64_t(team->size()), int64_t(threads::Count()), rows});
+    return int(n);
+  }
+
+  /// Runs the region on r.threads threads, OpenBLAS on one thread meanwhile.
+  void RunRegion(Region r) {
+    threads::BlasSolo solo;
+    team->Run(r.threads, &RunRegionPart, &r);
+  }
+
+  // Last: destroyed (its workers joined) before the buffers they work in.
+  std::unique_ptr<threads::Team> team;
+};
+
+/// For a run (steps or a forward pass) of a plan whose conv and pooling steps run on its own threads:
+/// OpenBLAS on one thread for the whole run, the dense layers' GEMMs included. Why not only inside the
+/// regions: after each threaded GEMM, OpenBLAS's idle worker polls with sched_yield for about 2^28
+/// cycles before it sleeps, so it kept competing with the plan's two threads through every conv
+/// region. Measured with test/native/plan_step_timing.cc (T5, 2 threads, process CPU per step, on a
+/// loaded machine, alternating): 39.4 / 36.0 ms with OpenBLAS threaded between the regions, 27.6 / 27.1 ms
+/// with it on one thread for the run (perf: ~20% of the process's cycles were in sched_yield before).
+class RunThreads {
+ public:
+  explicit RunThreads(const Workspace& ws) {
+    if (ws.team != nullptr && threads::Count() > 1) solo_.emplace();
+  }
+
+ private:
+  std::optional<threads::BlasSolo> solo_;
 };
 
 /// `ranges` minus `cut` (both sorted, non-overlapping), appended to `out`, empty pieces dropped.

@@ -1,4 +1,4 @@
-// N-API entry points that are not kernels: the BLAS thread count, what the addon was built with
+// N-API entry points that are not kernels: the thread count (OpenBLAS's and the fused plan's, plan_threads.h), what the addon was built with
 // (OpenBLAS configuration, SIMD level), and the C++ twin of lib/core/rng.ts (the generator the fused
 // plan draws dropout masks from), which tests compare against the TypeScript one. Arguments are
 // checked as in kernel_binding.cc (check.h).
@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "kernels.h"
+#include "plan_threads.h"
 #include "rng.h"
 
 namespace blasnet {
@@ -24,13 +25,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (!(std::trunc(n) == n && n >= 1 && n <= 1024)) {
     args.RangeError("Argument 'n' of setThreads must be an integer in [1, 1024] but received " + args.Fmt(n));
   }
-  openblas_set_num_threads(int(n));
+  threads::SetCount(int(n));  // OpenBLAS's, and the fused plan's conv and pooling steps'
   return info.Env().Undefined();
 }
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   Args args(info, "getThreads", 0);
-  return Napi::Number::New(info.Env(), openblas_get_num_threads());
+  return Napi::Number::New(info.Env(), threads::Count());
 }
 
 // "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (core: SkylakeX)"

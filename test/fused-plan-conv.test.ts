@@ -10,9 +10,11 @@
  * padded convolutions, batch norm in training mode, max and average pooling, a residual block with
  * layer norm inside, dropout, global average pooling.
  *
+ * The plans are built at 2 threads (the conv and pooling steps then split each batch over two).
+ *
  * Tolerance 2e-4 (Adam; as test/fused-plan.test.ts explains) on parameters, relative on losses.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanBuffers, StepRun } from "../lib/backend/plan.js";
 import { Rng } from "../lib/core/rng.js";
 import {
@@ -79,6 +81,14 @@ const CASES: Case[] = [
 ];
 
 describe.skipIf(!native?.createFusedPlan)("native fused plan: convolutional models", () => {
+  // At 2 threads: the conv and pooling steps split each batch over the plan's own threads
+  // (test/fused-plan-threads.test.ts compares 2 threads with 1).
+  let threads = 1;
+  beforeAll(() => {
+    threads = native!.getThreads();
+    native!.setThreads(2);
+  });
+  afterAll(() => native!.setThreads(threads));
   for (const c of CASES) {
     it(c.name, async () => {
       const model = new Sequential(c.layers(), { inputShape: c.inputShape, seed: 5, backend: tsBackend });

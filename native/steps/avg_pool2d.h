@@ -5,6 +5,7 @@
 
 #include "../ops/pool.h"
 #include "../plan_isa.h"
+#include "../plan_region.h"
 #include "../rng.h"
 #include "step.h"
 
@@ -38,14 +39,22 @@ struct AvgPool2dStep {
   }
 
   template <class Op, class W>
-  BN_INLINE static void Forward(Op& op, W&, int64_t rows, bool, Rng&) {
-    ops::AvgPool2dForward(op.a, op.inPtr, int(rows), op.win);
+  BN_INLINE static void Forward(Op& op, W& ws, int64_t rows, bool, Rng&) {
+    if (const int T = ws.RegionThreads(rows); T > 1) {
+      ws.RunRegion(MakeRegion(RegionPart::avgPoolForward, &op, &ws, rows, T));
+    } else {
+      ops::AvgPool2dForward(op.a, op.inPtr, int(rows), op.win);
+    }
     op.outPtr = op.a;
   }
 
   template <class Op, class W>
-  BN_INLINE static float* Backward(Op& op, W&, float* d, float* other, int64_t rows) {
-    ops::AvgPool2dBackward(other, d, int(rows), op.win);
+  BN_INLINE static float* Backward(Op& op, W& ws, float* d, float* other, int64_t rows) {
+    if (const int T = ws.RegionThreads(rows); T > 1) {
+      ws.RunRegion(MakeRegion(RegionPart::avgPoolBackward, &op, &ws, rows, T, d, other));
+    } else {
+      ops::AvgPool2dBackward(other, d, int(rows), op.win);
+    }
     return other;
   }
 };

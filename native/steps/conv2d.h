@@ -11,6 +11,12 @@
 //             (recomputing it costs less than keeping the whole batch's, which would not stay in
 //             cache); dW (+)= dY' cols^T; dcols = W^T dY' into the cols buffer (beta 0: no clearing
 //             pass), dx = col2im(dcols) (not for the first layer)
+//
+// At more than one thread (plan_threads.h, plan_region.h) the batch's samples are split over the
+// plan's threads, each running the chunk loop above over its share with its own two workspaces and
+// single-threaded GEMMs; backward, each thread's dW goes into its own buffer (thread 0's into dW) and
+// its bias sums into its own doubles, added up in thread order after the region (deterministic).
+// Measured (test/native/plan_step_timing.cc, T5): see README's T5 row.
 #pragma once
 #include <cblas.h>
 
@@ -22,6 +28,7 @@
 #include "../ops/conv.h"
 #include "../plan_activations.h"
 #include "../plan_isa.h"
+#include "../plan_region.h"
 #include "../rng.h"
 #include "step.h"
 
@@ -44,15 +51,17 @@ inline int64_t ConvChunk(int64_t k, int64_t outHW, int64_t batch) {
 
 // --- forward and backward (templates: Op and Workspace are composed after the step files) ------
 
-template <class Op, class Workspace>
-BN_INLINE void ConvForward(Op& op, Workspace& ws, int64_t rows) {
+// The chunks of samples [r0, r1), through the workspaces cols (k, chunk*outHW) and gemmOut
+// (outChannels, chunk*outHW).
+template <class Op>
+BN_INLINE void ConvForwardRows(Op& op, float* cols, float* gemmOut, int64_t r0, int64_t r1) {
   const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
-  for (int64_t n0 = 0; n0 < rows; n0 += op.chunk) {
-    const int64_t nc = std::min(op.chunk, rows - n0);
+  for (int64_t n0 = r0; n0 < r1; n0 += op.chunk) {
+    const int64_t nc = std::min(op.chunk, r1 - n0);
     const int64_t n = nc * HW;
-    ops::Im2col(ws.cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
-    float* y = ws.gemmOut;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(C), int(n), int(K), 1.0f, op.w, int(K), ws.cols, int(n),
+    ops::Im2col(cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
+    float* y = gemmOut;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(C), int(n), int(K), 1.0f, op.w, int(K), cols, int(n),
                 0.0f, y, int(n));
     // (outC, nc, HW) -> (nc, outC, HW), the bias added and the activation applied on the way (on
     // the destination row, still in L1).
@@ -66,6 +75,15 @@ BN_INLINE void ConvForward(Op& op, Workspace& ws, int64_t rows) {
         ActForward(op.act, a + c * HW, z, HW, op.alpha);
       }
     }
+  }
+}
+
+template <class Op, class Workspace>
+BN_INLINE void ConvForward(Op& op, Workspace& ws, int64_t rows) {
+  if (const int T = ws.RegionThreads(rows); T > 1) {
+    ws.RunRegion(MakeRegion(RegionPart::convForward, &op, &ws, rows, T));
+  } else {
+    ConvForwardRows(op, ws.cols, ws.gemmOut, 0, rows);
   }
   op.outPtr = op.a;
 }
@@ -105,9 +123,55 @@ BN_INLINE void ConvDeltaChunk(Activation act, float* dy, double* sums, const flo
   }
 }
 
+// The chunks of samples [r0, r1) of d (rows, outC, HW): dW over them into dw (overwritten: the
+// first chunk's GEMM has beta 0), each channel's sum of dY' added to sums (double; when sums is
+// null, each chunk's sums are added to db in float instead), dx into other (when op.needDx).
+template <class Op>
+BN_INLINE void ConvBackwardRows(Op& op, float* cols, float* dy, const float* d, float* other, int64_t r0, int64_t r1,
+                                float* dw, double* sums, float* db) {
+  const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
+  for (int64_t n0 = r0; n0 < r1; n0 += op.chunk) {
+    const int64_t nc = std::min(op.chunk, r1 - n0);
+    const int64_t n = nc * HW;
+    const float* dAt = d + n0 * op.out;
+    const float* aAt = op.a + n0 * op.out;
+    const float* zAt = op.z ? op.z + n0 * op.out : aAt;
+    ConvDeltaChunk(op.act, dy, sums, dAt, zAt, aAt, nc, C, HW, op.alpha);
+    if (db && !sums) {
+      for (int64_t c = 0; c < C; c++) db[c] += float(ops::SumDouble(dy + c * n, n));
+    }
+    ops::Im2col(cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), cols, int(n),
+                n0 == r0 ? 0.0f : 1.0f, dw, int(K));
+    if (op.needDx) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(K), int(n), int(C), 1.0f, op.w, int(K), dy, int(n), 0.0f,
+                  cols, int(n));
+      ops::Col2im(other + n0 * op.in, cols, n, int(nc), op.win);
+    }
+  }
+}
+
 template <class Op, class Workspace>
 BN_INLINE float* ConvBackward(Op& op, Workspace& ws, float* d, float* other, int64_t rows) {
-  const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
+  const int64_t C = op.outChannels;
+  if (const int T = ws.RegionThreads(rows); T > 1) {
+    // Each thread: its samples' dW into its own buffer (thread 0: dw itself) and bias sums into its
+    // own doubles (ConvBackwardRows via RunRegionPart); then both added up in thread order.
+    ws.RunRegion(MakeRegion(RegionPart::convBackward, &op, &ws, rows, T, d, other));
+    const int64_t wn = C * op.k;
+    for (int t = 1; t < T; t++) {
+      const float* part = ws.threadDw[size_t(t)];
+      for (int64_t i = 0; i < wn; i++) op.dw[i] += part[i];
+    }
+    if (op.db) {
+      for (int64_t c = 0; c < C; c++) {
+        double s = ws.threadSums[0][c];
+        for (int t = 1; t < T; t++) s += ws.threadSums[size_t(t)][c];
+        op.db[c] = float(s);
+      }
+    }
+    return op.needDx ? other : d;
+  }
   // The bias sums, in double over the whole batch, on the stack for up to kConvBiasSums channels
   // (more: each chunk's sums, in double, added to db in float).
   constexpr int64_t kConvBiasSums = 1024;
@@ -117,26 +181,7 @@ BN_INLINE float* ConvBackward(Op& op, Workspace& ws, float* d, float* other, int
     for (int64_t c = 0; c < std::min(C, kConvBiasSums); c++) sums[c] = 0.0;
     for (int64_t c = 0; c < C; c++) op.db[c] = 0.0f;
   }
-  for (int64_t n0 = 0; n0 < rows; n0 += op.chunk) {
-    const int64_t nc = std::min(op.chunk, rows - n0);
-    const int64_t n = nc * HW;
-    float* dy = ws.gemmOut;
-    const float* dAt = d + n0 * op.out;
-    const float* aAt = op.a + n0 * op.out;
-    const float* zAt = op.z ? op.z + n0 * op.out : aAt;
-    ConvDeltaChunk(op.act, dy, op.db && wholeSums ? sums : nullptr, dAt, zAt, aAt, nc, C, HW, op.alpha);
-    if (op.db && !wholeSums) {
-      for (int64_t c = 0; c < C; c++) op.db[c] += float(ops::SumDouble(dy + c * n, n));
-    }
-    ops::Im2col(ws.cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), ws.cols, int(n),
-                n0 == 0 ? 0.0f : 1.0f, op.dw, int(K));
-    if (op.needDx) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(K), int(n), int(C), 1.0f, op.w, int(K), dy, int(n), 0.0f,
-                  ws.cols, int(n));
-      ops::Col2im(other + n0 * op.in, ws.cols, n, int(nc), op.win);
-    }
-  }
+  ConvBackwardRows(op, ws.cols, ws.gemmOut, d, other, 0, rows, op.dw, op.db && wholeSums ? sums : nullptr, op.db);
   if (op.db && wholeSums) {
     for (int64_t c = 0; c < C; c++) op.db[c] = float(sums[c]);
   }

@@ -5,6 +5,7 @@
 
 #include "../ops/pool.h"
 #include "../plan_isa.h"
+#include "../plan_region.h"
 #include "../rng.h"
 #include "step.h"
 
@@ -41,14 +42,22 @@ struct MaxPool2dStep {
   }
 
   template <class Op, class W>
-  BN_INLINE static void Forward(Op& op, W&, int64_t rows, bool, Rng&) {
-    ops::MaxPool2dForward(op.a, op.argmax, op.inPtr, int(rows), op.win);
+  BN_INLINE static void Forward(Op& op, W& ws, int64_t rows, bool, Rng&) {
+    if (const int T = ws.RegionThreads(rows); T > 1) {
+      ws.RunRegion(MakeRegion(RegionPart::maxPoolForward, &op, &ws, rows, T));
+    } else {
+      ops::MaxPool2dForward(op.a, op.argmax, op.inPtr, int(rows), op.win);
+    }
     op.outPtr = op.a;
   }
 
   template <class Op, class W>
-  BN_INLINE static float* Backward(Op& op, W&, float* d, float* other, int64_t rows) {
-    ops::MaxPool2dBackward(other, d, op.argmax, int(rows), op.win);
+  BN_INLINE static float* Backward(Op& op, W& ws, float* d, float* other, int64_t rows) {
+    if (const int T = ws.RegionThreads(rows); T > 1) {
+      ws.RunRegion(MakeRegion(RegionPart::maxPoolBackward, &op, &ws, rows, T, d, other));
+    } else {
+      ops::MaxPool2dBackward(other, d, op.argmax, int(rows), op.win);
+    }
     return other;
   }
 };

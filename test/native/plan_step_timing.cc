@@ -3,7 +3,8 @@
 // measuring tool, not a test (nothing here is asserted). Build and run, from the repository root:
 //
 //   g++ -std=c++17 -O3 -fopenmp-simd -fno-math-errno -fno-trapping-math -Inative \
-//     test/native/plan_step_timing.cc native/plan_compile.cc native/plan_steps.cc native/plan_validate.cc \
+//     test/native/plan_step_timing.cc native/plan_compile.cc native/plan_regions.cc native/plan_steps.cc \
+//     native/plan_threads.cc native/plan_validate.cc \
 //     $(pkg-config --cflags --libs openblas) -o /tmp/plan_step_timing && /tmp/plan_step_timing [threads] [steps]
 //
 // (-DBLASNET_CONV_CHUNK_KB=n sets the conv chunk size to try; see native/steps/conv2d.h.)
@@ -14,11 +15,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string>
 #include <vector>
 
 #include "cnn_specs.h"
 #include "ops/optimizers.h"
 #include "plan.h"
+#include "plan_threads.h"
 #include "steps/conv2d.h"  // BLASNET_CONV_CHUNK_KB
 
 using namespace blasnet;
@@ -55,6 +58,8 @@ static double TimeGemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 40;
+  // "solo": the whole run with OpenBLAS on one thread (threads::BlasSolo), dense layers included.
+  const bool solo = argc > 3 && std::string(argv[3]) == "solo";
   openblas_set_num_threads(threads);
   const int64_t B = 64;
   cnn::Builder b = cnn::T5(B);
@@ -97,7 +102,12 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < 3; rep++) {
     run.firstStep = 4 + rep * steps;
     const double c0 = CpuNow(), t0 = Now();
-    plan.RunSteps(run);
+    if (solo) {
+      threads::BlasSolo one;
+      plan.RunSteps(run);
+    } else {
+      plan.RunSteps(run);
+    }
     const double t = (Now() - t0) / steps;
     cpuTotal += (CpuNow() - c0) / steps;
     best = std::min(best, t);
