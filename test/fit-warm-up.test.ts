@@ -1,11 +1,11 @@
 /**
  * The TypeScript backend's warm-up before fit's first step and before predict's and evaluate's first
  * forward pass (PlanExecutor.warmUpSync / warmUpForwardSync): many cheap steps of a miniature of the
- * plan (plan-miniature.ts), then one step of the first real step's size a layer at a time, each slice
- * in its own turn of the event loop, so that V8 has compiled the kernels and every workspace of the
- * plan has been written before the first real step (cold, fit's first step blocked the event loop up
- * to ~10x as long as a warm one; after a warm-up step of only 4 rows, a CNN's first step still took
- * ~13% longer than a warm one).
+ * plan (plan-miniature.ts), then one small real-shaped step a layer at a time, then a write to every
+ * page of the plan's workspaces, each slice in its own turn of the event loop, so that V8 has compiled
+ * the kernels and the workspaces' page faults are paid before the first real step (cold, fit's first
+ * step blocked the event loop up to ~10x as long as a warm one; without the page writes, a CNN's first
+ * step still took ~13% longer than a warm one).
  * Times are not asserted (measure them with bench/first-step.ts); what is asserted is the structure
  * that bounds them: which layer calls (miniature or real) run in which turn, and that no number changes.
  */
@@ -55,6 +55,11 @@ interface LayerCall {
   what: string;
   dir: "forward" | "backward";
   rows: number;
+}
+
+/** The output width of each step of `spec`. */
+function layerWidthsOf(spec: PlanSpec): number[] {
+  return signatures(spec).map((sig) => Number(sig.split(" ")[2]));
 }
 
 /** `${kind} ${inF} ${outF}` of each step of `spec`. */
@@ -141,7 +146,7 @@ function expectMiniatureFirst(calls: LayerCall[], spec: PlanSpec, miniPasses: nu
 }
 
 describe("fit's warm-up on the TypeScript backend", () => {
-  it("runs many miniature steps, then a step of the real batch size one layer call per turn, before the first training step", () => {
+  it("runs many miniature steps, then a small real-shaped step one layer call per turn, before the first training step", () => {
     const m = widerCnn();
     const spec = m.buildSpec(8, false);
     const { x, y } = data(24, [2, 12, 12]);
@@ -162,10 +167,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
     const miniTurns = [...new Set(mini.map((c) => c.turn))];
     miniTurns.slice(0, 2 * L).forEach((t) => expect(mini.filter((c) => c.turn === t).length).toBe(1));
     for (const t of miniTurns.slice(2 * L)) expect(mini.filter((c) => c.turn === t).length % (2 * L)).toBe(0);
-    // Then a step of the real steps' 8 rows: one layer call per turn, every forward, then every backward.
+    // Then the real-shaped step on 4 rows: one layer call per turn, every forward, then every backward.
     const sigs = signatures(spec);
     const warm = calls.slice(firstReal).filter((c) => c.turn < turn);
-    expect(warm.every((c) => c.real && c.rows === 8)).toBe(true);
+    expect(warm.every((c) => c.real && c.rows === 4)).toBe(true);
     expect(new Set(warm.map((c) => c.turn)).size).toBe(warm.length);
     expect(warm.map((c) => `${c.dir} ${c.what}`)).toEqual([...sigs.map((s) => `forward ${s}`), ...[...sigs].reverse().map((s) => `backward ${s}`)]);
     // The real steps come after, in their own turn: 3 steps of 8 rows.
@@ -183,11 +188,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [{ onTrainBegin: () => counter.start() }] });
     counter.stop();
     expectMiniatureFirst(calls, spec, 256, 16);
-    // The warm-up's step is the first 2L real calls, all of the batch's 8 rows; the training steps' follow.
+    // The warm-up's step is the first 2L real calls, on 4 rows; the training steps' (8 rows) follow.
     const L = spec.layers.length;
     const real = calls.flatMap((c, i) => (c.real ? [i] : []));
-    expect(real.length).toBe(2 * L + 4 * 2 * L);
-    expect(real.every((i) => calls[i]!.rows === 8)).toBe(true);
+    expect(real.map((i) => calls[i]!.rows)).toEqual([...Array(2 * L).fill(4), ...Array(4 * 2 * L).fill(8)]);
     const firstStep = real[2 * L]!;
     const before = calls.slice(0, firstStep);
     for (const t of new Set(before.map((c) => c.turn))) expect(before.filter((c) => c.turn === t && c.real).length).toBeLessThanOrEqual(1);
@@ -222,6 +226,34 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(calls[0]!.turn).toBeGreaterThan(builds[0]!);
   });
 
+  it("writes every page of the plan's workspaces before the first training step: that step takes almost no page faults", async () => {
+    // Wide layers on few inputs: 32 MB of activations and deltas at batch 256, little arithmetic.
+    const m = new Sequential([dense(8192, { activation: "relu" }), dense(2)], { inputSize: 2, seed: 1, backend: "js" });
+    m.compile({ loss: "mse", optimizer: "adam" });
+    const spec = m.buildSpec(256, false);
+    const workspacePages = (2 * 256 * layerWidthsOf(spec).reduce((a, b) => a + b, 0) * 4) / 4096;
+    expect(workspacePages).toBeGreaterThan(7000);
+    const faults: number[] = [];
+    const proto = PlanExecutor.prototype as unknown as { runStepsSync: (run: StepRun) => number };
+    const runSteps = proto.runStepsSync;
+    proto.runStepsSync = function (this: PlanExecutor, run: StepRun): number {
+      const before = process.resourceUsage().minorPageFault;
+      const done = runSteps.call(this, run);
+      if (run.batchSize === 256) faults.push(process.resourceUsage().minorPageFault - before);
+      return done;
+    };
+    try {
+      const x = Matrix.randomNormal(256, 2, new Rng(2));
+      const y = Matrix.randomNormal(256, 2, new Rng(3));
+      await m.fit(x, y, { epochs: 1, batchSize: 256, verbose: 0 });
+    } finally {
+      proto.runStepsSync = runSteps;
+    }
+    expect(faults.length).toBe(1);
+    // Without the warm-up's page writes the first step faults in every page it writes (~8,000).
+    expect(faults[0]!).toBeLessThan(workspacePages / 10);
+  });
+
   it("predictAsync's and evaluate's first batch comes after the warm-up of the forward pass, each slice in its own turn; synchronous predict has none", async () => {
     const m = widerCnn();
     const spec = m.buildSpec(8, false);
@@ -232,11 +264,11 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await m.evaluate(x, y, { batchSize: 8, metrics: ["accuracy"] });
     counter.stop();
     const L = spec.layers.length;
-    // A turn per slice: the miniature's forward passes, then a forward of the first batch's 8 rows a
-    // layer per turn; then the batches of 8, 8 and 3 rows.
+    // A turn per slice: the miniature's forward passes, then the real-shaped forward on 4 rows a layer
+    // per turn; then the batches of 8, 8 and 3 rows.
     const firstReal = expectMiniatureFirst(calls, spec, 256, 16);
     const warm = calls.slice(firstReal, firstReal + L);
-    expect(warm.every((c) => c.real && c.rows === 8 && c.dir === "forward")).toBe(true);
+    expect(warm.every((c) => c.real && c.rows === 4 && c.dir === "forward")).toBe(true);
     expect(new Set(warm.map((c) => c.turn)).size).toBe(L);
     expect(calls[firstReal + L]!.turn).toBeGreaterThan(warm.at(-1)!.turn);
     expect(calls.slice(firstReal + L).map((c) => c.real && c.rows)).toEqual([...Array(L).fill(8), ...Array(L).fill(8), ...Array(L).fill(3)]);
@@ -254,7 +286,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(p.rows).toBe(19);
     const first = expectMiniatureFirst(calls, spec, 256, 16);
     const warmP = calls.slice(first, first + L);
-    expect(warmP.every((c) => c.real && c.rows === 8)).toBe(true);
+    expect(warmP.every((c) => c.real && c.rows === 4)).toBe(true);
     expect(new Set(warmP.map((c) => c.turn)).size).toBe(L);
     expect(calls[first + L]!.turn).toBeGreaterThan(warmP.at(-1)!.turn);
     // The prediction is what a plan without warm-up computes.
@@ -264,7 +296,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     tsBackend.softmaxForward(out, out, 8, 5);
     expect(Array.from(p.data.subarray(0, 40))).toEqual(Array.from(out));
 
-    // Fewer rows than a batch: the warm-up's forward has the first batch's 3 rows, not the plan's 8.
+    // Fewer rows than the warm-up's 4: its forward has the first batch's 3 rows.
     calls.length = 0;
     const few = { data: x.data.subarray(0, 3 * 288), shape: [3, 2, 12, 12] };
     expect((await widerCnn().predictAsync(few, { batchSize: 8 })).rows).toBe(3);
@@ -277,7 +309,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(calls.map((c) => `${c.real} ${c.rows}`)).toEqual([...Array(2 * L).fill("true 8"), ...Array(L).fill("true 3")]);
   });
 
-  it("skips the miniature for a plan whose miniature this process already ran (same step kinds): a second fresh model's fit and evaluate run none, only the full-sized pass first", async () => {
+  it("skips the miniature for a plan whose miniature this process already ran (same step kinds): a second fresh model's fit and evaluate run none, only the small real-shaped pass first", async () => {
     const spec = widerCnn().buildSpec(8, false);
     const L = spec.layers.length;
     const { x, y } = data(32, [2, 12, 12]);
@@ -286,13 +318,12 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
 
-    // A fresh model (a new plan) of the same kinds: no miniature step; the warm-up's step of 8 rows
-    // (every forward, then every backward) still comes before the 4 real steps.
+    // A fresh model (a new plan) of the same kinds: no miniature step; the real-shaped step on 4
+    // rows (every forward, then every backward) still comes before the first real step.
     calls.length = 0;
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBe(0);
-    expect(calls.length).toBe(5 * 2 * L);
-    expect(calls.every((c) => c.rows === 8)).toBe(true);
+    expect(calls.map((c) => c.rows)).toEqual([...Array(2 * L).fill(4), ...Array(4 * 2 * L).fill(8)]);
 
     // The forward warm-up likewise: the first evaluate runs the miniature's forward passes, the next model's does not.
     calls.length = 0;
@@ -301,7 +332,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     calls.length = 0;
     await widerCnn().evaluate(x, y, { batchSize: 8 });
     expect(miniCalls()).toBe(0);
-    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual(Array(5 * L).fill("forward 8"));
+    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual([...Array(L).fill("forward 4"), ...Array(4 * L).fill("forward 8")]);
 
     // Another training configuration (row weights) is another miniature run: it warms up again.
     calls.length = 0;

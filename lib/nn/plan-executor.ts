@@ -27,14 +27,17 @@ import { checkPlanBuffers, checkRun, frozenRanges, layerWidths, opOf } from "./p
 import { PlanBatch } from "./plan-batch.js";
 import { PlanUpdate } from "./plan-update.js";
 import { isWarmed, markWarmed, MINI_ROWS, miniature, type Miniature } from "./plan-miniature.js";
+import { PageToucher, workspacesOf } from "./plan-touch.js";
 
 /**
  * Miniature steps (and forward passes) of the warm-up: enough for V8 to have compiled the kernels,
  * even those whose miniature calls are short loops (see warmUpSync); ~10-20 ms in all.
  */
 const WARM_STEPS = 256;
-/** A warm-up slice runs miniature steps for up to this long (ms). */
+/** A warm-up slice runs miniature steps (or writes workspace pages) for up to this long (ms). */
 const WARM_SLICE_MS = 1;
+/** Rows of the warm-up's real-shaped step (see warmUpSync). */
+const WARM_ROWS = 4;
 
 /** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights, an output buffer and its spec as JSON (what isWarmed knows it by). */
 type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array; key: string };
@@ -66,11 +69,14 @@ export class PlanExecutor implements TrainPlan {
   /** Miniature steps and forward passes the warm-ups still run (warmUpSync, warmUpForwardSync). */
   private warmMiniSteps = WARM_STEPS;
   private warmMiniForwards = WARM_STEPS;
-  /** The next phase of warmUpSync's full-sized step (-1: done), and of warmUpForwardSync's (a layer). */
+  /** The next phase of warmUpSync's real-shaped step (-1: done), and of warmUpForwardSync's (a layer). */
   private warmPhase = 0;
   private warmLayer = 0;
-  /** The frozen values kept during the full-sized warm-up step. */
+  /** The frozen values kept during the real-shaped warm-up step. */
   private warmFrozen: Float32Array[] = [];
+  /** The workspace pages warmUpSync and warmUpForwardSync still write (plan-touch.ts): undefined before they start, null when done. */
+  private touchTraining: PageToucher | null | undefined = undefined;
+  private touchForward: PageToucher | null | undefined = undefined;
 
   constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
     const slots = checkPlanBuffers(spec, buffers);
@@ -129,22 +135,21 @@ export class PlanExecutor implements TrainPlan {
    * slices are due. First the training steps of this plan's miniature (plan-miniature.ts: the same
    * steps on narrow layers, small images and a few rows, with its own buffers and data): the first
    * a phase per slice (the batch, each layer's forward, the loss, each layer's backward), then
-   * WARM_STEPS whole steps, as many per slice as fit in WARM_SLICE_MS. Then one step of
-   * run.batchSize rows of `run` on this plan (the size of its first real step), a phase per slice,
-   * with no update: batch norms' running statistics are put back after it and the gradients it
-   * leaves are overwritten by the first real step, so nothing of the model or of the real steps
-   * changes.
+   * WARM_STEPS whole steps, as many per slice as fit in WARM_SLICE_MS. Then one step of WARM_ROWS
+   * rows of `run` on this plan, a phase per slice, with no update: batch norms' running statistics
+   * are put back after it and the gradients it leaves are overwritten by the first real step, so
+   * nothing of the model or of the real steps changes. Then every page of the plan's workspaces
+   * (activations, deltas, what the steps prepared, the batch, the optimizer state) is written once,
+   * WARM_SLICE_MS per slice (plan-touch.ts).
    *
    * Why: run cold (interpreted, before V8 has compiled them), the kernels made fit's first step up
    * to ~10x as long as a warm one, one block of the event loop. V8 compiles functions, not shapes:
-   * after many cheap miniature calls the real-sized calls run optimized code. What only the real
-   * size meets is met by the full-sized step, one layer call per slice, instead of by the first
-   * real step: the first writes to the plan's workspaces (activations, deltas, im2col columns: tens
-   * of MB for a CNN at batch 64, each page's first write a page fault), the GEMM's packing buffer
-   * growing to the largest product, the run's own objects. With a step of only 4 rows (as before),
-   * the first real step of the Fashion-MNIST CNN (examples/fashion-mnist-cnn.ts, batch 64) still
-   * took ~13% longer than a warm one; after a full-sized step it is a warm one. That step's layer
-   * calls each block for less than a step; the cost is one step's time, once per plan. A plan whose
+   * after many cheap miniature calls the real-sized calls run optimized code, and the few branches
+   * only real sizes take (a scratch buffer growing, the run's own objects) are met by the small
+   * real-shaped step, one layer per slice, instead of by the first real step. The first write to
+   * each page of the workspaces (a page fault each: ~40 ms of the Fashion-MNIST CNN's first step
+   * at batch 64, 13% of it) is made by the page-writing slices. The cost does not grow with the
+   * model beyond WARM_ROWS rows of one forward and backward pass and a write per page. A plan whose
    * miniature an earlier plan of this process already ran to its end over the same kernels (the
    * same step kinds, loss, optimizer: plan-miniature.ts isWarmed) skips it and runs only that step.
    */
@@ -172,13 +177,18 @@ export class PlanExecutor implements TrainPlan {
       this.dropMiniature();
       return true;
     }
-    return this.warmPhase >= 0 && this.phaseSlice(run);
+    if (this.warmPhase >= 0) {
+      this.phaseSlice(run);
+      return true;
+    }
+    return this.touchSlice(true);
   }
 
   /**
    * warmUpSync for the inference forward pass (predict, evaluate): the miniature's forward passes
-   * (the first a layer per slice), then one of `rows` rows (the first batch's; default the plan's
-   * batch size) on this plan, a layer per slice. Returns whether more slices are due.
+   * (the first a layer per slice), then one of WARM_ROWS rows (fewer when the first batch, `rows`,
+   * has fewer) on this plan, a layer per slice, then the pages of its workspaces (activations and
+   * what the steps prepared). Returns whether more slices are due.
    */
   warmUpForwardSync(rows = this.spec.batchSize): boolean {
     this.checkAlive();
@@ -198,17 +208,37 @@ export class PlanExecutor implements TrainPlan {
       this.dropMiniature();
       return true;
     }
-    return this.layerSlice(rows);
+    if (this.warmLayer < this.ops.length) {
+      this.layerSlice(Math.min(WARM_ROWS, rows));
+      return true;
+    }
+    return this.touchSlice(false);
   }
 
-  /** The next phase of the warm-up step on the first run.batchSize rows of `run` (see warmPhaseOf); whether more are due. */
+  /**
+   * Write the next pages of the workspaces for up to WARM_SLICE_MS (see plan-touch.ts): for training,
+   * also the deltas and the optimizer state; returns whether pages are left.
+   */
+  private touchSlice(training: boolean): boolean {
+    let t = training ? this.touchTraining : this.touchForward;
+    if (t === undefined) {
+      const batch = [this.batch.x, this.batch.y, this.batch.labels];
+      t = new PageToucher(workspacesOf(training ? [...this.outputs, ...this.deltas, ...this.work, ...batch, this.buffers.state] : [...this.outputs, ...this.work, ...batch]));
+    }
+    const more = t !== null && t.slice(WARM_SLICE_MS);
+    if (training) this.touchTraining = more ? t : null;
+    else this.touchForward = more ? t : null;
+    return more;
+  }
+
+  /** The next phase of the warm-up step on the first WARM_ROWS rows of `run` (see warmPhaseOf); whether more are due. */
   private phaseSlice(run: StepRun): boolean {
     const { start, steps, batchSize, losses } = run;
     const loss0 = losses[0]!;
     try {
       run.start = 0;
       run.steps = 1;
-      run.batchSize = Math.min(run.batchSize, this.spec.batchSize, run.order.length);
+      run.batchSize = Math.min(WARM_ROWS, this.spec.batchSize, run.order.length);
       this.warmPhase = this.warmPhaseOf(this.warmPhase, run) ? -1 : this.warmPhase + 1;
     } finally {
       run.start = start;
@@ -249,7 +279,7 @@ export class PlanExecutor implements TrainPlan {
   }
 
   /**
-   * Phase `p` of the full-sized warm-up step on the first run.batchSize rows of run.order: 0 gathers
+   * Phase `p` of the real-shaped warm-up step on the first run.batchSize rows of run.order: 0 gathers
    * the batch (and keeps the frozen values: batch norms' running statistics), 1..L run layer p-1
    * forward, L+1 the loss, L+2..2L+1 layer 2L+1-p backward. Returns whether the step is done (after
    * the last backward, or after a loss that is not finite), the frozen values then put back.

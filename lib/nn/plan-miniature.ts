@@ -36,7 +36,7 @@ const MINI_SIDE = 8;
  * or "forward|spec" of the miniature they ran. V8 compiles functions, not plans, so a later plan
  * with the same miniature (the same step kinds, activations, windows, loss, optimizer, clipping and
  * frozen ranges, over the same kernels) would only repeat them: its warm-up skips the miniature and
- * keeps the full-sized step (PlanExecutor.warmUpSync). Short fits of fresh models (a
+ * keeps the small real-shaped step (PlanExecutor.warmUpSync). Short fits of fresh models (a
  * benchmark's, a hyperparameter search's) pay the miniature once, not at every fit.
  */
 let warmed = new WeakMap<object, Set<string>>();
