@@ -45,12 +45,13 @@ BN_INLINE void ActBackBias(Activation act, float* d, const float* x, const float
   }
 }
 
-// db (cols) = column sums of d (rows, cols).
+// db (cols) = column sums of d (rows, cols), for narrow d (the dense step calls it below 16
+// columns): each column summed in a register, rows in order (see plan_gemm.h on why).
 BN_INLINE void ColumnSums(float* __restrict db, const float* __restrict d, int64_t rows, int64_t cols) {
-  for (int64_t j = 0; j < cols; j++) db[j] = d[j];
-  for (int64_t i = 1; i < rows; i++) {
-    const float* di = d + i * cols;
-    for (int64_t j = 0; j < cols; j++) db[j] += di[j];
+  for (int64_t j = 0; j < cols; j++) {
+    float s = d[j];
+    for (int64_t i = 1; i < rows; i++) s += d[i * cols + j];
+    db[j] = s;
   }
 }
 

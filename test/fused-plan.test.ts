@@ -45,6 +45,10 @@ const CASES: Case[] = [
   { name: "clip by value and norm", net: { ...small, between: [act("relu")], loss: MSE, optimizer: sgd(), clipValue: 0.02, clipNorm: 0.03 }, lr: 0.1, steps: 6, tol: 2e-5 },
   { name: "relu + dropout, ce, sgd", net: { ...small, between: [act("relu"), { kind: "dropout", rate: 0.3 }], loss: CE, optimizer: sgd({ momentum: 0.5 }) }, lr: 0.05, steps: 6, tol: 2e-5 },
   { name: "dropout then tanh, mse, adam", net: { ...small, between: [{ kind: "dropout", rate: 0.5 }, act("tanh")], loss: MSE, optimizer: adam("adam") }, lr: 0.01, steps: 6, tol: 2e-4 },
+  // The plain-loop GEMMs (plan_gemm.h) in both of their forms: below 4 output columns each value is
+  // summed in a register, from 4 on a row at a time.
+  { name: "lecture network: 1 -> 3 sigmoid -> 1, batch 10, mse, sgd (loop GEMMs below 4 columns)", net: { inFeatures: 1, hidden: [3], between: [act("sigmoid")], outFeatures: 1, batchSize: 10, rows: 55, loss: MSE, optimizer: sgd() }, lr: 0.1, steps: 6, tol: 2e-5 },
+  { name: "4 -> 4 tanh -> 2, batch 4, mse, momentum (loop GEMMs of 4 columns: forward and dX)", net: { inFeatures: 4, hidden: [4], between: [act("tanh")], outFeatures: 2, batchSize: 4, rows: 22, loss: MSE, optimizer: sgd({ momentum: 0.9 }) }, lr: 0.1, steps: 6, tol: 2e-5 },
   // Large enough for the OpenBLAS path (m*n*k above the small-GEMM threshold).
   { name: "BLAS-sized: 48 -> 96 relu -> 64 relu -> 10, ce, adam", net: { inFeatures: 48, hidden: [96, 64], between: [act("relu")], outFeatures: 10, batchSize: 32, rows: 150, loss: CE, optimizer: adam("adam") }, lr: 0.003, steps: 5, tol: 2e-4 },
   { name: "BLAS-sized: 64 -> 128 sigmoid + dropout -> 4, mse, momentum", net: { inFeatures: 64, hidden: [128], between: [act("sigmoid"), { kind: "dropout", rate: 0.2 }], outFeatures: 4, batchSize: 64, rows: 200, loss: MSE, optimizer: sgd({ momentum: 0.9 }) }, lr: 0.05, steps: 4, tol: 2e-5 },
