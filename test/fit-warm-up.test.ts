@@ -167,10 +167,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
     const miniTurns = [...new Set(mini.map((c) => c.turn))];
     miniTurns.slice(0, 2 * L).forEach((t) => expect(mini.filter((c) => c.turn === t).length).toBe(1));
     for (const t of miniTurns.slice(2 * L)) expect(mini.filter((c) => c.turn === t).length % (2 * L)).toBe(0);
-    // Then the real-shaped step on 4 rows: one layer call per turn, every forward, then every backward.
+    // Then the real-shaped step on 5 rows: one layer call per turn, every forward, then every backward.
     const sigs = signatures(spec);
     const warm = calls.slice(firstReal).filter((c) => c.turn < turn);
-    expect(warm.every((c) => c.real && c.rows === 4)).toBe(true);
+    expect(warm.every((c) => c.real && c.rows === 5)).toBe(true);
     expect(new Set(warm.map((c) => c.turn)).size).toBe(warm.length);
     expect(warm.map((c) => `${c.dir} ${c.what}`)).toEqual([...sigs.map((s) => `forward ${s}`), ...[...sigs].reverse().map((s) => `backward ${s}`)]);
     // The real steps come after, in their own turn: 3 steps of 8 rows.
@@ -188,10 +188,10 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [{ onTrainBegin: () => counter.start() }] });
     counter.stop();
     expectMiniatureFirst(calls, spec, 256, 16);
-    // The warm-up's step is the first 2L real calls, on 4 rows; the training steps' (8 rows) follow.
+    // The warm-up's step is the first 2L real calls, on 5 rows; the training steps' (8 rows) follow.
     const L = spec.layers.length;
     const real = calls.flatMap((c, i) => (c.real ? [i] : []));
-    expect(real.map((i) => calls[i]!.rows)).toEqual([...Array(2 * L).fill(4), ...Array(4 * 2 * L).fill(8)]);
+    expect(real.map((i) => calls[i]!.rows)).toEqual([...Array(2 * L).fill(5), ...Array(4 * 2 * L).fill(8)]);
     const firstStep = real[2 * L]!;
     const before = calls.slice(0, firstStep);
     for (const t of new Set(before.map((c) => c.turn))) expect(before.filter((c) => c.turn === t && c.real).length).toBeLessThanOrEqual(1);
@@ -264,11 +264,11 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await m.evaluate(x, y, { batchSize: 8, metrics: ["accuracy"] });
     counter.stop();
     const L = spec.layers.length;
-    // A turn per slice: the miniature's forward passes, then the real-shaped forward on 4 rows a layer
+    // A turn per slice: the miniature's forward passes, then the real-shaped forward on 5 rows a layer
     // per turn; then the batches of 8, 8 and 3 rows.
     const firstReal = expectMiniatureFirst(calls, spec, 256, 16);
     const warm = calls.slice(firstReal, firstReal + L);
-    expect(warm.every((c) => c.real && c.rows === 4 && c.dir === "forward")).toBe(true);
+    expect(warm.every((c) => c.real && c.rows === 5 && c.dir === "forward")).toBe(true);
     expect(new Set(warm.map((c) => c.turn)).size).toBe(L);
     expect(calls[firstReal + L]!.turn).toBeGreaterThan(warm.at(-1)!.turn);
     expect(calls.slice(firstReal + L).map((c) => c.real && c.rows)).toEqual([...Array(L).fill(8), ...Array(L).fill(8), ...Array(L).fill(3)]);
@@ -286,7 +286,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(p.rows).toBe(19);
     const first = expectMiniatureFirst(calls, spec, 256, 16);
     const warmP = calls.slice(first, first + L);
-    expect(warmP.every((c) => c.real && c.rows === 4)).toBe(true);
+    expect(warmP.every((c) => c.real && c.rows === 5)).toBe(true);
     expect(new Set(warmP.map((c) => c.turn)).size).toBe(L);
     expect(calls[first + L]!.turn).toBeGreaterThan(warmP.at(-1)!.turn);
     // The prediction is what a plan without warm-up computes.
@@ -296,7 +296,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     tsBackend.softmaxForward(out, out, 8, 5);
     expect(Array.from(p.data.subarray(0, 40))).toEqual(Array.from(out));
 
-    // Fewer rows than the warm-up's 4: its forward has the first batch's 3 rows.
+    // Fewer rows than the warm-up's 5: its forward has the first batch's 3 rows.
     calls.length = 0;
     const few = { data: x.data.subarray(0, 3 * 288), shape: [3, 2, 12, 12] };
     expect((await widerCnn().predictAsync(few, { batchSize: 8 })).rows).toBe(3);
@@ -318,12 +318,12 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
 
-    // A fresh model (a new plan) of the same kinds: no miniature step; the real-shaped step on 4
+    // A fresh model (a new plan) of the same kinds: no miniature step; the real-shaped step on 5
     // rows (every forward, then every backward) still comes before the first real step.
     calls.length = 0;
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBe(0);
-    expect(calls.map((c) => c.rows)).toEqual([...Array(2 * L).fill(4), ...Array(4 * 2 * L).fill(8)]);
+    expect(calls.map((c) => c.rows)).toEqual([...Array(2 * L).fill(5), ...Array(4 * 2 * L).fill(8)]);
 
     // The forward warm-up likewise: the first evaluate runs the miniature's forward passes, the next model's does not.
     calls.length = 0;
@@ -332,7 +332,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     calls.length = 0;
     await widerCnn().evaluate(x, y, { batchSize: 8 });
     expect(miniCalls()).toBe(0);
-    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual([...Array(L).fill("forward 4"), ...Array(4 * L).fill("forward 8")]);
+    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual([...Array(L).fill("forward 5"), ...Array(4 * L).fill("forward 8")]);
 
     // Another training configuration (row weights) is another miniature run: it warms up again.
     calls.length = 0;

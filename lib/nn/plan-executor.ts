@@ -36,8 +36,12 @@ import { PageToucher, workspacesOf } from "./plan-touch.js";
 const WARM_STEPS = 256;
 /** A warm-up slice runs miniature steps (or writes workspace pages) for up to this long (ms). */
 const WARM_SLICE_MS = 1;
-/** Rows of the warm-up's real-shaped step (see warmUpSync). */
-const WARM_ROWS = 4;
+/**
+ * Rows of the warm-up's real-shaped step (see warmUpSync): more than 4, so its GEMMs take the path a
+ * real step's take (the TypeScript GEMM takes dot products of rows for up to 4 rows with B stored
+ * transposed, and packs B above), as MINI_ROWS does on the miniature.
+ */
+const WARM_ROWS = 5;
 
 /** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights, an output buffer and its spec as JSON (what isWarmed knows it by). */
 type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array; key: string };
