@@ -16,8 +16,9 @@
  * (for a CNN at batch 256, as much memory again as its activations).
  *
  * Beside it: its checks of the spec, buffers and runs (plan-checks.ts), the batch it gathers each
- * step's rows into (plan-batch.ts), and the update after the backward pass, frozen ranges, clipping
- * and the optimizer step (plan-update.ts).
+ * step's rows into (plan-batch.ts), the update after the backward pass, frozen ranges, clipping
+ * and the optimizer step (plan-update.ts), and the warm-up for V8's compilers that fit, predictAsync
+ * and evaluate run before the first step or batch, a slice per turn of the event loop (plan-warm-up.ts).
  */
 import type { Kernels } from "../backend/backend.js";
 import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../backend/plan.js";
@@ -26,27 +27,9 @@ import { Rng } from "../core/rng.js";
 import { checkPlanBuffers, checkRun, frozenRanges, layerWidths, opOf } from "./plan-checks.js";
 import { PlanBatch } from "./plan-batch.js";
 import { PlanUpdate } from "./plan-update.js";
-import { isWarmed, markWarmed, MINI_ROWS, miniature, type Miniature } from "./plan-miniature.js";
-import { PageToucher, workspacesOf } from "./plan-touch.js";
+import { PlanWarmUp, type WarmablePlan } from "./plan-warm-up.js";
 
-/**
- * Miniature steps (and forward passes) of the warm-up: enough for V8 to have compiled the kernels,
- * even those whose miniature calls are short loops (see warmUpSync); ~10-20 ms in all.
- */
-const WARM_STEPS = 256;
-/** A warm-up slice runs miniature steps (or writes workspace pages) for up to this long (ms). */
-const WARM_SLICE_MS = 1;
-/**
- * Rows of the warm-up's real-shaped step (see warmUpSync): more than 4, so its GEMMs take the path a
- * real step's take (the TypeScript GEMM takes dot products of rows for up to 4 rows with B stored
- * transposed, and packs B above), as MINI_ROWS does on the miniature.
- */
-const WARM_ROWS = 5;
-
-/** The warm-up's miniature (plan-miniature.ts) with its executor, its row weights, an output buffer and its spec as JSON (what isWarmed knows it by). */
-type WarmMiniature = Miniature & { exec: PlanExecutor; weights: Float32Array; out: Float32Array; key: string };
-
-export class PlanExecutor implements TrainPlan {
+export class PlanExecutor implements TrainPlan, WarmablePlan {
   private readonly kernels: Kernels;
   private readonly spec: PlanSpec;
   private readonly buffers: PlanBuffers;
@@ -68,19 +51,10 @@ export class PlanExecutor implements TrainPlan {
   private readonly hasDropout: boolean;
   private readonly rng = new Rng(0);
   private disposed = false;
-  /** The warm-up's miniature (see warmUpSync): undefined until its first slice, null when there is none or the warm-ups are past it. */
-  private mini: WarmMiniature | null | undefined = undefined;
-  /** Miniature steps and forward passes the warm-ups still run (warmUpSync, warmUpForwardSync). */
-  private warmMiniSteps = WARM_STEPS;
-  private warmMiniForwards = WARM_STEPS;
-  /** The next phase of warmUpSync's real-shaped step (-1: done), and of warmUpForwardSync's (a layer). */
-  private warmPhase = 0;
-  private warmLayer = 0;
-  /** The frozen values kept during the real-shaped warm-up step. */
+  /** Its warm-up before the first step or forward pass (plan-warm-up.ts). */
+  private readonly warm: PlanWarmUp;
+  /** The frozen values kept during the warm-up's step (stepPhase). */
   private warmFrozen: Float32Array[] = [];
-  /** The workspace pages warmUpSync and warmUpForwardSync still write (plan-touch.ts): undefined before they start, null when done. */
-  private touchTraining: PageToucher | null | undefined = undefined;
-  private touchForward: PageToucher | null | undefined = undefined;
 
   constructor(kernels: Kernels, spec: PlanSpec, buffers: PlanBuffers) {
     const slots = checkPlanBuffers(spec, buffers);
@@ -99,6 +73,11 @@ export class PlanExecutor implements TrainPlan {
     this.updater = new PlanUpdate(kernels, spec, buffers, frozenRanges(spec), slots);
     this.batch = new PlanBatch(spec);
     this.hasDropout = spec.layers.some((l) => l.kind === "dropout");
+    this.warm = new PlanWarmUp(this, kernels, spec, (s, b) => new PlanExecutor(kernels, s, b));
+  }
+
+  get layerCount(): number {
+    return this.ops.length;
   }
 
   runSteps(run: StepRun): Promise<number> {
@@ -134,161 +113,37 @@ export class PlanExecutor implements TrainPlan {
     return completed;
   }
 
-  /**
-   * One slice of warm-up for V8's compilers before the first training step; returns whether more
-   * slices are due. First the training steps of this plan's miniature (plan-miniature.ts: the same
-   * steps on narrow layers, small images and a few rows, with its own buffers and data): the first
-   * a phase per slice (the batch, each layer's forward, the loss, each layer's backward), then
-   * WARM_STEPS whole steps, as many per slice as fit in WARM_SLICE_MS. Then one step of WARM_ROWS
-   * rows of `run` on this plan, a phase per slice, with no update: batch norms' running statistics
-   * are put back after it and the gradients it leaves are overwritten by the first real step, so
-   * nothing of the model or of the real steps changes. Then every page of the plan's workspaces
-   * (activations, deltas, what the steps prepared, the batch, the optimizer state) is written once,
-   * WARM_SLICE_MS per slice (plan-touch.ts).
-   *
-   * Why: run cold (interpreted, before V8 has compiled them), the kernels made fit's first step up
-   * to ~10x as long as a warm one, one block of the event loop. V8 compiles functions, not shapes:
-   * after many cheap miniature calls the real-sized calls run optimized code, and the few branches
-   * only real sizes take (a scratch buffer growing, the run's own objects) are met by the small
-   * real-shaped step, one layer per slice, instead of by the first real step. The first write to
-   * each page of the workspaces (a page fault each: ~40 ms of the Fashion-MNIST CNN's first step
-   * at batch 64, 13% of it) is made by the page-writing slices. The cost does not grow with the
-   * model beyond WARM_ROWS rows of one forward and backward pass and a write per page. A plan whose
-   * miniature an earlier plan of this process already ran to its end over the same kernels (the
-   * same step kinds, loss, optimizer: plan-miniature.ts isWarmed) skips it and runs only that step.
-   */
+  /** One slice of the warm-up before the first training step of `run` (plan-warm-up.ts); whether more slices are due. */
   warmUpSync(run: StepRun): boolean {
     this.checkAlive();
-    const m = this.warmMiniSteps > 0 ? this.miniature() : null;
-    const key = m && `steps|${run.training}|${run.weights !== null && run.weights !== undefined}|${m.key}`;
-    if (m && isWarmed(this.kernels, key!)) {
-      // An earlier plan of this process ran the same miniature's steps: their code is compiled.
-      this.warmMiniSteps = 0;
-      this.dropMiniature();
-    } else if (m) {
-      m.run.training = run.training;
-      m.run.weights = run.weights ? m.weights : null;
-      if (m.exec.warmPhase >= 0) {
-        m.exec.phaseSlice(m.run);
-        return true;
-      }
-      const t0 = performance.now();
-      do {
-        m.run.firstStep = WARM_STEPS - this.warmMiniSteps + 1;
-        m.exec.runStepsSync(m.run);
-      } while (--this.warmMiniSteps > 0 && performance.now() - t0 < WARM_SLICE_MS);
-      if (this.warmMiniSteps <= 0) markWarmed(this.kernels, key!);
-      this.dropMiniature();
-      return true;
-    }
-    if (this.warmPhase >= 0) {
-      this.phaseSlice(run);
-      return true;
-    }
-    return this.touchSlice(true);
+    return this.warm.trainingSlice(run);
   }
 
-  /**
-   * warmUpSync for the inference forward pass (predict, evaluate): the miniature's forward passes
-   * (the first a layer per slice), then one of WARM_ROWS rows (fewer when the first batch, `rows`,
-   * has fewer) on this plan, a layer per slice, then the pages of its workspaces (activations and
-   * what the steps prepared). Returns whether more slices are due.
-   */
+  /** One slice of the warm-up before a first forward pass of `rows` rows (predict, evaluate); whether more are due. */
   warmUpForwardSync(rows = this.spec.batchSize): boolean {
     this.checkAlive();
-    const m = this.warmMiniForwards > 0 ? this.miniature() : null;
-    if (m && isWarmed(this.kernels, `forward|${m.key}`)) {
-      this.warmMiniForwards = 0;
-      this.dropMiniature();
-    } else if (m) {
-      if (m.exec.warmLayer < m.exec.ops.length) {
-        m.exec.layerSlice(MINI_ROWS);
-        return true;
-      }
-      const t0 = performance.now();
-      do m.exec.forward(m.out, m.run.x, MINI_ROWS);
-      while (--this.warmMiniForwards > 0 && performance.now() - t0 < WARM_SLICE_MS);
-      if (this.warmMiniForwards <= 0) markWarmed(this.kernels, `forward|${m.key}`);
-      this.dropMiniature();
-      return true;
-    }
-    if (this.warmLayer < this.ops.length) {
-      this.layerSlice(Math.min(WARM_ROWS, rows));
-      return true;
-    }
-    return this.touchSlice(false);
+    return this.warm.forwardSlice(rows);
+  }
+
+  /** The buffers whose pages the warm-up writes (WarmablePlan.workspaces). */
+  workspaces(training: boolean): unknown[] {
+    const batch = [this.batch.x, this.batch.y, this.batch.labels];
+    return training ? [...this.outputs, ...this.deltas, ...this.work, ...batch, this.buffers.state] : [...this.outputs, ...this.work, ...batch];
+  }
+
+  /** Layer l's inference forward pass on the first `rows` rows of the batch buffer (WarmablePlan.forwardLayerOnBatch). */
+  forwardLayerOnBatch(l: number, rows: number): void {
+    this.forwardLayer(l, l === 0 ? this.batch.x : this.outputs[l - 1]!, rows, false);
   }
 
   /**
-   * Write the next pages of the workspaces for up to WARM_SLICE_MS (see plan-touch.ts): for training,
-   * also the deltas and the optimizer state; returns whether pages are left.
+   * Phase `p` of the warm-up's step on the first run.batchSize rows of run.order, with no update
+   * (WarmablePlan.stepPhase): 0 gathers the batch (and keeps the frozen values: batch norms' running
+   * statistics), 1..L run layer p-1 forward, L+1 the loss, L+2..2L+1 layer 2L+1-p backward. Returns
+   * whether the step is done (after the last backward, or after a loss that is not finite), the
+   * frozen values then put back.
    */
-  private touchSlice(training: boolean): boolean {
-    let t = training ? this.touchTraining : this.touchForward;
-    if (t === undefined) {
-      const batch = [this.batch.x, this.batch.y, this.batch.labels];
-      t = new PageToucher(workspacesOf(training ? [...this.outputs, ...this.deltas, ...this.work, ...batch, this.buffers.state] : [...this.outputs, ...this.work, ...batch]));
-    }
-    const more = t !== null && t.slice(WARM_SLICE_MS);
-    if (training) this.touchTraining = more ? t : null;
-    else this.touchForward = more ? t : null;
-    return more;
-  }
-
-  /** The next phase of the warm-up step on the first WARM_ROWS rows of `run` (see warmPhaseOf); whether more are due. */
-  private phaseSlice(run: StepRun): boolean {
-    const { start, steps, batchSize, losses } = run;
-    const loss0 = losses[0]!;
-    try {
-      run.start = 0;
-      run.steps = 1;
-      run.batchSize = Math.min(WARM_ROWS, this.spec.batchSize, run.order.length);
-      this.warmPhase = this.warmPhaseOf(this.warmPhase, run) ? -1 : this.warmPhase + 1;
-    } finally {
-      run.start = start;
-      run.steps = steps;
-      run.batchSize = batchSize;
-      losses[0] = loss0;
-    }
-    return this.warmPhase >= 0;
-  }
-
-  /** The next layer of the warm-up forward pass on `rows` rows (whatever the batch buffer holds); whether more are due. */
-  private layerSlice(rows: number): boolean {
-    const l = this.warmLayer;
-    if (l >= this.ops.length) return false;
-    this.forwardLayer(l, l === 0 ? this.batch.x : this.outputs[l - 1]!, Math.max(1, Math.min(rows, this.spec.batchSize)), false);
-    return ++this.warmLayer < this.ops.length;
-  }
-
-  /** The miniature and its executor, made at the first warm-up slice (null: this plan has none). */
-  private miniature(): WarmMiniature | null {
-    if (this.mini === undefined) {
-      const m = miniature(this.spec);
-      this.mini = m && {
-        ...m,
-        exec: new PlanExecutor(this.kernels, m.spec, m.buffers),
-        weights: m.run.weights!,
-        out: new Float32Array(MINI_ROWS * m.spec.outFeatures),
-        key: JSON.stringify(m.spec),
-      };
-    }
-    if (!this.mini) this.warmMiniSteps = this.warmMiniForwards = 0;
-    return this.mini;
-  }
-
-  /** The miniature is dropped once both warm-ups are past it. */
-  private dropMiniature(): void {
-    if (this.warmMiniSteps <= 0 && this.warmMiniForwards <= 0) this.mini = null;
-  }
-
-  /**
-   * Phase `p` of the real-shaped warm-up step on the first run.batchSize rows of run.order: 0 gathers
-   * the batch (and keeps the frozen values: batch norms' running statistics), 1..L run layer p-1
-   * forward, L+1 the loss, L+2..2L+1 layer 2L+1-p backward. Returns whether the step is done (after
-   * the last backward, or after a loss that is not finite), the frozen values then put back.
-   */
-  private warmPhaseOf(p: number, run: StepRun): boolean {
+  stepPhase(p: number, run: StepRun): boolean {
     const L = this.spec.layers.length;
     const classLabels = this.spec.loss.kind === "crossEntropy";
     const rows = Math.min(run.batchSize, run.order.length);
