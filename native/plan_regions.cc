@@ -29,7 +29,7 @@ BN_CLONES void RegionPartImpl(const Region& r, int t) {
         for (int64_t c = 0; c < op.outChannels; c++) sums[c] = 0.0;
       }
       float* dw = t == 0 ? op.dw : ws.threadDw[at];
-      ConvBackwardRows(op, ws.threadCols[at], ws.threadGemmOut[at], r.d, r.other, r0, r1, dw, sums, nullptr);
+      ConvBackwardRows(op, ws.threadCols[at], ws.threadGemmOut[at], r.d, r.other, r0, r1, dw, sums);
       return;
     }
     case RegionPart::maxPoolForward:

@@ -103,7 +103,7 @@ struct Workspace {
   std::vector<float*> threadCols;     // (threads) of (k, chunk*outHW)
   std::vector<float*> threadGemmOut;  // (threads) of (outChannels, chunk*outHW)
   std::vector<float*> threadDw;       // (threads) of (outChannels, k): a thread's part of dW ([0] unused)
-  std::vector<double*> threadSums;    // (threads) of (outChannels): a thread's bias sums
+  std::vector<double*> threadSums;    // (threads, at least 1 with a conv step) of (outChannels): a thread's bias sums
 
   float* Alloc(int64_t n) {
     owned.push_back(std::make_unique<AlignedFloats>(n));
@@ -114,7 +114,7 @@ struct Workspace {
 
   /// Starts the team and allocates each thread's workspaces, for a plan with conv or pooling steps
   /// and a thread count (threads::Count() when the plan is built, at most batchSize) above 1; otherwise
-  /// nothing (every step runs on the calling thread, as without threads). colsSize and gemmOutSize
+  /// only the conv steps' bias sums (every step runs on the calling thread, as without threads). colsSize and gemmOutSize
   /// are the conv steps' shared workspace sizes (thread 0 uses cols and gemmOut).
   void SetUpThreads(int64_t batchSize, int64_t colsSize, int64_t gemmOutSize) {
     int64_t maxDw = 0, maxChannels = 0;
@@ -126,6 +126,9 @@ struct Workspace {
       }
       regions = regions || op.kind == LayerKind::conv2d || op.kind == LayerKind::maxPool2d || op.kind == LayerKind::avgPool2d;
     }
+    // Thread 0's bias sums, also the single-threaded conv backward's (doubles: two floats each).
+    auto sums = [&] { return maxChannels > 0 ? reinterpret_cast<double*>(Alloc(2 * maxChannels)) : nullptr; };
+    threadSums.push_back(sums());
     int64_t n = std::min<int64_t>(threads::Count(), batchSize);
     if (!regions || n <= 1) return;
     team = std::make_unique<threads::Team>(int(n));
@@ -134,7 +137,7 @@ struct Workspace {
       threadCols.push_back(t == 0 ? cols : (colsSize > 0 ? Alloc(colsSize) : nullptr));
       threadGemmOut.push_back(t == 0 ? gemmOut : (gemmOutSize > 0 ? Alloc(gemmOutSize) : nullptr));
       threadDw.push_back(t == 0 || maxDw == 0 ? nullptr : Alloc(maxDw));
-      threadSums.push_back(maxChannels > 0 ? reinterpret_cast<double*>(Alloc(2 * maxChannels)) : nullptr);
+      if (t > 0) threadSums.push_back(sums());
     }
   }
 

@@ -62,7 +62,6 @@ export class PageToucher {
       for (let i = this.pos; i < end; i += step) a[i] = a[i]!;
       if (end >= a.length) {
         a[a.length - 1] = a[a.length - 1]!; // the last page, when the array does not start on a page
-
         this.at++;
         this.pos = 0;
       } else this.pos = end;

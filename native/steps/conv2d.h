@@ -124,11 +124,11 @@ BN_INLINE void ConvDeltaChunk(Activation act, float* dy, double* sums, const flo
 }
 
 // The chunks of samples [r0, r1) of d (rows, outC, HW): dW over them into dw (overwritten: the
-// first chunk's GEMM has beta 0), each channel's sum of dY' added to sums (double; when sums is
-// null, each chunk's sums are added to db in float instead), dx into other (when op.needDx).
+// first chunk's GEMM has beta 0), each channel's sum of dY' added to sums (double; null without a
+// bias), dx into other (when op.needDx).
 template <class Op>
 BN_INLINE void ConvBackwardRows(Op& op, float* cols, float* dy, const float* d, float* other, int64_t r0, int64_t r1,
-                                float* dw, double* sums, float* db) {
+                                float* dw, double* sums) {
   const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
   for (int64_t n0 = r0; n0 < r1; n0 += op.chunk) {
     const int64_t nc = std::min(op.chunk, r1 - n0);
@@ -137,9 +137,6 @@ BN_INLINE void ConvBackwardRows(Op& op, float* cols, float* dy, const float* d, 
     const float* aAt = op.a + n0 * op.out;
     const float* zAt = op.z ? op.z + n0 * op.out : aAt;
     ConvDeltaChunk(op.act, dy, sums, dAt, zAt, aAt, nc, C, HW, op.alpha);
-    if (db && !sums) {
-      for (int64_t c = 0; c < C; c++) db[c] += float(ops::SumDouble(dy + c * n, n));
-    }
     ops::Im2col(cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), cols, int(n),
                 n0 == r0 ? 0.0f : 1.0f, dw, int(K));
@@ -172,17 +169,13 @@ BN_INLINE float* ConvBackward(Op& op, Workspace& ws, float* d, float* other, int
     }
     return op.needDx ? other : d;
   }
-  // The bias sums, in double over the whole batch, on the stack for up to kConvBiasSums channels
-  // (more: each chunk's sums, in double, added to db in float).
-  constexpr int64_t kConvBiasSums = 1024;
-  double sums[kConvBiasSums];
-  const bool wholeSums = C <= kConvBiasSums;
-  if (op.db) {
-    for (int64_t c = 0; c < std::min(C, kConvBiasSums); c++) sums[c] = 0.0;
-    for (int64_t c = 0; c < C; c++) op.db[c] = 0.0f;
+  // The bias sums, in double over the whole batch, in thread 0's sums (plan_workspace.h).
+  double* sums = op.db ? ws.threadSums[0] : nullptr;
+  if (sums) {
+    for (int64_t c = 0; c < C; c++) sums[c] = 0.0;
   }
-  ConvBackwardRows(op, ws.cols, ws.gemmOut, d, other, 0, rows, op.dw, op.db && wholeSums ? sums : nullptr, op.db);
-  if (op.db && wholeSums) {
+  ConvBackwardRows(op, ws.cols, ws.gemmOut, d, other, 0, rows, op.dw, sums);
+  if (sums) {
     for (int64_t c = 0; c < C; c++) op.db[c] = float(sums[c]);
   }
   return op.needDx ? other : d;
