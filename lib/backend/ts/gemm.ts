@@ -72,6 +72,25 @@ export function gemm(
     smallGemm(c, m, n, k, alpha, a, transA ? 1 : k, transA ? m : 1, b, transB ? 1 : n, transB ? k : 1, beta);
     return;
   }
+  largeGemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+}
+
+/**
+ * gemm beyond SMALL multiply-adds (or with alpha = 0). A function of its own so that gemm stays small
+ * enough for V8 to inline into its callers: a small network's training step calls it five times.
+ */
+function largeGemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  b: Float32Array,
+  beta: number,
+  c: Float32Array,
+): void {
   scaleC(c, m * n, beta);
   if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
   if (transB && m <= FEW_ROWS) {

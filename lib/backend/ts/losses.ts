@@ -43,11 +43,12 @@ export function regressionLoss(
 }
 
 /**
- * Values per row of an element-wise loss over n values with per-row `weights` (n / rows); 0 without
- * weights. Throws unless n is a whole number of rows.
+ * Values per row of an element-wise loss over n values with per-row `weights` (n / rows); without
+ * weights the n values are one row of weight 1 (see weightOfRow). Throws unless n is a whole number
+ * of rows.
  */
 function rowWidth(weights: Float32Array | null, n: number): number {
-  if (weights === null) return 0;
+  if (weights === null) return n;
   const rows = weights.length;
   if (rows === 0 ? n !== 0 : n % rows !== 0) {
     throw new RangeError(`Expected n (${n}) to be a whole number of rows of the ${rows} weights`);
@@ -55,8 +56,12 @@ function rowWidth(weights: Float32Array | null, n: number): number {
   return rows === 0 ? 1 : n / rows;
 }
 
-/** The weight of element i (1 without weights). */
-function weightAt(weights: Float32Array | null, cols: number, i: number): number {
+/**
+ * The weight of the row of `cols` values that starts at element i: weights[i / cols], or 1 without
+ * weights. The element-wise losses read it once per row, not per element (a training step's loss is
+ * over a few values, where a check per element costs as much as the arithmetic).
+ */
+function weightOfRow(weights: Float32Array | null, cols: number, i: number): number {
   return weights === null ? 1 : weights[(i / cols) | 0];
 }
 
@@ -64,11 +69,13 @@ function weightAt(weights: Float32Array | null, cols: number, i: number): number
 function mse(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 2 / n;
-  for (let i = 0; i < n; i++) {
-    const d = pred[i] - target[i];
-    const w = weightAt(weights, cols, i);
-    total += w * d * d;
-    if (grad !== null) grad[i] = g * w * d;
+  for (let r = 0; r < n; r += cols) {
+    const w = weightOfRow(weights, cols, r);
+    for (let i = r; i < r + cols; i++) {
+      const d = pred[i] - target[i];
+      total += w * d * d;
+      if (grad !== null) grad[i] = g * w * d;
+    }
   }
   return total / n;
 }
@@ -77,11 +84,13 @@ function mse(grad: Float32Array | null, pred: Float32Array, target: Float32Array
 function mae(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 1 / n;
-  for (let i = 0; i < n; i++) {
-    const d = pred[i] - target[i];
-    const w = weightAt(weights, cols, i);
-    total += w * Math.abs(d);
-    if (grad !== null) grad[i] = d > 0 ? g * w : d < 0 ? -g * w : 0;
+  for (let r = 0; r < n; r += cols) {
+    const w = weightOfRow(weights, cols, r);
+    for (let i = r; i < r + cols; i++) {
+      const d = pred[i] - target[i];
+      total += w * Math.abs(d);
+      if (grad !== null) grad[i] = d > 0 ? g * w : d < 0 ? -g * w : 0;
+    }
   }
   return total / n;
 }
@@ -90,16 +99,18 @@ function mae(grad: Float32Array | null, pred: Float32Array, target: Float32Array
 function huber(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number, delta: number, weights: Float32Array | null, cols: number): number {
   let total = 0;
   const g = 1 / n;
-  for (let i = 0; i < n; i++) {
-    const d = pred[i] - target[i];
-    const ad = Math.abs(d);
-    const w = weightAt(weights, cols, i);
-    if (ad <= delta) {
-      total += w * 0.5 * d * d;
-      if (grad !== null) grad[i] = g * w * d;
-    } else {
-      total += w * delta * (ad - 0.5 * delta);
-      if (grad !== null) grad[i] = d > 0 ? g * w * delta : -g * w * delta;
+  for (let r = 0; r < n; r += cols) {
+    const w = weightOfRow(weights, cols, r);
+    for (let i = r; i < r + cols; i++) {
+      const d = pred[i] - target[i];
+      const ad = Math.abs(d);
+      if (ad <= delta) {
+        total += w * 0.5 * d * d;
+        if (grad !== null) grad[i] = g * w * d;
+      } else {
+        total += w * delta * (ad - 0.5 * delta);
+        if (grad !== null) grad[i] = d > 0 ? g * w * delta : -g * w * delta;
+      }
     }
   }
   return total / n;
@@ -203,12 +214,14 @@ export function bceWithLogits(grad: Float32Array | null, logits: Float32Array, t
   const cols = rowWidth(weights, n);
   let total = 0;
   const g = 1 / n;
-  for (let i = 0; i < n; i++) {
-    const z = logits[i];
-    const t = targets[i];
-    const w = weightAt(weights, cols, i);
-    total += w * ((z > 0 ? z : 0) - z * t + Math.log1p(Math.exp(-Math.abs(z))));
-    if (grad !== null) grad[i] = g * w * (sigmoid(z) - t);
+  for (let r = 0; r < n; r += cols) {
+    const w = weightOfRow(weights, cols, r);
+    for (let i = r; i < r + cols; i++) {
+      const z = logits[i];
+      const t = targets[i];
+      total += w * ((z > 0 ? z : 0) - z * t + Math.log1p(Math.exp(-Math.abs(z))));
+      if (grad !== null) grad[i] = g * w * (sigmoid(z) - t);
+    }
   }
   return total / n;
 }
