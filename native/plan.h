@@ -16,6 +16,7 @@
 // The semantics are those of lib/backend/plan.ts (PlanSpec, StepRun, TrainPlan) and the kernel
 // definitions of lib/backend/backend.ts; lib/nn/plan-executor.ts is the TypeScript reference.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -92,6 +93,11 @@ struct StepArgs {
   // The rows are already in step order: step s trains on rows [s * batchSize, ...) of x and y as
   // they are (order then counts 0, 1, ...; the binding sets this for its own copies).
   bool gathered = false;
+  // With gathered (nullable): how many rows of x and y, from the first, the caller has written so
+  // far. The caller copies them while the run is in flight, publishing the count with a release
+  // store; step s reads its rows only after an acquire load shows them all written (spinning
+  // briefly, then yielding the core). Null: every row is there before the run starts.
+  const std::atomic<int64_t>* rowsReady = nullptr;
   // Row weights in run order (nullable): step s's rows weigh weights[s * batchSize + r] (counted
   // from the run's start), as the loss reads them (ops/losses.h).
   const float* weights = nullptr;

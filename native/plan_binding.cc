@@ -11,6 +11,7 @@
 //   plan.dispose()                    frees the workspaces and drops the buffer references
 //   planFastMath(fn, out, x)          fast exp / sigmoid / tanh over x, for test/fast-math.test.ts
 //   planActivation(code, alpha, ...)  the plan's activation passes, for test/native-ops.test.ts
+//   planCopyPace(micros)              holds back the copy of each batch of a run's rows (tests)
 //
 // While a run is in flight the plan is busy: runSteps, forward and dispose throw an Error.
 // Errors are TypeError (wrong type) or RangeError (bad value or length) naming the field.
@@ -25,22 +26,30 @@
 // - any other plan buffer is mirrored: the engine works in a copy the plan owns, copied in on the
 //   calling thread before each run (and forward) and copied back when the run settles, if the
 //   array is still the one the plan was made with (else the run rejects, naming the buffer);
-// - a run's inputs are copied on the calling thread before the worker starts: lr, the run's part
-//   of order, and x and y (whole, when the run uses at least a quarter of the rows; otherwise only
-//   the rows the run uses, gathered in step order, which the engine then uses as its batches
-//   without a copy of its own) unless x (and y, when it holds targets rather than class labels)
-//   are backed by SharedArrayBuffers: those the worker reads in place (kept alive by the run);
-//   only their class labels, which are indices, are copied. Every value used as an index (order entries, class labels) is
-//   checked in the copy the worker reads, so a check cannot be undone by a later write; losses
-//   are written into the plan's memory and copied back when the run settles.
+// - a run's inputs are copied on the calling thread, within runSteps (no JavaScript runs until it
+//   returns). First lr, the run's part of order, its row weights and class labels, every check
+//   and every allocation, so that nothing can fail once the worker is queued. Then, with the
+//   worker queued, the rows of x and y the run uses (those only, never the whole of x), gathered
+//   in step order while the worker trains on the first batches: each step waits until its rows
+//   are written (an atomic count of the rows copied, release-stored per batch), and runSteps
+//   returns only once all are. The engine trains on these rows as its batches, without a copy of
+//   its own. Unless x (and y, when it holds targets rather than class labels) are backed by
+//   SharedArrayBuffers: those the worker reads in place (kept alive by the run), gathering each
+//   batch itself; only their class labels, which are indices, are copied. Every value used as an
+//   index (order entries, class labels) is checked in the copy the worker reads, so a check
+//   cannot be undone by a later write; losses are written into the plan's memory and copied back
+//   when the run settles.
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -57,6 +66,11 @@ using plan::SpecDesc;
 using plan::StepArgs;
 
 class FusedPlan;
+
+// Test hook (planCopyPace): microseconds the calling thread sleeps before copying each batch of a
+// run's rows, so that tests can hold the copy back behind the worker and check that every step
+// waits for its rows. 0 (always, outside those tests): no pause.
+std::atomic<int> gCopyPaceMicros{0};
 
 // The baton: the run's arguments (every pointer into memory the plan owns or a shared plan
 // buffer), the plan object (kept alive until the worker settles) and the losses array to copy the
@@ -237,12 +251,13 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     if (!e.ok()) Throw(env, e);
     if (weighted) GatherWeights(env, a, StateOf(env, weightsv), end);
     const bool inPlace = IsSharedView(env, xv) && (yLabels || IsSharedView(env, yv));
-    CopyData(env, a, x, y, yLabels, end - a.start, inPlace);
+    PrepareData(env, a, x, y, yLabels, end - a.start, inPlace);
     for (const PlanBuffer& b : buffers_) b.CopyIn();
     auto* worker = new RunWorker(env, this, Value(), a, lossesv, xv, yv, inPlace);
     Napi::Promise promise = worker->Promise();
     busy_ = true;
     worker->Queue();
+    GatherRows();  // the worker's first step waits for its rows; later ones find theirs copied
     return promise;
   }
 
@@ -263,45 +278,41 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     a.weights = weights_.data();
   }
 
-  // x and y of a validated run into the plan's memory, and `a` pointed at the copies: whole when
-  // the run uses at least a quarter of the rows (a memcpy; the engine gathers by the order copy),
-  // else the `used` rows the run uses, gathered here in step order, which the engine then trains
-  // on in place (a.gathered: this gather replaces its own, so the rows are copied once). Class
-  // labels are checked as copied: this copy is what the worker indexes with.
+  // Ready x and y of a validated run for the worker, before it is queued; everything that can fail
+  // fails here. Not in place: the buffers for the `used` rows the run uses are allocated and `a`
+  // is pointed at them (a.gathered: the engine trains on them in step order, without a gather of
+  // its own), the class labels of those rows are gathered and checked as copied (this copy is what
+  // the worker indexes with), and x and float y are left for GatherRows, after the worker is queued.
   //
   // inPlace (x, and y unless it holds class labels, over SharedArrayBuffers): nothing of x or y is
   // copied but the class labels (whole; they are indices); the worker reads x and y where they are
-  // and gathers each batch itself, as it does from copies. Measured on T2 (60,000 x 784 rows, runs
-  // of about 75 steps): the gather here costs the main thread about 2% of the run's CPU time, and
-  // the steps then read their batches from memory instead of from the cache the gather left them in.
-  void CopyData(Napi::Env env, StepArgs& a, ViewState x, ViewState y, bool yLabels, int64_t used, bool inPlace) {
+  // and gathers each batch itself.
+  void PrepareData(Napi::Env env, StepArgs& a, ViewState x, ViewState y, bool yLabels, int64_t used, bool inPlace) {
     const SpecDesc& spec = engine_->spec();
     const int64_t inF = spec.inFeatures;
     const int64_t yWidth = yLabels ? 1 : spec.outFeatures;
     const int64_t classes = spec.outFeatures;
+    auto badLabel = [&](int64_t r, int32_t c) {
+      ThrowRange(env, "Invalid run.y[" + std::to_string(r) + "]: class " + std::to_string(c) + "; expected a class index in [0, " +
+                          std::to_string(classes) + ")");
+    };
+    gatherFrom_ = {};
     if (inPlace) {
+      try {
+        if (yLabels && int64_t(labels_.size()) < a.rows) labels_.resize(size_t(a.rows));
+        if (int64_t(losses_.size()) < a.steps) losses_.resize(size_t(a.steps));
+      } catch (const std::bad_alloc&) {
+        ThrowRange(env, yLabels ? "Cannot allocate a copy of the " + std::to_string(a.rows) + " class labels of run.y"
+                                : std::string("Cannot allocate the run's losses"));
+      }
       if (yLabels) {
-        try {
-          if (int64_t(labels_.size()) < a.rows) labels_.resize(size_t(a.rows));
-          if (int64_t(losses_.size()) < a.steps) losses_.resize(size_t(a.steps));
-        } catch (const std::bad_alloc&) {
-          ThrowRange(env, "Cannot allocate a copy of the " + std::to_string(a.rows) + " class labels of run.y");
-        }
         if (a.rows > 0) std::memcpy(labels_.data(), y.data, size_t(a.rows) * sizeof(int32_t));
         for (int64_t i = a.start; i < a.start + used; i++) {
           const int32_t c = labels_[size_t(order_[size_t(i)])];
-          if (c < 0 || c >= classes) {
-            ThrowRange(env, "Invalid run.y[" + std::to_string(order_[size_t(i)]) + "]: class " + std::to_string(c) +
-                                "; expected a class index in [0, " + std::to_string(classes) + ")");
-          }
+          if (c < 0 || c >= classes) badLabel(order_[size_t(i)], c);
         }
         a.yLabels = labels_.data();
       } else {
-        try {
-          if (int64_t(losses_.size()) < a.steps) losses_.resize(size_t(a.steps));
-        } catch (const std::bad_alloc&) {
-          ThrowRange(env, "Cannot allocate the run's losses");
-        }
         a.yFloat = static_cast<const float*>(y.data);
       }
       a.x = static_cast<const float*>(x.data);
@@ -309,67 +320,73 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
       copiedRows_ = 0;
       return;
     }
-    const bool whole = used * 4 >= a.rows;
-    const int64_t rows = whole ? a.rows : used;
-    copiedRows_ = rows;
     try {
-      if (int64_t(x_.size()) < rows * inF) x_.resize(size_t(rows * inF));
-      if (yLabels && int64_t(labels_.size()) < rows) labels_.resize(size_t(rows));
-      if (!yLabels && int64_t(y_.size()) < rows * yWidth) y_.resize(size_t(rows * yWidth));
+      if (int64_t(x_.size()) < used * inF) x_.resize(size_t(used * inF));
+      if (yLabels && int64_t(labels_.size()) < used) labels_.resize(size_t(used));
+      if (!yLabels && int64_t(y_.size()) < used * yWidth) y_.resize(size_t(used * yWidth));
       if (int64_t(losses_.size()) < a.steps) losses_.resize(size_t(a.steps));
+      if (int64_t(rowOf_.size()) < used) rowOf_.resize(size_t(used));
     } catch (const std::bad_alloc&) {
-      ThrowRange(env, "Cannot allocate a copy of the run's " + std::to_string(rows) + " rows of run.x and run.y");
+      ThrowRange(env, "Cannot allocate a copy of the run's " + std::to_string(used) + " rows of run.x and run.y");
     }
-    const float* xs = static_cast<const float*>(x.data);
-    const float* yf = static_cast<const float*>(y.data);
     const int32_t* yl = static_cast<const int32_t*>(y.data);
-    auto badLabel = [&](int64_t r, int32_t c) {
-      ThrowRange(env, "Invalid run.y[" + std::to_string(r) + "]: class " + std::to_string(c) + "; expected a class index in [0, " +
-                          std::to_string(classes) + ")");
-    };
-    const int64_t begin = a.start;
-    if (whole) {
-      if (rows > 0) std::memcpy(x_.data(), xs, size_t(rows * inF) * sizeof(float));
+    for (int64_t i = 0; i < used; i++) {
+      const int32_t r = order_[size_t(a.start + i)];
+      rowOf_[size_t(i)] = r;
       if (yLabels) {
-        if (rows > 0) std::memcpy(labels_.data(), yl, size_t(rows) * sizeof(int32_t));
-        for (int64_t i = begin; i < begin + used; i++) {
-          const int32_t c = labels_[size_t(order_[size_t(i)])];
-          if (c < 0 || c >= classes) badLabel(order_[size_t(i)], c);
-        }
-      } else if (rows > 0) {
-        std::memcpy(y_.data(), yf, size_t(rows * yWidth) * sizeof(float));
+        const int32_t c = yl[r];
+        if (c < 0 || c >= classes) badLabel(r, c);
+        labels_[size_t(i)] = c;
       }
-    } else {
-      // Rows sit at random places in x: for wide rows, prefetch the row 4 ahead (as the engine's own
-      // gather does) so its cache misses overlap the copies.
-      constexpr int64_t kPrefetchRows = 4;
-      for (int64_t i = 0; i < used; i++) {
-        if (inF >= 64 && i + kPrefetchRows < used) {
-          const char* next = reinterpret_cast<const char*>(xs + int64_t(order_[size_t(begin + i + kPrefetchRows)]) * inF);
-          for (int64_t b = 0; b < inF * int64_t(sizeof(float)); b += 64) __builtin_prefetch(next + b);
-        }
-        const int64_t r = order_[size_t(begin + i)];
-        std::memcpy(x_.data() + i * inF, xs + r * inF, size_t(inF) * sizeof(float));
-        if (yLabels) {
-          const int32_t c = yl[r];
-          if (c < 0 || c >= classes) badLabel(r, c);
-          labels_[size_t(i)] = c;
-        } else {
-          std::memcpy(y_.data() + i * yWidth, yf + r * yWidth, size_t(yWidth) * sizeof(float));
-        }
-      }
-      // The engine trains on the copies as they are (a.gathered); the order it is given counts
-      // 0, 1, ... so that its own gather, were it used, reads the same rows.
-      for (int64_t i = 0; i < used; i++) order_[size_t(i)] = int32_t(i);
-      a.start = 0;
-      a.orderLength = used;
-      a.rows = used;
-      a.gathered = true;
     }
+    // The engine trains on the copies as they are (a.gathered); the order it is given counts
+    // 0, 1, ... so that its own gather, were it used, reads the same rows.
+    for (int64_t i = 0; i < used; i++) order_[size_t(i)] = int32_t(i);
+    a.start = 0;
+    a.orderLength = used;
+    a.rows = used;
+    a.gathered = true;
     a.x = x_.data();
     if (yLabels) a.yLabels = labels_.data();
     else a.yFloat = y_.data();
     a.losses = losses_.data();
+    copiedRows_ = used;
+    rowsReady_.store(0, std::memory_order_relaxed);
+    a.rowsReady = &rowsReady_;
+    gatherFrom_ = {static_cast<const float*>(x.data), yLabels ? nullptr : static_cast<const float*>(y.data), used, a.batchSize};
+  }
+
+  // The rows PrepareData left for after the worker was queued: x's (and float y's) rows of the run,
+  // in step order, into the plan's memory, while the worker trains on those already there. Still
+  // inside runSteps, so no JavaScript runs (nothing can detach or resize x or y) until every row is
+  // copied. Each batch is published with a release store of the rows written so far (rowsReady_),
+  // which the engine's step waits for (StepArgs::rowsReady); it then reads rows just written, from
+  // the shared cache. Nothing here can fail: every index was checked and every buffer allocated.
+  void GatherRows() {
+    const Gather g = gatherFrom_;
+    gatherFrom_ = {};
+    if (g.used <= 0) return;
+    const SpecDesc& spec = engine_->spec();
+    const int64_t inF = spec.inFeatures;
+    const int64_t yWidth = spec.outFeatures;
+    const int pace = gCopyPaceMicros.load(std::memory_order_relaxed);
+    // Rows sit at random places in x: for wide rows, prefetch the row 4 ahead (as the engine's own
+    // gather does) so its cache misses overlap the copies.
+    constexpr int64_t kPrefetchRows = 4;
+    for (int64_t b0 = 0; b0 < g.used; b0 += g.batchSize) {
+      const int64_t b1 = std::min(g.used, b0 + g.batchSize);
+      if (pace > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace));
+      for (int64_t i = b0; i < b1; i++) {
+        if (inF >= 64 && i + kPrefetchRows < g.used) {
+          const char* next = reinterpret_cast<const char*>(g.x + int64_t(rowOf_[size_t(i + kPrefetchRows)]) * inF);
+          for (int64_t b = 0; b < inF * int64_t(sizeof(float)); b += 64) __builtin_prefetch(next + b);
+        }
+        const int64_t r = rowOf_[size_t(i)];
+        std::memcpy(x_.data() + i * inF, g.x + r * inF, size_t(inF) * sizeof(float));
+        if (g.yFloat) std::memcpy(y_.data() + i * yWidth, g.yFloat + r * yWidth, size_t(yWidth) * sizeof(float));
+      }
+      rowsReady_.store(b1, std::memory_order_release);
+    }
   }
 
   Napi::Value Forward(const Napi::CallbackInfo& info) {
@@ -407,6 +424,8 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     for (auto& b : buffers_) b.Reset();
     std::vector<int32_t>().swap(order_);
     std::vector<int32_t>().swap(labels_);
+    std::vector<int32_t>().swap(rowOf_);
+    std::vector<float>().swap(weights_);
     std::vector<float>().swap(lr_);
     std::vector<float>().swap(losses_);
     std::vector<float>().swap(x_);
@@ -425,7 +444,17 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
   std::vector<float> weights_;   // (the run's rows): run.weights in run order
   std::vector<float> losses_;    // (steps)
   std::vector<float> x_, y_;     // (rows, inFeatures), (rows, outFeatures): whole or gathered
-  std::vector<int32_t> labels_;  // (rows) class labels, checked
+  std::vector<int32_t> labels_;  // (rows) class labels, checked: gathered, or whole when in place
+  std::vector<int32_t> rowOf_;   // (the run's rows): the row of x each copied row comes from
+  // The rows of x (and float y) left to copy after the worker is queued (GatherRows), and how many
+  // of them are written, counted from the run's first (read by the worker: StepArgs::rowsReady).
+  struct Gather {
+    const float* x = nullptr;
+    const float* yFloat = nullptr;
+    int64_t used = 0;
+    int64_t batchSize = 1;
+  } gatherFrom_;
+  std::atomic<int64_t> rowsReady_{0};
   bool busy_ = false;
   int64_t copiedRows_ = 0;  // rows of run.x the last run copied on the calling thread (0: read in place)
 };
@@ -469,6 +498,17 @@ Napi::Value PlanFastMath(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// planCopyPace(micros): the test hook gCopyPaceMicros (see there); returns the previous value.
+Napi::Value PlanCopyPace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double v = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(v >= 0 && v <= 1e6 && v == std::trunc(v))) {
+    ThrowRange(env, "Expected an integer in [0, 1000000] (microseconds) for micros but received " +
+                        (info.Length() > 0 ? Describe(info[0]) : std::string("nothing")));
+  }
+  return Napi::Number::New(env, gCopyPaceMicros.exchange(int(v)));
+}
+
 // planActivation(code, alpha, y, dx, db, x, dy, rows, cols): the plan's activation passes (see
 // plan::ActivationApply), for the tests that hold them to the per-kernel entry points.
 Napi::Value PlanActivation(const Napi::CallbackInfo& info) {
@@ -498,6 +538,7 @@ void RegisterPlan(Napi::Env env, Napi::Object exports) {
   exports.Set("FusedPlan", FusedPlan::Define(env));
   exports.Set("planFastMath", Napi::Function::New<PlanFastMath>(env, "planFastMath"));
   exports.Set("planActivation", Napi::Function::New<PlanActivation>(env, "planActivation"));
+  exports.Set("planCopyPace", Napi::Function::New<PlanCopyPace>(env, "planCopyPace"));
 }
 
 }  // namespace blasnet

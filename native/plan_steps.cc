@@ -18,10 +18,12 @@
 //
 // The step loop and everything it inlines are compiled per ISA (plan_isa.h) and dispatched once
 // at load time. Runs flush subnormals to zero on the running thread (flush_denormals.h).
-// Nothing here allocates, throws, or touches N-API: RunSteps runs on a libuv worker thread.
+// Nothing here allocates, throws, or touches N-API: RunSteps runs on a libuv worker thread (its
+// only wait: for rows the binding is still copying, StepArgs::rowsReady).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "fast_math.h"
 #include "flush_denormals.h"
@@ -134,6 +136,22 @@ BN_INLINE void Update(const SpecDesc& spec, Workspace& ws, float lr, int64_t ste
   for (const ParamRange& r : ws.trainable) UpdateRange(spec, ws, lr, step, r.begin, r.end - r.begin, clipValue);
 }
 
+// Returns once `ready` (written by the thread copying the run's rows, with release stores) counts
+// at least `need` rows; its acquire load makes those rows' contents visible here. The copy runs far
+// faster than the steps, so the wait is short when it happens at all (the first batches of a run):
+// spin a little, then give the core away, which the copying thread may need on a busy machine.
+inline void WaitForRows(const std::atomic<int64_t>& ready, int64_t need) {
+  for (int spins = 0; ready.load(std::memory_order_acquire) < need; spins++) {
+    if (spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
 BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepArgs& run) {
   Rng rng;
   if (ws.hasDropout) rng.SetState(ws.rngState);
@@ -149,7 +167,9 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
     const float* yb = ws.yb;
     const int32_t* lb = ws.lb.data();
     if (run.gathered) {
-      // The caller copied the run's rows in step order: the batch is already contiguous.
+      // The caller copies the run's rows in step order (the batch is contiguous), maybe still
+      // copying later batches while this one trains: wait until this one's rows are all written.
+      if (run.rowsReady) WaitForRows(*run.rowsReady, first + rows);
       xb = run.x + first * inF;
       if (labels) lb = run.yLabels + first;
       else yb = run.yFloat + first * outF;

@@ -9,10 +9,12 @@
  * JavaScript keeps running meanwhile, so the worker touches only memory JavaScript cannot free or
  * move (see native/plan_binding.cc): it works in place in plan buffers over a SharedArrayBuffer (as
  * models allocate theirs, lib/core/shared.ts) and in a copy of any other, copied back when the run
- * settles; a run's order, lr, losses and class labels go through copies of the plan's own, and so
- * do x and y unless they are backed by SharedArrayBuffers (then read in place: no copy on the
- * calling thread, about 6% of T2's CPU time per step). An array
- * transferred or resized mid-run makes the run reject naming it; it never crashes the process.
+ * settles; a run's order, lr, weights, losses and class labels go through copies of the plan's own,
+ * and so do the rows of x and y the run uses, unless x and y are backed by SharedArrayBuffers (then
+ * read in place). Those rows are copied inside `runSteps`, in step order, while the worker already
+ * trains on the first batches (each step waits for its rows), so `runSteps` returns once they are
+ * all copied and nothing JavaScript does afterwards reaches the worker. An array transferred or
+ * resized mid-run makes the run reject naming it; it never crashes the process.
  */
 import type { PlanBuffers, PlanSpec, StepRun, TrainPlan } from "../plan.js";
 
@@ -25,8 +27,9 @@ export interface NativeFusedPlanHandle {
   /** True while a runSteps is in flight. */
   readonly busy: boolean;
   /**
-   * Rows of run.x the last run copied on the calling thread: 0 when x (and float targets) are
-   * backed by SharedArrayBuffers, which the worker reads in place.
+   * Rows of run.x the last run copied on the calling thread: the rows it uses (its steps times the
+   * batch size, less a short last batch), or 0 when x (and float targets) are backed by
+   * SharedArrayBuffers, which the worker reads in place.
    */
   readonly copiedRows: number;
 }
@@ -54,12 +57,17 @@ export interface NativeFusedPlanBinding {
     rows: number,
     cols: number,
   ): void;
+  /**
+   * Test hook: microseconds `runSteps` waits before copying each batch of a run's rows (0: none,
+   * the default), so that tests can hold the copy back behind the worker; returns the previous value.
+   */
+  planCopyPace(micros: number): number;
 }
 
 /** Whether an addon object carries the fused-plan entries. */
 export function hasFusedPlan(addon: object): addon is NativeFusedPlanBinding {
   const a = addon as Partial<Record<keyof NativeFusedPlanBinding, unknown>>;
-  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function" && typeof a.planActivation === "function";
+  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function" && typeof a.planActivation === "function" && typeof a.planCopyPace === "function";
 }
 
 /** A `TrainPlan` over the native engine. */
