@@ -21,7 +21,7 @@
  * PyTorch state_dict) may have any of safetensors' dtypes; their bytes are checked like the others'
  * but not read.
  */
-import { readFile } from "node:fs/promises";
+import { openRegularFile, readExactly } from "./regular-file.js";
 
 /** One float32 tensor: its shape and its values (row-major). */
 export interface Tensor {
@@ -117,29 +117,35 @@ export interface SafetensorsReadOptions {
   skip?: (name: string) => boolean;
 }
 
-/**
- * Parse safetensors bytes. `file` names the source in errors. Throws `ModelFileError` for anything
- * malformed; never allocates more than the input's own size.
- */
-export function decodeSafetensors(bytes: Uint8Array, file: string, options: SafetensorsReadOptions = {}): SafetensorsContent {
-  const fail = (msg: string): never => {
-    throw new ModelFileError(file, msg);
-  };
-  if (bytes.length < 8) {
-    fail(`truncated safetensors file: ${bytes.length} bytes, but the header length alone takes 8 bytes`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(bytes.length - 8)) {
-    fail(`safetensors header length ${n64} goes beyond the end of the file (${bytes.length} bytes): the file is truncated or corrupt`);
+/** A tensor's entry in the header, checked against the data buffer. */
+interface Entry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+  skipped: boolean;
+}
+
+type Fail = (msg: string) => never;
+
+/** N, the header length in the first 8 bytes of a `total`-byte file, checked against the file and the limit. */
+function headerLength(first: Uint8Array, total: number, fail: Fail): number {
+  if (total < 8) fail(`truncated safetensors file: ${total} bytes, but the header length alone takes 8 bytes`);
+  const n64 = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(total - 8)) {
+    fail(`safetensors header length ${n64} goes beyond the end of the file (${total} bytes): the file is truncated or corrupt`);
   }
   const n = Number(n64);
   if (n > MAX_HEADER_BYTES) fail(`safetensors header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (n < 2) fail(`safetensors header is ${n} bytes; expected a JSON object`);
+  return n;
+}
 
+/** The header's (N bytes) metadata and tensor entries, checked against a data buffer of `dataLen` bytes. */
+function parseHeader(headerBytes: Uint8Array, dataLen: number, options: SafetensorsReadOptions, fail: Fail): { entries: Entry[]; metadata: Record<string, string> } {
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
   } catch {
     return fail("safetensors header is not valid UTF-8");
   }
@@ -154,16 +160,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string, options: Safe
     fail("safetensors header is not a JSON object");
   }
 
-  const dataStart = 8 + n;
-  const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  interface Entry {
-    name: string;
-    shape: number[];
-    begin: number;
-    end: number;
-    skipped: boolean;
-  }
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
@@ -222,30 +219,58 @@ export function decodeSafetensors(bytes: Uint8Array, file: string, options: Safe
   if (pos !== dataLen) {
     fail(`data bytes [${pos}, ${dataLen}) belong to no tensor: offsets do not cover the data buffer (trailing bytes)`);
   }
+  return { entries, metadata };
+}
 
+/** The tensors of a checked header, copied out of the data buffer (`data`: the bytes after the header). */
+function tensorsOf(entries: Entry[], data: Uint8Array): Map<string, Tensor> {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     if (e.skipped) continue;
     const count = (e.end - e.begin) / 4;
-    const data = new Float32Array(count);
-    const at = bytes.byteOffset + dataStart + e.begin;
+    const values = new Float32Array(count);
     if (LITTLE_ENDIAN) {
-      new Uint8Array(data.buffer).set(new Uint8Array(bytes.buffer, at, e.end - e.begin));
+      new Uint8Array(values.buffer).set(data.subarray(e.begin, e.end));
     } else {
-      for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + e.begin + 4 * i, true);
+      for (let i = 0; i < count; i++) values[i] = view.getFloat32(e.begin + 4 * i, true);
     }
-    tensors.set(e.name, { shape: e.shape, data });
+    tensors.set(e.name, { shape: e.shape, data: values });
   }
-  return { tensors, metadata };
+  return tensors;
 }
 
-/** Read and parse a safetensors file. */
+/**
+ * Parse safetensors bytes. `file` names the source in errors. Throws `ModelFileError` for anything
+ * malformed; never allocates more than the input's own size.
+ */
+export function decodeSafetensors(bytes: Uint8Array, file: string, options: SafetensorsReadOptions = {}): SafetensorsContent {
+  const fail = (msg: string): never => {
+    throw new ModelFileError(file, msg);
+  };
+  const n = headerLength(bytes, bytes.length, fail);
+  const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n, options, fail);
+  return { tensors: tensorsOf(entries, bytes.subarray(8 + n)), metadata };
+}
+
+/**
+ * Read and parse a safetensors file. Only a regular file is read (a FIFO or a device is refused at
+ * once), and its header is read and checked against the file's size before the data: a file whose
+ * header is wrong costs its first bytes, not its whole size.
+ */
 export async function readSafetensors(path: string, options: SafetensorsReadOptions = {}): Promise<SafetensorsContent> {
-  let bytes: Uint8Array;
+  const fail = (msg: string): never => {
+    throw new ModelFileError(path, msg);
+  };
+  const file = await openRegularFile(path, (problem) => new ModelFileError(path, `the safetensors file ${problem}`));
   try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new ModelFileError(path, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const read = (position: number, length: number): Promise<Uint8Array> =>
+      readExactly(file, position, length, (problem) => new ModelFileError(path, `the safetensors file ${problem}`));
+    const n = headerLength(await read(0, Math.min(8, file.size)), file.size, fail);
+    const dataLen = file.size - 8 - n;
+    const { entries, metadata } = parseHeader(await read(8, n), dataLen, options, fail);
+    return { tensors: tensorsOf(entries, await read(8 + n, dataLen)), metadata };
+  } finally {
+    await file.handle.close();
   }
-  return decodeSafetensors(bytes, path, options);
 }

@@ -6,14 +6,15 @@
  * The tensors must be exactly the module's: every key present, none extra, each float32 with the
  * shape the architecture gives it. Every error names the file and the tensor.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { Sequential, type NormalizationInput, type SequentialConfig } from "../nn/sequential.js";
+import { MAX_MANIFEST_BYTES } from "./model-dir.js";
 import type { DataInfo } from "./model-file.js";
+import { openRegularFile, readExactly } from "./regular-file.js";
 import { ModelFileError, readSafetensors, type SafetensorsContent } from "./safetensors.js";
 import { TORCH_MANIFEST_FILE, TORCH_MANIFEST_FORMAT, TORCH_MANIFEST_VERSION, TORCH_WEIGHTS_FILE, torchStateDict } from "./torch-export.js";
 import { NORMALIZATION_BUFFERS } from "./torch-spec.js";
@@ -25,17 +26,21 @@ export interface TorchImportOptions {
 }
 
 async function readManifest(path: string): Promise<{ config: SequentialConfig; data: DataInfo }> {
+  const file = await openRegularFile(path, (problem) =>
+    problem === "was not found"
+      ? new ModelFileError(path, `not found: a directory for import-torch holds ${TORCH_MANIFEST_FILE} and ${TORCH_WEIGHTS_FILE} (as export-torch and train_ddp.py write them)`)
+      : new ModelFileError(path, `${TORCH_MANIFEST_FILE} ${problem}`),
+  );
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    if (file.size > MAX_MANIFEST_BYTES) throw new ModelFileError(path, `${TORCH_MANIFEST_FILE} is ${file.size} bytes, more than the ${MAX_MANIFEST_BYTES}-byte limit`);
+    const bytes = await readExactly(file, 0, file.size, (problem) => new ModelFileError(path, `${TORCH_MANIFEST_FILE} ${problem}`));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelFileError(
-      path,
-      code === "ENOENT"
-        ? `not found: a directory for import-torch holds ${TORCH_MANIFEST_FILE} and ${TORCH_WEIGHTS_FILE} (as export-torch and train_ddp.py write them)`
-        : `cannot read the file (${code ?? (e as Error).message})`,
-    );
+    if (e instanceof ModelFileError) throw e;
+    throw new ModelFileError(path, "not valid UTF-8 text");
+  } finally {
+    await file.handle.close();
   }
   let m: unknown;
   try {
