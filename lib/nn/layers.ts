@@ -32,7 +32,7 @@ import {
   type MaxPool2dConfig,
   type MaxPool2dOptions,
 } from "./layers/pooling.js";
-import { Residual, residualEndOp, residualStartOp, type ResidualConfig } from "./layers/residual.js";
+import { MAX_RESIDUAL_DEPTH, Residual, residualEndOp, residualStartOp, type ResidualConfig } from "./layers/residual.js";
 import { Softmax, softmaxOp, type SoftmaxConfig } from "./layers/softmax.js";
 
 /** Every layer kind, by the `type` its config carries. */
@@ -94,11 +94,8 @@ export const PLAN_LAYER_CODES: Readonly<Record<PlanLayer["kind"], number>> = Obj
 ) as Record<PlanLayer["kind"], number>;
 registerPlanLayerCodes(PLAN_LAYER_CODES);
 
-/**
- * How deeply residual blocks may nest in a config. Rebuilding recurses once per level, so without a
- * limit a hostile model.json could overflow the stack; real networks nest a few levels at most.
- */
-export const MAX_CONFIG_DEPTH = 64;
+/** How deeply residual blocks may nest in a config: as in a model (MAX_RESIDUAL_DEPTH). */
+export const MAX_CONFIG_DEPTH = MAX_RESIDUAL_DEPTH;
 
 /**
  * Rebuild a layer from its config (validating it as the factories do). `depth` counts the residual

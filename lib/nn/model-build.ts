@@ -29,6 +29,8 @@ export function checkModelArgs(layers: Layer[], options: SequentialOptions): { i
   layers.forEach((l, i) => {
     if (!(l instanceof Layer)) throw new TypeError(`Layer ${i} is ${describe(l)}; expected a layer such as dense(4) or relu()`);
     if (l.owned) throw new Error(`Layer ${i} (${l.name || l.kind()}) already belongs to another model: create a new layer for each model`);
+    const first = layers.indexOf(l);
+    if (first < i) throw new Error(`Layer ${i} (${l.kind()}) is the same layer object as layer ${first}: a layer has one place in a model; create a new layer for each place`);
   });
   return { inputShape, seed, backend };
 }

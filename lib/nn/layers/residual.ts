@@ -19,6 +19,13 @@ import type { OnnxGraph } from "../../ops/graph.js";
 import { Layer, showShape, type LayerConfigBase, type Param, type PlanOp, type Shape } from "./layer.js";
 import type { TorchLayer, TorchLayerContext, TorchWriter } from "./torch.js";
 
+/**
+ * How deeply residual blocks may nest (in a model and in a config). Building, saving and reading
+ * recurse once per level, so without a limit a deep enough nest overflows the stack; real networks
+ * nest a few levels at most.
+ */
+export const MAX_RESIDUAL_DEPTH = 64;
+
 /** A residual block as JSON (config(), model.json): its body's configs, nested at most 64 deep. */
 export interface ResidualConfig {
   /** The registry type: always "residual". */
@@ -32,6 +39,8 @@ export class Residual extends Layer {
   readonly type = "residual";
   /** The block's own layers f, in order; together they keep the sample's shape. */
   readonly body: readonly Layer[];
+  /** Residual blocks nested here, this one included (1 for a body without residual blocks). */
+  readonly depth: number;
 
   constructor(layers: Layer[]) {
     super();
@@ -41,7 +50,13 @@ export class Residual extends Layer {
     layers.forEach((l, j) => {
       if (!(l instanceof Layer)) throw new TypeError(`residual layer ${j} is ${describe(l)}; expected a layer such as dense(4) or relu()`);
       if (l.owned) throw new Error(`residual layer ${j} (${l.name || l.kind()}) already belongs to a model or block: create a new layer for each`);
+      const first = layers.indexOf(l);
+      if (first < j) throw new Error(`residual layer ${j} (${l.kind()}) is the same layer object as residual layer ${first}: a layer has one place in a model; create a new layer for each place`);
     });
+    this.depth = 1 + Math.max(0, ...layers.map((l) => (l instanceof Residual ? l.depth : 0)));
+    if (this.depth > MAX_RESIDUAL_DEPTH) {
+      throw new RangeError(`residual blocks nest ${this.depth} deep here; blasnet builds, saves and reads at most ${MAX_RESIDUAL_DEPTH} levels of nesting: flatten the model's residual blocks`);
+    }
     for (const l of layers) l.owned = true;
     this.body = [...layers];
   }
