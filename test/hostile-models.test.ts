@@ -5,7 +5,7 @@
  * shows, a stack overflow wrapped in a 76,000-character message, or an internal plan's complaint.
  */
 import { describe, expect, it } from "vitest";
-import { dense, relu, residual, type Layer } from "../lib/nn/layers.js";
+import { conv2d, dense, flatten, globalAvgPool2d, maxPool2d, relu, residual, type Layer } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 
 describe("one layer object in two places of a model", () => {
@@ -50,5 +50,42 @@ describe("residual blocks nested deeper than a model can be saved and read", () 
     expect(model.parameterCount()).toBe(12);
     const again = Sequential.fromConfig(model.config());
     expect(again.parameterCount()).toBe(12);
+  });
+});
+
+describe("layer sizes past what one array holds are refused at construction, in words", () => {
+  const img = { inputShape: [1, 4, 4] as [number, number, number], seed: 1, backend: "js" as const };
+
+  it("conv2d padding 2^30: the output's height is named (the model was built, and predict said 'Invalid typed array length: 9223372054034645000')", () => {
+    expect(() => new Sequential([conv2d(2, 3, { padding: 2 ** 30 }), globalAvgPool2d(), dense(2)], img)).toThrow(
+      /^Layer 0 \(conv2d_0\): conv2d\(2, \[3, 3\]\): the output would be 2,147,483,650 x 2,147,483,650 per channel \(the input is \(batch, 1, 4, 4\)\); at most 2\^30 along each axis/,
+    );
+  });
+
+  it("conv2d padding 20,000: more values per sample than an array holds (fit said 'Invalid typed array length: 6400640016')", () => {
+    expect(() => new Sequential([conv2d(2, 3, { padding: 20_000 }), globalAvgPool2d(), dense(2)], img)).toThrow(
+      /^Layer 0 \(conv2d_0\): its output \(batch, 2, 40002, 40002\) would hold 3,200,320,008 values per sample \(11\.9 GiB of float32\); at most 2,147,483,647 fit/,
+    );
+    // Inside a residual block's body too.
+    expect(() => residual([conv2d(1, 1, { padding: 40_000 }), maxPool2d(20_000)])).not.toThrow();
+    expect(() => new Sequential([residual([conv2d(1, 1, { padding: 40_000 }), maxPool2d(20_000)]), flatten(), dense(1)], img)).toThrow(
+      /residual layer 0 \(conv2d\): its output \(batch, 1, 80004, 80004\) would hold 6,400,640,016 values per sample/,
+    );
+  });
+
+  it("window settings above 2^30 are refused by the factory (the plan refused 'window.strideH' before)", () => {
+    expect(() => maxPool2d(2, { stride: 2 ** 31 })).toThrow(/^Invalid stride for maxPool2d: 2147483648 is above 2\^30 \(1,073,741,824\), the largest window setting blasnet takes$/);
+    expect(() => conv2d(1, [2 ** 31, 1])).toThrow(/^Invalid kernelSize for conv2d: \[2147483648, 1\] is above 2\^30/);
+    expect(() => conv2d(1, 3, { dilation: 2 ** 30 + 1 })).toThrow(/^Invalid dilation for conv2d: 1073741825 is above 2\^30/);
+  });
+
+  it("dense(1e300): the parameter count in a few characters (a 552-character number before)", () => {
+    let message = "";
+    try {
+      new Sequential([dense(1e300)], { inputSize: 4, seed: 1, backend: "js" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe("Layer 0 (dense_0): dense(1e+300) after 4 inputs would have 5.0e+300 parameters (1.8e+286 PiB of float32): at most 2,147,483,647 fit in one layer");
   });
 });

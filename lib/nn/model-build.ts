@@ -7,6 +7,7 @@ import type { BackendName } from "../backend/index.js";
 import { describe } from "../core/matrix.js";
 import { checkOptionKeys } from "../core/options.js";
 import { Layer, layerFromConfig, type Shape } from "./layers.js";
+import { checkSampleSize } from "./layers/layer.js";
 import { checkInputShape, CONFIG_VERSION, type SequentialConfig, type SequentialOptions } from "./model-spec.js";
 
 /** The constructor's arguments, checked: the layers (free, each a layer) and options. */
@@ -48,6 +49,7 @@ export function chainLayers(layers: readonly Layer[], inputShape: Shape): Shape 
     l.path = `layers.${i}`;
     try {
       shape = l.build(shape);
+      checkSampleSize(shape);
     } catch (e) {
       if (e instanceof RangeError) throw new RangeError(`Layer ${i} (${l.name}): ${e.message}`);
       throw e;

@@ -8,6 +8,7 @@
  * positions outside [0,H)x[0,W) are padding. NCHW, float32, a sample contiguous (PyTorch's layout).
  * Along each axis out = floor((in + padBefore + padAfter - dilation*(kernel - 1) - 1) / stride) + 1.
  */
+import { countText } from "../core/format.js";
 import { describe } from "../core/matrix.js";
 
 /** A 2-D window (a convolution kernel or a pooling window) sliding over (channels, height, width) samples. */
@@ -50,10 +51,14 @@ export function outSizeRange(input: number, kernel: number, stride: number, padB
 /** `v` as a (height, width) pair of integers >= `min`; `what` names it in errors ("kernelSize of conv2d"). */
 export function pairOf(v: unknown, what: string, min: number): Pair {
   const ok = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= min;
-  if (ok(v)) return [v, v];
-  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
-  throw new RangeError(`Invalid ${what}: expected an integer >= ${min} or a pair [height, width] of them but received ${describe(v)}`);
+  const pair: Pair | null = ok(v) ? [v, v] : Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1]) ? [v[0], v[1]] : null;
+  if (pair === null) throw new RangeError(`Invalid ${what}: expected an integer >= ${min} or a pair [height, width] of them but received ${describe(v)}`);
+  if (pair[0] > MAX_WINDOW || pair[1] > MAX_WINDOW) throw new RangeError(`Invalid ${what}: ${typeof v === "number" ? v : `[${pair.join(", ")}]`} is above 2^30 (1,073,741,824), the largest window setting blasnet takes`);
+  return pair;
 }
+
+/** The largest size, stride, padding or dilation along one axis of a window (the plans' limit). */
+const MAX_WINDOW = 2 ** 30;
 
 /**
  * "same" padding (stride 1, PyTorch's rule): total dilation·(kernel − 1) per axis, the odd one out
@@ -83,6 +88,9 @@ export function makeWindow(what: string, inShape: readonly number[], kernel: Pai
       `${what}: calculated padded input size per channel: (${ph} x ${pw}). Kernel size${dilation[0] > 1 || dilation[1] > 1 ? " (dilated)" : ""}: (${eh} x ${ew}). ` +
         `Kernel size can't be greater than actual input size (the input is (batch, ${inShape.join(", ")})): use a smaller kernel, more padding or a larger input`,
     );
+  }
+  if (outH > MAX_WINDOW || outW > MAX_WINDOW) {
+    throw new RangeError(`${what}: the output would be ${countText(outH)} x ${countText(outW)} per channel (the input is (batch, ${inShape.join(", ")})); at most 2^30 along each axis: use less padding or a larger stride`);
   }
   return {
     channels, height, width,

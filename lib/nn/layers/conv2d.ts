@@ -12,6 +12,7 @@
  *   dY' = swapAxes01(dy);  db = Σ_{rows, HW} dy;  dW (outC, K) = dY' × colsᵀ;  dx = col2im(Wᵀ × dY')
  */
 import type { PlanLayer } from "../../backend/plan.js";
+import { countText } from "../../core/format.js";
 import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { Rng } from "../../core/rng.js";
@@ -149,7 +150,7 @@ export class Conv2d extends Layer {
       );
     }
     const n = this.outChannels * inShape[0]! * this.kernelSize[0] * this.kernelSize[1];
-    if (n > MAX_PARAMS) throw new RangeError(`conv2d(${this.outChannels}) after ${inShape[0]} channels would have a weight of ${n.toLocaleString("en-US")} values: at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`);
+    if (n > MAX_PARAMS) throw new RangeError(`conv2d(${this.outChannels}) after ${inShape[0]} channels would have a weight of ${countText(n)} values: at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`);
     this.window = makeWindow(`conv2d(${this.outChannels}, [${this.kernelSize.join(", ")}])`, inShape, this.kernelSize, this.stride, this.pads, this.dilation);
     return [this.outChannels, this.window.outH, this.window.outW];
   }

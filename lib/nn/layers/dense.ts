@@ -5,7 +5,7 @@
  *   dW (out, in) = dyᵀ x;   db = Σ_rows dy;   dx (rows, in) = dy W
  */
 import type { PlanLayer } from "../../backend/plan.js";
-import { bytesText } from "../../core/format.js";
+import { bytesText, countText } from "../../core/format.js";
 import { describe } from "../../core/matrix.js";
 import { checkOptions } from "../../core/options.js";
 import type { Rng } from "../../core/rng.js";
@@ -88,7 +88,7 @@ export class Dense extends Layer {
     const n = this.units * inShape[0]! + (this.useBias ? this.units : 0);
     if (n > MAX_PARAMS) {
       throw new RangeError(
-        `dense(${this.units}) after ${inShape[0]} inputs would have ${n.toLocaleString("en-US")} parameters (${bytesText(4 * n)} of float32): at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`,
+        `dense(${this.units}) after ${inShape[0]} inputs would have ${countText(n)} parameters (${bytesText(4 * n)} of float32): at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`,
       );
     }
     return [this.units];

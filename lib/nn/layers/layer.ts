@@ -19,6 +19,7 @@
  */
 import type { Kernels } from "../../backend/backend.js";
 import type { PlanBuffers, PlanLayer } from "../../backend/plan.js";
+import { bytesText, countText } from "../../core/format.js";
 import { describe } from "../../core/matrix.js";
 import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
@@ -78,6 +79,19 @@ export function checkTrainable(v: unknown, what: string): boolean {
 /** Values of a sample's shape: the product of its dimensions. */
 export function sizeOf(shape: Shape): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The most values one sample may have at any layer's output (one float32 array indexes at most 2^31 - 1). */
+export const MAX_SAMPLE_VALUES = 2 ** 31 - 1;
+
+/** Throws a RangeError unless a sample of `shape` (a layer's output) fits in MAX_SAMPLE_VALUES values. */
+export function checkSampleSize(shape: Shape): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_SAMPLE_VALUES) {
+    throw new RangeError(
+      `its output ${showShape(shape)} would hold ${countText(n)} values per sample (${bytesText(4 * n)} of float32); at most ${MAX_SAMPLE_VALUES.toLocaleString("en-US")} fit: use less padding, a larger stride or fewer channels`,
+    );
+  }
 }
 
 /** "(batch, 32, 28, 28)". */

@@ -16,7 +16,7 @@ import type { PlanLayer } from "../../backend/plan.js";
 import { describe } from "../../core/matrix.js";
 import type { Rng } from "../../core/rng.js";
 import type { OnnxGraph } from "../../ops/graph.js";
-import { Layer, showShape, type LayerConfigBase, type Param, type PlanOp, type Shape } from "./layer.js";
+import { checkSampleSize, Layer, showShape, type LayerConfigBase, type Param, type PlanOp, type Shape } from "./layer.js";
 import type { TorchLayer, TorchLayerContext, TorchWriter } from "./torch.js";
 
 /**
@@ -74,6 +74,7 @@ export class Residual extends Layer {
       l.path = `${this.path}.body.${j}`;
       try {
         shape = l.build(shape);
+        checkSampleSize(shape);
       } catch (e) {
         if (e instanceof RangeError) throw new RangeError(`residual layer ${j} (${l.kind()}): ${e.message}`);
         throw e;
