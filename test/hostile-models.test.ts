@@ -89,3 +89,21 @@ describe("layer sizes past what one array holds are refused at construction, in 
     expect(message).toBe("Layer 0 (dense_0): dense(1e+300) after 4 inputs would have 5.0e+300 parameters (1.8e+286 PiB of float32): at most 2,147,483,647 fit in one layer");
   });
 });
+
+describe("names that are Object.prototype's keys", () => {
+  it.each(["constructor", "__proto__", "toString", "hasOwnProperty"])("loss and metric %s: refused without naming a built-in function as blasnet's name for it", async (name) => {
+    const model = new Sequential([dense(2)], { inputSize: 2, seed: 1, backend: "js" });
+    let message = "";
+    try {
+      model.compile({ loss: name as never, optimizer: "sgd" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^Invalid loss: expected one of "mse", .* but received the string "(constructor|__proto__|toString|hasOwnProperty)"$/);
+    expect(() => model.compile({ loss: { name } as never, optimizer: "sgd" })).toThrow(new RegExp(`but received an object \\(Object\\) named "${name}"$`));
+    model.compile({ loss: "mse", optimizer: "sgd" });
+    await expect(model.fit([[1, 2]], [[1, 2]], { metrics: [name as never], verbose: 0 })).rejects.toThrow(
+      new RegExp(`^Invalid metric: the string "${name}"; expected one of`),
+    );
+  });
+});

@@ -112,6 +112,12 @@ const OTHER_LOSS_NAMES: Readonly<Record<string, LossName>> = {
   smoothl1loss: "huber",
 };
 
+/** ' named "x"' for a loss config object with a string name (what describe() does not show), else "". */
+function named(loss: unknown): string {
+  const name = loss !== null && typeof loss === "object" ? (loss as { name?: unknown }).name : undefined;
+  return typeof name === "string" ? ` named ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}...` : name)}` : "";
+}
+
 /** A loss from a name, an object or a config. */
 export function resolveLoss(loss: unknown): Loss {
   if (loss instanceof Loss) return loss;
@@ -129,9 +135,11 @@ export function resolveLoss(loss: unknown): Loss {
       return new Loss(c.name as LossName);
     }
   }
-  const other = typeof loss === "string" ? OTHER_LOSS_NAMES[loss.replace(/_/g, "").toLowerCase()] : undefined;
+  const key = typeof loss === "string" ? loss.replace(/_/g, "").toLowerCase() : "";
+  // Own keys only: "constructor" or "__proto__" must not find Object.prototype's.
+  const other = Object.hasOwn(OTHER_LOSS_NAMES, key) ? OTHER_LOSS_NAMES[key] : undefined;
   throw new TypeError(
-    `Invalid loss: expected one of ${LOSS_NAMES.map((s) => `"${s}"`).join(", ")} or a loss object such as mse() but received ${describe(loss)}` +
+    `Invalid loss: expected one of ${LOSS_NAMES.map((s) => `"${s}"`).join(", ")} or a loss object such as mse() but received ${describe(loss)}${named(loss)}` +
       (other ? `; blasnet calls it "${other}"` : ""),
   );
 }

@@ -89,7 +89,9 @@ export function checkMetrics(metrics: unknown, task: MetricTask, outputs?: numbe
   for (const m of metrics) {
     const known = typeof m === "string" && ((METRIC_NAMES as readonly string[]).includes(m) || topK(m) > 0);
     if (!known) {
-      const other = typeof m === "string" ? OTHER_NAMES[m.replace(/_/g, "").toLowerCase()] : undefined;
+      const key = typeof m === "string" ? m.replace(/_/g, "").toLowerCase() : "";
+      // Own keys only: "constructor" or "__proto__" must not find Object.prototype's.
+      const other = Object.hasOwn(OTHER_NAMES, key) ? OTHER_NAMES[key] : undefined;
       throw new TypeError(
         `Invalid metric: ${describe(m)}; ` +
           (other ? `blasnet calls it "${other}". ` : "") +
