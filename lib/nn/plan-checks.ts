@@ -8,11 +8,24 @@ import { PLAN_OPS } from "./layers.js";
 import type { PlanOp } from "./layers/layer.js";
 import { optimizerDef } from "../optim/index.js";
 
-/** The op of a plan step (an unknown kind is an error, never a default). */
+/**
+ * Each op as the plans call it: an object made once per op, whose prototype is the op. The ops are
+ * plain objects of one shape, so to V8 their `forward` is one field holding a different function
+ * per kind, and the plan's one call site per pass (`ops[l].forward(...)`, ten arguments) stays a
+ * generic call. Reached through a prototype of its own, each op has a hidden class of its own and
+ * its methods are constants, so that call site inlines the two or three kinds a network has: T1's
+ * six op calls a step were about a fifth of the plan's own time, beside the kernels (see
+ * `npx tsx bench/pair-fit.ts --workload T1 --system blasnet-ts`).
+ */
+const CALLED = new Map<PlanOp, PlanOp>();
+
+/** The op of a plan step (an unknown kind is an error, never a default), as the plans call it (CALLED). */
 export function opOf(layer: PlanLayer, i: number): PlanOp {
   const op = (PLAN_OPS as Record<string, PlanOp | undefined>)[layer.kind];
   if (!op || !Object.hasOwn(PLAN_OPS, layer.kind)) throw new TypeError(`Plan layer ${i} has unknown kind ${JSON.stringify(layer.kind)}`);
-  return op;
+  let called = CALLED.get(op);
+  if (called === undefined) CALLED.set(op, (called = Object.create(op) as PlanOp));
+  return called;
 }
 
 /** spec.frozen, checked: ascending, non-overlapping ranges [begin, end) within [0, P). */
