@@ -47,10 +47,17 @@ export async function predictRowsAsync(model: PredictingModel, x: unknown, batch
   const slicer = makeSlicer();
   const { data, rows } = await runAsync(featuresWork(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels())), slicer);
   const step = model.step;
+  const values = rows * model.inputSize;
   const guard = (): void => {
     notStepping();
     if (model.step !== step) {
       throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
+    }
+    // Between batches JavaScript may have transferred or resized x's buffer.
+    if (data.length !== values) {
+      throw new Error(
+        `predictAsync stopped: x holds ${data.length} values, but ${values} when it started (its ArrayBuffer was transferred, detached or resized): do not change, transfer or resize x until predictAsync settles`,
+      );
     }
   };
   const plan = model._plan(batchSize, false, false);

@@ -208,8 +208,13 @@ export function* as2D(v: unknown, name: string): Work<Dense2D | null> {
 
 /** Throws, naming the row and column, at the first NaN or Infinity of data (rows of cols values). */
 export function* checkFinite(data: Float32Array, cols: number, name: string, check: FiniteCheck): Work<void> {
-  for (let start = 0; start < data.length; start += check.chunk) {
-    const end = Math.min(data.length, start + check.chunk);
+  const n = data.length;
+  for (let start = 0; start < n; start += check.chunk) {
+    // After a yield: JavaScript may have transferred or resized the array meanwhile.
+    if (data.length !== n) {
+      throw new Error(`${name} holds ${data.length} values, but ${n} when its check started (its ArrayBuffer was transferred, detached or resized): do not change, transfer or resize it until the call settles`);
+    }
+    const end = Math.min(n, start + check.chunk);
     const i = check.scan(data, start, end);
     if (i >= 0) {
       const v = data[i]!;
@@ -218,7 +223,7 @@ export function* checkFinite(data: Float32Array, cols: number, name: string, che
         `${name} contains ${v} at row ${row}, column ${i - row * cols}: remove or impute non-finite values before training`,
       );
     }
-    if (end < data.length) yield;
+    if (end < n) yield;
   }
 }
 

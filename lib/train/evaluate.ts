@@ -93,12 +93,30 @@ export async function evaluateArrays(
     while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
     await yieldNow(slicer);
   }
+  // What the arrays held when they were checked: x (rows, inFeatures), y (rows) class indices or (rows, cols).
+  const xValues = rows * inFeatures;
+  const yValues = targets.kind === "index" ? rows : rows * cols;
   for (let start = 0; start < rows; start += batchSize) {
     const b = Math.min(batchSize, rows - start);
     ctx.guard?.();
+    // Between batches (a yield) JavaScript may have transferred or resized x or y: say so, naming them.
+    if (x.length < xValues || targets.data.length < yValues) {
+      const [name, now, then] = x.length < xValues ? ["x", x.length, xValues] : ["y", targets.data.length, yValues];
+      throw new Error(
+        `Stopped at row ${start} of ${rows}: ${name} holds ${now} values, but ${then} when they were checked (its ArrayBuffer was transferred, detached or resized): do not change, transfer or resize x and y until the call settles`,
+      );
+    }
     plan.forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
     const view = out.subarray(0, b * cols);
-    lossSum += batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols, weights ? weights.subarray(start, start + b) : null) * b;
+    let batch: number;
+    try {
+      batch = batchLoss(kernels, ctx.planLoss, view, targets, start, b, cols, weights ? weights.subarray(start, start + b) : null);
+    } catch (e) {
+      // The targets were checked before the pass: a refused one was written since.
+      if (!(e instanceof RangeError)) throw e;
+      throw new RangeError(`Stopped at rows ${start} to ${start + b - 1} of ${rows}: y was changed after it was checked (${e.message}): do not change x and y until the call settles`);
+    }
+    lossSum += batch * b;
     if (acc.active) {
       toPredictions(kernels, ctx.loss, view, b, cols, ctx.targetMean, ctx.targetStd);
       acc.update(view, targets, start, b);
