@@ -21,6 +21,13 @@ export async function checkCsvFile(path: string): Promise<void> {
 }
 
 /**
+ * The longest row read, in characters: 1,000,000 columns of 20-character numbers and their
+ * delimiters fit, while a file without line ends (a binary file, a run of NUL bytes) fails once
+ * this much is read instead of growing one field until memory or the string limit runs out.
+ */
+export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
+
+/**
  * The records of CSV text from `source`, parsed by csv-parse (BOM, quoting, CRLF; blank lines
  * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
  * is a CsvError naming the file and line. The source is closed when the caller stops reading.
@@ -31,8 +38,19 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
   let first: string[] | null = null;
   // (With info: true on_record receives { record, info }, which csv-parse's types do not say.)
   const keepFirst = (r: { record: string[] }): { record: string[] } => ((first ??= r.record), r);
-  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, on_record: keepFirst as never });
+  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, max_record_size: MAX_RECORD_CHARS, on_record: keepFirst as never });
   source.on("error", (e) => parser.destroy(e));
+  // A NUL byte never occurs in CSV text: the file is binary (or UTF-16), refused at its first chunk
+  // rather than parsed as one endless field.
+  let offset = 0;
+  source.on("data", (chunk: Buffer | string) => {
+    const i = typeof chunk === "string" ? chunk.indexOf("\0") : chunk.indexOf(0);
+    if (i >= 0) {
+      source.unpipe(parser);
+      parser.destroy(new CsvError(file, `holds a NUL byte (at ${typeof chunk === "string" ? "character" : "byte"} ${offset + i}): blasnet reads CSV as UTF-8 text, and this is a binary file or UTF-16 text (save it as UTF-8)`));
+    }
+    offset += chunk.length;
+  });
   source.pipe(parser);
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -42,6 +60,13 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
     const err = e as Error & { code?: string; lines?: number; index?: number };
     if (err.code === "ENOENT") throw new CsvError(file, "file not found");
     // Every csv-parse error (an unclosed or misplaced quote, a bad delimiter...): file, line, column.
+    if (err instanceof ParserError && err.code === "CSV_MAX_RECORD_SIZE") {
+      throw new CsvError(
+        file,
+        `a row is longer than ${MAX_RECORD_CHARS.toLocaleString("en-US")} characters (64 MiB), blasnet's limit for one row; is this a CSV file (one row per line)?`,
+        typeof err.lines === "number" ? err.lines : undefined,
+      );
+    }
     if (err instanceof ParserError) {
       const i = typeof err.index === "number" ? err.index : undefined;
       const names = first as string[] | null;
