@@ -17,14 +17,13 @@
  * Shuffling is the source's job (e.g. shuffle file shards, or a buffer of rows). Standardization
  * statistics for a stream come from one pass over it: `streamStats(source)`.
  */
-import { createReadStream } from "node:fs";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import type { EpochLogs } from "../train/callbacks.js";
 import { Progress, type Verbosity } from "../train/progress.js";
-import { checkCsvFile, csvRecords, CsvError, nameList, numericCell, quoted, type Standardization } from "./csv.js";
+import { csvRecords, openCsvFile, CsvError, nameList, numericCell, quoted, type Standardization } from "./csv.js";
 
 /** One batch: inputs and targets in any form `fit` accepts. */
 export interface Batch {
@@ -228,10 +227,10 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
   checkOptions(options, ["target", "features", "ignore", "classNames", "batchSize", "delimiter"], "csvBatches");
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`Invalid batchSize: ${describe(batchSize)}; expected an integer >= 1`);
-  await checkCsvFile(path);
   const targets = typeof options.target === "string" ? [options.target] : [...options.target];
   const classIndex = options.classNames ? new Map(options.classNames.map((c, i) => [c, i])) : null;
   if (classIndex && targets.length !== 1) throw new TypeError("csvBatches: a categorical target (classNames) must be a single column");
+  const source = await openCsvFile(path);
   let header: string[] | null = null;
   let fIdx: number[] = [];
   let tIdx: number[] = [];
@@ -245,7 +244,7 @@ export async function* csvBatches(path: string, options: CsvBatchOptions): Async
     n = 0;
     return { x: bx, y: by };
   };
-  for await (const { record, line } of csvRecords(createReadStream(path), path, options.delimiter)) {
+  for await (const { record, line } of csvRecords(source, path, options.delimiter)) {
     if (header === null) {
       header = record.map((h) => h.trim());
       const position = new Map(header.map((h, i) => [h, i])); // linear in the number of columns

@@ -2,22 +2,32 @@
  * The records of a CSV file, streamed through csv-parse, each with its file line; a missing, empty
  * or malformed file is a CsvError naming it.
  */
-import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CsvError as ParserError, parse } from "csv-parse";
+import { openRegularFile } from "../core/regular-file.js";
 import { CsvError } from "./csv-cells.js";
 
-/** Check that `path` is a non-empty file before parsing it; a CsvError naming it otherwise. */
-export async function checkCsvFile(path: string): Promise<void> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CsvError(path, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? (e as Error).message})`);
+/**
+ * Open `path` as a stream of a non-empty regular file; a CsvError naming it otherwise. The file is
+ * opened without blocking and checked by its own status (fstat), so a FIFO or a device is refused
+ * at once, even one put in the file's place after an earlier check.
+ */
+export async function openCsvFile(path: string): Promise<Readable> {
+  const file = await openRegularFile(path, (problem) =>
+    new CsvError(
+      path,
+      problem === "was not found"
+        ? "file not found"
+        : problem.startsWith("is ")
+          ? `not a regular file: it ${problem.replace(/, not a regular file$/, "")}`
+          : problem.replace(/^cannot be opened/, "cannot read the file"),
+    ),
+  );
+  if (file.size === 0) {
+    await file.handle.close();
+    throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
   }
-  if (!st.isFile()) throw new CsvError(path, "not a file");
-  if (st.size === 0) throw new CsvError(path, "the file is empty; expected a header row and at least one data row");
+  return file.handle.createReadStream();
 }
 
 /**

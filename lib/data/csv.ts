@@ -11,15 +11,14 @@
  * await model.fit(train.x, train.y, { epochs: 20 });
  * ```
  */
-import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { describe, Matrix } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { CsvError, FLOAT32_MAX, FloatBuilder, isMissingCell, nameList, numericCell, outOfFloat32, parseNumber, quoted } from "./csv-cells.js";
-import { checkCsvFile, csvRecords } from "./csv-records.js";
+import { csvRecords, openCsvFile } from "./csv-records.js";
 
 export { CsvError, cut, isMissingCell, nameList, numericCell, outOfFloat32, quoted } from "./csv-cells.js";
-export { checkCsvFile, csvRecords } from "./csv-records.js";
+export { csvRecords, openCsvFile } from "./csv-records.js";
 export { columnStats, standardization, type Standardization } from "./csv-stats.js";
 
 /** What to do with a missing cell (empty, "NA", "NaN", "null", "?"...): see `CsvReadOptions.missing`. */
@@ -123,8 +122,7 @@ function asList<T extends ColumnRef>(v: T | readonly T[] | undefined): T[] {
  */
 export async function readCsv(path: string, options: CsvReadOptions = {}): Promise<CsvDataset> {
   checkOptions(options, CSV_READ_OPTIONS, "readCsv");
-  await checkCsvFile(path);
-  return parseCsvStream(createReadStream(path), path, options);
+  return parseCsvStream(await openCsvFile(path), path, options);
 }
 
 /** Parse CSV text (same rules as `readCsv`); `file` names it in errors. */

@@ -19,10 +19,11 @@
  * Loading reads model.json, then the weights file it names; if that file vanished because a
  * concurrent save replaced the model, it reads model.json again.
  */
-import { readdir, readFile, stat, rename, unlink, link, mkdir } from "node:fs/promises";
+import { readdir, rename, unlink, link, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe } from "../core/matrix.js";
 import { isStale, liveSnapshot, markLive, syncDir, tempName, uniqueName, writeNewFile, type WriteFaults } from "./atomic-write.js";
+import { openRegularFile, readExactly } from "../core/regular-file.js";
 import { ModelFileError } from "./safetensors.js";
 
 export const MANIFEST_FILE = "model.json";
@@ -63,37 +64,34 @@ export function weightsFileOf(manifest: unknown, jsonPath: string): string {
   return file;
 }
 
-/** The size of a regular file, or a ModelFileError naming it. */
-async function fileSize(path: string, what: string): Promise<number> {
+/**
+ * The bytes of the regular file `path`, opened once and checked by its own status (no window in
+ * which a FIFO or a device could take its place after a check), and its size checked against
+ * `expected` (the manifest's record) or `max` before anything is read; a ModelFileError naming it
+ * otherwise.
+ */
+async function readChecked(path: string, what: string, expected?: number, jsonPath?: string, max = Infinity): Promise<Uint8Array> {
+  const file = await openRegularFile(path, (problem) =>
+    new ModelFileError(
+      path,
+      problem === "was not found"
+        ? `${what} not found (is this a saved blasnet model directory?)`
+        : problem.startsWith("is ")
+          ? `${what} is not a regular file`
+          : `cannot read ${what} (${problem.replace(/^cannot be opened \((.*)\)$/, "$1")})`,
+    ),
+  );
   try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new ModelFileError(path, `${what} is not a regular file`);
-    return st.size;
-  } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelFileError(path, code === "ENOENT" ? `${what} not found (is this a saved blasnet model directory?)` : `cannot read ${what} (${code ?? (e as Error).message})`);
-  }
-}
-
-async function readChecked(path: string, what: string, expected?: number, jsonPath?: string): Promise<Buffer> {
-  const size = await fileSize(path, what);
-  if (expected !== undefined && size !== expected) throw sizeMismatch(path, size, jsonPath!, expected);
-  try {
-    const bytes = await readFile(path);
-    if (expected !== undefined && bytes.length !== expected) throw sizeMismatch(path, bytes.length, jsonPath!, expected);
-    return bytes;
-  } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(path, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    if (expected !== undefined && file.size !== expected) throw sizeMismatch(path, file.size, jsonPath!, expected);
+    if (file.size > max) throw new ModelFileError(path, `${what} is ${file.size} bytes, more than the ${max}-byte limit`);
+    return await readExactly(file, 0, file.size, (problem) => new ModelFileError(path, `cannot read ${what}: it ${problem}`));
+  } finally {
+    await file.handle.close();
   }
 }
 
 async function readManifest(jsonPath: string): Promise<{ text: string; value: unknown }> {
-  const size = await fileSize(jsonPath, MANIFEST_FILE);
-  if (size > MAX_MANIFEST_BYTES) throw new ModelFileError(jsonPath, `${MANIFEST_FILE} is ${size} bytes, more than the ${MAX_MANIFEST_BYTES}-byte limit`);
-  const bytes = await readChecked(jsonPath, MANIFEST_FILE);
-  if (bytes.length > MAX_MANIFEST_BYTES) throw new ModelFileError(jsonPath, `${MANIFEST_FILE} is ${bytes.length} bytes, more than the ${MAX_MANIFEST_BYTES}-byte limit`);
+  const bytes = await readChecked(jsonPath, MANIFEST_FILE, undefined, undefined, MAX_MANIFEST_BYTES);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

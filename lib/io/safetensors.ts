@@ -21,7 +21,7 @@
  * PyTorch state_dict) may have any of safetensors' dtypes; their bytes are checked like the others'
  * but not read.
  */
-import { openRegularFile, readExactly } from "./regular-file.js";
+import { openRegularFile, readExactly } from "../core/regular-file.js";
 
 /** One float32 tensor: its shape and its values (row-major). */
 export interface Tensor {

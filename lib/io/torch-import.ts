@@ -14,7 +14,7 @@ import { checkOptions } from "../core/options.js";
 import { Sequential, type NormalizationInput, type SequentialConfig } from "../nn/sequential.js";
 import { MAX_MANIFEST_BYTES } from "./model-dir.js";
 import type { DataInfo } from "./model-file.js";
-import { openRegularFile, readExactly } from "./regular-file.js";
+import { openRegularFile, readExactly } from "../core/regular-file.js";
 import { ModelFileError, readSafetensors, type SafetensorsContent } from "./safetensors.js";
 import { TORCH_MANIFEST_FILE, TORCH_MANIFEST_FORMAT, TORCH_MANIFEST_VERSION, TORCH_WEIGHTS_FILE, torchStateDict } from "./torch-export.js";
 import { NORMALIZATION_BUFFERS } from "./torch-spec.js";

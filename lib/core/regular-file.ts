@@ -1,9 +1,9 @@
 /**
- * Opening a file that blasnet reads whole (a safetensors file, an export's blasnet.json): only a
- * regular file is read. A FIFO, a device such as /dev/zero or a socket never ends, so it is refused
- * from the open file's own status (fstat), with no window in which the path could be swapped
- * between a check and the read; the open does not block, so a FIFO without a writer is refused at
- * once instead of waiting for one.
+ * Opening a file that blasnet reads (a CSV file, model.json and its weights, a safetensors file, an
+ * export's blasnet.json): only a regular file is read. A FIFO, a device such as /dev/zero or a
+ * socket never ends, so it is refused from the open file's own status (fstat), with no window in
+ * which the path could be swapped between a check and the read; the open does not block, so a FIFO
+ * without a writer is refused at once instead of waiting for one.
  */
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
