@@ -34,6 +34,7 @@
 #include "plan.h"
 #include "plan_activations.h"
 #include "plan_isa.h"
+#include "plan_phase_timing.h"
 #include "plan_workspace.h"
 #include "rng.h"
 
@@ -47,6 +48,7 @@ BN_INLINE const float* ForwardPass(Workspace& ws, const float* x, int64_t rows, 
   const float* cur = x;
   for (Op& op : ws.ops) {
     op.inPtr = cur;
+    BN_PHASE_FORWARD(&op - ws.ops.data());
     switch (op.kind) {
 #define BN_FORWARD_CASE(name, code, Step)         \
   case LayerKind::name:                           \
@@ -89,6 +91,7 @@ BN_INLINE void BackwardPass(const SpecDesc& spec, Workspace& ws, int64_t rows, f
     Op& op = ws.ops[i];
     if (!op.backward) break;
     float* dIn = d;
+    BN_PHASE_BACKWARD(i);
     switch (op.kind) {
 #define BN_BACKWARD_CASE(name, code, Step)          \
   case LayerKind::name:                             \
@@ -207,13 +210,20 @@ BN_CLONES int64_t RunStepsImpl(const SpecDesc& spec, Workspace& ws, const StepAr
     }
     const float* pred = ForwardPass(ws, xb, rows, run.training, rng);
     const float* wb = run.weights ? run.weights + (first - run.start) : nullptr;
-    const double loss = LossAndGrad(spec, ws.d0, pred, yb, lb, rows, wb);
+    double loss;
+    {
+      BN_PHASE_LOSS();
+      loss = LossAndGrad(spec, ws.d0, pred, yb, lb, rows, wb);
+    }
     run.losses[s] = float(loss);
     // Checked as stored: a loss beyond float32's range is reported as Infinity, and its step's
     // gradients would overflow the weights.
     if (!std::isfinite(run.losses[s])) break;
     BackwardPass(spec, ws, rows, run.lr[s], run.firstStep + s);
-    Update(spec, ws, run.lr[s], run.firstStep + s);
+    {
+      BN_PHASE_UPDATE();
+      Update(spec, ws, run.lr[s], run.firstStep + s);
+    }
     completed++;
   }
   if (ws.hasDropout) rng.GetState(ws.rngState);

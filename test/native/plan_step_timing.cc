@@ -7,7 +7,10 @@
 //     native/plan_threads.cc native/plan_validate.cc \
 //     $(pkg-config --cflags --libs openblas) -o /tmp/plan_step_timing && /tmp/plan_step_timing [threads] [steps]
 //
-// (-DBLASNET_CONV_CHUNK_KB=n sets the conv chunk size to try; see native/steps/conv2d.h.)
+// (-DBLASNET_CONV_CHUNK_KB=n sets the conv chunk size to try; see native/steps/conv2d.h.
+// -DBLASNET_PHASE_TIMING adds the per-phase table: each step's forward and backward pass, the loss
+// and the update, in ms per training step (native/plan_phase_timing.h; the hooks' own cost, about
+// 40 ns each, is in the step time it prints then).)
 #include <cblas.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include "cnn_specs.h"
 #include "ops/optimizers.h"
 #include "plan.h"
+#include "plan_phase_timing.h"
 #include "plan_threads.h"
 #include "steps/conv2d.h"  // BLASNET_CONV_CHUNK_KB
 
@@ -99,6 +103,9 @@ int main(int argc, char** argv) {
   run.steps = steps;
   double best = 1e9;
   double cpuTotal = 0;
+#ifdef BLASNET_PHASE_TIMING
+  phase::g_totals = phase::Totals();
+#endif
   for (int rep = 0; rep < 3; rep++) {
     run.firstStep = 4 + rep * steps;
     const double c0 = CpuNow(), t0 = Now();
@@ -112,6 +119,38 @@ int main(int argc, char** argv) {
     cpuTotal += (CpuNow() - c0) / steps;
     best = std::min(best, t);
   }
+#ifdef BLASNET_PHASE_TIMING
+  {
+    // The plan's steps as plan_compile.cc forms them: a dense or conv2d step takes the activation
+    // step right after it.
+    std::vector<std::string> names;
+    for (size_t i = 0; i < spec.layers.size(); i++) {
+      const LayerKind k = spec.layers[i].kind;
+      std::string name = kLayerKinds[int(k)].name;
+      if ((k == LayerKind::dense || k == LayerKind::conv2d) && i + 1 < spec.layers.size() &&
+          spec.layers[i + 1].kind == LayerKind::activation) {
+        name += " + activation";
+        i++;
+      }
+      names.push_back(std::to_string(names.size()) + " " + name);
+    }
+    const double per = 1e3 / (3.0 * steps);
+    const phase::Totals& t = phase::g_totals;
+    std::printf("  ms per step, mean of the 3 rounds' steps; wall, then the calling thread's CPU (at 1 thread: the phase's work)\n");
+    std::printf("  %-28s %9s %9s %9s %9s\n", "step", "fwd wall", "fwd cpu", "bwd wall", "bwd cpu");
+    phase::Time sum = {t.loss.wall + t.update.wall, t.loss.cpu + t.update.cpu};
+    for (size_t i = 0; i < names.size(); i++) {
+      const phase::Time f = t.forward[i], b = t.backward[i];
+      std::printf("  %-28s %9.3f %9.3f %9.3f %9.3f\n", names[i].c_str(), f.wall * per, f.cpu * per, b.wall * per, b.cpu * per);
+      sum.wall += f.wall + b.wall;
+      sum.cpu += f.cpu + b.cpu;
+    }
+    std::printf("  %-28s %9.3f %9.3f\n", "loss", t.loss.wall * per, t.loss.cpu * per);
+    std::printf("  %-28s %9.3f %9.3f   (backward includes each step's update when the plan fuses it)\n", "update",
+                t.update.wall * per, t.update.cpu * per);
+    std::printf("  %-28s %9.3f %9.3f\n", "sum of phases", sum.wall * per, sum.cpu * per);
+  }
+#endif
   // The GEMM-only bound: the step's GEMMs on the whole batch, each alone (best of 5).
   struct G {
     const char* name;
