@@ -75,6 +75,9 @@ const GEOMETRIES: { rows: number; g: Window2d }[] = [
   // col2im's run saves: its row-by-row path).
   { rows: 2, g: window2d(2, 5, 6, [3, 3], { pad: [2, 1], padEnd: [2, 1] }) },
   { rows: 2, g: window2d(2, 90, 9, [7, 7], { pad: [3, 3] }) },
+  // 2x2 windows with stride 2 (native max pooling's vectorized rows) on odd sizes, with padding
+  { rows: 2, g: window2d(3, 9, 37, [2, 2], { stride: [2, 2] }) },
+  { rows: 3, g: window2d(2, 7, 9, [2, 2], { stride: [2, 2], pad: [1, 1] }) },
 ];
 // Seeded random geometries: padding at most half the effective kernel (what the pooling layers allow).
 const SHAPES = new SeededRng(4242);
@@ -157,6 +160,8 @@ for (const { rows, g } of GEOMETRIES) {
 // anywhere; the maxima's signs and NaN positions compared exactly.
 for (const { rows, g } of [
   { rows: 3, g: window2d(2, 6, 8, [2, 2], { stride: [2, 2] }) },
+  { rows: 2, g: window2d(3, 9, 37, [2, 2], { stride: [2, 2] }) }, // odd sizes, rows longer than a vector
+  { rows: 2, g: window2d(2, 7, 9, [2, 2], { stride: [2, 2], pad: [1, 1] }) }, // padded edges
   { rows: 2, g: window2d(3, 7, 7, [3, 3], { stride: [1, 2] }) },
   { rows: 2, g: window2d(2, 6, 6, [3, 3], { pad: [1, 1] }) },
 ]) {

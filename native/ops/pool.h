@@ -110,6 +110,33 @@ BN_OP_INLINE void MaxFixed(float* yr, int32_t* ar, const float* xp, int W, int64
   }
 }
 
+// Max pooling of the outputs [owA, owB) of one output row for 2x2 windows with stride 2 (dilation
+// 1) that lie inside the input: MaxFixed<2>'s choice (the first largest tap in row-major order)
+// made tap by tap with selects, so the loop over outputs vectorizes (MaxFixed's per-window loops do
+// not). NaN is left to MaxFixed<2>: a row holding one is pooled again by it (its first NaN wins).
+BN_OP_INLINE void Max2x2Stride2(float* __restrict__ yr, int32_t* __restrict__ ar, const float* xp, int W, int64_t h0,
+                                int pad, int owA, int owB) {
+  const float* __restrict__ r0 = xp + h0 * W - pad;
+  const float* __restrict__ r1 = r0 + W;
+  const int32_t base = int32_t(h0 * W - pad);
+  int nan = 0;
+  for (int ow = owA; ow < owB; ow++) {
+    const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+    float m = v0;
+    int32_t t = 0;
+    t = v1 > m ? 1 : t;
+    m = v1 > m ? v1 : m;
+    t = v2 > m ? W : t;
+    m = v2 > m ? v2 : m;
+    t = v3 > m ? W + 1 : t;
+    m = v3 > m ? v3 : m;
+    nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+    yr[ow] = m;
+    ar[ow] = base + 2 * ow + t;
+  }
+  if (nan) MaxFixed<2>(yr, ar, xp, W, h0, 2, pad, owA, owB);
+}
+
 }  // namespace pool_detail
 
 // y = the largest x of each window (padding never wins); argmax = h*W + w of the first largest
@@ -142,7 +169,9 @@ BN_OP_INLINE void MaxPool2dForward(float* y, int32_t* argmax, const float* x, in
       const bool rows_inside = h0 >= 0 && h0 + kH <= H;
       if (fixed && rows_inside) {
         pool_detail::MaxWindows(yr, ar, xp, g, h0, 0, owA);
-        if (kH == 2) {
+        if (kH == 2 && g.strideW == 2) {
+          pool_detail::Max2x2Stride2(yr, ar, xp, W, h0, g.padLeft, owA, owB);
+        } else if (kH == 2) {
           pool_detail::MaxFixed<2>(yr, ar, xp, W, h0, g.strideW, g.padLeft, owA, owB);
         } else {
           pool_detail::MaxFixed<3>(yr, ar, xp, W, h0, g.strideW, g.padLeft, owA, owB);
