@@ -27,6 +27,13 @@ struct CompileContext {
   // The scratch every conv2d step shares (ws.cols, ws.gemmOut): the largest any step asks for.
   int64_t colsSize = 0, gemmOutSize = 0;
 
+  // Whether the step after the current one (past an activation FuseActivation took) is a max
+  // pooling step (a conv2d step runs it inside its own passes: steps/conv2d.h).
+  bool MaxPoolFollows() const { return i + 1 < spec.layers.size() && spec.layers[i + 1].kind == LayerKind::maxPool2d; }
+
+  // The step compiled just before the current one, or null.
+  Op* Previous() { return ws.ops.empty() ? nullptr : &ws.ops.back(); }
+
   // A dense or conv2d step takes the activation step right after it into its own passes.
   void FuseActivation(Op& op) {
     if (i + 1 < spec.layers.size() && spec.layers[i + 1].kind == LayerKind::activation) {

@@ -8,7 +8,8 @@
  * The first model's convolution runs in several chunks of samples (native/steps/conv2d.h: its unrolled input
  * is over 100 KB a sample), with a partial last chunk; the second has every image step: strided and
  * padded convolutions, batch norm in training mode, max and average pooling, a residual block with
- * layer norm inside, dropout, global average pooling.
+ * layer norm inside, dropout, global average pooling; the third, max pooling fused into the conv
+ * step before it and kept apart from it.
  *
  * The plans are built at 2 threads (the conv and pooling steps then split each batch over two).
  *
@@ -74,6 +75,26 @@ const CASES: Case[] = [
       batchNorm(),
       globalAvgPool2d(),
       dense(4),
+    ],
+    batchSize: 8,
+    rows: 21,
+  },
+  {
+    // native/steps/conv2d.h runs a max pooling step inside the conv step before it when the conv's
+    // activation is linear or relu: odd planes (a row and a column no 2x2 window reaches), no bias,
+    // overlapping padded windows (the generic pooling path), chunks ending mid-batch; after a sigmoid
+    // the two steps stay apart.
+    name: "conv + max pooling fused (linear, relu) on odd sizes and padded windows, and apart (sigmoid)",
+    inputShape: [2, 9, 7],
+    layers: () => [
+      conv2d(4, 3, { padding: 1, useBias: false }),
+      maxPool2d(2),
+      conv2d(5, 3, { padding: 1, activation: "relu" }),
+      maxPool2d(3, { stride: 2, padding: 1 }),
+      conv2d(6, 1, { activation: "sigmoid" }),
+      maxPool2d(2),
+      flatten(),
+      dense(3),
     ],
     batchSize: 8,
     rows: 21,

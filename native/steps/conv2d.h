@@ -12,6 +12,16 @@
 //             cache); dW (+)= dY' cols^T; dcols = W^T dY' into the cols buffer (beta 0: no clearing
 //             pass), dx = col2im(dcols) (not for the first layer)
 //
+// A max pooling step right after the conv (its activation linear or relu) runs inside the conv's
+// passes (ConvPoolForwardChunk, ConvPoolDeltaChunk): forward, each output plane is pooled
+// (ops::MaxPool2dForward) right after its bias and activation, while it is in L1; backward, the
+// pooling's gradient is masked by relu' at the pooled outputs (ops::ActivationBackward; relu'(y) is
+// the same at a window's argmax as at its pooled output) and scattered by ops::MaxPool2dBackward
+// straight into dY'. The conv's activation map (rows, outC, outH, outW) then never goes to memory:
+// it was written, read by the pooling, and read again in backward with the pooling's full-size
+// gradient, itself written and read: five passes over 6.4 MB for T5's first conv. The results are the unfused passes' bit for bit (relu'
+// selects: a zero gradient stays zero wherever it is applied). Other activations keep the plain path.
+//
 // At more than one thread (plan_threads.h, plan_region.h) the batch's samples are split over the
 // plan's threads, each running the chunk loop above over its share with its own two workspaces and
 // single-threaded GEMMs; backward, each thread's dW goes into its own buffer (thread 0's into dW) and
@@ -26,6 +36,7 @@
 
 #include "../ops/activations.h"
 #include "../ops/conv.h"
+#include "../ops/pool.h"
 #include "../plan_activations.h"
 #include "../plan_isa.h"
 #include "../plan_region.h"
@@ -35,21 +46,44 @@
 namespace blasnet {
 namespace plan {
 
-// Samples per conv chunk: the unrolled input of a chunk, K x chunk*outH*outW floats, is kept to
-// about BLASNET_CONV_CHUNK_KB so that im2col writes it into the cache the GEMM then reads it from.
+// Samples per conv chunk: the unrolled input of a chunk, K x chunk*outH*outW floats, and its GEMM
+// output, outC x chunk*outH*outW, are each kept to about BLASNET_CONV_CHUNK_KB so that im2col writes
+// the one into the cache the GEMM then reads it from, and the pass after the GEMM finds the other
+// there. (By K alone, T5's first conv, K = 9 and 32 channels, ran 37-sample chunks with a 3.7 MB
+// GEMM output; by the larger of K and outC it runs 10-sample chunks: T5 at 1 thread, process CPU
+// per step, alternating on a loaded machine: 25.1 / 23.4 ms by K, 23.2 / 23.2 ms by the larger.)
 // Measured with test/native/plan_step_timing.cc (T5, batch 64, 1 OpenBLAS thread, process CPU time
 // per step, two rounds, on a loaded machine): 256 KB 23.0 / 25.8 ms, 1024 KB 22.8 / 26.1 ms,
 // 4096 KB 24.7 / 26.2 ms, the whole batch at once (64 MB) 31.9 / 29.6 ms.
 #ifndef BLASNET_CONV_CHUNK_KB
 #define BLASNET_CONV_CHUNK_KB 1024
 #endif
-inline int64_t ConvChunk(int64_t k, int64_t outHW, int64_t batch) {
-  const int64_t perSample = k * outHW * int64_t(sizeof(float));
+inline int64_t ConvChunk(int64_t k, int64_t outChannels, int64_t outHW, int64_t batch) {
+  const int64_t perSample = std::max(k, outChannels) * outHW * int64_t(sizeof(float));
   const int64_t n = (int64_t(BLASNET_CONV_CHUNK_KB) * 1024) / std::max<int64_t>(perSample, 1);
   return std::clamp<int64_t>(n, 1, batch);
 }
 
 // --- forward and backward (templates: Op and Workspace are composed after the step files) ------
+
+// With a max pooling step fused in (op.poolA): the chunk of samples [n0, n0 + nc)'s GEMM output
+// y (outC, nc*HW), plane by plane: bias and activation into `plane` (HW floats, the chunk's cols,
+// free after the GEMM: it stays in L1, and y is only read), then pooled into the pooling step's
+// output and argmax (its own buffers, (rows, outC, poolHW)).
+template <class Op>
+BN_INLINE void ConvPoolForwardChunk(Op& op, float* __restrict__ plane, const float* y, int64_t n0, int64_t nc) {
+  const int64_t C = op.outChannels, HW = op.outHW, n = nc * HW;
+  for (int64_t s = 0; s < nc; s++) {
+    const int64_t at = (n0 + s) * op.poolOut;
+    for (int64_t c = 0; c < C; c++) {
+      const float* src = y + c * n + s * HW;
+      const float bias = op.b ? op.b[c] : 0.0f;
+      for (int64_t j = 0; j < HW; j++) plane[j] = src[j] + bias;
+      ActForward(op.act, plane, plane, HW, op.alpha);
+      ops::MaxPool2dForward(op.poolA + at + c * op.poolHW, op.poolArgmax + at + c * op.poolHW, plane, 1, op.poolWin);
+    }
+  }
+}
 
 // The chunks of samples [r0, r1), through the workspaces cols (k, chunk*outHW) and gemmOut
 // (outChannels, chunk*outHW).
@@ -63,6 +97,10 @@ BN_INLINE void ConvForwardRows(Op& op, float* cols, float* gemmOut, int64_t r0, 
     float* y = gemmOut;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(C), int(n), int(K), 1.0f, op.w, int(K), cols, int(n),
                 0.0f, y, int(n));
+    if (op.poolA) {
+      ConvPoolForwardChunk(op, cols, y, n0, nc);
+      continue;
+    }
     // (outC, nc, HW) -> (nc, outC, HW), the bias added and the activation applied on the way (on
     // the destination row, still in L1).
     for (int64_t s = 0; s < nc; s++) {
@@ -123,20 +161,47 @@ BN_INLINE void ConvDeltaChunk(Activation act, float* dy, double* sums, const flo
   }
 }
 
+// With a max pooling step fused in: one chunk's dY' (outC, nc*HW) from the pooling's gradient d
+// (rows, outC, poolHW), which is masked in place by the activation's derivative at the pooled
+// outputs, then scattered to the argmax positions; each channel's sum added to sums (double), as
+// ConvDeltaChunkT does.
+template <class Op>
+BN_INLINE void ConvPoolDeltaChunk(Op& op, float* __restrict__ dy, double* __restrict__ sums, float* d, int64_t n0,
+                                  int64_t nc) {
+  const int64_t C = op.outChannels, HW = op.outHW, n = nc * HW;
+  for (int64_t c = 0; c < C; c++) {
+    double sum = 0.0;
+    for (int64_t s = 0; s < nc; s++) {
+      const int64_t at = (n0 + s) * op.poolOut + c * op.poolHW;
+      const float* pooled = op.poolA + at;
+      float* o = dy + c * n + s * HW;
+      ActBackward(op.act, d + at, pooled, pooled, op.poolHW, op.alpha);  // relu: y stands in for x
+      ops::MaxPool2dBackward(o, d + at, op.poolArgmax + at, 1, op.poolWin);
+      if (sums) sum += ops::SumDouble(o, HW);
+    }
+    if (sums) sums[c] += sum;
+  }
+}
+
 // The chunks of samples [r0, r1) of d (rows, outC, HW): dW over them into dw (overwritten: the
 // first chunk's GEMM has beta 0), each channel's sum of dY' added to sums (double; null without a
-// bias), dx into other (when op.needDx).
+// bias), dx into other (when op.needDx). With a max pooling step fused in, d is the pooling's
+// gradient (rows, outC, poolHW), overwritten.
 template <class Op>
-BN_INLINE void ConvBackwardRows(Op& op, float* cols, float* dy, const float* d, float* other, int64_t r0, int64_t r1,
+BN_INLINE void ConvBackwardRows(Op& op, float* cols, float* dy, float* d, float* other, int64_t r0, int64_t r1,
                                 float* dw, double* sums) {
   const int64_t C = op.outChannels, HW = op.outHW, K = op.k;
   for (int64_t n0 = r0; n0 < r1; n0 += op.chunk) {
     const int64_t nc = std::min(op.chunk, r1 - n0);
     const int64_t n = nc * HW;
-    const float* dAt = d + n0 * op.out;
-    const float* aAt = op.a + n0 * op.out;
-    const float* zAt = op.z ? op.z + n0 * op.out : aAt;
-    ConvDeltaChunk(op.act, dy, sums, dAt, zAt, aAt, nc, C, HW, op.alpha);
+    if (op.poolA) {
+      ConvPoolDeltaChunk(op, dy, sums, d, n0, nc);
+    } else {
+      const float* dAt = d + n0 * op.out;
+      const float* aAt = op.a + n0 * op.out;
+      const float* zAt = op.z ? op.z + n0 * op.out : aAt;
+      ConvDeltaChunk(op.act, dy, sums, dAt, zAt, aAt, nc, C, HW, op.alpha);
+    }
     ops::Im2col(cols, n, op.inPtr + n0 * op.in, int(nc), op.win);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(C), int(K), int(n), 1.0f, dy, int(n), cols, int(n),
                 n0 == r0 ? 0.0f : 1.0f, dw, int(K));
@@ -188,6 +253,14 @@ struct Conv2dStep {
   struct Fields {
     // k = C*kH*kW, outChannels, outHW = outH*outW; runs in chunks of `chunk` samples
     int64_t outChannels = 0, k = 0, outHW = 0, chunk = 0;
+    // A max pooling step right after, fused in (see the top of this file): poolsNext is set here,
+    // the rest by that step's Compile (steps/max_pool2d.h): its output and argmax (B, outC,
+    // poolHW), poolOut = outC*poolHW, and its window over one channel plane.
+    bool poolsNext = false;
+    float* poolA = nullptr;
+    int32_t* poolArgmax = nullptr;
+    int64_t poolOut = 0, poolHW = 0;
+    ops::Window2d poolWin;
   };
 
   template <class D, class R>
@@ -229,12 +302,13 @@ struct Conv2dStep {
     op.db = l.biasOffset >= 0 ? c.grads + l.biasOffset : nullptr;
     c.own.push_back({l.weightOffset, l.weightOffset + op.outChannels * op.k});
     if (l.biasOffset >= 0) c.own.push_back({l.biasOffset, l.biasOffset + op.outChannels});
-    op.chunk = ConvChunk(op.k, op.outHW, c.B);
+    op.chunk = ConvChunk(op.k, op.outChannels, op.outHW, c.B);
     c.colsSize = std::max(c.colsSize, op.k * op.chunk * op.outHW);
     c.gemmOutSize = std::max(c.gemmOutSize, op.outChannels * op.chunk * op.outHW);
     c.FuseActivation(op);
+    op.poolsNext = c.MaxPoolFollows() && (op.act == Activation::linear || op.act == Activation::relu);
     op.z = ops::ActivationBackwardReadsInput(op.act) ? c.ws.Alloc(c.B * op.out) : nullptr;
-    op.a = c.ws.Alloc(c.B * op.out);
+    op.a = op.poolsNext ? nullptr : c.ws.Alloc(c.B * op.out);  // fused: no activation map
   }
 
   template <class Op, class W>

@@ -1,5 +1,7 @@
 // The fused plan's max pooling step over (C, H, W) samples (ops/pool.h): output (C, outH, outW);
-// the forward pass keeps each output's argmax for the backward pass.
+// the forward pass keeps each output's argmax for the backward pass. Right after a conv2d step
+// whose activation is linear or relu, both passes run inside the conv's (steps/conv2d.h): this
+// step keeps its buffers and only hands the conv its input gradient unchanged.
 #pragma once
 #include <cstdint>
 
@@ -16,6 +18,7 @@ struct MaxPool2dStep {
   struct Desc {};
   struct Fields {
     int32_t* argmax = nullptr;  // (B, out) index within the channel plane
+    bool pooledByConv = false;  // fused into the conv2d step before it
   };
 
   template <class D, class R>
@@ -39,11 +42,22 @@ struct MaxPool2dStep {
     op.out = l.window.channels * l.window.outH * l.window.outW;
     op.a = c.ws.Alloc(c.B * op.out);
     op.argmax = c.ws.AllocInt(c.B * op.out);
+    if (auto* conv = c.Previous(); conv != nullptr && conv->poolsNext) {
+      conv->poolA = op.a;
+      conv->poolArgmax = op.argmax;
+      conv->poolOut = op.out;
+      conv->poolHW = l.window.outH * l.window.outW;
+      conv->poolWin = op.win;
+      conv->poolWin.channels = 1;  // called plane by plane
+      op.pooledByConv = true;
+    }
   }
 
   template <class Op, class W>
   BN_INLINE static void Forward(Op& op, W& ws, int64_t rows, bool, Rng&) {
-    if (const int T = ws.RegionThreads(rows); T > 1) {
+    if (op.pooledByConv) {
+      // Already pooled by the conv's forward pass.
+    } else if (const int T = ws.RegionThreads(rows); T > 1) {
       ws.RunRegion(MakeRegion(RegionPart::maxPoolForward, &op, &ws, rows, T));
     } else {
       ops::MaxPool2dForward(op.a, op.argmax, op.inPtr, int(rows), op.win);
@@ -53,6 +67,7 @@ struct MaxPool2dStep {
 
   template <class Op, class W>
   BN_INLINE static float* Backward(Op& op, W& ws, float* d, float* other, int64_t rows) {
+    if (op.pooledByConv) return d;  // the conv's backward pass scatters d itself
     if (const int T = ws.RegionThreads(rows); T > 1) {
       ws.RunRegion(MakeRegion(RegionPart::maxPoolBackward, &op, &ws, rows, T, d, other));
     } else {
