@@ -36,6 +36,7 @@ const PATH_ERRORS: Readonly<Record<string, string>> = {
   EDQUOT: "disk quota exceeded",
   EROFS: "read-only file system",
   ENAMETOOLONG: "file name too long",
+  ELOOP: "too many levels of symbolic links (a loop of links)",
 };
 
 /** A system error about a path the user gave, or null. */

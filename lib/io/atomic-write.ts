@@ -134,12 +134,35 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
+ * Create the directory `dir` (and its parents) if missing. When something stands in the way, mkdir's
+ * error is thrown with a message that names `dir` and says what to give, in place of "EEXIST: file
+ * already exists, mkdir ..." (its code, syscall and path are kept for callers that read them).
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const problem =
+      err.code === "EEXIST" || err.code === "ENOTDIR"
+        ? "is a file (or a path through a file), not a directory"
+        : err.code === "ELOOP"
+          ? "is a loop of symbolic links"
+          : err.code === "EACCES" || err.code === "EPERM" || err.code === "EROFS"
+            ? `cannot be created here (${err.code}: not writable)`
+            : null;
+    if (err instanceof Error && problem !== null) err.message = `${dir}: ${problem}: give the path of a directory to write into (it is created if missing)`;
+    throw e;
+  }
+}
+
+/**
  * Replace `path` with `data` atomically (its directory is created if missing). A link at `path` is
  * replaced, never followed. On failure the old file is intact and the temporary file removed.
  */
 export async function atomicWriteFile(path: string, data: Uint8Array | string, faults?: WriteFaults): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const tmp = tempName(path);
   const done = markLive(tmp);

@@ -19,10 +19,10 @@
  * Loading reads model.json, then the weights file it names; if that file vanished because a
  * concurrent save replaced the model, it reads model.json again.
  */
-import { readdir, rename, unlink, link, mkdir } from "node:fs/promises";
+import { readdir, rename, unlink, link } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe } from "../core/matrix.js";
-import { isStale, liveSnapshot, markLive, syncDir, tempName, uniqueName, writeNewFile, type WriteFaults } from "./atomic-write.js";
+import { isStale, liveSnapshot, makeDirectory, markLive, syncDir, tempName, uniqueName, writeNewFile, type WriteFaults } from "./atomic-write.js";
 import { openRegularFile, readExactly } from "../core/regular-file.js";
 import { ModelFileError } from "./safetensors.js";
 
@@ -173,7 +173,7 @@ export async function removeStaleFiles(dir: string): Promise<number> {
  */
 export async function writeModelDir(dir: string, weights: Uint8Array, manifestFor: (weightsFile: string) => string, faults?: WriteFaults): Promise<void> {
   dir = resolve(dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   faults?.at?.("cleanup", dir);
   await removeStaleFiles(dir);
 

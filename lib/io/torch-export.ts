@@ -11,12 +11,11 @@
  *   blasnet.json       the blasnet model's config and column names: what import-torch rebuilds from
  *   README.md          how to run it on one machine and on several
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import type { Sequential } from "../nn/sequential.js";
-import { atomicWriteFile } from "./atomic-write.js";
+import { atomicWriteFile, makeDirectory } from "./atomic-write.js";
 import type { DataInfo } from "./model-file.js";
 import { encodeSafetensors, type Tensor } from "./safetensors.js";
 import { modelPy } from "./torch-model-py.js";
@@ -128,6 +127,6 @@ export async function exportTorch(model: Sequential, dir: string, options: Torch
     ["README.md", readme(spec)],
     [TORCH_MANIFEST_FILE, JSON.stringify(manifest, null, 2) + "\n"],
   ];
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   for (const [name, data] of files) await atomicWriteFile(join(dir, name), data);
 }
