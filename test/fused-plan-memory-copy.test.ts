@@ -129,6 +129,27 @@ describe.skipIf(!addon)("native fused plan: the copy of a run's rows runs beside
     plan.dispose();
   });
 
+  it("float targets and the plan's parameters transferred away while the worker trains: the run rejects naming params, nothing else is written", async () => {
+    const spec = makeSpec({ inFeatures: 64, hidden: [48], between: [act("tanh")], outFeatures: 6, batchSize: 32, rows: 2000, loss: MSE, optimizer: sgd({ momentum: 0.9 }) });
+    const data = makeData(spec, 2000, 31);
+    const buffers = makeBuffers(spec, 32);
+    const plan = fused(spec, buffers) as NativeFusedPlan;
+    const y = (data.y as Float32Array).slice();
+    const run: StepRun = { ...makeRun(data, 32, 0, 60, 1, 0.01), y };
+    addon!.planCopyPace(200);
+    const pending = plan.runSteps(run);
+    addon!.planCopyPace(0);
+    expect(plan.copiedRows).toBe(1920);
+    structuredClone(y.buffer, { transfer: [y.buffer as ArrayBuffer] });
+    structuredClone(buffers.params.buffer, { transfer: [buffers.params.buffer as ArrayBuffer] });
+    const after = Array.from({ length: 8 }, () => new Float32Array(buffers.grads.length).fill(-5));
+    await expect(pending).rejects.toThrow(/^Cannot write back the results of runSteps: buffers\.params was detached/);
+    expect(after.every((a) => a.every((v) => v === -5))).toBe(true);
+    expect(plan.busy).toBe(false);
+    await expect(plan.runSteps(run)).rejects.toThrow(/buffers\.params was detached/);
+    plan.dispose();
+  });
+
   it("planCopyPace takes whole microseconds in [0, 1000000]", () => {
     expect(() => addon!.planCopyPace(-1)).toThrow(RangeError);
     expect(() => addon!.planCopyPace(1.5)).toThrow(/micros/);
