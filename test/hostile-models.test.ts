@@ -107,3 +107,14 @@ describe("names that are Object.prototype's keys", () => {
     );
   });
 });
+
+describe("inference batch sizes past the plans' limit", () => {
+  it.each([2 ** 31, 2 ** 53])("batchSize %d: predict, predictAsync and evaluate refuse it in the option's words (the plan's 'spec.batchSize' before)", async (batchSize) => {
+    const model = new Sequential([dense(2)], { inputSize: 2, seed: 1, backend: "js" });
+    model.compile({ loss: "mse", optimizer: "sgd" });
+    const message = new RegExp(`^Invalid batchSize: the number ${batchSize}; expected at most 2\\^30 \\(1,073,741,824\\) rows per forward pass$`);
+    expect(() => model.predict([[1, 2]], { batchSize })).toThrow(message);
+    await expect(model.predictAsync([[1, 2]], { batchSize })).rejects.toThrow(message);
+    await expect(model.evaluate([[1, 2]], [[1, 2]], { batchSize })).rejects.toThrow(message);
+  });
+});

@@ -172,6 +172,8 @@ const DEFAULT_INFERENCE_BATCH = 256;
 export function inferenceBatch(b: unknown): number {
   if (b === undefined) return DEFAULT_INFERENCE_BATCH;
   if (typeof b !== "number" || !Number.isInteger(b) || b < 1) throw new RangeError(`Invalid batchSize: ${describe(b)}; expected an integer >= 1`);
+  // The plans' limit: said here, in the words of the option, rather than as a plan's spec.batchSize.
+  if (b > 2 ** 30) throw new RangeError(`Invalid batchSize: ${describe(b)}; expected at most 2^30 (1,073,741,824) rows per forward pass`);
   return b;
 }
 
