@@ -235,6 +235,13 @@ describe("biasAdd / biasGrad", () => {
   it("rejects a short bias and a short dy, naming them", () => {
     expect(() => ts.biasAdd(new Float32Array(6), new Float32Array(2), 2, 3)).toThrow(/bias \(cols\).*at least 3.*received 2/);
     expect(() => ts.biasGrad(new Float32Array(3), new Float32Array(5), 2, 3, 0)).toThrow(/dy \(rows,cols\).*at least 6/);
+    // Every argument of both kernels, in the order they are named (one condition tests them all; the message names the first out of range).
+    expect(() => ts.biasAdd(new Float32Array(5), new Float32Array(3), 2, 3)).toThrow(/y \(rows,cols\).*at least 6.*received 5/);
+    expect(() => ts.biasAdd(new Float32Array(6), new Float32Array(3), 2.5, 3)).toThrow(/Invalid rows: 2.5/);
+    expect(() => ts.biasAdd(new Float32Array(6), new Float32Array(3), 2, NaN)).toThrow(/Invalid cols: NaN/);
+    expect(() => ts.biasGrad(new Float32Array(2), new Float32Array(6), 2, 3, 0)).toThrow(/db \(cols\).*at least 3.*received 2/);
+    expect(() => ts.biasGrad(new Float32Array(2), new Float32Array(5), 2, 3, 0)).toThrow(/db \(cols\)/);
+    expect(() => ts.biasGrad(new Float32Array(3), new Float32Array(6), -1, 3, 0)).toThrow(/Invalid rows: -1/);
   });
 });
 
@@ -343,6 +350,14 @@ describe("activations", () => {
     }
     expect(() => ts.activationForward("relu", f, new Float32Array(3), 4, 0)).toThrow(/x \(n\).*at least 4.*received 3/);
     expect(() => ts.activationBackward("sigmoid", f, f, f, new Float32Array(2), 4, 0)).toThrow(/y \(n\)/);
+    expect(() => ts.activationForward("relu", new Float32Array(3), f, 4, 0)).toThrow(/y \(n\).*at least 4.*received 3/);
+    expect(() => ts.activationForward("relu", f, f, -4, 0)).toThrow(/Invalid n: -4/);
+    expect(() => ts.activationBackward("relu", new Float32Array(3), f, f, f, 4, 0)).toThrow(/dx \(n\).*at least 4.*received 3/);
+    expect(() => ts.activationBackward("relu", f, new Float32Array(3), f, f, 4, 0)).toThrow(/dy \(n\)/);
+    expect(() => ts.activationBackward("relu", f, f, new Float32Array(3), new Float32Array(0), 4, 0)).toThrow(/x \(n\)/);
+    expect(() => ts.activationBackward("relu", f, f, f, f, 1.5, 0)).toThrow(/Invalid n: 1.5/);
+    // linear reads neither x nor y.
+    expect(() => ts.activationBackward("linear", f, f, new Float32Array(0), new Float32Array(0), 4, 0)).not.toThrow();
   });
 });
 
@@ -471,6 +486,11 @@ describe("losses", () => {
   it("an empty batch has no mean: NaN, and writes nothing", () => {
     const grad = Float32Array.from([5]);
     expect(ts.regressionLoss("mse", grad, new Float32Array(0), new Float32Array(0), 0, 1)).toBeNaN();
+    const four = new Float32Array(4);
+    expect(() => ts.regressionLoss("mse", four, new Float32Array(3), four, 4, 1)).toThrow(/pred \(n\).*at least 4.*received 3/);
+    expect(() => ts.regressionLoss("mae", four, four, new Float32Array(3), 4, 1)).toThrow(/target \(n\).*at least 4.*received 3/);
+    expect(() => ts.regressionLoss("huber", new Float32Array(3), four, four, 4, 1)).toThrow(/grad \(n\).*at least 4.*received 3/);
+    expect(() => ts.regressionLoss("mse", null, four, four, -1, 1)).toThrow(/Invalid n: -1/);
     expect(ts.softmaxCrossEntropy(grad, new Float32Array(0), new Int32Array(0), 0, 3)).toBeNaN();
     expect(ts.softmaxCrossEntropyDense(grad, new Float32Array(0), new Float32Array(0), 0, 3)).toBeNaN();
     expect(ts.bceWithLogits(grad, new Float32Array(0), new Float32Array(0), 0)).toBeNaN();

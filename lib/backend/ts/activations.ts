@@ -1,17 +1,16 @@
 /**
  * The activation kernels of the TypeScript backend: size checks, then the loops of the activation's
- * one definition (lib/ops/activations.ts).
+ * one definition (lib/ops/activations.ts). Each tests its sizes in one condition and words the error
+ * only when it fails (check.ts says why).
  */
 import type { ElementwiseActivation } from "../backend.js";
-import { activationDef } from "../../ops/activations.js";
-import { checkLength, checkSize } from "./check.js";
+import { activationDef, type ActivationDef } from "../../ops/activations.js";
+import { checkLength, checkSize, isSize } from "./check.js";
 
 /** y (n) = f(x) (n). `alpha` is leakyRelu's negative slope. */
 export function activationForward(act: ElementwiseActivation, y: Float32Array, x: Float32Array, n: number, alpha: number): void {
   const def = activationDef(act);
-  checkSize("n", n);
-  checkLength("x (n)", x.length, n);
-  checkLength("y (n)", y.length, n);
+  if (!(isSize(n) && x.length >= n && y.length >= n)) activationForwardError(x, y, n);
   def.forward(y, x, n, alpha);
 }
 
@@ -26,6 +25,21 @@ export function activationBackward(
   alpha: number,
 ): void {
   const def = activationDef(act);
+  const read = act === "linear" ? n : def.backwardReads === "x" ? x.length : y.length;
+  if (!(isSize(n) && dx.length >= n && dy.length >= n && read >= n)) activationBackwardError(act, def, dx, dy, x, y, n);
+  def.backward(dx, dy, x, y, n, alpha);
+}
+
+/** Throws activationForward's error for its first argument out of range. */
+function activationForwardError(x: Float32Array, y: Float32Array, n: number): never {
+  checkSize("n", n);
+  checkLength("x (n)", x.length, n);
+  checkLength("y (n)", y.length, n);
+  throw new Error("activationForward's arguments were reported out of range but none is");
+}
+
+/** Throws activationBackward's error for its first argument out of range. */
+function activationBackwardError(act: ElementwiseActivation, def: ActivationDef, dx: Float32Array, dy: Float32Array, x: Float32Array, y: Float32Array, n: number): never {
   checkSize("n", n);
   checkLength("dx (n)", dx.length, n);
   checkLength("dy (n)", dy.length, n);
@@ -33,5 +47,5 @@ export function activationBackward(
     if (def.backwardReads === "x") checkLength("x (n)", x.length, n);
     else checkLength("y (n)", y.length, n);
   }
-  def.backward(dx, dy, x, y, n, alpha);
+  throw new Error("activationBackward's arguments were reported out of range but none is");
 }

@@ -2,17 +2,14 @@
  * Bias of a dense layer: forward y = W x + b broadcasts b over the rows of the batch; backward
  * db = sum over the batch of dy.
  */
-import { checkLength, checkSize } from "./check.js";
+import { checkLength, checkSize, isSize } from "./check.js";
 
 /** Column sums in double precision, grown to the widest layer seen and reused. */
 let columnSums = new Float64Array(256);
 
 /** y (rows,cols) += bias (cols), broadcast over rows. */
 export function biasAdd(y: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  checkSize("rows", rows);
-  checkSize("cols", cols);
-  checkLength("y (rows,cols)", y.length, rows * cols);
-  checkLength("bias (cols)", bias.length, cols);
+  if (!(isSize(rows) && isSize(cols) && y.length >= rows * cols && bias.length >= cols)) biasArgumentError(rows, cols, "y (rows,cols)", y.length, rows * cols, "bias (cols)", bias.length, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) y[o + j] += bias[j];
@@ -21,10 +18,7 @@ export function biasAdd(y: Float32Array, bias: Float32Array, rows: number, cols:
 
 /** db (cols) = beta db + column sums of dy (rows,cols); beta = 0 overwrites db, 1 accumulates. */
 export function biasGrad(db: Float32Array, dy: Float32Array, rows: number, cols: number, beta: number): void {
-  checkSize("rows", rows);
-  checkSize("cols", cols);
-  checkLength("db (cols)", db.length, cols);
-  checkLength("dy (rows,cols)", dy.length, rows * cols);
+  if (!(isSize(rows) && isSize(cols) && dy.length >= rows * cols && db.length >= cols)) biasArgumentError(rows, cols, "db (cols)", db.length, cols, "dy (rows,cols)", dy.length, rows * cols);
   if (columnSums.length < cols) columnSums = new Float64Array(cols);
   const sums = columnSums;
   sums.fill(0, 0, cols);
@@ -38,4 +32,13 @@ export function biasGrad(db: Float32Array, dy: Float32Array, rows: number, cols:
   } else {
     for (let j = 0; j < cols; j++) db[j] = beta * db[j] + sums[j];
   }
+}
+
+/** Throws the error of a bias kernel's first argument out of range, in checkSize / checkLength's words (see check.ts). */
+function biasArgumentError(rows: number, cols: number, first: string, firstLength: number, firstNeeds: number, second: string, secondLength: number, secondNeeds: number): never {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  checkLength(first, firstLength, firstNeeds);
+  checkLength(second, secondLength, secondNeeds);
+  throw new Error("A bias kernel's arguments were reported out of range but none is");
 }

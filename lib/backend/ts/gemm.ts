@@ -26,7 +26,7 @@
  *   It adds the products in the blocked kernel's order (see rowsTimesBt), so C is the same to the
  *   bit whichever path computes it.
  */
-import { checkLength, checkSize } from "./check.js";
+import { checkLength, checkSize, isSize } from "./check.js";
 
 /** Columns of C (and B) per block. */
 const NC = 512;
@@ -60,19 +60,27 @@ export function gemm(
   beta: number,
   c: Float32Array,
 ): void {
-  checkSize("m", m);
-  checkSize("n", n);
-  checkSize("k", k);
-  checkLength(transA ? "a (k,m)" : "a (m,k)", a.length, m * k);
-  checkLength(transB ? "b (n,k)" : "b (k,n)", b.length, k * n);
-  checkLength("c (m,n)", c.length, m * n);
-
+  // One condition; the message only when it fails (see check.ts: this keeps gemm small enough to inline).
+  if (!(isSize(m) && isSize(n) && isSize(k) && a.length >= m * k && b.length >= k * n && c.length >= m * n)) {
+    gemmArgumentError(transA, transB, m, n, k, a, b, c);
+  }
   if (m * n * k <= SMALL && alpha !== 0) {
     // A(i,p) = a[i * ars + p * acs], B(p,j) = b[p * brs + j * bcs].
     smallGemm(c, m, n, k, alpha, a, transA ? 1 : k, transA ? m : 1, b, transB ? 1 : n, transB ? k : 1, beta);
     return;
   }
   largeGemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+}
+
+/** Throws the error of gemm's first argument that is out of range. */
+function gemmArgumentError(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): never {
+  checkSize("m", m);
+  checkSize("n", n);
+  checkSize("k", k);
+  checkLength(transA ? "a (k,m)" : "a (m,k)", a.length, m * k);
+  checkLength(transB ? "b (n,k)" : "b (k,n)", b.length, k * n);
+  checkLength("c (m,n)", c.length, m * n);
+  throw new Error("gemm's arguments were reported out of range but none is");
 }
 
 /**

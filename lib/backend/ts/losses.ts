@@ -13,7 +13,7 @@
  */
 import type { RegressionLoss } from "../backend.js";
 import { sigmoid } from "../../ops/activations.js";
-import { checkLength, checkSize } from "./check.js";
+import { checkLength, checkSize, isSize } from "./check.js";
 
 /** mean_i e(pred_i - target_i) over n values, e = MSE d^2, MAE |d| or Huber; grad (n) = d mean / d pred. */
 export function regressionLoss(
@@ -25,10 +25,7 @@ export function regressionLoss(
   delta: number,
   weights: Float32Array | null = null,
 ): number {
-  checkSize("n", n);
-  checkLength("pred (n)", pred.length, n);
-  checkLength("target (n)", target.length, n);
-  if (grad !== null) checkLength("grad (n)", grad.length, n);
+  if (!(isSize(n) && pred.length >= n && target.length >= n && (grad === null || grad.length >= n))) regressionLossError(grad, pred, target, n);
   const cols = rowWidth(weights, n);
   switch (kind) {
     case "mse":
@@ -40,6 +37,15 @@ export function regressionLoss(
     default:
       throw new RangeError(`Unknown regression loss ${JSON.stringify(kind)}; expected "mse", "mae" or "huber"`);
   }
+}
+
+/** Throws regressionLoss's error for its first argument out of range (it tests them in one condition: check.ts says why). */
+function regressionLossError(grad: Float32Array | null, pred: Float32Array, target: Float32Array, n: number): never {
+  checkSize("n", n);
+  checkLength("pred (n)", pred.length, n);
+  checkLength("target (n)", target.length, n);
+  if (grad !== null) checkLength("grad (n)", grad.length, n);
+  throw new Error("regressionLoss's arguments were reported out of range but none is");
 }
 
 /**

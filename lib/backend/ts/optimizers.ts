@@ -7,7 +7,7 @@
  */
 import { optimizerDef, type OptimizerName } from "../../optim/index.js";
 import type { Hyper } from "../../optim/optimizer.js";
-import { checkLength, checkSize } from "./check.js";
+import { checkLength, checkSize, isSize } from "./check.js";
 
 /** One update over n parameters: param, grad (n), state (slots · n). See Kernels.optimizerStep. */
 export function optimizerStep(
@@ -21,9 +21,7 @@ export function optimizerStep(
   hyper: Hyper,
 ): void {
   const def = optimizerDef(kind);
-  checkSize("n", n);
-  checkLength("param (n)", param.length, n);
-  checkLength("grad (n)", grad.length, n);
+  if (!(isSize(n) && param.length >= n && grad.length >= n)) optimizerStepError(param, grad, n);
   if (hyper.length !== def.hyper.length) {
     throw new RangeError(`Expected ${def.hyper.length} hyperparameters for ${kind} (${def.hyper.join(", ")}) but received ${hyper.length}`);
   }
@@ -31,4 +29,12 @@ export function optimizerStep(
   if (state.length < slots * n) checkLength(`state (${slots} slots x n)`, state.length, slots * n);
   if (!Number.isInteger(step) || step < 1) throw new RangeError(`Invalid step: ${step}; expected the 1-based number of this update`);
   def.update(param, grad, state, n, lr, step, hyper);
+}
+
+/** Throws optimizerStep's error for n, param or grad (it tests them in one condition: check.ts says why). */
+function optimizerStepError(param: Float32Array, grad: Float32Array, n: number): never {
+  checkSize("n", n);
+  checkLength("param (n)", param.length, n);
+  checkLength("grad (n)", grad.length, n);
+  throw new Error("optimizerStep's arguments were reported out of range but none is");
 }
