@@ -12,7 +12,7 @@
  * on store. NaN propagates: f(NaN) = NaN; the derivative uses the same comparisons on every path.
  *
  * Adding an activation: an entry here, its twin in native/ops/activations.h (same code), and its
- * layer factory in lib/nn/activation-layers.ts.
+ * layer factory in lib/nn/layers.ts.
  */
 import type { OnnxGraph } from "./graph.js";
 
