@@ -4,8 +4,8 @@
  * terminal, and save the model (model.json + model.safetensors), the loss curve (loss.svg) and the
  * history (history.json) into --out.
  */
-import { access, constants, mkdir } from "node:fs/promises";
-import { atomicWriteFile } from "../io/atomic-write.js";
+import { access, constants } from "node:fs/promises";
+import { atomicWriteFile, makeDirectory } from "../io/atomic-write.js";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Matrix } from "../core/matrix.js";
@@ -198,7 +198,7 @@ export async function runTrain(file: string, flags: TrainFlags, out: NodeJS.Writ
   if (hint) say(hint);
   // The output directory must be writable before training starts, not after: a bad --out would
   // otherwise throw the trained model away.
-  await mkdir(flags.out, { recursive: true });
+  await makeDirectory(flags.out);
   await access(flags.out, constants.W_OK);
   const callbacks: Callback[] = flags.checkpointEvery ? [checkpoint({ dir: join(flags.out, "checkpoint"), every: flags.checkpointEvery, data: info })] : [];
   const stopper =

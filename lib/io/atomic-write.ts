@@ -10,8 +10,8 @@
  * the temporary file.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink, mkdir, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open, rename, unlink, mkdir, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 
 /**
  * Fault injection for tests (the "injectable binding" idea): `at` is called before each step of a
@@ -133,6 +133,47 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** What is at `path` when it is not a directory: "missing", "other" (a file, a device...), or stat's error. */
+async function notADirectory(path: string): Promise<"missing" | "other" | NodeJS.ErrnoException | null> {
+  try {
+    return (await stat(path)).isDirectory() ? null : "other";
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : (e as NodeJS.ErrnoException);
+  }
+}
+
+/**
+ * Create `dir` and its missing parents, one level at a time, from the deepest directory that exists.
+ * Not mkdir's `recursive` option: where a file system refuses a new directory with ENOENT under a
+ * directory that exists (procfs: /proc/self/x), Node's recursive mkdir creates the parent again and
+ * retries, forever. Here that ENOENT is thrown. A level that exists but is no directory throws mkdir's
+ * EEXIST, or the error that statting it gave (ELOOP for a loop of links, ENOTDIR), as mkdir's.
+ */
+async function createLevels(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (let found = await notADirectory(at); found !== null; found = await notADirectory(at)) {
+    if (found === "missing" && dirname(at) !== at) {
+      missing.push(at);
+      at = dirname(at);
+    } else if (found === "missing" || found === "other") {
+      await mkdir(at); // throws EEXIST: a file stands where a directory should be
+    } else {
+      throw Object.assign(found, { syscall: "mkdir" });
+    }
+  }
+  for (const level of missing.reverse()) {
+    try {
+      await mkdir(level);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const found = await notADirectory(level);
+      if (found === null) continue; // created meanwhile by another writer
+      throw found === "missing" || found === "other" ? e : Object.assign(found, { syscall: "mkdir" });
+    }
+  }
+}
+
 /**
  * Create the directory `dir` (and its parents) if missing. When something stands in the way, mkdir's
  * error is thrown with a message that names `dir` and says what to give, in place of "EEXIST: file
@@ -140,7 +181,7 @@ export async function syncDir(dir: string): Promise<void> {
  */
 export async function makeDirectory(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await createLevels(dir);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const problem =
@@ -150,7 +191,9 @@ export async function makeDirectory(dir: string): Promise<void> {
           ? "is a loop of symbolic links"
           : err.code === "EACCES" || err.code === "EPERM" || err.code === "EROFS"
             ? `cannot be created here (${err.code}: not writable)`
-            : null;
+            : err.code === "ENOENT"
+              ? "cannot be created here (ENOENT: its file system, such as /proc or /sys, does not take new directories)"
+              : null;
     if (err instanceof Error && problem !== null) err.message = `${dir}: ${problem}: give the path of a directory to write into (it is created if missing)`;
     throw e;
   }
