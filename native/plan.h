@@ -103,6 +103,11 @@ struct StepArgs {
   const float* weights = nullptr;
 };
 
+/// The message for class index c in row `row` of a run's y (`classes` classes), the row being an
+/// index into the caller's y. The TypeScript plan says the same words (classIndexError in
+/// lib/backend/plan.ts).
+std::string ClassIndexMessage(int64_t row, int64_t c, int64_t classes);
+
 /// Checks a run against the plan (lengths, ranges, labels, order values) before anything runs.
 /// Lengths are in elements; yIsLabels tells which of yFloat / yLabels is set.
 PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength, int64_t yLength, bool yIsLabels,

@@ -293,8 +293,7 @@ class FusedPlan : public Napi::ObjectWrap<FusedPlan> {
     const int64_t yWidth = yLabels ? 1 : spec.outFeatures;
     const int64_t classes = spec.outFeatures;
     auto badLabel = [&](int64_t r, int32_t c) {
-      ThrowRange(env, "Invalid run.y[" + std::to_string(r) + "]: class " + std::to_string(c) + "; expected a class index in [0, " +
-                          std::to_string(classes) + ")");
+      ThrowRange(env, plan::ClassIndexMessage(r, c, classes));
     };
     gatherFrom_ = {};
     if (inPlace) {

@@ -94,6 +94,10 @@ PlanError ValidateSpec(const SpecDesc& spec, int64_t paramsLength, int64_t grads
   return {};
 }
 
+std::string ClassIndexMessage(int64_t row, int64_t c, int64_t classes) {
+  return "Invalid run.y[" + Num(double(row)) + "]: class " + Num(double(c)) + "; expected a class index in [0, " + Num(double(classes)) + ")";
+}
+
 PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength, int64_t yLength, bool yIsLabels,
                       int64_t lrLength, int64_t lossesLength) {
   const bool wantLabels = spec.loss == Loss::crossEntropy;
@@ -122,7 +126,7 @@ PlanError ValidateRun(const SpecDesc& spec, const StepArgs& run, int64_t xLength
     if (r < 0 || r >= run.rows) return Range("Invalid run.order[" + Num(double(i)) + "]: " + Num(double(r)) + "; expected a row index in [0, " + Num(double(run.rows)) + ")");
     if (wantLabels) {
       const int32_t c = run.yLabels[r];
-      if (c < 0 || c >= spec.outFeatures) return Range("Invalid run.y[" + Num(double(r)) + "]: class " + Num(double(c)) + "; expected a class index in [0, " + Num(double(spec.outFeatures)) + ")");
+      if (c < 0 || c >= spec.outFeatures) return Range(ClassIndexMessage(r, c, spec.outFeatures));
     }
   }
   return {};

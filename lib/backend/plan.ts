@@ -131,6 +131,16 @@ export interface StepRun {
 }
 
 /**
+ * The error for class index `c` in row `row` of a run's y (`classes` classes): the row is the row of
+ * the caller's data (an index into run.y, which fit passes as given), whichever step or batch it was
+ * found in. Every plan says it in these words: the TypeScript plan through this function, the native
+ * fused plan through ClassIndexMessage in native/plan_validate.cc.
+ */
+export function classIndexError(row: number, c: number, classes: number): RangeError {
+  return new RangeError(`Invalid run.y[${row}]: class ${c}; expected a class index in [0, ${classes})`);
+}
+
+/**
  * A compiled plan bound to a model's buffers: runs training steps and inference forward passes. Made by a
  * backend's `createPlan` (native fused) or the TypeScript PlanExecutor; free it with dispose().
  */

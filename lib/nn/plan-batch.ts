@@ -2,7 +2,7 @@
  * A training plan's batch: the rows of one step copied (by run.order) into contiguous buffers
  * made once for the plan's batch size, so that the kernels read one dense (rows, width) block.
  */
-import type { PlanSpec, StepRun } from "../backend/plan.js";
+import { classIndexError, type PlanSpec, type StepRun } from "../backend/plan.js";
 
 export class PlanBatch {
   /** Inputs (batchSize, inFeatures). */
@@ -39,8 +39,14 @@ export class PlanBatch {
       for (let j = 0; j < inF; j++) xb[dst + j] = x[src + j]!;
     }
     if (classLabels) {
+      // Checked again as copied (checkRun checked them before the run): y over a SharedArrayBuffer
+      // can change meanwhile, and the kernel's own check would name the row of the batch.
       const lb = this.labels;
-      for (let r = 0; r < rows; r++) lb[r] = y[order[first + r]!]!;
+      for (let r = 0; r < rows; r++) {
+        const row = order[first + r]!;
+        const c = (lb[r] = y[row]!);
+        if (c < 0 || c >= outF) throw classIndexError(row, c, outF);
+      }
     } else {
       const yb = this.y;
       for (let r = 0; r < rows; r++) {

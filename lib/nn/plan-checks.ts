@@ -3,7 +3,7 @@
  * spec (layer kinds, the chain of widths, frozen ranges), its buffers, and each run of steps. Each
  * throws before anything is touched, with what was expected and what arrived.
  */
-import type { PlanBuffers, PlanLayer, PlanSpec, StepRun } from "../backend/plan.js";
+import { classIndexError, type PlanBuffers, type PlanLayer, type PlanSpec, type StepRun } from "../backend/plan.js";
 import { PLAN_OPS } from "./layers.js";
 import type { PlanOp } from "./layers/layer.js";
 import { optimizerDef } from "../optim/index.js";
@@ -97,10 +97,17 @@ export function checkRun(spec: PlanSpec, run: StepRun): void {
   }
   const yWidth = classLabels ? 1 : spec.outFeatures;
   if (run.y.length < run.rows * yWidth) throw new RangeError(`run.y has ${run.y.length} values; needs ${run.rows * yWidth}`);
+  // The rows this run uses, and (crossEntropy) their class indices, all before the first step, as
+  // the native plan checks them: a bad label never stops a run midway, after some steps updated.
   const end = Math.min(order.length, start + steps * batchSize);
+  const classes = spec.outFeatures;
   for (let i = start; i < end; i++) {
     const r = order[i]!;
     if (r < 0 || r >= run.rows) throw new RangeError(`run.order[${i}] = ${r} is outside [0, ${run.rows})`);
+    if (classLabels) {
+      const c = run.y[r]!;
+      if (c < 0 || c >= classes) throw classIndexError(r, c, classes);
+    }
   }
   if (!Number.isInteger(run.firstStep) || run.firstStep < 1) throw new RangeError(`run.firstStep must be >= 1, got ${run.firstStep}`);
   if (run.weights != null && (!(run.weights instanceof Float32Array) || run.weights.length < run.rows)) {
