@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { CsvError as ParserError, parse } from "csv-parse";
 import { openRegularFile } from "../core/regular-file.js";
 import { CsvError } from "./csv-cells.js";
+import { csvText } from "./csv-text.js";
 
 /**
  * Open `path` as a stream of a non-empty regular file; a CsvError naming it otherwise. The file is
@@ -38,9 +39,9 @@ export async function openCsvFile(path: string): Promise<Readable> {
 export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
 
 /**
- * The records of CSV text from `source`, parsed by csv-parse (BOM, quoting, CRLF; blank lines
- * skipped; rows of any length, checked by the caller), each with its 1-based line. A malformed file
- * is a CsvError naming the file and line. The source is closed when the caller stops reading.
+ * The records of CSV text from `source`, decoded by csvText (strict UTF-8, leading BOMs removed) and
+ * parsed by csv-parse (quoting, CRLF; blank lines skipped; rows of any length, checked by the
+ * caller), each with its 1-based line. A malformed file is a CsvError naming the file and line. The source is closed when the caller stops reading.
  */
 export async function* csvRecords(source: Readable, file: string, delimiter = ",", skipLines = 0): AsyncGenerator<{ record: string[]; line: number }> {
   // The first record (the header) names the column of a parser error; it is kept as the parser
@@ -48,20 +49,14 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
   let first: string[] | null = null;
   // (With info: true on_record receives { record, info }, which csv-parse's types do not say.)
   const keepFirst = (r: { record: string[] }): { record: string[] } => ((first ??= r.record), r);
-  const parser = parse({ bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, max_record_size: MAX_RECORD_CHARS, on_record: keepFirst as never });
+  const parser = parse({ delimiter, info: true, relax_column_count: true, skip_empty_lines: true, from_line: skipLines + 1, max_record_size: MAX_RECORD_CHARS, on_record: keepFirst as never });
+  const text = csvText(file);
   source.on("error", (e) => parser.destroy(e));
-  // A NUL byte never occurs in CSV text: the file is binary (or UTF-16), refused at its first chunk
-  // rather than parsed as one endless field.
-  let offset = 0;
-  source.on("data", (chunk: Buffer | string) => {
-    const i = typeof chunk === "string" ? chunk.indexOf("\0") : chunk.indexOf(0);
-    if (i >= 0) {
-      source.unpipe(parser);
-      parser.destroy(new CsvError(file, `holds a NUL byte (at ${typeof chunk === "string" ? "character" : "byte"} ${offset + i}): blasnet reads CSV as UTF-8 text, and this is a binary file or UTF-16 text (save it as UTF-8)`));
-    }
-    offset += chunk.length;
+  text.on("error", (e) => {
+    source.unpipe(text);
+    parser.destroy(e);
   });
-  source.pipe(parser);
+  source.pipe(text).pipe(parser);
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       yield { record, line: info.lines };
@@ -86,5 +81,6 @@ export async function* csvRecords(source: Readable, file: string, delimiter = ",
     throw e;
   } finally {
     source.destroy();
+    text.destroy();
   }
 }

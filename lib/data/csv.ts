@@ -1,9 +1,9 @@
 /**
- * CSV datasets: a header row (or none), then one example per row. Parsing (quoting, delimiters, BOM,
- * CRLF) is done by csv-parse; this module decides whether the first row is a header, picks the
- * feature and target columns (by name or position), converts cells to numbers, handles missing
- * cells, one-hot encodes a categorical target, and reports every problem with the file, line and
- * column.
+ * CSV datasets: a header row (or none), then one example per row. Decoding (strict UTF-8, byte order
+ * marks) is csv-text.ts's, parsing (quoting, delimiters, CRLF) csv-parse's; this module decides
+ * whether the first row is a header, picks the feature and target columns (by name or position),
+ * converts cells to numbers, handles missing cells, one-hot encodes a categorical target, and reports
+ * every problem with the file, line and column.
  *
  * ```ts
  * const train = await readCsv("train.csv", { target: "price" });
