@@ -4,17 +4,9 @@
  * Bounds are the ones stated in fast_math.h.
  */
 import { describe, expect, it } from "vitest";
-import { hasFusedPlan, type NativeFusedPlanBinding } from "../lib/backend/native/fused-plan.js";
-import { loadAddon } from "../lib/backend/native/loader.js";
-import { nativeOrSkip } from "./helpers.js";
+import { planTestHooks } from "./helpers.js";
 
-const native = nativeOrSkip();
-const addon: NativeFusedPlanBinding | undefined = (() => {
-  if (!native) return undefined;
-  const a = loadAddon();
-  if (!hasFusedPlan(a)) throw new Error("the addon loaded but has no planFastMath export (stale build?)");
-  return a;
-})();
+const addon = planTestHooks();
 
 const EXP = 0;
 const SIGMOID = 1;
@@ -95,8 +87,8 @@ const WORST: Record<"exp" | "sigmoid" | "tanh", { fma: [number, number]; baselin
   tanh: { fma: [0.6308496594429016, 1.57e-7], baseline: [0.634717584, 1.53e-7] },
 };
 const isa: "fma" | "baseline" | undefined = (() => {
-  if (!native) return undefined;
-  const level = (loadAddon() as { simdLevel(): string }).simdLevel();
+  if (!addon) return undefined;
+  const level = (addon as unknown as { simdLevel(): string }).simdLevel();
   return /^avx/.test(level) ? "fma" : /baseline/.test(level) ? "baseline" : undefined;
 })();
 

@@ -126,6 +126,17 @@ export function fused(spec: PlanSpec, buffers: PlanBuffers): TrainPlan {
   return native!.createFusedPlan!(spec, buffers);
 }
 
+/** A reference run: `run` on a new fused plan over a copy of `init` (then disposed); its buffers after, and the steps it completed. */
+export async function fusedRun(spec: PlanSpec, init: PlanBuffers, run: StepRun): Promise<{ buffers: PlanBuffers; run: StepRun; completed: number }> {
+  const buffers = cloneBuffers(init);
+  const plan = fused(spec, buffers);
+  try {
+    return { buffers, run, completed: await plan.runSteps(run) };
+  } finally {
+    plan.dispose();
+  }
+}
+
 export const sgd = (o: SgdOptions = {}): PlanOptimizer => sgdOptimizer(o).plan;
 export const adam = (kind: "adam" | "adamw", weightDecay = 0): PlanOptimizer => (kind === "adam" ? adamOptimizer : adamw)({ weightDecay }).plan;
 export const act = (activation: Extract<PlanLayer, { kind: "activation" }>["activation"], alpha = 0): PlanLayer => ({

@@ -8,17 +8,12 @@
  * plan's buffers once runSteps has returned reaches the worker.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { hasFusedPlan, type NativeFusedPlan, type NativeFusedPlanBinding } from "../lib/backend/native/fused-plan.js";
-import { loadAddon } from "../lib/backend/native/loader.js";
+import type { NativeFusedPlan } from "../lib/backend/native/fused-plan.js";
+import { planTestHooks } from "./helpers.js";
 import type { PlanSpec, StepRun } from "../lib/backend/plan.js";
-import { act, adam, CE, cloneBuffers, fused, makeBuffers, makeData, makeRun, makeSpec, MSE, native, sgd } from "./fused-plan-fixtures.js";
+import { act, adam, CE, cloneBuffers, fused, fusedRun, makeBuffers, makeData, makeRun, makeSpec, MSE, sgd } from "./fused-plan-fixtures.js";
 
-const addon: NativeFusedPlanBinding | undefined = (() => {
-  if (!native) return undefined;
-  const a = loadAddon();
-  if (!hasFusedPlan(a)) throw new Error("the addon loaded but has no planCopyPace export (stale build?)");
-  return a;
-})();
+const addon = planTestHooks();
 
 function shared<T extends Float32Array | Int32Array>(a: T): T {
   const out = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
@@ -96,11 +91,8 @@ describe.skipIf(!addon)("native fused plan: the copy of a run's rows runs beside
     const init = makeBuffers(spec, 21);
     const data = makeData(spec, 2000, 22);
     const steps = 60;
-    const ref = cloneBuffers(init);
-    const refPlan = fused(spec, ref);
-    const refRun = makeRun(data, 32, 0, steps, 1, 0.01);
-    expect(await refPlan.runSteps(refRun)).toBe(steps);
-    refPlan.dispose();
+    const ref = await fusedRun(spec, init, makeRun(data, 32, 0, steps, 1, 0.01));
+    expect(ref.completed).toBe(steps);
 
     // The same run over copies of the data, which are then transferred away, overwritten with
     // out-of-range labels and garbage, while the worker is still training.
@@ -122,8 +114,8 @@ describe.skipIf(!addon)("native fused plan: the copy of a run's rows runs beside
     const after = new Float32Array(data.x.length).fill(123); // may reuse freed memory: must stay as written
     expect(await pending).toBe(steps);
     expect(after.every((v) => v === 123)).toBe(true);
-    expect(Array.from(run.losses)).toEqual(Array.from(refRun.losses));
-    expect(hit.params).toEqual(ref.params);
+    expect(Array.from(run.losses)).toEqual(Array.from(ref.run.losses));
+    expect(hit.params).toEqual(ref.buffers.params);
     // The next run sees what JavaScript did: x is empty now.
     await expect(plan.runSteps(run)).rejects.toThrow(/run\.x/);
     plan.dispose();

@@ -12,7 +12,7 @@ import type { PlanBuffers, PlanLoss, PlanOptimizer, PlanSpec, StepRun, TrainPlan
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import { PlanExecutor } from "../lib/nn/plan-executor.js";
 import { rmsprop } from "../lib/optim/index.js";
-import { act, adam, CE, cloneBuffers, fused, makeBuffers, makeData, makeRun, makeSpec, MSE, native, type Net, sgd } from "./fused-plan-fixtures.js";
+import { act, adam, CE, cloneBuffers, fused, fusedRun, makeBuffers, makeData, makeRun, makeSpec, MSE, native, type Net, sgd } from "./fused-plan-fixtures.js";
 import { maxAbsDiff } from "./helpers.js";
 
 const ts = createTsBackend();
@@ -140,17 +140,14 @@ describe.skipIf(!native?.createFusedPlan)("native fused plan", () => {
     const init = makeBuffers(spec, 9);
     const data = makeData(spec, 80, 10);
     const steps = 20;
-    const blown = cloneBuffers(init);
-    const plan = fused(spec, blown);
-    const run = makeRun(data, 4, 0, steps, 1, 1e12);
-    const completed = await plan.runSteps(run);
+    const blown = await fusedRun(spec, init, makeRun(data, 4, 0, steps, 1, 1e12));
+    const completed = blown.completed;
     expect(completed).toBeLessThan(steps);
-    expect(Number.isFinite(run.losses[completed]!)).toBe(false);
+    expect(Number.isFinite(blown.run.losses[completed]!)).toBe(false);
     // The parameters are those after `completed` steps: replay exactly that many.
-    const replay = cloneBuffers(init);
-    const plan2 = fused(spec, replay);
-    expect(await plan2.runSteps(makeRun(data, 4, 0, completed, 1, 1e12))).toBe(completed);
-    expect(blown.params).toEqual(replay.params);
+    const replay = await fusedRun(spec, init, makeRun(data, 4, 0, completed, 1, 1e12));
+    expect(replay.completed).toBe(completed);
+    expect(blown.buffers.params).toEqual(replay.buffers.params);
     // The TypeScript reference stops at a non-finite loss too.
     const ref = cloneBuffers(init);
     const refRun = makeRun(data, 4, 0, steps, 1, 1e12);

@@ -13,6 +13,8 @@ import type { Readable } from "node:stream";
 import { afterAll, expect } from "vitest";
 import type { Backend } from "../lib/backend/backend.js";
 import { nativeBackendIfAvailable, nativeUnavailableReason } from "../lib/backend/index.js";
+import { hasFusedPlan, type NativeFusedPlanBinding, type NativePlanTestHooks } from "../lib/backend/native/fused-plan.js";
+import { loadAddon } from "../lib/backend/native/loader.js";
 import { createTsBackend } from "../lib/backend/ts/index.js";
 import type { Rng } from "../lib/core/rng.js";
 import { ModelFileError } from "../lib/io/safetensors.js";
@@ -26,6 +28,21 @@ export function nativeOrSkip(): Backend | undefined {
     throw new Error(`CI requires the native backend, but it did not load:\n${nativeUnavailableReason()}`);
   }
   return native;
+}
+
+const PLAN_TEST_HOOKS: ReadonlyArray<keyof NativePlanTestHooks> = ["planFastMath", "planActivation", "planCopyPace"];
+
+/**
+ * The addon with its fused plan and the plan's test hooks, or undefined when the native backend is
+ * not built (as nativeOrSkip). Every build of ours registers the hooks (native/plan_binding.cc), so
+ * one missing is an error, never a skipped test.
+ */
+export function planTestHooks(): (NativeFusedPlanBinding & NativePlanTestHooks) | undefined {
+  if (!nativeOrSkip()) return undefined;
+  const addon: object = loadAddon();
+  const missing = [...(hasFusedPlan(addon) ? [] : ["FusedPlan"]), ...PLAN_TEST_HOOKS.filter((k) => typeof (addon as Record<string, unknown>)[k] !== "function")];
+  if (missing.length > 0) throw new Error(`the addon loaded but has no ${missing.join(", ")} export (a stale build? run npm run build:native)`);
+  return addon as NativeFusedPlanBinding & NativePlanTestHooks;
 }
 
 /** Normalized mean squared error between two arrays (ggml's comparison metric). */

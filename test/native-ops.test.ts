@@ -15,16 +15,15 @@
  */
 import { describe, expect, it } from "vitest";
 import type { NativeAddon } from "../lib/backend/native/binding.js";
-import { hasFusedPlan, type NativeFusedPlanBinding } from "../lib/backend/native/fused-plan.js";
-import { loadAddon } from "../lib/backend/native/loader.js";
+import type { NativePlanTestHooks } from "../lib/backend/native/fused-plan.js";
 import type { PlanLayer, PlanSpec } from "../lib/backend/plan.js";
 import { Rng } from "../lib/core/rng.js";
 import { ACTIVATIONS } from "../lib/ops/activations.js";
-import { nativeOrSkip, randomF32, tsBackend } from "./helpers.js";
+import { nativeOrSkip, planTestHooks, randomF32, tsBackend } from "./helpers.js";
 
 const native = nativeOrSkip();
-const addon = native ? (loadAddon() as NativeAddon & NativeFusedPlanBinding) : undefined;
-const describeNative = addon && hasFusedPlan(addon) ? describe : describe.skip;
+const addon = planTestHooks() as (NativeAddon & NativePlanTestHooks) | undefined;
+const describeNative = addon ? describe : describe.skip;
 
 /** Inputs every activation is run on: NaN, infinities, signed zeros, huge and tiny values, the softplus threshold. */
 const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -3, 20, 20.5, 25, -25, -100, 1e20, -1e20, 3e38, -3e38, 1e-40, -1e-40];

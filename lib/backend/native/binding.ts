@@ -8,7 +8,8 @@
  * `Kernels` (the geometry as a `Window2d` object, which the addon reads before the typed arrays).
  * Every function checks its arguments and throws a TypeError or RangeError that names the argument; none allocates or copies: typed arrays are read and written in place.
  * The fused training plan registers its own entries (native/plan_binding.cc); they are typed as
- * `NativeFusedPlanBinding` in fused-plan.ts, whose `hasFusedPlan` checks an addon for them.
+ * `NativeFusedPlanBinding` (FusedPlan, which `hasFusedPlan` checks an addon for) and `NativePlanTestHooks`
+ * (hooks for the native tests only) in fused-plan.ts.
  */
 import type { Kernels } from "../backend.js";
 import type { Window2d } from "../../ops/window.js";

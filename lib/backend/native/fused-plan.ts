@@ -34,17 +34,25 @@ export interface NativeFusedPlanHandle {
   readonly copiedRows: number;
 }
 
-/** The addon entries registered by native/plan_binding.cc. */
+/** The addon entry the fused plan needs (native/plan_binding.cc): what `hasFusedPlan` checks. */
 export interface NativeFusedPlanBinding {
   FusedPlan: new (spec: PlanSpec, buffers: PlanBuffers) => NativeFusedPlanHandle;
+}
+
+/**
+ * The test hooks native/plan_binding.cc registers beside FusedPlan, for the native tests only: no
+ * production code calls them or checks for them (test/helpers.ts `planTestHooks` does, and fails
+ * when one is missing from a build).
+ */
+export interface NativePlanTestHooks {
   /**
-   * Test hook: out[i] = f(x[i]) with the plan's fast float32 math (native/fast_math.h);
+   * out[i] = f(x[i]) with the plan's fast float32 math (native/fast_math.h);
    * fn 0 = exp, 1 = sigmoid, 2 = tanh. out.length >= x.length.
    */
   planFastMath(fn: 0 | 1 | 2, out: Float32Array, x: Float32Array): void;
   /**
-   * Test hook: the plan's own activation passes over x (rows, cols), as the step loop runs them
-   * after a dense layer: y = f(x), dx = dy f'(.), db (cols) = column sums of dx. `act` is the code.
+   * The plan's own activation passes over x (rows, cols), as the step loop runs them after a dense
+   * layer: y = f(x), dx = dy f'(.), db (cols) = column sums of dx. `act` is the code.
    */
   planActivation(
     act: number,
@@ -58,16 +66,15 @@ export interface NativeFusedPlanBinding {
     cols: number,
   ): void;
   /**
-   * Test hook: microseconds `runSteps` waits before copying each batch of a run's rows (0: none,
-   * the default), so that tests can hold the copy back behind the worker; returns the previous value.
+   * Microseconds `runSteps` waits before copying each batch of a run's rows (0: none, the default),
+   * so that tests can hold the copy back behind the worker; returns the previous value.
    */
   planCopyPace(micros: number): number;
 }
 
-/** Whether an addon object carries the fused-plan entries. */
+/** Whether an addon object carries the fused plan (its test hooks are not required). */
 export function hasFusedPlan(addon: object): addon is NativeFusedPlanBinding {
-  const a = addon as Partial<Record<keyof NativeFusedPlanBinding, unknown>>;
-  return typeof a.FusedPlan === "function" && typeof a.planFastMath === "function" && typeof a.planActivation === "function" && typeof a.planCopyPace === "function";
+  return typeof (addon as Partial<Record<keyof NativeFusedPlanBinding, unknown>>).FusedPlan === "function";
 }
 
 /** A `TrainPlan` over the native engine. */
