@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the addon with the baseline x86-64 version of every kernel only (-DBLASNET_NO_CLONES: no
-# AVX2 / AVX-512 clones; the code a CPU without AVX2 runs) and run the native test files on it:
-# kernel parity against TypeScript, the fused plan, the boundary, one native definition per op, fast math (whose baseline bounds
-# and worst cases it then checks), model parity and firstNonFinite. The build happens in a scratch copy, so build/Release/blasnet.node
-# is never touched. Exits non-zero on any failure.
+# AVX2 / AVX-512 clones; the code a CPU without AVX2 runs) and run every test file that loads the
+# addon on it (scripts/native-test-files.sh: kernel parity against TypeScript, the fused plan, the
+# boundary, fast math, whose baseline bounds and worst cases it then checks, model parity, fit...).
+# The build happens in a scratch copy, so build/Release/blasnet.node is never touched. Exits
+# non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +26,8 @@ case "$level" in
   *) echo "check-baseline-build: FAILED: expected a baseline-only build, the addon reports '$level'" >&2; exit 1 ;;
 esac
 
-echo "check-baseline-build: native tests on the baseline build ($level)"
-(cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
-  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/native-ops.test.ts test/fast-math.test.ts test/model-parity.test.ts test/first-non-finite.test.ts)
+mapfile -t tests < <("$root/scripts/native-test-files.sh")
+[ "${#tests[@]}" -gt 0 ] || { echo "check-baseline-build: FAILED: scripts/native-test-files.sh found no test files" >&2; exit 1; }
+echo "check-baseline-build: ${#tests[@]} native test files on the baseline build ($level)"
+(cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run "${tests[@]}")
 echo "check-baseline-build: OK"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the addon with node-gyp (binding.gyp) and check it: load the gyp-built blasnet.node, run a
-# small gemm and a rejected call, then the native test files (kernel parity against TypeScript, the
-# fused plan, the boundary, one native definition per op, fast math, firstNonFinite) with the loader pointed at it. The build
+# small gemm and a rejected call, then every test file that loads the addon (scripts/native-test-files.sh:
+# kernel parity against TypeScript, the fused plan, the boundary, fast math, fit...) with the loader
+# pointed at it. The build
 # happens in a scratch copy of binding.gyp + native/, so build/Release/blasnet.node from cmake-js is
 # never touched. Exits non-zero on any failure.
 #
@@ -63,9 +64,10 @@ console.log(`check-gyp-build: OK: gemm checked; ${addon.blasConfig()}; kernels: 
   `exports: ${Object.keys(addon).length}`);
 JS
 
-# The gyp-built addon gives the same numbers: the parity, fused-plan and boundary tests on it
-# (BLASNET_NATIVE_ADDON makes the loader take this file; CI=true makes the tests require it).
-echo "check-gyp-build: native tests on the node-gyp build"
-(cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run \
-  test/parity.test.ts test/fused-plan.test.ts test/native-boundary.test.ts test/native-ops.test.ts test/fast-math.test.ts test/first-non-finite.test.ts)
+# The gyp-built addon gives the same numbers: every native test file on it (BLASNET_NATIVE_ADDON
+# makes the loader take this file; CI=true makes the tests require it).
+mapfile -t tests < <("$root/scripts/native-test-files.sh")
+[ "${#tests[@]}" -gt 0 ] || { echo "check-gyp-build: FAILED: scripts/native-test-files.sh found no test files" >&2; exit 1; }
+echo "check-gyp-build: ${#tests[@]} native test files on the node-gyp build"
+(cd "$root" && BLASNET_NATIVE_ADDON="$addon" CI=true "$root/node_modules/.bin/vitest" run "${tests[@]}")
 echo "check-gyp-build: OK: the node-gyp build passes the native tests"
