@@ -107,10 +107,8 @@ function namedParams(model: Sequential): { key: string; param: Param }[] {
 
 /** The tensors of a model (views, not copies), in parameter-buffer order, and the manifest. */
 export function modelToFiles(model: Sequential, options: SaveOptions = {}, weightsFile = WEIGHTS_FILE): { manifest: ModelManifest; weights: Uint8Array } {
-  if (model._stepsRunning) {
-    // The native fused plan is updating the weights on another thread: a copy now could mix steps.
-    throw new Error("Cannot save while training steps are running off the main thread: save from a callback (e.g. checkpoint()) or after fit() resolves");
-  }
+  // Refused while the native fused plan updates the weights on another thread: a copy then could mix steps.
+  model._assertMay("save");
   const tensors: [string, Tensor][] = [];
   const params = namedParams(model);
   for (const { key, param } of params) tensors.push([key, { shape: param.shape, data: param.value }]);

@@ -14,7 +14,7 @@ import type { EvaluateOptions } from "./model-spec.js";
 
 /**
  * The work of model.evaluate once its options are checked: `loss` is the model's compiled loss,
- * `notStepping` throws if training steps run off the main thread (called before each batch).
+ * `unchanged` throws if the model trained since the call began (called before each batch).
  */
 export async function evaluateModel(
   model: TrainableModel,
@@ -23,11 +23,11 @@ export async function evaluateModel(
   y: unknown,
   batchSize: number,
   options: EvaluateOptions,
-  notStepping: () => void,
+  unchanged: () => void,
 ): Promise<Record<string, number> & { loss: number }> {
   const metrics = checkMetrics(options.metrics, metricTask(loss), model.outputSize);
   const slicer = makeSlicer();
   const data = await prepareData(model, x, y, "x", "y", slicer);
   data.weights = rowWeights(options.sampleWeight, undefined, data.y, data.rows, model.outputSize, loss, "evaluate");
-  return (await evaluatePrepared(model, data, batchSize, metrics, model._kernels(), slicer, notStepping)) as Record<string, number> & { loss: number };
+  return (await evaluatePrepared(model, data, batchSize, metrics, model._kernels(), slicer, unchanged)) as Record<string, number> & { loss: number };
 }

@@ -16,8 +16,6 @@ import type { Normalization } from "../train/normalization.js";
 export interface PredictingModel {
   readonly inputShape: readonly number[];
   readonly inputSize: number;
-  /** Optimizer updates applied (predictAsync checks that none is made while it runs). */
-  readonly step: number;
   readonly outputSize: number;
   readonly normalization: Normalization | null;
   readonly loss: Loss | null;
@@ -39,20 +37,15 @@ export function predictRows(model: PredictingModel, x: unknown, batchSize: numbe
  * plan's warm-up (PlanExecutor.warmUpForwardSync), each of its slices in its own turn and the first
  * batch in the turn after the last: the first batch then runs warm, and no turn blocks for much
  * longer than a batch (slices run together until 4 ms had passed made a turn of the last miniature
- * slices and the first full-sized layer, ~1.5x an MLP's batch). Before each
- * batch, `notStepping` throws if training steps run off the main thread, and the pass rejects if
- * the model trained since the inputs were read (its rows would mix two sets of weights).
+ * slices and the first full-sized layer, ~1.5x an MLP's batch). Before each batch, `unchanged`
+ * throws if the model trained since the call began (its rows would mix two sets of weights).
  */
-export async function predictRowsAsync(model: PredictingModel, x: unknown, batchSize: number, notStepping: () => void): Promise<Matrix> {
+export async function predictRowsAsync(model: PredictingModel, x: unknown, batchSize: number, unchanged: () => void): Promise<Matrix> {
   const slicer = makeSlicer();
   const { data, rows } = await runAsync(featuresWork(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels())), slicer);
-  const step = model.step;
   const values = rows * model.inputSize;
   const guard = (): void => {
-    notStepping();
-    if (model.step !== step) {
-      throw new Error("The model trained while predictAsync ran: await fit() before predicting, so every row sees the same weights");
-    }
+    unchanged();
     // Between batches JavaScript may have transferred or resized x's buffer.
     if (data.length !== values) {
       throw new Error(

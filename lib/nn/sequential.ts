@@ -31,6 +31,7 @@ import { classesOf, predictRows, predictRowsAsync } from "./predict.js";
 import { chainLayers, checkModelArgs, layersOfConfig } from "./model-build.js";
 import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSteps, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { summaryText } from "./summary.js";
+import { ModelUse, type ModelCall } from "./model-use.js";
 import { allocateParameters, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
 export type { Normalization, NormalizationInput } from "../train/normalization.js";
@@ -92,7 +93,8 @@ export class Sequential {
   private norm: Normalization | null = null;
   private steps = 0;
   private epochs = 0;
-  private fitting = false;
+  /** What runs on the model now, and what that lets start (the table in model-use.ts). */
+  private readonly use = new ModelUse(this);
   private readonly plans = new PlanCache();
 
   constructor(layers: Layer[], options: SequentialOptions) {
@@ -145,7 +147,7 @@ export class Sequential {
   }
   /** True while fit runs. */
   get isTraining(): boolean {
-    return this.fitting;
+    return this.use.isRunning("fit");
   }
   /** Stored standardization statistics, or null. */
   get normalization(): Normalization | null {
@@ -156,7 +158,7 @@ export class Sequential {
 
   /** Choose loss, optimizer and clipping. Resets the optimizer state and step count. */
   compile(options: CompileOptions): void {
-    this.assertIdle("compile");
+    this.use.assertMay("compile");
     const { loss, opt, clipNorm, clipValue, path } = checkCompile(options, this.layers, this.outputSize);
     this.plans.dispose();
     this.lossFn = loss;
@@ -181,26 +183,34 @@ export class Sequential {
    * Never blocks the event loop for long: on main-thread plans (the TypeScript backend) steps run in
    * chunks of about 4 ms with a yield to the event loop between them (so no block lasts longer than
    * about 4 ms plus one batch); the native fused plan runs its steps on a worker thread in chunks of
-   * about 100 ms. While fit runs, a second fit, compile, setWeights, setNormalization and
-   * setTrainingState throw. If the loss becomes NaN or infinite, fit rejects with an Error naming the
+   * about 100 ms. While fit runs, a second fit, compile, setWeights, setNormalization,
+   * setTrainingState and dispose throw (as they do while evaluate or predictAsync runs: model-use.ts). If the loss becomes NaN or infinite, fit rejects with an Error naming the
    * epoch and step, and the model keeps the weights from before that step.
    */
   fit(x: FeaturesInput, y: TargetsInput, options: FitOptions = {}): Promise<History> {
     try {
-      if (this.fitting) throw new Error("Cannot start fit(): this model is already training. Await the running fit() before starting another.");
+      this.use.assertMay("fit");
       return fitModel(this, x, y, options);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Loss (on the scale the model trains on) and metrics (on predictions, raw units) of x against y. */
+  /**
+   * Loss (on the scale the model trains on) and metrics (on predictions, raw units) of x against y.
+   * While it runs, calls that would change the model under it (fit, compile, setWeights, ...) throw.
+   */
   async evaluate(x: FeaturesInput, y: TargetsInput, options: EvaluateOptions = {}): Promise<Record<string, number> & { loss: number }> {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
-    this.assertNotStepping("evaluate");
     checkOptions(options, ["batchSize", "metrics", "sampleWeight"], "evaluate");
-    return evaluateModel(this, loss, x, y, inferenceBatch(options.batchSize), options, () => this.assertNotStepping("evaluate"));
+    const batchSize = inferenceBatch(options.batchSize);
+    const run = this.use.begin("evaluate");
+    try {
+      return await evaluateModel(this, loss, x, y, batchSize, options, run.check);
+    } finally {
+      run.release();
+    }
   }
 
   /**
@@ -209,7 +219,7 @@ export class Sequential {
    * otherwise.
    */
   predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
-    this.assertNotStepping("predict");
+    this.use.assertMay("predict");
     checkOptions(options, ["batchSize"], "predict");
     return predictRows(this, x, inferenceBatch(options.batchSize));
   }
@@ -217,13 +227,19 @@ export class Sequential {
   /**
    * `predict` without blocking the event loop: the same outputs, computed batch by batch with a
    * yield to the event loop whenever about 4 ms have passed (the rule fit follows). Use it for large
-   * inputs on the TypeScript backend, where `predict` blocks for the whole pass. Rejects if the
-   * model trains between two of its batches (its rows would mix two sets of weights).
+   * inputs on the TypeScript backend, where `predict` blocks for the whole pass. While it runs, calls
+   * that would change the model under it (fit, compile, setWeights, ...) throw; started during fit,
+   * it rejects if the model trains between two of its batches (its rows would mix two sets of weights).
    */
   async predictAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Matrix> {
-    this.assertNotStepping("predict");
     checkOptions(options, ["batchSize"], "predictAsync");
-    return predictRowsAsync(this, x, inferenceBatch(options.batchSize), () => this.assertNotStepping("predict"));
+    const batchSize = inferenceBatch(options.batchSize);
+    const run = this.use.begin("predictAsync");
+    try {
+      return await predictRowsAsync(this, x, batchSize, run.check);
+    } finally {
+      run.release();
+    }
   }
 
   /**
@@ -246,13 +262,13 @@ export class Sequential {
   /** Copies of every parameterized layer's weight and bias (dense: weight (outFeatures, inFeatures)). */
   getWeights(): LayerWeights[] {
     // A copy taken while a worker thread updates the weights would mix two steps.
-    this.assertNotStepping("read the weights");
+    this.use.assertMay("getWeights");
     return getWeights(this.layers);
   }
 
   /** Set every parameterized layer's weight and bias, in the order getWeights returns them. */
   setWeights(weights: readonly WeightsInput[]): void {
-    this.assertIdle("setWeights");
+    this.use.assertMay("setWeights");
     setWeights(this.layers, weights);
   }
 
@@ -262,7 +278,7 @@ export class Sequential {
    * and predict maps regression outputs back by y * targetStd + targetMean.
    */
   setNormalization(n: NormalizationInput | null): void {
-    this.assertIdle("setNormalization");
+    this.use.assertMay("setNormalization");
     if (n === null) {
       this.norm = null;
       return;
@@ -272,13 +288,13 @@ export class Sequential {
 
   /** Optimizer step, epoch, optimizer state and dropout generator state, as copies. */
   getTrainingState(): TrainingState {
-    this.assertNotStepping("read the training state");
+    this.use.assertMay("getTrainingState");
     return { step: this.steps, epoch: this.epochs, optimizerState: this.state.slice(), rngState: this.rngState.slice() };
   }
 
   /** Restore what getTrainingState returned (after compile with the same optimizer). */
   setTrainingState(s: TrainingState): void {
-    this.assertIdle("setTrainingState");
+    this.use.assertMay("setTrainingState");
     if (!this.opt) throw new Error("Compile the model (with the optimizer the state came from) before setTrainingState");
     checkTrainingState(s, this.state.length, `${this.opt.name} over ${this.params.length} parameters`);
     this.state.set(s.optimizerState);
@@ -315,7 +331,7 @@ export class Sequential {
 
   /** Release the model's training plans (native workspaces). The model stays usable. */
   dispose(): void {
-    this.assertIdle("dispose");
+    this.use.assertMay("dispose");
     this.plans.dispose();
   }
 
@@ -324,6 +340,11 @@ export class Sequential {
   /** @internal the backend in use. */
   _kernels(): Backend {
     return this.backend();
+  }
+
+  /** @internal throws unless `call` may start now (the table in model-use.ts); the file code asks it for "save". */
+  _assertMay(call: ModelCall): void {
+    this.use.assertMay(call);
   }
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
@@ -339,10 +360,9 @@ export class Sequential {
 
   /** @internal mark the model as training; returns the function that ends it. */
   _beginFit(): () => void {
-    if (this.fitting) throw new Error("Cannot start fit(): this model is already training. Await the running fit() before starting another.");
-    this.fitting = true;
+    const run = this.use.begin("fit");
     return () => {
-      this.fitting = false;
+      run.release();
       this._stepsRunning = false;
       this.plans.unpinAll();
     };
@@ -382,18 +402,6 @@ export class Sequential {
    */
   outputFunction(): "identity" | "softmax" | "sigmoid" {
     return outputFunction(this.layers, this.lossFn);
-  }
-
-  private assertIdle(what: string): void {
-    if (this.fitting) {
-      throw new Error(`Cannot ${what} while fit() is running on this model: await the fit() promise first (or set model.stopTraining = true to end it early)`);
-    }
-  }
-
-  private assertNotStepping(what: string): void {
-    if (this._stepsRunning) {
-      throw new Error(`Cannot ${what} while training steps are running off the main thread: call it from a callback or after fit() resolves`);
-    }
   }
 }
 

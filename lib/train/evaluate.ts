@@ -20,7 +20,7 @@ export interface EvalContext {
   planLoss: PlanLoss;
   targetMean: Float32Array | null;
   targetStd: Float32Array | null;
-  /** Called before each forward pass (evaluate: throws if training steps run off the main thread). */
+  /** Called before each forward pass (evaluate: throws if the model trained since the call began). */
   guard?: () => void;
 }
 
