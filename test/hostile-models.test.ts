@@ -118,3 +118,17 @@ describe("inference batch sizes past the plans' limit", () => {
     await expect(model.evaluate([[1, 2]], [[1, 2]], { batchSize })).rejects.toThrow(message);
   });
 });
+
+describe("the model's state is not reachable through what it returns", () => {
+  it("model.normalization is a copy: NaN written into it changes neither the model nor its predictions (it was the model's own arrays)", () => {
+    const model = new Sequential([dense(2)], { inputSize: 2, seed: 1, backend: "js" });
+    model.setNormalization({ inputMean: [1, 2], inputStd: [3, 4], targetMean: [5, 6], targetStd: [7, 8] });
+    const before = model.predict([[1, 2]]).toArray();
+    const n = model.normalization!;
+    for (const a of [n.inputMean, n.inputStd, n.targetMean!, n.targetStd!]) a.fill(NaN);
+    expect(model.predict([[1, 2]]).toArray()).toEqual(before);
+    expect(model.normalization).toEqual({ inputMean: Float32Array.of(1, 2), inputStd: Float32Array.of(3, 4), targetMean: Float32Array.of(5, 6), targetStd: Float32Array.of(7, 8) });
+    // Changing the statistics goes through setNormalization, which checks them.
+    expect(() => model.setNormalization(n)).toThrow(/^normalization\.inputMean\[0\] is NaN; expected a finite number$/);
+  });
+});

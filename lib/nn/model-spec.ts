@@ -5,7 +5,7 @@
  */
 import type { Backend } from "../backend/backend.js";
 import type { BackendName } from "../backend/index.js";
-import type { PlanLayer } from "../backend/plan.js";
+import type { PlanLayer, PlanSpec } from "../backend/plan.js";
 import { describe } from "../core/matrix.js";
 import { checkOptionKeys } from "../core/options.js";
 import { resolveLoss, type Loss, type LossConfig, type LossName } from "../losses/index.js";
@@ -14,6 +14,7 @@ import type { MetricName } from "../train/metrics.js";
 import type { SampleWeightInput } from "../train/sample-weights.js";
 import type { Layer, LayerConfig, Shape } from "./layers.js";
 import type { TrainingPath } from "./plans.js";
+import { frozenRanges } from "./weights.js";
 
 /** Options of new Sequential(layers, options): the input shape (required), seed and backend. */
 export interface SequentialOptions {
@@ -190,6 +191,35 @@ export function checkTrainingState(s: TrainingState, stateLength: number, what: 
   if (!(s.rngState instanceof Uint32Array) || s.rngState.length !== 4 || s.rngState.every((v) => v === 0)) {
     throw new RangeError(`trainingState.rngState: expected a Uint32Array of 4 words, not all zero, but received ${describe(s.rngState)}`);
   }
+}
+
+/**
+ * The training plan's description of a model (Sequential.buildSpec): its steps, loss, update and
+ * clipping for batches of up to `batchSize` rows.
+ */
+export function planSpec(
+  layers: readonly Layer[],
+  inFeatures: number,
+  outFeatures: number,
+  paramCount: number,
+  compiled: { loss: Loss | null; optimizer: Optimizer | null; clipNorm: number; clipValue: number },
+  batchSize: number,
+  denseTargets: boolean,
+): PlanSpec {
+  const { loss } = compiled;
+  return {
+    inFeatures,
+    outFeatures,
+    batchSize,
+    layers: planSteps(layers, loss),
+    // An uncompiled model only runs forward passes; its plan carries a plain-SGD update it never uses.
+    loss: loss ? loss.toPlan(denseTargets) : { kind: "mse", delta: 0 },
+    optimizer: (compiled.optimizer ?? resolveOptimizer("sgd")).plan,
+    clipNorm: compiled.clipNorm,
+    clipValue: compiled.clipValue,
+    paramCount,
+    frozen: frozenRanges(layers),
+  };
 }
 
 /**

@@ -17,7 +17,8 @@ export interface PredictingModel {
   readonly inputShape: readonly number[];
   readonly inputSize: number;
   readonly outputSize: number;
-  readonly normalization: Normalization | null;
+  /** The stored standardization itself (not a copy). */
+  readonly _normalization: Normalization | null;
   readonly loss: Loss | null;
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan;
   _kernels(): Backend;
@@ -70,7 +71,7 @@ export async function predictRowsAsync(model: PredictingModel, x: unknown, batch
 export function* predictPass(model: PredictingModel, data: Float32Array, rows: number, batchSize: number, guard: (() => void) | null): Work<Matrix> {
     const inF = model.inputSize;
     const outF = model.outputSize;
-    const norm = model.normalization;
+    const norm = model._normalization;
     const xb = norm ? new Float32Array(batchSize * inF) : null;
     const result = Matrix.zeros(rows, outF);
     for (let start = 0; start < rows; start += batchSize) {

@@ -20,16 +20,16 @@ import { checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
 import { sharedUint32 } from "../core/shared.js";
 import type { Loss } from "../losses/index.js";
-import { resolveOptimizer, type Optimizer } from "../optim/index.js";
+import type { Optimizer } from "../optim/index.js";
 import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import { fitModel, type FitOptions, type History } from "../train/fit.js";
 import { sizeOf, type Layer, type Shape } from "./layers.js";
-import { checkNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
+import { checkNormalization, copyNormalization, normalizationConfig, type Normalization, type NormalizationInput } from "../train/normalization.js";
 import { PlanCache, type TrainingPath } from "./plans.js";
 import { evaluateModel } from "./evaluate-model.js";
 import { classesOf, predictRows, predictRowsAsync } from "./predict.js";
 import { chainLayers, checkModelArgs, layersOfConfig } from "./model-build.js";
-import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSteps, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
+import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSpec, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { summaryText } from "./summary.js";
 import { ModelUse, type ModelCall } from "./model-use.js";
 import { allocateParameters, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
@@ -149,8 +149,12 @@ export class Sequential {
   get isTraining(): boolean {
     return this.use.isRunning("fit");
   }
-  /** Stored standardization statistics, or null. */
+  /** A copy of the stored standardization statistics (change them with setNormalization), or null. */
   get normalization(): Normalization | null {
+    return this.norm && copyNormalization(this.norm);
+  }
+  /** @internal the stored statistics themselves, for the passes that apply them (never written). */
+  get _normalization(): Normalization | null {
     return this.norm;
   }
 
@@ -380,20 +384,8 @@ export class Sequential {
 
   /** The training plan's description for a batch size. */
   buildSpec(batchSize: number, denseTargets = false): PlanSpec {
-    const loss = this.lossFn;
-    return {
-      inFeatures: this.inputSize,
-      outFeatures: this.outputSize,
-      batchSize,
-      layers: planSteps(this.layers, loss),
-      // An uncompiled model only runs forward passes; its plan carries a plain-SGD update it never uses.
-      loss: loss ? loss.toPlan(denseTargets) : { kind: "mse", delta: 0 },
-      optimizer: (this.opt ?? resolveOptimizer("sgd")).plan,
-      clipNorm: this.clipNorm,
-      clipValue: this.clipValue,
-      paramCount: this.params.length,
-      frozen: frozenRanges(this.layers),
-    };
+    const compiled = { loss: this.lossFn, optimizer: this.opt, clipNorm: this.clipNorm, clipValue: this.clipValue };
+    return planSpec(this.layers, this.inputSize, this.outputSize, this.params.length, compiled, batchSize, denseTargets);
   }
 
   /**

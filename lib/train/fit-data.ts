@@ -29,7 +29,7 @@ export interface PreparedData {
  */
 export async function prepareData(model: TrainableModel, x: unknown, y: unknown, xName: string, yName: string, slicer: Slicer): Promise<PreparedData> {
   const loss = model.loss!;
-  const norm = model.normalization;
+  const norm = model._normalization;
   if (norm?.targetMean && !loss.isRegression) {
     throw new TypeError(`The model standardizes targets (normalization.targetMean is set) but its loss ${loss.name} is not a regression loss: set targetMean/targetStd only for mse, mae or huber`);
   }
@@ -103,7 +103,7 @@ export async function evaluatePrepared(
 /** What evaluateArrays needs to run the compiled `model` through `plan`. */
 export function evalContext(model: TrainableModel, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
   const loss = model.loss!;
-  const norm = model.normalization;
+  const norm = model._normalization;
   return {
     plan,
     kernels,

@@ -20,7 +20,8 @@ export interface TrainableModel {
   readonly params: Float32Array;
   readonly loss: Loss | null;
   readonly optimizer: Optimizer | null;
-  readonly normalization: Normalization | null;
+  /** The stored standardization itself (model.normalization is a copy). */
+  readonly _normalization: Normalization | null;
   /** Optimizer updates applied and epochs completed since compile. */
   readonly step: number;
   readonly epoch: number;

@@ -69,6 +69,16 @@ export function checkNormalization(n: NormalizationInput, inputs: number, output
   return norm;
 }
 
+/** A copy of `n` whose arrays are the caller's own (what model.normalization returns). */
+export function copyNormalization(n: Normalization): Normalization {
+  const c: Normalization = { inputMean: n.inputMean.slice(), inputStd: n.inputStd.slice() };
+  if (n.targetMean && n.targetStd) {
+    c.targetMean = n.targetMean.slice();
+    c.targetStd = n.targetStd.slice();
+  }
+  return c;
+}
+
 /** The JSON form config() stores. */
 export function normalizationConfig(n: Normalization): { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] } {
   const c: { inputMean: number[]; inputStd: number[]; targetMean?: number[]; targetStd?: number[] } = {
