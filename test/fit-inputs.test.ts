@@ -271,3 +271,43 @@ describe("the NaN / Infinity check on the TypeScript backend", () => {
     expect(rec.calls).toEqual(chunksUpTo(200_001, 300_000, 65536));
   });
 });
+
+// A Proxy of a typed array passes `instanceof Float32Array` but is none: reading it failed with
+// V8's "Method get TypedArray.prototype.length called on incompatible receiver [object Float32Array]".
+describe("a Proxy where a typed array belongs gets blasnet's message, naming the argument and the forms it takes", () => {
+  const proxy = <T extends object>(v: T): T => new Proxy(v, {});
+
+  it("x.data, a Matrix's data, y and sampleWeight in fit, evaluate and predict", async () => {
+    const m = model("mse");
+    const x = { data: proxy(new Float32Array(8)), shape: [4, 2] };
+    expect(() => m.predict(x)).toThrow(/^Expected a Float32Array for x\.data but received a Proxy object$/);
+    await expect(m.fit(x, Y, { verbose: 0 })).rejects.toThrow(/^Expected a Float32Array for x\.data but received a Proxy object$/);
+    const swapped = X.clone();
+    (swapped as { data: Float32Array }).data = proxy(swapped.data);
+    expect(() => m.predict(swapped)).toThrow(/^x is a Matrix whose data is a Proxy object; expected a Float32Array of 4 x 2 values$/);
+    await expect(m.evaluate(X, proxy(new Float32Array(4)))).rejects.toThrow(/^Expected y as a Matrix, number\[\]\[\], .* but received a Proxy object$/);
+    await expect(m.fit(X, Y, { verbose: 0, sampleWeight: proxy(new Float32Array(4)) })).rejects.toThrow(
+      /^Invalid sampleWeight for fit: expected an array of 4 non-negative numbers \(one per row of y\) but received a Proxy object$/,
+    );
+    const c = model("crossEntropy");
+    await expect(c.fit(X, proxy(Int32Array.from(LABELS)), { verbose: 0 })).rejects.toThrow(/^Expected y as class indices \(Int32Array or number\[\]\) .* but received a Proxy object$/);
+  });
+
+  it("the model's setters: setWeights, setNormalization, setTrainingState and new Matrix", () => {
+    const m = model("mse");
+    const w = m.getWeights();
+    expect(() => m.setWeights([{ weight: proxy(w[0]!.weight.data), bias: w[0]!.bias }, w[1]!])).toThrow(/^setWeights\[0\]\.weight: expected a Matrix or Float32Array but received a Proxy object$/);
+    expect(() => m.setNormalization({ inputMean: proxy(new Float32Array(2)), inputStd: [1, 1] })).toThrow(/^normalization\.inputMean: expected an array of 2 numbers but received a Proxy object$/);
+    const s = m.getTrainingState();
+    expect(() => m.setTrainingState({ ...s, rngState: proxy(s.rngState) })).toThrow(/^trainingState\.rngState: expected a Uint32Array of 4 words, not all zero, but received a Proxy object$/);
+    expect(() => new Matrix(proxy(new Float32Array(4)), 2, 2)).toThrow(/^Expected a Float32Array for data but received a Proxy object$/);
+  });
+
+  it("a Proxy of an array (read by index) and of a Matrix or { data, shape } object (whose data is real) still work", () => {
+    const m = model("mse");
+    const want = m.predict(X).toArray();
+    expect(m.predict(proxy(X.toArray())).toArray()).toEqual(want);
+    expect(m.predict(proxy(X)).toArray()).toEqual(want);
+    expect(m.predict(proxy({ data: X.data, shape: [4, 2] })).toArray()).toEqual(want);
+  });
+});

@@ -1,4 +1,5 @@
 import { Rng } from "./rng.js";
+import { isFloat32Array, isProxy } from "./typed-arrays.js";
 
 /**
  * A float32 matrix: `rows x cols` values stored row-major in one `Float32Array`.
@@ -20,7 +21,7 @@ export class Matrix {
   constructor(data: Float32Array, rows: number, cols: number) {
     checkDim("rows", rows);
     checkDim("cols", cols);
-    if (!(data instanceof Float32Array)) {
+    if (!isFloat32Array(data)) {
       throw new TypeError(`Expected a Float32Array for data but received ${describe(data)}`);
     }
     if (data.length !== rows * cols) {
@@ -167,6 +168,8 @@ function checkDim(name: string, v: number): void {
 export function describe(v: unknown): string {
   if (v === null) return "null";
   if (v === undefined) return "undefined";
+  // A proxy's properties are whatever its handler says (or throws): not read.
+  if (isProxy(v)) return "a Proxy object";
   if (typeof v === "number") return `the number ${v}`;
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)}`;
   if (Array.isArray(v)) return `an array of length ${v.length}`;

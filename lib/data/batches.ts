@@ -24,6 +24,7 @@ import type { FeaturesInput, TargetsInput } from "../train/data.js";
 import type { EpochLogs } from "../train/callbacks.js";
 import { Progress, type Verbosity } from "../train/progress.js";
 import { csvRecords, openCsvFile, CsvError, nameList, numericCell, quoted, type Standardization } from "./csv.js";
+import { isFloat32Array } from "../core/typed-arrays.js";
 
 /** One batch: inputs and targets in any form `fit` accepts. */
 export interface Batch {
@@ -164,7 +165,7 @@ function asMatrix(v: FeaturesInput, name: string): Matrix {
   if (v instanceof Matrix) return v;
   if (Array.isArray(v)) return Matrix.fromArray(v as number[][]);
   const s = v as { data?: unknown; shape?: readonly number[] };
-  if (s.data instanceof Float32Array && Array.isArray(s.shape)) return new Matrix(s.data, s.shape[0]!, s.shape[1]!);
+  if (isFloat32Array(s.data) && Array.isArray(s.shape)) return new Matrix(s.data, s.shape[0]!, s.shape[1]!);
   throw new TypeError(`streamStats: batch ${name} must be a Matrix, number[][] or { data, shape }, received ${describe(v)}`);
 }
 

@@ -15,6 +15,7 @@ import type { SampleWeightInput } from "../train/sample-weights.js";
 import type { Layer, LayerConfig, Shape } from "./layers.js";
 import type { TrainingPath } from "./plans.js";
 import { frozenRanges } from "./weights.js";
+import { isFloat32Array, isUint32Array } from "../core/typed-arrays.js";
 
 /** Options of new Sequential(layers, options): the input shape (required), seed and backend. */
 export interface SequentialOptions {
@@ -183,12 +184,12 @@ export function checkTrainingState(s: TrainingState, stateLength: number, what: 
   if (s === null || typeof s !== "object") throw new TypeError(`setTrainingState expects { step, epoch, optimizerState, rngState } but received ${describe(s)}`);
   if (!Number.isInteger(s.step) || s.step < 0) throw new RangeError(`trainingState.step: expected an integer >= 0 but received ${describe(s.step)}`);
   if (!Number.isInteger(s.epoch) || s.epoch < 0) throw new RangeError(`trainingState.epoch: expected an integer >= 0 but received ${describe(s.epoch)}`);
-  if (!(s.optimizerState instanceof Float32Array) || s.optimizerState.length !== stateLength) {
+  if (!isFloat32Array(s.optimizerState) || s.optimizerState.length !== stateLength) {
     throw new RangeError(
       `trainingState.optimizerState: expected a Float32Array of ${stateLength} values (${what}) but received ${describe(s.optimizerState)}`,
     );
   }
-  if (!(s.rngState instanceof Uint32Array) || s.rngState.length !== 4 || s.rngState.every((v) => v === 0)) {
+  if (!isUint32Array(s.rngState) || s.rngState.length !== 4 || s.rngState.every((v) => v === 0)) {
     throw new RangeError(`trainingState.rngState: expected a Uint32Array of 4 words, not all zero, but received ${describe(s.rngState)}`);
   }
 }

@@ -12,6 +12,7 @@ import { bytesText } from "../core/format.js";
 import { Rng } from "../core/rng.js";
 import { sharedFloat32 } from "../core/shared.js";
 import type { Layer } from "./layers.js";
+import { isFloat32Array } from "../core/typed-arrays.js";
 
 /** One parameterized layer's weights (copies). */
 export interface LayerWeights {
@@ -129,7 +130,7 @@ export function setWeights(layers: readonly Layer[], weights: readonly WeightsIn
     const w = weights[i]!;
     const [pw, pb] = l.params;
     const wd = w?.weight instanceof Matrix ? w.weight.data : w?.weight;
-    if (!(wd instanceof Float32Array)) throw new TypeError(`setWeights[${i}].weight: expected a Matrix or Float32Array but received ${describe(w?.weight)}`);
+    if (!isFloat32Array(wd)) throw new TypeError(`setWeights[${i}].weight: expected a Matrix or Float32Array but received ${describe(w?.weight)}`);
     const rows = pw!.shape[0]!;
     const cols = pw!.value.length / rows;
     if (w.weight instanceof Matrix && (w.weight.rows !== rows || w.weight.cols !== cols)) {
@@ -139,7 +140,7 @@ export function setWeights(layers: readonly Layer[], weights: readonly WeightsIn
     checkFiniteArray(wd, `setWeights[${i}].weight`);
     const b = w.bias ?? null;
     if (pb) {
-      if (!(b instanceof Float32Array) || b.length !== pb.value.length) {
+      if (!isFloat32Array(b) || b.length !== pb.value.length) {
         throw new RangeError(`setWeights[${i}].bias (${l.name}): expected a Float32Array of ${pb.value.length} values but received ${describe(b)}`);
       }
       checkFiniteArray(b, `setWeights[${i}].bias`);
@@ -149,7 +150,7 @@ export function setWeights(layers: readonly Layer[], weights: readonly WeightsIn
     for (const [name, v] of Object.entries(w.buffers ?? {}) as [string, unknown][]) {
       const p = l.params.slice(2).find((q) => q.name === name);
       if (!p) throw new RangeError(`setWeights[${i}].buffers.${name}: layer ${l.name} has ${l.params.length > 2 ? `only ${l.params.slice(2).map((q) => q.name).join(", ")}` : "no buffers"}`);
-      if (!(v instanceof Float32Array) || v.length !== p.value.length) {
+      if (!isFloat32Array(v) || v.length !== p.value.length) {
         throw new RangeError(`setWeights[${i}].buffers.${name} (${l.name}): expected a Float32Array of ${p.value.length} values but received ${describe(v)}`);
       }
       checkFiniteArray(v, `setWeights[${i}].buffers.${name}`);

@@ -20,6 +20,7 @@
 import type { Backend } from "../backend/backend.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { yieldIfDue, type Slicer } from "./yield.js";
+import { isFloat32Array } from "../core/typed-arrays.js";
 
 /** Values processed between pauses (about 0.1-0.3 ms of checking). */
 export const WORK_CHUNK = 1 << 16;
@@ -127,7 +128,7 @@ function* asSamples(v: unknown, name: string, sample: readonly number[]): Work<D
   }
   if (isShaped(v)) {
     const { data, shape } = v;
-    if (!(data instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for ${name}.data but received ${describe(data)}`);
+    if (!isFloat32Array(data)) throw new TypeError(`Expected a Float32Array for ${name}.data but received ${describe(data)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new TypeError(`Expected ${name}.shape to be ${expected} (non-negative integers) but received ${describe(shape)}`);
     }
@@ -167,10 +168,16 @@ function* asSamples(v: unknown, name: string, sample: readonly number[]): Work<D
 
 /** A 2-D float view of `v`, or null if `v` is a 1-D form. Does not copy a Matrix or shaped array. */
 export function* as2D(v: unknown, name: string): Work<Dense2D | null> {
-  if (v instanceof Matrix) return { data: v.data, rows: v.rows, cols: v.cols };
+  if (v instanceof Matrix) {
+    // Its data is a field JavaScript can replace after the Matrix was made.
+    if (!isFloat32Array(v.data) || v.data.length !== v.rows * v.cols) {
+      throw new TypeError(`${name} is a Matrix whose data is ${describe(v.data)}; expected a Float32Array of ${v.rows} x ${v.cols} values`);
+    }
+    return { data: v.data, rows: v.rows, cols: v.cols };
+  }
   if (isShaped(v)) {
     const { data, shape } = v;
-    if (!(data instanceof Float32Array)) {
+    if (!isFloat32Array(data)) {
       throw new TypeError(`Expected a Float32Array for ${name}.data but received ${describe(data)}`);
     }
     if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {

@@ -3,6 +3,7 @@
  * (y - targetMean) / targetStd, and predict maps regression outputs back by y · targetStd + targetMean.
  */
 import { describe } from "../core/matrix.js";
+import { isArrayLike } from "../core/typed-arrays.js";
 
 /**
  * A model's stored standardization (model.normalization), float32, validated; see this file's header for
@@ -43,7 +44,7 @@ export function checkNormalization(n: NormalizationInput, inputs: number, output
     throw new TypeError(`setNormalization expects { inputMean, inputStd, targetMean?, targetStd? } or null but received ${describe(n)}`);
   }
   const vec = (v: ArrayLike<number> | undefined, name: string, len: number, std: boolean): Float32Array => {
-    if (v === undefined || v === null || typeof v !== "object" || typeof v.length !== "number") {
+    if (!isArrayLike(v)) {
       throw new TypeError(`normalization.${name}: expected an array of ${len} numbers but received ${describe(v)}`);
     }
     if (v.length !== len) throw new RangeError(`normalization.${name} has ${v.length} values; expected ${len}`);

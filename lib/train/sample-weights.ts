@@ -9,6 +9,7 @@
 import { describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import type { Targets } from "./metrics.js";
+import { isTypedArrayOf } from "../core/typed-arrays.js";
 
 /** Per-row weights as fit and evaluate take them. */
 export type SampleWeightInput = readonly number[] | Float32Array | Float64Array;
@@ -32,7 +33,7 @@ export function rowWeights(
   if (sampleWeight === undefined && classWeight === undefined) return null;
   const w = new Float32Array(rows).fill(1);
   if (sampleWeight !== undefined) {
-    const isArray = Array.isArray(sampleWeight) || sampleWeight instanceof Float32Array || sampleWeight instanceof Float64Array;
+    const isArray = Array.isArray(sampleWeight) || isTypedArrayOf(sampleWeight, ["Float32Array", "Float64Array"]);
     if (!isArray) {
       throw new TypeError(`Invalid sampleWeight for ${what}: expected an array of ${rows} non-negative numbers (one per row of y) but received ${describe(sampleWeight)}`);
     }

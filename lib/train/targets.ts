@@ -8,8 +8,9 @@ import { describe } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
 import { as2D, checkFinite, rowsPerChunk, standardize, WORK_CHUNK, type FiniteCheck, type Work } from "./data.js";
 import type { Targets } from "./metrics.js";
+import { INTEGER_ARRAYS, isTypedArrayOf } from "../core/typed-arrays.js";
 
-const INT_ARRAYS = [Int32Array, Uint8Array, Uint16Array, Int8Array, Int16Array, Uint32Array];
+const FLOAT_ARRAYS = ["Float32Array", "Float64Array"] as const;
 
 /**
  * Targets for `loss` as the plan reads them, as a pausable pass: float rows (rows, outFeatures) —
@@ -30,14 +31,14 @@ export function* targetsWork(
     if (outFeatures < 2) {
       throw new RangeError(`crossEntropy needs a model with at least 2 outputs (one per class) but it has ${outFeatures}; for two classes with one output use binaryCrossEntropy`);
     }
-    const isIntArray = INT_ARRAYS.some((T) => y instanceof T);
+    const isIntArray = isTypedArrayOf(y, INTEGER_ARRAYS);
     const flatNumbers = Array.isArray(y) && (y.length === 0 || !Array.isArray(y[0]));
     // A one-column matrix holds class indices (as a CSV label column would).
     const m1 = isIntArray || flatNumbers ? null : yield* as2D(y, name);
-    if (isIntArray || flatNumbers || y instanceof Float32Array || y instanceof Float64Array || m1?.cols === 1) {
+    if (isIntArray || flatNumbers || isTypedArrayOf(y, FLOAT_ARRAYS) || m1?.cols === 1) {
       const src = (m1?.cols === 1 ? m1.data : y) as ArrayLike<unknown>;
       checkRows(src.length, rows, name);
-      const labels = y instanceof Int32Array ? y : new Int32Array(src.length);
+      const labels = isTypedArrayOf(y, ["Int32Array"]) ? (y as Int32Array) : new Int32Array(src.length);
       for (let i = 0; i < src.length; i++) {
         const v = src[i];
         if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= outFeatures) {
@@ -75,7 +76,7 @@ export function* targetsWork(
 
   let m = yield* as2D(y, name);
   if (m === null) {
-    const flat = y instanceof Float32Array || y instanceof Float64Array || INT_ARRAYS.some((T) => y instanceof T) || Array.isArray(y);
+    const flat = isTypedArrayOf(y, FLOAT_ARRAYS) || isTypedArrayOf(y, INTEGER_ARRAYS) || Array.isArray(y);
     if (!flat) throw targetsTypeError(name, y, loss);
     const src = y as ArrayLike<unknown>;
     if (outFeatures !== 1) {
