@@ -204,7 +204,8 @@ describe.skipIf(!native)("the NaN / Infinity check on the native backend", () =>
     await expect(nativeModel(rec.backend).fit({ data, shape: [rows, cols] }, y, { verbose: 0 })).rejects.toThrow(
       /^x contains NaN at row 600000, column 5: remove or impute non-finite values before training$/,
     );
-    expect(rec.calls).toEqual(chunksUpTo(at, n, CHUNK));
+    // First the weights fit starts from (one scan of the cols + 1 parameters), then x.
+    expect(rec.calls).toEqual([[0, cols + 1], ...chunksUpTo(at, n, CHUNK)]);
     // A value on a chunk edge: the last of one chunk, the first of the next.
     for (const edge of [2 * CHUNK - 1, 2 * CHUNK]) {
       data.set(clean);
@@ -223,8 +224,8 @@ describe.skipIf(!native)("the NaN / Infinity check on the native backend", () =>
     await expect(nativeModel(rec.backend).fit({ data: clean, shape: [rows, cols] }, yBad, { verbose: 0 })).rejects.toThrow(
       `y contains Infinity at row ${rows - 1}, column 0:`,
     );
-    // x: every chunk, clean; then y (625,000 values) in one call.
-    expect(rec.calls).toEqual([...chunksUpTo(n - 1, n, CHUNK), [0, rows]]);
+    // The weights; x: every chunk, clean; then y (625,000 values) in one call.
+    expect(rec.calls).toEqual([[0, cols + 1], ...chunksUpTo(n - 1, n, CHUNK), [0, rows]]);
     const vx = clean.slice(0, 1000 * cols);
     vx[999 * cols + 7] = NaN;
     const m = nativeModel(native!);
@@ -268,7 +269,8 @@ describe("the NaN / Infinity check on the TypeScript backend", () => {
     await expect(m.fit({ data, shape: [100_000, 3] }, new Float32Array(100_000), { verbose: 0 })).rejects.toThrow(
       "x contains NaN at row 66667, column 0:",
     );
-    expect(rec.calls).toEqual(chunksUpTo(200_001, 300_000, 65536));
+    // The 4 parameters fit starts from, then x.
+    expect(rec.calls).toEqual([[0, 4], ...chunksUpTo(200_001, 300_000, 65536)]);
   });
 });
 

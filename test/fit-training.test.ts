@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Matrix } from "../lib/core/matrix.js";
 import { Rng } from "../lib/core/rng.js";
-import { dense, dropout, softmax } from "../lib/nn/layers.js";
+import { dense, dropout, residual, softmax } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
 import { adam, sgd } from "../lib/optim/index.js";
 import { earlyStopping } from "../lib/train/callbacks.js";
@@ -387,6 +387,33 @@ describe("the training loop", () => {
     expect(err!.message).toMatch(/update of the step before overflowed the weights.*no longer usable.*Restore them/);
     expect(Array.from(model.params).every(Number.isFinite)).toBe(false);
     expect(model.step).toBe(1);
+  });
+
+  it.for([
+    ["TypeScript", tsBackend],
+    ["native fused", native],
+  ] as const)("names the parameter when the weights are not finite before fit starts, instead of blaming an update (%s)", async ([, backend], { skip }) => {
+    if (!backend) return skip();
+    const x = Matrix.randomNormal(16, 2, 3);
+    const model = new Sequential([dense(3), residual([dense(3), dense(3)]), dense(1)], { inputSize: 2, backend });
+    model.compile({ loss: "mse", optimizer: sgd({ lr: 0.01 }) });
+    const y = Matrix.randomNormal(16, 1, 4);
+    // layers.1.body.1.weight[2, 0]: the residual block's second dense layer, row 2, column 0.
+    const body = model.layers[1]!.children()[1]!;
+    body.params[0]!.value[6] = NaN;
+    const before = model.params.slice();
+    await expect(model.fit(x, y, { epochs: 1, verbose: 0 })).rejects.toThrow(
+      new RangeError(
+        "Cannot start fit(): the weights are not finite before training: layers.1.body.1.weight[2, 0] (layer 1, residual_1.dense_1) is NaN. " +
+          "It was written into model.params (or a layer's weight or bias view of it): restore the weights (model.setWeights, loadModel or a checkpoint) before calling fit",
+      ),
+    );
+    expect(model.step).toBe(0);
+    expect(model.isTraining).toBe(false);
+    expect(Array.from(model.params)).toEqual(Array.from(before));
+    model.params[model.params.length - 1] = -Infinity; // the last layer's bias
+    model.params[body.params[0]!.offset + 6] = 0;
+    await expect(model.fit(x, y, { epochs: 1, verbose: 0 })).rejects.toThrow(/: layers\.2\.bias\[0\] \(layer 2, dense_2\) is -Infinity\. /);
   });
 
   it("rejects a callback with a misspelled hook or a hook that is not a function, before any training", async () => {

@@ -14,7 +14,7 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { backendFor, type BackendName } from "../backend/index.js";
-import type { PlanSpec, TrainPlan } from "../backend/plan.js";
+import type { PlanBuffers, PlanSpec, TrainPlan } from "../backend/plan.js";
 import { Matrix, describe } from "../core/matrix.js";
 import { checkOptions } from "../core/options.js";
 import { Rng } from "../core/rng.js";
@@ -32,7 +32,7 @@ import { chainLayers, checkModelArgs, layersOfConfig } from "./model-build.js";
 import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSpec, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { summaryText } from "./summary.js";
 import { ModelUse, type ModelCall } from "./model-use.js";
-import { allocateParameters, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
+import { allocateParameters, checkParamsFinite, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
 export type { Normalization, NormalizationInput } from "../train/normalization.js";
 export { CONFIG_VERSION, type SequentialOptions, type CompileOptions, type TrainingState, type SequentialConfig, type EvaluateOptions, type DataInfo, type ModelSaveOptions } from "./model-spec.js";
@@ -354,16 +354,14 @@ export class Sequential {
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
     const frozen = frozenRanges(this.layers);
-    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), () => ({
-      params: this.params,
-      grads: this.grads,
-      state: this.state,
-      rngState: this.rngState,
-    }));
+    const buffers = (): PlanBuffers => ({ params: this.params, grads: this.grads, state: this.state, rngState: this.rngState });
+    return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), buffers);
   }
 
-  /** @internal mark the model as training; returns the function that ends it. */
+  /** @internal mark the model as training (its weights checked finite); returns the function that ends it. */
   _beginFit(): () => void {
+    this.use.assertMay("fit");
+    checkParamsFinite(this.layers, this.params, this._kernels());
     const run = this.use.begin("fit");
     return () => {
       run.release();

@@ -11,6 +11,7 @@ import { Matrix, describe } from "../core/matrix.js";
 import { bytesText } from "../core/format.js";
 import { Rng } from "../core/rng.js";
 import { sharedFloat32 } from "../core/shared.js";
+import type { Kernels } from "../backend/backend.js";
 import type { Layer } from "./layers.js";
 import { isFloat32Array } from "../core/typed-arrays.js";
 
@@ -107,6 +108,33 @@ export function frozenRanges(layers: readonly Layer[]): Array<[number, number]> 
 function parameterized(layers: readonly Layer[]): [number, Layer][] {
   const leaves = (l: Layer): Layer[] => (l.children().length > 0 ? l.children().flatMap(leaves) : l.params.length > 0 ? [l] : []);
   return layers.flatMap((l, i) => leaves(l).map((leaf): [number, Layer] => [i, leaf]));
+}
+
+/**
+ * Throws, naming the parameter, when `params` holds NaN or Infinity (one pass of the backend's
+ * firstNonFinite). fit checks the weights it starts from: setWeights refuses non-finite
+ * values, but model.params and the layers' views of it can be written directly, and the training
+ * loop would otherwise blame the first update for what was there before it.
+ */
+export function checkParamsFinite(layers: readonly Layer[], params: Float32Array, kernels: Pick<Kernels, "firstNonFinite">): void {
+  const at = kernels.firstNonFinite(params, 0, params.length);
+  if (at < 0) return;
+  for (const [index, l] of parameterized(layers)) {
+    for (const p of l.params) {
+      if (at < p.offset || at >= p.offset + p.value.length) continue;
+      // The flat index within the parameter as one index per dimension: weight[3, 1].
+      const place: number[] = [];
+      let rest = at - p.offset;
+      for (let d = p.shape.length - 1; d >= 0; d--) {
+        place.unshift(rest % p.shape[d]!);
+        rest = Math.floor(rest / p.shape[d]!);
+      }
+      throw new RangeError(
+        `Cannot start fit(): the weights are not finite before training: ${l.path}.${p.name}[${place.join(", ")}] (layer ${index}, ${l.name}) is ${params[at]}. ` +
+          "It was written into model.params (or a layer's weight or bias view of it): restore the weights (model.setWeights, loadModel or a checkpoint) before calling fit",
+      );
+    }
+  }
 }
 
 /** Copies of every parameterized layer's weight and bias (and batch norm's running statistics, as `buffers`). */
