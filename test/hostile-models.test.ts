@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { conv2d, dense, flatten, globalAvgPool2d, maxPool2d, relu, residual, type Layer } from "../lib/nn/layers.js";
 import { Sequential } from "../lib/nn/sequential.js";
+import { nativeOrSkip } from "./helpers.js";
 
 describe("one layer object in two places of a model", () => {
   it("twice in the model's layers: refused (it trained and counted twice its parameters before)", () => {
@@ -130,5 +131,48 @@ describe("the model's state is not reachable through what it returns", () => {
     expect(model.normalization).toEqual({ inputMean: Float32Array.of(1, 2), inputStd: Float32Array.of(3, 4), targetMean: Float32Array.of(5, 6), targetStd: Float32Array.of(7, 8) });
     // Changing the statistics goes through setNormalization, which checks them.
     expect(() => model.setNormalization(n)).toThrow(/^normalization\.inputMean\[0\] is NaN; expected a finite number$/);
+  });
+});
+
+// One sample of these models fits; the arrays of a batch of them did not, and the plan said so in
+// its own terms: "Invalid typed array length: 17179869184" on the TypeScript backend, "Invalid
+// spec.layers[0]: ... must each hold fewer than 2^31 values" on the native one.
+describe.each(["js", "native"] as const)("batches whose plan arrays would pass 2^31 - 1 values (%s backend)", (backend) => {
+  const wide = () => {
+    // conv2d(65,536 channels) on 16 x 16: 16,777,216 output values per sample, so at most 127 per batch.
+    const m = new Sequential([conv2d(2 ** 16, 1), globalAvgPool2d(), dense(2)], { inputShape: [1, 16, 16], seed: 1, backend });
+    m.compile({ loss: "mse", optimizer: "sgd" });
+    return m;
+  };
+  const images = (n: number) => ({ data: new Float32Array(n * 256).fill(0.5), shape: [n, 1, 16, 16] });
+
+  it.skipIf(backend === "native" && !nativeOrSkip())("predict and evaluate of a few images with a large batchSize run in a batch their size", async () => {
+    const model = wide();
+    const one = model.predict(images(1), { batchSize: 1024 });
+    expect(one.shape).toEqual([1, 2]);
+    const two = model.predict(images(2));
+    expect(Array.from(two.data.subarray(0, 2))).toEqual(Array.from(one.data));
+    expect((await model.predictAsync(images(1), { batchSize: 4096 })).shape).toEqual([1, 2]);
+    expect(Number.isFinite((await model.evaluate(images(1), [[0, 1]], { batchSize: 4096 })).loss)).toBe(true);
+  });
+
+  it.skipIf(backend === "native" && !nativeOrSkip())("fit with a batch whose arrays do not fit: how many values, which array, and the batchSize that fits", async () => {
+    // 2^31 values an array is just within what V8 allocates: the TypeScript backend made its arrays
+    // of 8 GiB each, and the process ran out of memory.
+    const model = wide();
+    const y = { data: new Float32Array(128 * 2), shape: [128, 2] };
+    await expect(model.fit(images(128), y, { batchSize: 128, verbose: 0 })).rejects.toThrow(
+      /^A batch of 128 samples of this model needs 2,147,483,648 values \(8\.0 GiB of float32\) in one array, the output of layer 0 \(conv2d_0\); an array holds at most 2,147,483,647: use a batchSize of at most 127$/,
+    );
+  });
+
+  it.skipIf(backend === "native" && !nativeOrSkip())("a model whose one sample does not fit says so at predict and evaluate", async () => {
+    // 8,192 channels of 32 x 32, a 17 x 17 kernel: its unrolled input is 8,192 x 289 x 1,024 values per sample.
+    const model = new Sequential([conv2d(1, 17, { padding: 8 }), flatten(), dense(1)], { inputShape: [8192, 32, 32], seed: 1, backend });
+    model.compile({ loss: "mse", optimizer: "sgd" });
+    const x = { data: new Float32Array(8192 * 32 * 32), shape: [1, 8192, 32, 32] };
+    const message = /^One sample of this model needs 2,424,307,712 values \(9\.0 GiB of float32\) in one array, the unrolled input of layer 0 \(conv2d_0\); an array holds at most 2,147,483,647: use smaller inputs, fewer channels or a larger stride$/;
+    expect(() => model.predict(x)).toThrow(message);
+    await expect(model.evaluate(x, [[1]])).rejects.toThrow(message);
   });
 });

@@ -11,6 +11,7 @@ import type { TrainableModel } from "../train/model.js";
 import { rowWeights } from "../train/sample-weights.js";
 import { makeSlicer } from "../train/yield.js";
 import type { EvaluateOptions } from "./model-spec.js";
+import { passRows } from "./batch-limit.js";
 
 /**
  * The work of model.evaluate once its options are checked: `loss` is the model's compiled loss,
@@ -29,5 +30,5 @@ export async function evaluateModel(
   const slicer = makeSlicer();
   const data = await prepareData(model, x, y, "x", "y", slicer);
   data.weights = rowWeights(options.sampleWeight, undefined, data.y, data.rows, model.outputSize, loss, "evaluate");
-  return (await evaluatePrepared(model, data, batchSize, metrics, model._kernels(), slicer, unchanged)) as Record<string, number> & { loss: number };
+  return (await evaluatePrepared(model, data, passRows(batchSize, data.rows), metrics, model._kernels(), slicer, unchanged)) as Record<string, number> & { loss: number };
 }

@@ -11,6 +11,7 @@ import { toPredictions } from "../train/evaluate.js";
 import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type Work } from "../train/data.js";
 import { makeSlicer, yieldNow } from "../train/yield.js";
 import type { Normalization } from "../train/normalization.js";
+import { passRows } from "./batch-limit.js";
 
 /** What the prediction pass reads of a model. */
 export interface PredictingModel {
@@ -30,7 +31,7 @@ export interface PredictingModel {
  */
 export function predictRows(model: PredictingModel, x: unknown, batchSize: number): Matrix {
   const { data, rows } = toFeatures(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels()));
-  return runSync(predictPass(model, data, rows, batchSize, null));
+  return runSync(predictPass(model, data, rows, passRows(batchSize, rows), null));
 }
 
 /**
@@ -44,6 +45,7 @@ export function predictRows(model: PredictingModel, x: unknown, batchSize: numbe
 export async function predictRowsAsync(model: PredictingModel, x: unknown, batchSize: number, unchanged: () => void): Promise<Matrix> {
   const slicer = makeSlicer();
   const { data, rows } = await runAsync(featuresWork(x, "x", model.inputShape, null, null, finiteCheckOf(model._kernels())), slicer);
+  batchSize = passRows(batchSize, rows);
   const values = rows * model.inputSize;
   const guard = (): void => {
     unchanged();

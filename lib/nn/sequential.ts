@@ -29,9 +29,10 @@ import { PlanCache, type TrainingPath } from "./plans.js";
 import { evaluateModel } from "./evaluate-model.js";
 import { classesOf, predictRows, predictRowsAsync } from "./predict.js";
 import { chainLayers, checkModelArgs, layersOfConfig } from "./model-build.js";
-import { checkCompile, checkTrainingState, inferenceBatch, outputFunction, planSpec, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
+import { checkCompile, checkTrainingState, outputFunction, planSpec, sequentialConfig, type CompileOptions, type EvaluateOptions, type ModelSaveOptions, type SequentialConfig, type SequentialOptions, type TrainingState } from "./model-spec.js";
 import { summaryText } from "./summary.js";
 import { ModelUse, type ModelCall } from "./model-use.js";
+import { checkBatchRows, inferenceRows } from "./batch-limit.js";
 import { allocateParameters, checkParamsFinite, frozenRanges, getWeights, setWeights, type LayerWeights, type WeightsInput } from "./weights.js";
 
 export type { Normalization, NormalizationInput } from "../train/normalization.js";
@@ -208,7 +209,7 @@ export class Sequential {
     const loss = this.lossFn;
     if (!loss) throw new Error("The model must be compiled before evaluate: call model.compile({ loss, optimizer }) first");
     checkOptions(options, ["batchSize", "metrics", "sampleWeight"], "evaluate");
-    const batchSize = inferenceBatch(options.batchSize);
+    const batchSize = inferenceRows(this.layers, this.inputSize, options.batchSize);
     const run = this.use.begin("evaluate");
     try {
       return await evaluateModel(this, loss, x, y, batchSize, options, run.check);
@@ -225,7 +226,7 @@ export class Sequential {
   predict(x: FeaturesInput, options: { batchSize?: number } = {}): Matrix {
     this.use.assertMay("predict");
     checkOptions(options, ["batchSize"], "predict");
-    return predictRows(this, x, inferenceBatch(options.batchSize));
+    return predictRows(this, x, inferenceRows(this.layers, this.inputSize, options.batchSize));
   }
 
   /**
@@ -237,7 +238,7 @@ export class Sequential {
    */
   async predictAsync(x: FeaturesInput, options: { batchSize?: number } = {}): Promise<Matrix> {
     checkOptions(options, ["batchSize"], "predictAsync");
-    const batchSize = inferenceBatch(options.batchSize);
+    const batchSize = inferenceRows(this.layers, this.inputSize, options.batchSize);
     const run = this.use.begin("predictAsync");
     try {
       return await predictRowsAsync(this, x, batchSize, run.check);
@@ -353,6 +354,7 @@ export class Sequential {
 
   /** @internal a plan for this batch size (created once and cached); pinned plans are not evicted. */
   _plan(batchSize: number, denseTargets: boolean, pin: boolean): TrainPlan {
+    checkBatchRows(this.layers, this.inputSize, batchSize);
     const frozen = frozenRanges(this.layers);
     const buffers = (): PlanBuffers => ({ params: this.params, grads: this.grads, state: this.state, rngState: this.rngState });
     return this.plans.get(this._kernels(), this.trainingPath, batchSize, denseTargets, frozen, pin, () => this.buildSpec(batchSize, denseTargets), buffers);

@@ -20,7 +20,7 @@ import type { OnnxGraph } from "../../ops/graph.js";
 import { checkWindow, makeWindow, pairOf, samePadding, type Padding2d, type Pair, type Window2d } from "../../ops/window.js";
 import { checkInitializer, defaultInitializer, initialize, type Initializer } from "../init.js";
 import { activationLayer, activationStep, checkActivationName, LEAKY_RELU_ALPHA, type DenseActivation } from "./activation.js";
-import { Layer, showShape, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
+import { Layer, showShape, sizeOf, type PlanOp, type Shape, type TrainableOption } from "./layer.js";
 import { activationAfter, pyPair, torchActivation, torchInit, type TorchLayer, type TorchLayerContext } from "./torch.js";
 
 /** Options of conv2d(outChannels, kernelSize, options); names and defaults are PyTorch's Conv2d. */
@@ -153,6 +153,13 @@ export class Conv2d extends Layer {
     if (n > MAX_PARAMS) throw new RangeError(`conv2d(${this.outChannels}) after ${inShape[0]} channels would have a weight of ${countText(n)} values: at most ${MAX_PARAMS.toLocaleString("en-US")} fit in one layer`);
     this.window = makeWindow(`conv2d(${this.outChannels}, [${this.kernelSize.join(", ")}])`, inShape, this.kernelSize, this.stride, this.pads, this.dilation);
     return [this.outChannels, this.window.outH, this.window.outW];
+  }
+
+  /** The unrolled input (channels x kH x kW rows, outH x outW columns per sample) when larger than the output. */
+  override sampleArray(): { values: number; what: string } {
+    const g = this.window!;
+    const unrolled = g.channels * g.kernelH * g.kernelW * g.outH * g.outW;
+    return unrolled > sizeOf(this.outShape) ? { values: unrolled, what: "unrolled input" } : super.sampleArray();
   }
 
   override paramSpecs() {

@@ -175,6 +175,14 @@ export abstract class Layer {
     return [];
   }
 
+  /**
+   * The largest array a training plan makes for this layer, in values per sample (it holds batch
+   * times as many): its output; a kind with a larger workspace says so (conv2d's unrolled input).
+   */
+  sampleArray(): { values: number; what: string } {
+    return { values: sizeOf(this.outShape), what: "output" };
+  }
+
   /** Parameters this layer owns. */
   paramCount(): number {
     return this.paramSpecs().reduce((n, p) => n + sizeOf(p.shape), 0);
