@@ -80,6 +80,22 @@ describe.each(runs)("while $run runs ($backend.name backend)", ({ run, backend }
     for (const [name, call] of Object.entries(changes(model, x, y))) expect(await refusal(call), name).toBeNull();
   });
 
+  it("predicts of a dozen batch sizes in each of its pauses do not take away the plan it runs on (the model keeps 8)", async () => {
+    const { model } = setUp(backend);
+    const [bigX, bigY] = [Matrix.randomNormal(200_000, 4, 5), Matrix.randomNormal(200_000, 2, 6)];
+    let settled = false;
+    const pending = (run === "evaluate" ? model.evaluate(bigX, bigY, { batchSize: 10 }) : model.predictAsync(bigX, { batchSize: 10 })).finally(() => (settled = true));
+    let turns = 0;
+    while (!settled) {
+      await new Promise((r) => setImmediate(r));
+      // Rows 1, 2, 4, ..., 2048 run in plans for as many rows: 12 plans, more than the model keeps.
+      for (let rows = 1; rows <= 2048; rows *= 2) model.predict(bigX.sliceRows(0, rows), { batchSize: 4096 });
+      turns++;
+    }
+    expect(await refusal(() => pending)).toBeNull();
+    expect(turns).toBeGreaterThan(1);
+  });
+
   it("reading calls run beside it: predict, getWeights, another evaluate and predictAsync", async () => {
     const { model, x, y } = setUp(backend);
     const pending = start(model, x, y);

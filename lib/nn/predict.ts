@@ -56,10 +56,13 @@ export async function predictRowsAsync(model: PredictingModel, x: unknown, batch
       );
     }
   };
-  const plan = model._plan(batchSize, false, false);
-  if (rows > 0 && plan.warmUpForwardSync) {
+  // Looked up after each pause, as the pass does: calls made meanwhile may have made or dropped
+  // plans (a plan dropped during its warm-up is not warmed again: the pass goes on cold).
+  const plan = (): TrainPlan => model._plan(batchSize, false, false);
+  const warming = plan();
+  if (rows > 0 && warming.warmUpForwardSync) {
     guard();
-    while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
+    while (plan() === warming && warming.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
     await yieldNow(slicer);
   }
   return runAsync(predictPass(model, data, rows, batchSize, guard), slicer);

@@ -10,7 +10,11 @@ import { MetricAccumulator, type MetricName, type MetricTask, type Targets } fro
 import { yieldIfDue, yieldNow, type Slicer } from "./yield.js";
 
 export interface EvalContext {
-  plan: TrainPlan;
+  /**
+   * The plan, or (evaluate) a function that looks it up: a plan not pinned by a fit may be dropped
+   * from the model's cache by calls made while evaluate pauses, so evaluate asks for it each batch.
+   */
+  plan: TrainPlan | (() => TrainPlan);
   kernels: Kernels;
   /** Rows per forward call (at most the plan's batch size). */
   batchSize: number;
@@ -83,14 +87,18 @@ export async function evaluateArrays(
   slicer: Slicer | null,
   weights: Float32Array | null = null,
 ): Promise<Record<string, number>> {
-  const { plan, kernels, batchSize, inFeatures, outFeatures: cols } = ctx;
+  const { kernels, batchSize, inFeatures, outFeatures: cols } = ctx;
+  const given = ctx.plan;
+  const planNow = typeof given === "function" ? given : (): TrainPlan => given;
   const out = new Float32Array(batchSize * cols);
   const acc = new MetricAccumulator(metrics, metricTask(ctx.loss), cols, ctx.targetMean, ctx.targetStd);
   let lossSum = 0;
   // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice
-  // and the first batch in the turn after the last: the first batch then runs warm.
-  if (slicer && plan.warmUpForwardSync) {
-    while (plan.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
+  // and the first batch in the turn after the last: the first batch then runs warm. (Dropped from
+  // the cache meanwhile, the plan is not warmed again: the pass goes on cold.)
+  const warming = planNow();
+  if (slicer && warming.warmUpForwardSync) {
+    while (planNow() === warming && warming.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
     await yieldNow(slicer);
   }
   // What the arrays held when they were checked: x (rows, inFeatures), y (rows) class indices or (rows, cols).
@@ -106,7 +114,7 @@ export async function evaluateArrays(
         `Stopped at row ${start} of ${rows}: ${name} holds ${now} values, but ${then} when they were checked (its ArrayBuffer was transferred, detached or resized): do not change, transfer or resize x and y until the call settles`,
       );
     }
-    plan.forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
+    planNow().forward(out, x.subarray(start * inFeatures, (start + b) * inFeatures), b);
     const view = out.subarray(0, b * cols);
     let batch: number;
     try {

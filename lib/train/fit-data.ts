@@ -95,13 +95,13 @@ export async function evaluatePrepared(
   guard: () => void,
 ): Promise<Record<string, number>> {
   const denseTargets = data.y.kind === "float" && model.loss!.name === "crossEntropy";
-  const plan = model._plan(batchSize, denseTargets, false);
+  const plan = (): TrainPlan => model._plan(batchSize, denseTargets, false);
   const ctx = { ...evalContext(model, plan, kernels, batchSize, denseTargets), guard };
   return evaluateArrays(ctx, data.x, data.y, data.rows, metrics, slicer, data.weights);
 }
 
 /** What evaluateArrays needs to run the compiled `model` through `plan`. */
-export function evalContext(model: TrainableModel, plan: TrainPlan, kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
+export function evalContext(model: TrainableModel, plan: EvalContext["plan"], kernels: Kernels, batchSize: number, denseTargets: boolean): EvalContext {
   const loss = model.loss!;
   const norm = model._normalization;
   return {
