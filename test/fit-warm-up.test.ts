@@ -309,7 +309,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     expect(calls.map((c) => `${c.real} ${c.rows}`)).toEqual([...Array(2 * L).fill("true 8"), ...Array(L).fill("true 3")]);
   });
 
-  it("skips the miniature for a plan whose miniature this process already ran (same step kinds): a second fresh model's fit and evaluate run none, only the small real-shaped pass first", async () => {
+  it("skips the miniature for a plan whose miniature this process already ran (same step kinds), and the small real-shaped pass for one whose spec it ran at another batch size: a second fresh model's fit and evaluate run neither", async () => {
     const spec = widerCnn().buildSpec(8, false);
     const L = spec.layers.length;
     const { x, y } = data(32, [2, 12, 12]);
@@ -318,12 +318,20 @@ describe("fit's warm-up on the TypeScript backend", () => {
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBeGreaterThanOrEqual(256 * 2 * L);
 
-    // A fresh model (a new plan) of the same kinds: no miniature step; the real-shaped step on 5
-    // rows (every forward, then every backward) still comes before the first real step.
+    // A fresh model (a new plan) of the same spec: no miniature step, and no real-shaped step on 5
+    // rows either (an earlier plan of these layers ran it): only the 4 real steps.
     calls.length = 0;
     await widerCnn().fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     expect(miniCalls()).toBe(0);
-    expect(calls.map((c) => c.rows)).toEqual([...Array(2 * L).fill(5), ...Array(4 * 2 * L).fill(8)]);
+    expect(calls.map((c) => c.rows)).toEqual(Array(4 * 2 * L).fill(8));
+    // Another batch size is the same spec but for its batch size: likewise.
+    calls.length = 0;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
+    expect(calls.map((c) => c.rows)).toEqual(Array(2 * 2 * L).fill(16));
+    // A plan of at most 4 rows takes other GEMM paths: its real-shaped step (on its 4 rows) runs.
+    calls.length = 0;
+    await widerCnn().fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+    expect(calls.map((c) => c.rows)).toEqual([...Array(2 * L).fill(4), ...Array(8 * 2 * L).fill(4)]);
 
     // The forward warm-up likewise: the first evaluate runs the miniature's forward passes, the next model's does not.
     calls.length = 0;
@@ -332,7 +340,7 @@ describe("fit's warm-up on the TypeScript backend", () => {
     calls.length = 0;
     await widerCnn().evaluate(x, y, { batchSize: 8 });
     expect(miniCalls()).toBe(0);
-    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual([...Array(L).fill("forward 5"), ...Array(4 * L).fill("forward 8")]);
+    expect(calls.map((c) => `${c.dir} ${c.rows}`)).toEqual(Array(4 * L).fill("forward 8"));
 
     // Another training configuration (row weights) is another miniature run: it warms up again.
     calls.length = 0;

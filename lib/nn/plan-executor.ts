@@ -125,8 +125,13 @@ export class PlanExecutor implements TrainPlan, WarmablePlan {
     return this.warm.forwardSlice(rows);
   }
 
-  /** The buffers whose pages the warm-up writes (WarmablePlan.workspaces). */
+  /**
+   * The buffers whose pages the warm-up writes (WarmablePlan.workspaces). For training the deltas are
+   * made here if no backward pass has made them yet (the warm-up skips its real-shaped step when an
+   * earlier plan of the same layers ran it).
+   */
   workspaces(training: boolean): unknown[] {
+    if (training) this.allocateDeltas();
     const batch = [this.batch.x, this.batch.y, this.batch.labels];
     return training ? [...this.outputs, ...this.deltas, ...this.work, ...batch, this.buffers.state] : [...this.outputs, ...this.work, ...batch];
   }
