@@ -7,9 +7,9 @@ import type { Backend } from "../backend/backend.js";
 import type { TrainPlan } from "../backend/plan.js";
 import { Matrix } from "../core/matrix.js";
 import type { Loss } from "../losses/index.js";
-import { toPredictions } from "../train/evaluate.js";
+import { toPredictions, warmUpForward } from "../train/evaluate.js";
 import { featuresWork, finiteCheckOf, runAsync, runSync, toFeatures, type Work } from "../train/data.js";
-import { makeSlicer, yieldNow } from "../train/yield.js";
+import { makeSlicer } from "../train/yield.js";
 import type { Normalization } from "../train/normalization.js";
 import { passRows } from "./batch-limit.js";
 
@@ -56,15 +56,9 @@ export async function predictRowsAsync(model: PredictingModel, x: unknown, batch
       );
     }
   };
-  // Looked up after each pause, as the pass does: calls made meanwhile may have made or dropped
-  // plans (a plan dropped during its warm-up is not warmed again: the pass goes on cold).
+  // Looked up after each pause, as the pass does: calls made meanwhile may have made or dropped plans.
   const plan = (): TrainPlan => model._plan(batchSize, false, false);
-  const warming = plan();
-  if (rows > 0 && warming.warmUpForwardSync) {
-    guard();
-    while (plan() === warming && warming.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
-    await yieldNow(slicer);
-  }
+  if (rows > 0) await warmUpForward(plan, Math.min(rows, batchSize), slicer, guard);
   return runAsync(predictPass(model, data, rows, batchSize, guard), slicer);
 }
 

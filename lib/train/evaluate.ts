@@ -9,6 +9,21 @@ import type { Loss } from "../losses/index.js";
 import { MetricAccumulator, type MetricName, type MetricTask, type Targets } from "./metrics.js";
 import { yieldIfDue, yieldNow, type Slicer } from "./yield.js";
 
+/**
+ * The forward warm-up of the plan `plan()` gives (PlanExecutor.warmUpForwardSync; a native plan has
+ * none) for a first batch of `rows` rows: a turn of the event loop per slice and one after the last,
+ * so that the first batch runs warm. `before` runs first when there is a warm-up. The plan is looked
+ * up after each pause: dropped from the model's cache by calls made meanwhile, it is not warmed
+ * again (the pass goes on cold).
+ */
+export async function warmUpForward(plan: () => TrainPlan, rows: number, slicer: Slicer, before?: () => void): Promise<void> {
+  const warming = plan();
+  if (!warming.warmUpForwardSync) return;
+  before?.();
+  while (plan() === warming && warming.warmUpForwardSync(rows)) await yieldNow(slicer);
+  await yieldNow(slicer);
+}
+
 export interface EvalContext {
   /**
    * The plan, or (evaluate) a function that looks it up: a plan not pinned by a fit may be dropped
@@ -93,14 +108,7 @@ export async function evaluateArrays(
   const out = new Float32Array(batchSize * cols);
   const acc = new MetricAccumulator(metrics, metricTask(ctx.loss), cols, ctx.targetMean, ctx.targetStd);
   let lossSum = 0;
-  // The plan's warm-up first (PlanExecutor.warmUpForwardSync), a turn of the event loop per slice
-  // and the first batch in the turn after the last: the first batch then runs warm. (Dropped from
-  // the cache meanwhile, the plan is not warmed again: the pass goes on cold.)
-  const warming = planNow();
-  if (slicer && warming.warmUpForwardSync) {
-    while (planNow() === warming && warming.warmUpForwardSync(Math.min(rows, batchSize))) await yieldNow(slicer);
-    await yieldNow(slicer);
-  }
+  if (slicer) await warmUpForward(planNow, Math.min(rows, batchSize), slicer);
   // What the arrays held when they were checked: x (rows, inFeatures), y (rows) class indices or (rows, cols).
   const xValues = rows * inFeatures;
   const yValues = targets.kind === "index" ? rows : rows * cols;

@@ -5,7 +5,7 @@
  */
 import type { ElementwiseActivation } from "../backend.js";
 import { activationDef, type ActivationDef } from "../../ops/activations.js";
-import { checkLength, checkSize, isSize } from "./check.js";
+import { checkLength, checkSize, checksDisagree, isSize } from "./check.js";
 
 /** y (n) = f(x) (n). `alpha` is leakyRelu's negative slope. */
 export function activationForward(act: ElementwiseActivation, y: Float32Array, x: Float32Array, n: number, alpha: number): void {
@@ -35,7 +35,7 @@ function activationForwardError(x: Float32Array, y: Float32Array, n: number): ne
   checkSize("n", n);
   checkLength("x (n)", x.length, n);
   checkLength("y (n)", y.length, n);
-  throw new Error("activationForward's arguments were reported out of range but none is");
+  checksDisagree("activationForward");
 }
 
 /** Throws activationBackward's error for its first argument out of range. */
@@ -47,5 +47,5 @@ function activationBackwardError(act: ElementwiseActivation, def: ActivationDef,
     if (def.backwardReads === "x") checkLength("x (n)", x.length, n);
     else checkLength("y (n)", y.length, n);
   }
-  throw new Error("activationBackward's arguments were reported out of range but none is");
+  checksDisagree("activationBackward");
 }

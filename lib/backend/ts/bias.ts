@@ -2,7 +2,7 @@
  * Bias of a dense layer: forward y = W x + b broadcasts b over the rows of the batch; backward
  * db = sum over the batch of dy.
  */
-import { checkLength, checkSize, isSize } from "./check.js";
+import { checkLength, checkSize, checksDisagree, isSize } from "./check.js";
 
 /** Column sums in double precision, grown to the widest layer seen and reused. */
 let columnSums = new Float64Array(256);
@@ -40,5 +40,5 @@ function biasArgumentError(rows: number, cols: number, first: string, firstLengt
   checkSize("cols", cols);
   checkLength(first, firstLength, firstNeeds);
   checkLength(second, secondLength, secondNeeds);
-  throw new Error("A bias kernel's arguments were reported out of range but none is");
+  checksDisagree("biasAdd/biasGrad");
 }

@@ -26,7 +26,7 @@
  *   It adds the products in the blocked kernel's order (see rowsTimesBt), so C is the same to the
  *   bit whichever path computes it.
  */
-import { checkLength, checkSize, isSize } from "./check.js";
+import { checkLength, checkSize, checksDisagree, isSize } from "./check.js";
 
 /** Columns of C (and B) per block. */
 const NC = 512;
@@ -80,7 +80,7 @@ function gemmArgumentError(transA: boolean, transB: boolean, m: number, n: numbe
   checkLength(transA ? "a (k,m)" : "a (m,k)", a.length, m * k);
   checkLength(transB ? "b (n,k)" : "b (k,n)", b.length, k * n);
   checkLength("c (m,n)", c.length, m * n);
-  throw new Error("gemm's arguments were reported out of range but none is");
+  checksDisagree("gemm");
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { RegressionLoss } from "../backend.js";
 import { sigmoid } from "../../ops/activations.js";
-import { checkLength, checkSize, isSize } from "./check.js";
+import { checkLength, checkSize, checksDisagree, isSize } from "./check.js";
 
 /** mean_i e(pred_i - target_i) over n values, e = MSE d^2, MAE |d| or Huber; grad (n) = d mean / d pred. */
 export function regressionLoss(
@@ -45,7 +45,7 @@ function regressionLossError(grad: Float32Array | null, pred: Float32Array, targ
   checkLength("pred (n)", pred.length, n);
   checkLength("target (n)", target.length, n);
   if (grad !== null) checkLength("grad (n)", grad.length, n);
-  throw new Error("regressionLoss's arguments were reported out of range but none is");
+  checksDisagree("regressionLoss");
 }
 
 /**

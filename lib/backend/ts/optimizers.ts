@@ -7,7 +7,7 @@
  */
 import { optimizerDef, type OptimizerName } from "../../optim/index.js";
 import type { Hyper } from "../../optim/optimizer.js";
-import { checkLength, checkSize, isSize } from "./check.js";
+import { checkLength, checkSize, checksDisagree, isSize } from "./check.js";
 
 /** One update over n parameters: param, grad (n), state (slots · n). See Kernels.optimizerStep. */
 export function optimizerStep(
@@ -36,5 +36,5 @@ function optimizerStepError(param: Float32Array, grad: Float32Array, n: number):
   checkSize("n", n);
   checkLength("param (n)", param.length, n);
   checkLength("grad (n)", grad.length, n);
-  throw new Error("optimizerStep's arguments were reported out of range but none is");
+  checksDisagree("optimizerStep");
 }
